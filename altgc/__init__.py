@@ -1,0 +1,498 @@
+"""altgc: a second, inspectable cycle collector for CPython.
+
+altgc keeps its own registry of container objects (borrowed pointers: a
+registered object lives and dies exactly as it would without altgc) and
+finds the unreachable cycles among them with CPython's own algorithm --
+shadow reference counts, three generations, finalizers, weakrefs,
+resurrection, uncollectable garbage -- while letting you look at what it
+found and why the rest survived.
+
+Its API mirrors the :mod:`gc` module, so ``import altgc as gc`` code runs
+unchanged::
+
+    >>> import altgc
+    >>> a = []; b = [a]; a.append(b)
+    >>> altgc.track(a); altgc.track(b)
+    >>> del a, b
+    >>> [len(group) for group in altgc.find_unreachable()]
+    [2]
+    >>> altgc.collect()
+    2
+
+The C core, ``altgc._core``, returns plain data; this module gives it names
+(:class:`Stats`, :class:`CollectionInfo`) and documentation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from . import _core
+
+__all__ = [
+    "track", "untrack", "is_tracked", "get_objects",
+    "collect", "find_unreachable",
+    "get_threshold", "set_threshold", "get_count",
+    "enable", "disable", "isenabled",
+    "set_debug", "get_debug",
+    "freeze", "unfreeze", "get_freeze_count",
+    "get_referrers", "get_referents", "is_finalized",
+    "get_stats", "stats", "last_collection",
+    "garbage", "callbacks",
+    "DEBUG_STATS", "DEBUG_COLLECTABLE", "DEBUG_UNCOLLECTABLE",
+    "DEBUG_SAVEALL", "DEBUG_LEAK",
+    "Stats", "GenerationStats", "CollectionInfo",
+]
+
+__version__ = "0.1.0"
+
+#: Objects found uncollectable (legacy ``tp_del`` cycles), and with
+#: ``DEBUG_SAVEALL`` every object found unreachable.  The same list for the
+#: life of the process, as :data:`gc.garbage`.
+garbage: List[Any] = _core.garbage
+
+#: Callables invoked as ``cb(phase, info)`` before (``"start"``) and after
+#: (``"stop"``) every collection, ``info`` being a dict with the keys
+#: ``"generation"``, ``"collected"`` and ``"uncollectable"`` -- as
+#: :data:`gc.callbacks`.
+callbacks: List[Callable[[str, Dict[str, int]], object]] = _core.callbacks
+
+DEBUG_STATS: int = _core.DEBUG_STATS
+DEBUG_COLLECTABLE: int = _core.DEBUG_COLLECTABLE
+DEBUG_UNCOLLECTABLE: int = _core.DEBUG_UNCOLLECTABLE
+DEBUG_SAVEALL: int = _core.DEBUG_SAVEALL
+DEBUG_LEAK: int = _core.DEBUG_LEAK
+
+
+# ---- the registry -------------------------------------------------------
+
+def track(obj: object) -> None:
+    """Register a container object with altgc.
+
+    The registry holds a *borrowed* pointer: ``obj``'s reference count,
+    lifetime and finalizers are untouched, and it leaves the registry by
+    itself when it dies.  Registering twice is a no-op.  New objects join
+    generation 0 and count towards ``threshold0``.
+
+    Raises :exc:`TypeError` for objects whose type does not take part in
+    cycle collection (ints, strings, ...).
+
+    >>> import altgc
+    >>> x = []
+    >>> altgc.track(x); altgc.is_tracked(x)
+    True
+    >>> altgc.track(42)
+    Traceback (most recent call last):
+    ...
+    TypeError: track() argument 'obj' must be a container object whose type supports the cycle collector, not int
+    """
+    _core.track(obj)
+
+
+def untrack(obj: object) -> bool:
+    """Remove ``obj`` from the registry; return whether it was registered.
+
+    >>> import altgc
+    >>> x = {}
+    >>> altgc.track(x)
+    >>> altgc.untrack(x), altgc.untrack(x)
+    (True, False)
+    """
+    return _core.untrack(obj)
+
+
+def is_tracked(obj: object) -> bool:
+    """Whether ``obj`` is registered with altgc (compare :func:`gc.is_tracked`).
+
+    >>> import altgc
+    >>> altgc.is_tracked([])
+    False
+    """
+    return _core.is_tracked(obj)
+
+
+def get_objects(generation: Optional[int] = None) -> List[Any]:
+    """The registered objects of ``generation`` (0, 1 or 2), or of all three.
+
+    Frozen objects (see :func:`freeze`) are not included, as with
+    :func:`gc.get_objects`.
+
+    >>> import altgc
+    >>> x = []
+    >>> altgc.track(x)
+    >>> any(o is x for o in altgc.get_objects(0))
+    True
+    >>> altgc.untrack(x)
+    True
+    """
+    return _core.get_objects(generation)
+
+
+# ---- collecting ---------------------------------------------------------
+
+def collect(generation: int = 2) -> int:
+    """Collect generations ``0..generation``; return how many unreachable
+    objects were found (collected plus uncollectable), as :func:`gc.collect`.
+
+    Weakrefs to the garbage are cleared (callbacks of weakrefs that are
+    garbage themselves do not run), ``__del__`` runs once per object,
+    resurrected objects survive, cycles kept by a legacy ``tp_del`` go to
+    :data:`garbage`, and with :data:`DEBUG_SAVEALL` all garbage does.
+    Called from a finalizer during a collection, it returns 0.
+
+    >>> import altgc
+    >>> a = []; a.append(a); altgc.track(a); del a
+    >>> altgc.collect()
+    1
+    """
+    return _core.collect(generation)
+
+
+def find_unreachable(generation: int = 2) -> List[List[Any]]:
+    """The unreachable registered objects of generations ``0..generation``,
+    without finalizing or freeing anything.
+
+    Returns the strongly connected components of the garbage: each cycle is
+    one group; an object that merely hangs off a cycle is a group of its
+    own.  The returned lists hold strong references; drop them and call
+    :func:`collect` to free the garbage.
+
+    >>> import altgc
+    >>> a = {}; b = {"a": a}; a["b"] = b
+    >>> altgc.track(a); altgc.track(b); del a, b
+    >>> [sorted(len(d) for d in g) for g in altgc.find_unreachable()]
+    [[1, 1]]
+    >>> altgc.collect()
+    2
+    """
+    return _core.find_unreachable(generation)
+
+
+def get_threshold() -> Tuple[int, int, int]:
+    """The collection thresholds ``(threshold0, threshold1, threshold2)``.
+
+    They start at the running interpreter's own defaults: ``(700, 10, 10)``
+    on CPython 3.10-3.12, ``(2000, 10, 10)`` on 3.13.
+
+    >>> import altgc, gc, sys
+    >>> altgc.get_threshold()[1:]
+    (10, 10)
+    """
+    return _core.get_threshold()
+
+
+def set_threshold(threshold0: int, threshold1: Optional[int] = None,
+                  threshold2: Optional[int] = None) -> None:
+    """Set the collection thresholds (omitted ones stay as they are).
+
+    ``threshold0`` is how many registrations (minus deaths) trigger a
+    collection of generation 0; ``threshold1``/``threshold2`` how many
+    collections of the next younger generation trigger one of generation
+    1/2 -- the full one also waits until the objects awaiting it exceed a
+    quarter of generation 2, as CPython's does.  0 disables automatic
+    collection.  Negative values raise :exc:`ValueError`.
+
+    >>> import altgc
+    >>> old = altgc.get_threshold()
+    >>> altgc.set_threshold(500); altgc.get_threshold()[0]
+    500
+    >>> altgc.set_threshold(*old)
+    """
+    kwargs = {}
+    if threshold1 is not None:
+        kwargs["threshold1"] = threshold1
+    if threshold2 is not None:
+        kwargs["threshold2"] = threshold2
+    _core.set_threshold(threshold0, **kwargs)
+
+
+def get_count() -> Tuple[int, int, int]:
+    """``(count0, count1, count2)``: registrations minus deaths since the
+    last collection of generation 0, and collections of generations 0 and 1
+    since the last collection of generations 1 and 2.
+
+    >>> import altgc
+    >>> len(altgc.get_count())
+    3
+    """
+    return _core.get_count()
+
+
+def enable() -> None:
+    """Turn automatic collection on (the default).
+
+    Automatic collections are scheduled with ``Py_AddPendingCall`` when
+    ``count0`` passes ``threshold0`` and run at the interpreter's next safe
+    point -- never inside :func:`track` or while an object is being freed.
+
+    >>> import altgc
+    >>> altgc.enable(); altgc.isenabled()
+    True
+    """
+    _core.enable()
+
+
+def disable() -> None:
+    """Turn automatic collection off; :func:`collect` still works.
+
+    >>> import altgc
+    >>> altgc.disable(); altgc.isenabled()
+    False
+    >>> altgc.enable()
+    """
+    _core.disable()
+
+
+def isenabled() -> bool:
+    """Whether automatic collection is on.
+
+    >>> import altgc
+    >>> isinstance(altgc.isenabled(), bool)
+    True
+    """
+    return _core.isenabled()
+
+
+def set_debug(flags: int) -> None:
+    """Set the debugging flags (the ``DEBUG_*`` constants, as in :mod:`gc`).
+
+    Output goes to ``sys.stderr``, in the builtin gc's format.
+
+    >>> import altgc
+    >>> altgc.set_debug(altgc.DEBUG_SAVEALL); altgc.get_debug() == altgc.DEBUG_SAVEALL
+    True
+    >>> altgc.set_debug(0)
+    """
+    _core.set_debug(flags)
+
+
+def get_debug() -> int:
+    """The debugging flags.
+
+    >>> import altgc
+    >>> altgc.get_debug()
+    0
+    """
+    return _core.get_debug()
+
+
+def freeze() -> None:
+    """Move every registered object into the permanent generation, which no
+    collection looks at (as :func:`gc.freeze`).
+
+    >>> import altgc
+    >>> x = []; altgc.track(x); altgc.freeze()
+    >>> altgc.get_freeze_count() >= 1
+    True
+    >>> altgc.unfreeze(); altgc.untrack(x)
+    True
+    """
+    _core.freeze()
+
+
+def unfreeze() -> None:
+    """Move the permanent generation back into generation 2.
+
+    >>> import altgc
+    >>> altgc.unfreeze(); altgc.get_freeze_count()
+    0
+    """
+    _core.unfreeze()
+
+
+def get_freeze_count() -> int:
+    """How many registered objects are in the permanent generation.
+
+    >>> import altgc
+    >>> altgc.get_freeze_count()
+    0
+    """
+    return _core.get_freeze_count()
+
+
+def get_referrers(*objs: object) -> List[Any]:
+    """The registered objects (generations 0-2) that refer to any of
+    ``objs``, as :func:`gc.get_referrers` does over the gc's objects.
+
+    >>> import altgc
+    >>> x = []; holder = [x]; altgc.track(holder)
+    >>> altgc.get_referrers(x) == [holder]
+    True
+    >>> altgc.untrack(holder)
+    True
+    """
+    return _core.get_referrers(*objs)
+
+
+def get_referents(*objs: object) -> List[Any]:
+    """The objects that ``objs`` refer to, as reported by their
+    ``tp_traverse`` (as :func:`gc.get_referents`).
+
+    >>> import altgc
+    >>> altgc.get_referents([1, "a"])
+    [1, 'a']
+    """
+    return _core.get_referents(*objs)
+
+
+def is_finalized(obj: object) -> bool:
+    """Whether ``obj``'s ``__del__`` has been run by a collector.
+
+    >>> import altgc
+    >>> altgc.is_finalized([])
+    False
+    """
+    return _core.is_finalized(obj)
+
+
+# ---- inspection ---------------------------------------------------------
+
+def get_stats() -> List[Dict[str, int]]:
+    """Per generation ``{"collections", "collected", "uncollectable"}``:
+    exactly the shape of :func:`gc.get_stats`.
+
+    >>> import altgc
+    >>> sorted(altgc.get_stats()[0])
+    ['collected', 'collections', 'uncollectable']
+    """
+    return _core.get_stats()
+
+
+@dataclasses.dataclass(frozen=True)
+class GenerationStats:
+    """Counters of one generation (see :func:`stats`)."""
+
+    collections: int
+    collected: int
+    uncollectable: int
+    total_pause_ns: int
+    last_pause_ns: int
+    max_pause_ns: int
+    size: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Stats:
+    """What :func:`stats` returns: per-generation counters and pause times,
+    and the size and memory of the registry."""
+
+    generations: List[GenerationStats]
+    permanent_size: int
+    registry_size: int
+    registry_bytes: int
+    table_slots: int
+    entry_capacity: int
+
+    @property
+    def bytes_per_object(self) -> float:
+        """Registry bytes per registered object (0.0 when empty)."""
+        if not self.registry_size:
+            return 0.0
+        return self.registry_bytes / self.registry_size
+
+    def as_dict(self) -> Dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["bytes_per_object"] = self.bytes_per_object
+        return d
+
+    def __str__(self) -> str:
+        lines = ["gen  size       collections  collected  uncollectable"
+                 "  total pause  max pause"]
+        for i, g in enumerate(self.generations):
+            lines.append(
+                f"{i:<4} {g.size:<10} {g.collections:<12} {g.collected:<10} "
+                f"{g.uncollectable:<14} {_fmt_ns(g.total_pause_ns):<12} "
+                f"{_fmt_ns(g.max_pause_ns)}")
+        lines.append(f"permanent: {self.permanent_size}; registry: "
+                     f"{self.registry_size} objects, {self.registry_bytes} "
+                     f"bytes ({self.bytes_per_object:.1f} per object)")
+        return "\n".join(lines)
+
+
+def stats() -> Stats:
+    """Per-generation collections, objects collected and uncollectable,
+    total / last / longest pause (ns) and size, plus the permanent
+    generation's size and the registry's size and memory.
+
+    >>> import altgc
+    >>> s = altgc.stats()
+    >>> len(s.generations), s.registry_bytes >= 0
+    (3, True)
+    """
+    raw = _core.stats()
+    gens = [GenerationStats(**g) for g in raw.pop("generations")]
+    return Stats(generations=gens, **raw)
+
+
+@dataclasses.dataclass(frozen=True)
+class CollectionInfo:
+    """What one collection examined, found and freed, and how long each
+    phase took (see :func:`last_collection`).
+
+    ``cycles`` lists the strongly connected groups of the garbage as
+    ``(type name, id)`` pairs, recorded before anything was freed (at most
+    1000 groups, and only when at most 10000 objects were unreachable;
+    ``cycles_truncated`` says when the list is partial).
+    """
+
+    generation: int
+    examined: int
+    unreachable: int
+    collected: int
+    uncollectable: int
+    resurrected: int
+    cycles: List[List[Tuple[str, int]]]
+    cycles_truncated: bool
+    phases_ns: Dict[str, int]
+    total_ns: int
+    automatic: bool
+
+    def as_dict(self) -> Dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def __str__(self) -> str:
+        kind = "automatic" if self.automatic else "explicit"
+        phases = ", ".join(f"{k} {_fmt_ns(v)}"
+                           for k, v in self.phases_ns.items())
+        lines = [
+            f"{kind} collection of generation {self.generation}: examined "
+            f"{self.examined}, unreachable {self.unreachable}, collected "
+            f"{self.collected}, uncollectable {self.uncollectable}, "
+            f"resurrected {self.resurrected} in {_fmt_ns(self.total_ns)}",
+            f"  phases: {phases}",
+        ]
+        for group in self.cycles[:10]:
+            names = ", ".join(f"{t}@{i:#x}" for t, i in group[:6])
+            more = f" (+{len(group) - 6} more)" if len(group) > 6 else ""
+            lines.append(f"  cycle of {len(group)}: {names}{more}")
+        if len(self.cycles) > 10 or self.cycles_truncated:
+            lines.append("  ...")
+        return "\n".join(lines)
+
+
+def last_collection() -> Optional[CollectionInfo]:
+    """A :class:`CollectionInfo` for the most recent collection, or None.
+
+    >>> import altgc
+    >>> a = []; a.append(a); altgc.track(a); del a
+    >>> altgc.collect()
+    1
+    >>> info = altgc.last_collection()
+    >>> info.unreachable, info.cycles[0][0][0]
+    (1, 'list')
+    """
+    raw = _core.last_collection()
+    if raw is None:
+        return None
+    return CollectionInfo(**raw)
+
+
+def _fmt_ns(ns: int) -> str:
+    if ns >= 1_000_000_000:
+        return f"{ns / 1e9:.2f} s"
+    if ns >= 1_000_000:
+        return f"{ns / 1e6:.2f} ms"
+    if ns >= 1_000:
+        return f"{ns / 1e3:.1f} us"
+    return f"{ns} ns"

@@ -1,0 +1,58 @@
+"""Build script for altgc's C extensions.
+
+Metadata lives in pyproject.toml; this file only describes the extensions.
+Set ALTGC_DEBUG=1 in the environment to build with assertions on and the
+registry validated after every collection (used by CI's debug run).
+Set ALTGC_SANITIZE=address,undefined to build with sanitizers (clang).
+"""
+
+import os
+
+from setuptools import Extension, setup
+
+SOURCES = [
+    "src/registry.c",
+    "src/hooks.c",
+    "src/collector.c",
+    "src/graph.c",
+    "src/module.c",
+]
+
+compile_args = ["-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter",
+                "-Wno-missing-field-initializers", "-fno-strict-aliasing"]
+link_args = []
+macros = []
+
+if os.environ.get("ALTGC_DEBUG"):
+    macros.append(("ALTGC_DEBUG", "1"))
+    compile_args += ["-UNDEBUG", "-O1", "-g"]
+else:
+    compile_args += ["-O2"]
+
+sanitize = os.environ.get("ALTGC_SANITIZE")
+if sanitize:
+    compile_args += ["-fsanitize=" + sanitize, "-fno-omit-frame-pointer", "-g"]
+    link_args += ["-fsanitize=" + sanitize]
+
+if os.name == "nt":  # MSVC does not take GCC flags
+    compile_args, link_args = [], []
+
+setup(
+    ext_modules=[
+        Extension(
+            "altgc._core",
+            sources=SOURCES,
+            depends=["src/altgc.h", "src/registry.h", "src/collector.h"],
+            define_macros=macros,
+            extra_compile_args=compile_args,
+            extra_link_args=link_args,
+        ),
+        Extension(
+            "altgc._testobjs",
+            sources=["src/testobjs.c"],
+            define_macros=macros,
+            extra_compile_args=compile_args,
+            extra_link_args=link_args,
+        ),
+    ],
+)

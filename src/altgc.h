@@ -1,0 +1,148 @@
+/*
+ * altgc.h -- declarations shared by the C sources of altgc._core.
+ *
+ * The sources are split by concern, after CPython's split of Python/gc.c
+ * (the algorithm) from Modules/gcmodule.c (the module):
+ *
+ *   registry.c   the registry of borrowed object pointers (registry.h)
+ *   hooks.c      learning of deaths: PEP 445 allocator wrapper and
+ *                tp_dealloc interposition for free-list types
+ *   collector.c  CPython's collection algorithm over the registry
+ *   graph.c      graph queries: referrers, referents, strongly connected
+ *                components
+ *   module.c     the Python-facing module (argument checking, stats,
+ *                thresholds, scheduling of automatic collections)
+ *
+ * Everything runs with the GIL held.  The free-threaded build is refused.
+ */
+#ifndef ALTGC_H
+#define ALTGC_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+
+#if PY_VERSION_HEX < 0x030A0000
+#  error "altgc needs CPython 3.10 or newer"
+#endif
+#ifdef Py_GIL_DISABLED
+#  error "altgc does not support the free-threaded build of CPython"
+#endif
+
+#include "registry.h"
+
+/* ALTGC_DEBUG builds keep assertions on and validate the registry after
+ * every collection (see agc_registry_validate). */
+#ifdef ALTGC_DEBUG
+#  define AGC_ASSERT(cond) assert(cond)
+#else
+#  define AGC_ASSERT(cond) ((void)0)
+#endif
+
+#define AGC_NUM_GENERATIONS 3
+
+/* Debug flags: the same values as the gc module's. */
+#define AGC_DEBUG_STATS         (1 << 0)
+#define AGC_DEBUG_COLLECTABLE   (1 << 1)
+#define AGC_DEBUG_UNCOLLECTABLE (1 << 2)
+#define AGC_DEBUG_SAVEALL       (1 << 5)
+#define AGC_DEBUG_LEAK (AGC_DEBUG_COLLECTABLE | AGC_DEBUG_UNCOLLECTABLE | \
+                        AGC_DEBUG_SAVEALL)
+
+/* Phases of a collection whose durations are recorded. */
+enum {
+    AGC_PHASE_SHADOW,       /* shadow count := refcount */
+    AGC_PHASE_SUBTRACT,     /* subtract internal references */
+    AGC_PHASE_REACH,        /* reachability + legacy finalizers */
+    AGC_PHASE_FINALIZE,     /* weakrefs, tp_finalize, resurrection */
+    AGC_PHASE_CLEAR,        /* tp_clear, promotion, compaction */
+    AGC_NUM_PHASES
+};
+
+typedef struct {
+    Py_ssize_t collections;
+    Py_ssize_t collected;
+    Py_ssize_t uncollectable;
+    int64_t total_pause_ns;
+    int64_t last_pause_ns;
+    int64_t max_pause_ns;
+} agc_genstats;
+
+/* What the last collection did (module.c turns it into a dict). */
+typedef struct {
+    int valid;
+    int generation;
+    int automatic;
+    Py_ssize_t examined;
+    Py_ssize_t unreachable;
+    Py_ssize_t collected;
+    Py_ssize_t uncollectable;
+    Py_ssize_t resurrected;
+    int64_t phase_ns[AGC_NUM_PHASES];
+    int64_t total_ns;
+    PyObject *cycles;          /* strong: list of lists of (name, id), or
+                                  NULL when not recorded */
+    int cycles_truncated;
+} agc_lastinfo;
+
+/* The process-wide collector.  There is one registry per process because
+ * the hooks that learn of deaths (allocator, tp_dealloc) are process-wide;
+ * altgc refuses to load in subinterpreters (module.c). */
+typedef struct {
+    agc_registry reg;
+    int initialized;
+    int enabled;
+    int collecting;            /* a collection is under way */
+    int scheduled;             /* an automatic collection is pending */
+    int debug;
+    int threshold[AGC_NUM_GENERATIONS];
+    Py_ssize_t count[AGC_NUM_GENERATIONS];
+    Py_ssize_t long_lived_total;
+    Py_ssize_t long_lived_pending;
+    int pending_freeze;        /* +1 freeze / -1 unfreeze asked for while
+                                  collecting; applied afterwards */
+    Py_ssize_t cycle_detail_limit;   /* record cycles up to this many
+                                        unreachable objects */
+    agc_genstats stats[AGC_NUM_GENERATIONS];
+    agc_lastinfo last;
+    PyObject *garbage;         /* strong: list, altgc.garbage */
+    PyObject *callbacks;       /* strong: list, altgc.callbacks */
+} agc_state;
+
+extern agc_state AGC;
+
+/* hooks.c */
+int agc_hooks_install(void);              /* 0, or -1 with exception */
+void agc_note_death(PyObject *op);        /* borrowed op; never fails */
+
+/* collector.c
+ *
+ * agc_collect: run a full collection of `generation` (0..2).  Returns the
+ * number of unreachable objects found (collected + uncollectable), or -1
+ * with an exception set (only MemoryError before anything was changed).
+ * The caller has checked AGC.collecting == 0 and sets it around the call. */
+Py_ssize_t agc_collect(int generation, int automatic);
+
+/* agc_find_unreachable: the same analysis, nothing finalized or freed.
+ * Returns a new reference to a list of lists (the strongly connected
+ * groups of the unreachable set), or NULL with an exception set. */
+PyObject *agc_find_unreachable(int generation);
+
+/* graph.c */
+
+/* Tarjan's algorithm, iterative.  The graph has `n` nodes; the successors
+ * of node v are targets[offsets[v] .. offsets[v+1]).  On success fills
+ * comp[v] with the component number of v (components are numbered in
+ * reverse topological order) and returns the number of components; -1 on
+ * memory error (no exception set: the caller decides). */
+Py_ssize_t agc_scc(Py_ssize_t n, const Py_ssize_t *offsets,
+                   const uint32_t *targets, Py_ssize_t *comp);
+
+/* Returns new references to lists, or NULL with an exception set. */
+PyObject *agc_get_referents(PyObject *objs);   /* objs: borrowed tuple */
+PyObject *agc_get_referrers(PyObject *objs);   /* objs: borrowed tuple */
+
+/* Monotonic clock in nanoseconds. */
+int64_t agc_now_ns(void);
+
+#endif /* ALTGC_H */

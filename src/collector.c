@@ -1,0 +1,1006 @@
+/*
+ * collector.c -- CPython's cycle-collection algorithm (gc_collect_main in
+ * Python/gc.c) over altgc's registry.
+ *
+ * A collection of generation g looks at the "young" objects: the registry
+ * range [start[g], n) as it is when the collection starts.  Per young
+ * object it keeps, in scratch arrays indexed by (index - young start):
+ *
+ *   shadow     the shadow reference count (CPython's gc_refs)
+ *   state      where the object stands, one of the ST_* values below
+ *
+ * (both in one agc_node, see below)
+ *
+ * The registry is pinned for the whole collection: a young object that
+ * dies or is untracked meanwhile (a finalizer drops it, the builtin gc
+ * frees it, a callback untracks it) leaves a hole at its index instead of
+ * moving other entries, so every index stays valid; code that touches an
+ * object after Python code may have run checks for the hole first.
+ * Objects registered during the collection are appended after the young
+ * range and stay in generation 0.
+ *
+ * The order of the phases, and which objects each touches, follows
+ * CPython: deduce the unreachable set; move legacy-finalizer objects and
+ * what they reach aside (uncollectable); clear weakrefs and run the
+ * callbacks of the weakrefs that are not garbage; call tp_finalize once;
+ * recompute reachability among the remaining garbage (resurrection); call
+ * tp_clear on what is still unreachable; count the uncollectable objects
+ * and hand them to `garbage`.  All traversal is iterative (an explicit
+ * work stack), so a 10**6-long chain needs no C recursion.
+ */
+#include "altgc.h"
+
+#include <time.h>
+
+enum {
+    ST_TENTATIVE = 0,  /* not (yet) known reachable */
+    ST_HOLE,           /* no object at this index any more */
+    ST_REACHABLE,      /* reachable from outside the young set */
+    ST_UNREACHABLE,    /* collectable garbage */
+    ST_LEGACY,         /* garbage kept alive by a legacy tp_del */
+    ST_RESURRECTED,    /* garbage made reachable again by a finalizer */
+};
+
+#if PY_VERSION_HEX >= 0x030C0000
+#  define AGC_IS_IMMORTAL(op) _Py_IsImmortal(op)
+/* _Py_TPFLAGS_STATIC_BUILTIN (internal): such types keep their weakref
+ * list in the interpreter state, not at tp_weaklistoffset. */
+#  define AGC_TPFLAGS_STATIC_BUILTIN (1UL << 1)
+#else
+#  define AGC_IS_IMMORTAL(op) 0
+#endif
+
+/* Exported by libpython on every supported version (not in the public
+ * headers since 3.13): clears a weakref without calling its callback. */
+PyAPI_FUNC(void) _PyWeakref_ClearRef(PyWeakReference *self);
+
+#define AGC_BATCH 64
+
+/* Scratch state of one young object.  `op` is a copy of its registry
+ * entry's address (valid for confirming a table lookup: a slot that maps
+ * to young index j belongs to the live object there) with the ST_* state
+ * in its low 3 bits; `shadow` is the shadow reference count.  Keeping
+ * both in one 16-byte node makes a referent's update touch one cache line
+ * besides its table slot. */
+typedef struct {
+    uintptr_t op;
+    Py_ssize_t shadow;
+} agc_node;
+
+#define STATE(w, j) ((uint8_t)((w)->nodes[j].op & 7))
+#define SET_STATE(w, j, s) \
+    ((w)->nodes[j].op = ((w)->nodes[j].op & ~(uintptr_t)7) | (uintptr_t)(s))
+#define NODE_OBJ(w, j) ((PyObject *)((w)->nodes[j].op & ~(uintptr_t)7))
+
+enum { MODE_DECREF, MODE_DECREF_WITHIN, MODE_MARK };
+
+typedef struct {
+    agc_registry *reg;
+    Py_ssize_t ys;            /* young range [ys, ye) */
+    Py_ssize_t ye;
+    agc_node *nodes;
+    uint32_t *stack;
+    Py_ssize_t sp;
+    uint8_t from;             /* MODE_MARK: state that may change ... */
+    uint8_t to;               /* ... into this one */
+    Py_ssize_t scan;          /* MODE_MARK: nodes below this are pushed on
+                                 the stack; the others the scan will meet */
+    uint8_t within;           /* MODE_DECREF_WITHIN: the set's state */
+    /* Referents reported by tp_traverse wait in `batch` and are looked up
+     * a batch at a time, their table slots and entries prefetched first:
+     * the lookups' cache misses then overlap instead of following one
+     * another.  `mode` says what a found referent's update is. */
+    int mode;
+    int nbatch;
+    PyObject *batch[AGC_BATCH];
+    /* edge collection for the strongly connected components */
+    Py_ssize_t *local;        /* young index -> node number, or -1 */
+    uint32_t *edges;
+    Py_ssize_t nedges;
+    Py_ssize_t edges_cap;
+    int edges_failed;
+} agc_work;
+
+int64_t
+agc_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Young index of `ref` (borrowed), or -1 when it is not a registered young
+ * object. */
+static inline Py_ssize_t
+young_index(const agc_work *w, PyObject *ref)
+{
+    if (ref == NULL) {
+        return -1;      /* a hostile tp_traverse may visit NULL */
+    }
+    Py_ssize_t idx = agc_registry_find(w->reg, ref);
+    if (idx < w->ys || idx >= w->ye) {
+        return -1;
+    }
+    return idx - w->ys;
+}
+
+/* Object at young index j (borrowed), or NULL for a hole. */
+static inline PyObject *
+young_obj(const agc_work *w, Py_ssize_t j)
+{
+    uintptr_t e = w->reg->objs[w->ys + j];
+    return e ? AGC_ENTRY_OBJ(e) : NULL;
+}
+
+static void
+traverse(PyObject *op, visitproc visit, agc_work *w)
+{
+    traverseproc tp = Py_TYPE(op)->tp_traverse;
+    if (tp != NULL) {
+        (void)tp(op, visit, w);
+    }
+}
+
+/* The update a referent at young index j receives, by mode. */
+static inline void
+apply_update(agc_work *w, Py_ssize_t j, PyObject *ref)
+{
+    switch (w->mode) {
+    case MODE_DECREF:
+        w->nodes[j].shadow--;
+        break;
+    case MODE_DECREF_WITHIN:
+        if (STATE(w, j) == w->within) {
+            w->nodes[j].shadow--;
+        }
+        break;
+    default:   /* MODE_MARK */
+        if (STATE(w, j) == w->from) {
+            SET_STATE(w, j, w->to);
+            if (j < w->scan) {
+                w->stack[w->sp++] = (uint32_t)j;
+                AGC_PREFETCH(ref);      /* it will be traversed soon */
+            }
+        }
+        break;
+    }
+}
+
+/* Looks up the batched referents and applies the mode's update to those
+ * that are young.  Three passes: compute home slots and prefetch them;
+ * probe the table by tag and prefetch the candidate entry and its scratch
+ * state; confirm the candidate (a tag match is not proof) and update. */
+static void
+flush_batch(agc_work *w)
+{
+    agc_registry *reg = w->reg;
+    int n = w->nbatch;
+    size_t pos[AGC_BATCH];
+    uint32_t tags[AGC_BATCH];
+    Py_ssize_t cand[AGC_BATCH];
+    w->nbatch = 0;
+    for (int i = 0; i < n; i++) {
+        tags[i] = agc_tag_of(w->batch[i]);
+        pos[i] = agc_home_of(tags[i], reg->nslots);
+        AGC_PREFETCH(&reg->slots[pos[i]]);
+    }
+    for (int i = 0; i < n; i++) {
+        size_t p = pos[i];
+        Py_ssize_t k = -1;
+        for (;;) {
+            uint64_t s = reg->slots[p];
+            if (s == 0) {
+                break;
+            }
+            if ((uint32_t)(s >> 32) == tags[i]) {
+                k = agc_slot_index(s);
+                break;
+            }
+            if (++p == reg->nslots) {
+                p = 0;
+            }
+        }
+        if (k >= w->ys && k < w->ye) {
+            AGC_PREFETCH(&w->nodes[k - w->ys]);
+            cand[i] = k;
+        }
+        else if (k >= 0) {
+            /* Tag of an old object -- or of a young one further on. */
+            cand[i] = -2;
+        }
+        else {
+            cand[i] = -1;
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        Py_ssize_t k = cand[i];
+        if (k == -1) {
+            continue;
+        }
+        if (k < 0 || NODE_OBJ(w, k - w->ys) != w->batch[i]) {
+            k = agc_registry_find(reg, w->batch[i]);
+            if (k < w->ys || k >= w->ye) {
+                continue;
+            }
+        }
+        apply_update(w, k - w->ys, w->batch[i]);
+    }
+}
+
+/* The visitor every hot traversal uses: queue the referent.  `ref` is
+ * borrowed; NULL (a hostile tp_traverse) and addresses outside the
+ * registry's range are dropped at once. */
+static int
+visit_batched(PyObject *ref, void *arg)
+{
+    agc_work *w = arg;
+    uintptr_t a = (uintptr_t)ref;
+    if (a < w->reg->lo_addr || a > w->reg->hi_addr) {
+        return 0;       /* also NULL */
+    }
+    w->batch[w->nbatch++] = ref;
+    if (w->nbatch == AGC_BATCH) {
+        flush_batch(w);
+    }
+    return 0;
+}
+
+/* Everything reachable from the stack's nodes through objects in state
+ * `from` moves to state `to`.  Each node is pushed at most once, so the
+ * stack (sized to the young set) cannot overflow. */
+static void
+propagate(agc_work *w, uint8_t from, uint8_t to)
+{
+    w->from = from;
+    w->to = to;
+    w->mode = MODE_MARK;
+    w->scan = w->ye - w->ys;
+    for (;;) {
+        if (w->sp == 0) {
+            if (w->nbatch == 0) {
+                break;
+            }
+            flush_batch(w);
+            continue;
+        }
+        Py_ssize_t j = w->stack[--w->sp];
+        PyObject *op = young_obj(w, j);
+        if (op != NULL) {
+            traverse(op, visit_batched, w);
+        }
+    }
+}
+
+static Py_ssize_t
+external_count(PyObject *op)
+{
+    if (AGC_IS_IMMORTAL(op)) {
+        return PY_SSIZE_T_MAX / 2;   /* held from outside, by definition */
+    }
+    return Py_REFCNT(op);
+}
+
+/* Steps 1-3 of DESIGN §4: afterwards every young object is ST_HOLE,
+ * ST_REACHABLE or ST_UNREACHABLE.  Returns the number of reachable
+ * objects.  Runs no Python code. */
+static Py_ssize_t
+deduce_unreachable(agc_work *w, int64_t *phase_ns)
+{
+    Py_ssize_t m = w->ye - w->ys;
+    int64_t t0 = agc_now_ns();
+    for (Py_ssize_t j = 0; j < m; j++) {
+        if (j + 16 < m) {
+            AGC_PREFETCH(young_obj(w, j + 16));
+        }
+        PyObject *op = young_obj(w, j);
+        w->nodes[j].op = (uintptr_t)op | (op ? ST_TENTATIVE : ST_HOLE);
+        w->nodes[j].shadow = op ? external_count(op) : 0;
+    }
+    int64_t t1 = agc_now_ns();
+    w->mode = MODE_DECREF;
+    for (Py_ssize_t j = 0; j < m; j++) {
+        if (j + 8 < m) {
+            AGC_PREFETCH(young_obj(w, j + 8));
+        }
+        PyObject *op = young_obj(w, j);
+        if (op != NULL) {
+            traverse(op, visit_batched, w);
+        }
+    }
+    flush_batch(w);
+    int64_t t2 = agc_now_ns();
+    /* Reachability, in the young set's order as CPython's move_unreachable
+     * walks its list (sequential memory): each reachable object is
+     * traversed once, when the scan meets it or, if it was found reachable
+     * only after the scan passed it, from the stack. */
+    Py_ssize_t nreach = 0;
+    w->sp = 0;
+    w->mode = MODE_MARK;
+    w->from = ST_TENTATIVE;
+    w->to = ST_REACHABLE;
+    for (Py_ssize_t j = 0; j < m; j++) {
+        w->scan = j + 1;
+        if (j + 8 < m) {
+            AGC_PREFETCH(young_obj(w, j + 8));
+        }
+        if (STATE(w, j) == ST_TENTATIVE && w->nodes[j].shadow > 0) {
+            SET_STATE(w, j, ST_REACHABLE);
+        }
+        if (STATE(w, j) == ST_REACHABLE) {
+            traverse(young_obj(w, j), visit_batched, w);
+        }
+    }
+    propagate(w, ST_TENTATIVE, ST_REACHABLE);
+    for (Py_ssize_t j = 0; j < m; j++) {
+        if (STATE(w, j) == ST_TENTATIVE) {
+            SET_STATE(w, j, ST_UNREACHABLE);
+        }
+        else if (STATE(w, j) == ST_REACHABLE) {
+            nreach++;
+        }
+    }
+    int64_t t3 = agc_now_ns();
+    if (phase_ns != NULL) {
+        phase_ns[AGC_PHASE_SHADOW] = t1 - t0;
+        phase_ns[AGC_PHASE_SUBTRACT] = t2 - t1;
+        phase_ns[AGC_PHASE_REACH] = t3 - t2;
+    }
+    return nreach;
+}
+
+static int
+work_init(agc_work *w, int generation)
+{
+    memset(w, 0, sizeof(*w));
+    w->reg = &AGC.reg;
+    w->ys = agc_registry_gen_start(w->reg, generation);
+    w->ye = w->reg->n;
+    size_t m = (size_t)(w->ye - w->ys) + 1;
+    w->nodes = PyMem_RawMalloc(m * sizeof(agc_node));
+    w->stack = PyMem_RawMalloc(m * sizeof(uint32_t));
+    if (w->nodes == NULL || w->stack == NULL) {
+        PyMem_RawFree(w->nodes);
+        PyMem_RawFree(w->stack);
+        w->nodes = NULL;
+        w->stack = NULL;
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
+static void
+work_fini(agc_work *w)
+{
+    PyMem_RawFree(w->nodes);
+    PyMem_RawFree(w->stack);
+    PyMem_RawFree(w->edges);
+}
+
+/* ---- strongly connected components of the garbage ------------------- */
+
+static int
+visit_edge(PyObject *ref, void *arg)
+{
+    agc_work *w = arg;
+    Py_ssize_t j = young_index(w, ref);
+    if (j < 0 || w->local[j] < 0) {
+        return 0;
+    }
+    if (w->nedges == w->edges_cap) {
+        Py_ssize_t cap = w->edges_cap * 2 + 1024;
+        uint32_t *e = PyMem_RawRealloc(w->edges, (size_t)cap * sizeof(*e));
+        if (e == NULL) {
+            w->edges_failed = 1;
+            return 0;
+        }
+        w->edges = e;
+        w->edges_cap = cap;
+    }
+    w->edges[w->nedges++] = (uint32_t)w->local[j];
+    return 0;
+}
+
+/* Numbers the young objects whose state is `s1` or `s2` 0..k-1 (in index
+ * order) into nodes[], and computes their strongly connected components.
+ * Runs no Python code.  Returns the number of components and sets *k and
+ * comp[] (caller frees *nodes_out and *comp_out with PyMem_RawFree), or -1
+ * on memory error (no exception set). */
+static Py_ssize_t
+garbage_components(agc_work *w, uint8_t s1, uint8_t s2, Py_ssize_t *k_out,
+                   Py_ssize_t **nodes_out, Py_ssize_t **comp_out)
+{
+    Py_ssize_t m = w->ye - w->ys, k = 0, ncomp = -1;
+    Py_ssize_t *local = PyMem_RawMalloc(((size_t)m + 1) * sizeof(*local));
+    Py_ssize_t *nodes = NULL, *offsets = NULL, *comp = NULL;
+    if (local == NULL) {
+        return -1;
+    }
+    for (Py_ssize_t j = 0; j < m; j++) {
+        local[j] = (STATE(w, j) == s1 || STATE(w, j) == s2) ? k++ : -1;
+    }
+    nodes = PyMem_RawMalloc(((size_t)k + 1) * sizeof(*nodes));
+    offsets = PyMem_RawMalloc(((size_t)k + 1) * sizeof(*offsets));
+    comp = PyMem_RawMalloc(((size_t)k + 1) * sizeof(*comp));
+    if (nodes == NULL || offsets == NULL || comp == NULL) {
+        goto done;
+    }
+    w->local = local;
+    w->nedges = 0;
+    w->edges_failed = 0;
+    for (Py_ssize_t j = 0; j < m; j++) {
+        if (local[j] >= 0) {
+            nodes[local[j]] = j;
+            offsets[local[j]] = w->nedges;
+            traverse(young_obj(w, j), visit_edge, w);
+        }
+    }
+    offsets[k] = w->nedges;
+    w->local = NULL;
+    if (w->edges_failed) {
+        goto done;
+    }
+    ncomp = agc_scc(k, offsets, w->edges, comp);
+done:
+    PyMem_RawFree(local);
+    PyMem_RawFree(offsets);
+    if (ncomp < 0) {
+        PyMem_RawFree(nodes);
+        PyMem_RawFree(comp);
+        return -1;
+    }
+    *k_out = k;
+    *nodes_out = nodes;
+    *comp_out = comp;
+    return ncomp;
+}
+
+/* Type name and id of every garbage object, grouped by component: a new
+ * list of lists of (name, id) tuples, at most `limit` groups, or NULL with
+ * an exception.  May allocate (and so run the builtin gc, which may free
+ * some of these objects: holes are skipped). */
+static PyObject *
+describe_components(agc_work *w, Py_ssize_t ncomp, Py_ssize_t k,
+                    const Py_ssize_t *nodes, const Py_ssize_t *comp,
+                    Py_ssize_t limit, int *truncated)
+{
+    Py_ssize_t ngroups = ncomp < limit ? ncomp : limit;
+    *truncated = ncomp > limit;
+    PyObject *groups = PyList_New(ngroups);
+    if (groups == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t c = 0; c < ngroups; c++) {
+        PyObject *g = PyList_New(0);
+        if (g == NULL) {
+            goto error;
+        }
+        PyList_SET_ITEM(groups, c, g);
+    }
+    for (Py_ssize_t v = 0; v < k; v++) {
+        if (comp[v] >= ngroups) {
+            continue;
+        }
+        PyObject *op = young_obj(w, nodes[v]);
+        if (op == NULL) {
+            continue;
+        }
+        PyObject *item = Py_BuildValue("(sn)", Py_TYPE(op)->tp_name,
+                                       (Py_ssize_t)(uintptr_t)op);
+        if (item == NULL) {
+            goto error;
+        }
+        int rc = PyList_Append(PyList_GET_ITEM(groups, comp[v]), item);
+        Py_DECREF(item);
+        if (rc < 0) {
+            goto error;
+        }
+    }
+    return groups;
+error:
+    Py_DECREF(groups);
+    return NULL;
+}
+
+/* ---- the phases that run Python code -------------------------------- */
+
+static PyObject **
+weaklist_of(PyObject *op)
+{
+    PyTypeObject *tp = Py_TYPE(op);
+#if PY_VERSION_HEX >= 0x030C0000
+    if (tp->tp_weaklistoffset == 0) {
+        return NULL;
+    }
+    if (PyType_Check(op)
+        && (((PyTypeObject *)op)->tp_flags & AGC_TPFLAGS_STATIC_BUILTIN)) {
+        return NULL;   /* immortal: never garbage */
+    }
+#else
+    if (tp->tp_weaklistoffset <= 0) {
+        return NULL;
+    }
+#endif
+    return (PyObject **)((char *)op + tp->tp_weaklistoffset);
+}
+
+/* CPython's handle_weakrefs: clear every weakref to garbage; weakrefs that
+ * are garbage themselves are cleared and their callbacks never run; the
+ * other callbacks run after all clearing.  Returns how many weakref
+ * objects (registered, young) died right after their callback. */
+static Py_ssize_t
+handle_weakrefs(agc_work *w)
+{
+    Py_ssize_t m = w->ye - w->ys, ncall = 0, cap = 0, nfreed = 0;
+    PyObject **tocall = NULL;
+    for (Py_ssize_t j = 0; j < m; j++) {
+        if (STATE(w, j) != ST_UNREACHABLE) {
+            continue;
+        }
+        PyObject *op = young_obj(w, j);
+        if (op == NULL) {
+            continue;
+        }
+        if (PyWeakref_Check(op)) {
+            /* A weakref in the garbage must not fire later from tp_clear
+             * (bpo-38006). */
+            _PyWeakref_ClearRef((PyWeakReference *)op);
+        }
+        PyObject **wrlist = weaklist_of(op);
+        if (wrlist == NULL) {
+            continue;
+        }
+        PyWeakReference *wr;
+        while ((wr = (PyWeakReference *)*wrlist) != NULL) {
+            _PyWeakref_ClearRef(wr);       /* unlinks wr from *wrlist */
+            if (wr->wr_callback == NULL) {
+                continue;
+            }
+            Py_ssize_t jw = young_index(w, (PyObject *)wr);
+            if (jw >= 0 && STATE(w, jw) == ST_UNREACHABLE) {
+                continue;                  /* trash: no callback */
+            }
+            if (ncall == cap) {
+                cap = cap * 2 + 16;
+                PyObject **t = PyMem_RawRealloc(tocall,
+                                                (size_t)cap * sizeof(*t));
+                if (t == NULL) {
+                    /* Cannot remember it: its callback is lost, as when
+                     * CPython cannot allocate.  Report it. */
+                    PyErr_NoMemory();
+                    PyErr_WriteUnraisable((PyObject *)wr);
+                    cap = ncall;
+                    continue;
+                }
+                tocall = t;
+            }
+            Py_INCREF(wr);
+            tocall[ncall++] = (PyObject *)wr;
+        }
+    }
+    for (Py_ssize_t i = 0; i < ncall; i++) {
+        PyWeakReference *wr = (PyWeakReference *)tocall[i];
+        PyObject *cb = wr->wr_callback;
+        if (cb != NULL) {
+            Py_INCREF(cb);
+            PyObject *r = PyObject_CallOneArg(cb, (PyObject *)wr);
+            if (r == NULL) {
+                PyErr_WriteUnraisable(cb);
+            }
+            else {
+                Py_DECREF(r);
+            }
+            Py_DECREF(cb);
+        }
+        Py_ssize_t jw = young_index(w, (PyObject *)wr);
+        Py_DECREF(wr);
+        if (jw >= 0 && young_obj(w, jw) == NULL) {
+            nfreed++;
+        }
+    }
+    PyMem_RawFree(tocall);
+    return nfreed;
+}
+
+/* tp_finalize (PEP 442) once per garbage object, under a strong reference. */
+static void
+finalize_garbage(agc_work *w)
+{
+    Py_ssize_t m = w->ye - w->ys;
+    for (Py_ssize_t j = 0; j < m; j++) {
+        if (STATE(w, j) != ST_UNREACHABLE) {
+            continue;
+        }
+        PyObject *op = young_obj(w, j);
+        if (op == NULL || Py_TYPE(op)->tp_finalize == NULL
+            || PyObject_GC_IsFinalized(op)) {
+            continue;
+        }
+        Py_INCREF(op);
+        PyObject_CallFinalizer(op);
+        if (PyErr_Occurred()) {
+            PyErr_WriteUnraisable(op);
+        }
+        Py_DECREF(op);
+    }
+}
+
+/* Recomputes reachability among the garbage left after the finalizers:
+ * what is now held from outside, and what it reaches, is resurrected.
+ * Returns how many objects were resurrected.  Runs no Python code. */
+static Py_ssize_t
+handle_resurrected(agc_work *w)
+{
+    Py_ssize_t m = w->ye - w->ys, n = 0;
+    for (Py_ssize_t j = 0; j < m; j++) {
+        if (STATE(w, j) == ST_UNREACHABLE) {
+            PyObject *op = young_obj(w, j);
+            if (op == NULL) {
+                SET_STATE(w, j, ST_HOLE);
+            }
+            else {
+                w->nodes[j].shadow = external_count(op);
+            }
+        }
+    }
+    w->within = ST_UNREACHABLE;
+    w->mode = MODE_DECREF_WITHIN;
+    for (Py_ssize_t j = 0; j < m; j++) {
+        if (STATE(w, j) == ST_UNREACHABLE) {
+            traverse(young_obj(w, j), visit_batched, w);
+        }
+    }
+    flush_batch(w);
+    w->sp = 0;
+    for (Py_ssize_t j = 0; j < m; j++) {
+        if (STATE(w, j) == ST_UNREACHABLE && w->nodes[j].shadow > 0) {
+            SET_STATE(w, j, ST_RESURRECTED);
+            w->stack[w->sp++] = (uint32_t)j;
+        }
+    }
+    propagate(w, ST_UNREACHABLE, ST_RESURRECTED);
+    for (Py_ssize_t j = 0; j < m; j++) {
+        n += (STATE(w, j) == ST_RESURRECTED);
+    }
+    return n;
+}
+
+/* Breaks the cycles: tp_clear on each remaining garbage object under a
+ * temporary strong reference, or with DEBUG_SAVEALL appends it to
+ * `garbage` instead.  Returns how many objects it was given. */
+static Py_ssize_t
+delete_garbage(agc_work *w)
+{
+    Py_ssize_t m = w->ye - w->ys, n = 0;
+    for (Py_ssize_t j = 0; j < m; j++) {
+        n += (STATE(w, j) == ST_UNREACHABLE);
+    }
+    for (Py_ssize_t j = 0; j < m; j++) {
+        if (STATE(w, j) != ST_UNREACHABLE) {
+            continue;
+        }
+        PyObject *op = young_obj(w, j);
+        if (op == NULL) {
+            continue;      /* freed by an earlier tp_clear */
+        }
+        if (AGC.debug & AGC_DEBUG_SAVEALL) {
+            if (PyList_Append(AGC.garbage, op) < 0) {
+                PyErr_WriteUnraisable(op);
+            }
+            continue;
+        }
+        inquiry clear = Py_TYPE(op)->tp_clear;
+        if (clear != NULL) {
+            Py_INCREF(op);
+            (void)clear(op);
+            if (PyErr_Occurred()) {
+                PyErr_WriteUnraisable(op);
+            }
+            Py_DECREF(op);
+        }
+    }
+    return n;
+}
+
+static void
+debug_cycle(const char *msg, PyObject *op)
+{
+    PySys_FormatStderr("gc: %s <%s %p>\n", msg, Py_TYPE(op)->tp_name, op);
+}
+
+static void
+invoke_callbacks(const char *phase, int generation, Py_ssize_t collected,
+                 Py_ssize_t uncollectable)
+{
+    PyObject *cbs = AGC.callbacks;
+    if (cbs == NULL || PyList_GET_SIZE(cbs) == 0) {
+        return;
+    }
+    PyObject *info = Py_BuildValue("{sisnsn}", "generation", generation,
+                                   "collected", collected,
+                                   "uncollectable", uncollectable);
+    if (info == NULL) {
+        PyErr_WriteUnraisable(NULL);
+        return;
+    }
+    PyObject *phase_obj = PyUnicode_FromString(phase);
+    if (phase_obj == NULL) {
+        Py_DECREF(info);
+        PyErr_WriteUnraisable(NULL);
+        return;
+    }
+    /* The list may change under us: re-read its size each time. */
+    Py_INCREF(cbs);
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(cbs); i++) {
+        PyObject *cb = PyList_GET_ITEM(cbs, i);
+        Py_INCREF(cb);
+        PyObject *r = PyObject_CallFunctionObjArgs(cb, phase_obj, info, NULL);
+        if (r == NULL) {
+            PyErr_WriteUnraisable(cb);
+        }
+        else {
+            Py_DECREF(r);
+        }
+        Py_DECREF(cb);
+    }
+    Py_DECREF(cbs);
+    Py_DECREF(phase_obj);
+    Py_DECREF(info);
+}
+
+static void
+validate_or_die(const char *when)
+{
+#ifdef ALTGC_DEBUG
+    char buf[256];
+    if (agc_registry_validate(&AGC.reg, 1, buf, sizeof(buf)) < 0) {
+        fprintf(stderr, "altgc: registry invariant broken %s: %s\n", when,
+                buf);
+        abort();
+    }
+#endif
+}
+
+/* The collection proper (gc_collect_main).  Returns n + m, or -1 with
+ * MemoryError when the scratch arrays cannot be had (nothing changed). */
+static Py_ssize_t
+collect_main(int generation, int automatic)
+{
+    agc_registry *reg = &AGC.reg;
+    agc_lastinfo *last = &AGC.last;
+    agc_work w;
+    int64_t t_start = agc_now_ns();
+
+    if (AGC.debug & AGC_DEBUG_STATS) {
+        PySys_WriteStderr("gc: collecting generation %d...\n", generation);
+        PySys_FormatStderr(
+            "gc: objects in each generation: %zd %zd %zd\n",
+            agc_registry_gen_end(reg, 0) - agc_registry_gen_start(reg, 0),
+            agc_registry_gen_end(reg, 1) - agc_registry_gen_start(reg, 1),
+            agc_registry_gen_end(reg, 2) - agc_registry_gen_start(reg, 2));
+        PySys_FormatStderr(
+            "gc: objects in permanent generation: %zd\n",
+            agc_registry_gen_end(reg, AGC_PERMANENT));
+    }
+
+    agc_registry_pin(reg);
+    if (work_init(&w, generation) < 0) {
+        agc_registry_unpin(reg);
+        return -1;
+    }
+    /* Counters, as CPython updates them at the start. */
+    if (generation + 1 < AGC_NUM_GENERATIONS) {
+        AGC.count[generation + 1]++;
+    }
+    for (int i = 0; i <= generation; i++) {
+        AGC.count[i] = 0;
+    }
+
+    Py_CLEAR(last->cycles);
+    memset(last, 0, sizeof(*last));
+    last->generation = generation;
+    last->automatic = automatic;
+    last->examined = w.ye - w.ys;
+
+    Py_ssize_t m = w.ye - w.ys;
+    Py_ssize_t nreach = deduce_unreachable(&w, last->phase_ns);
+    int64_t t_reach = agc_now_ns();
+
+    if (generation == AGC_NUM_GENERATIONS - 2) {
+        AGC.long_lived_pending += nreach;
+    }
+    else if (generation == AGC_NUM_GENERATIONS - 1) {
+        AGC.long_lived_pending = 0;
+        AGC.long_lived_total = nreach;
+    }
+
+    /* Legacy finalizers (tp_del) and everything they reach. */
+    Py_ssize_t nunreach = 0;
+    w.sp = 0;
+    for (Py_ssize_t j = 0; j < m; j++) {
+        if (STATE(&w, j) != ST_UNREACHABLE) {
+            continue;
+        }
+        nunreach++;
+        if (Py_TYPE(young_obj(&w, j))->tp_del != NULL) {
+            SET_STATE(&w, j, ST_LEGACY);
+            w.stack[w.sp++] = (uint32_t)j;
+        }
+    }
+    propagate(&w, ST_UNREACHABLE, ST_LEGACY);
+    last->unreachable = nunreach;
+    last->phase_ns[AGC_PHASE_REACH] += agc_now_ns() - t_reach;
+
+    /* Record the cycles (before anything is freed). */
+    if (nunreach > 0 && nunreach <= AGC.cycle_detail_limit) {
+        Py_ssize_t k, *nodes, *comp;
+        Py_ssize_t nc = garbage_components(&w, ST_UNREACHABLE, ST_LEGACY,
+                                           &k, &nodes, &comp);
+        if (nc >= 0) {
+            last->cycles = describe_components(&w, nc, k, nodes, comp, 1000,
+                                               &last->cycles_truncated);
+            if (last->cycles == NULL) {
+                PyErr_Clear();
+            }
+            PyMem_RawFree(nodes);
+            PyMem_RawFree(comp);
+        }
+    }
+    else if (nunreach > 0) {
+        last->cycles_truncated = 1;
+    }
+
+    if (AGC.debug & AGC_DEBUG_COLLECTABLE) {
+        for (Py_ssize_t j = 0; j < m; j++) {
+            PyObject *op = young_obj(&w, j);
+            if (STATE(&w, j) == ST_UNREACHABLE && op != NULL) {
+                debug_cycle("collectable", op);
+            }
+        }
+    }
+
+    int64_t t_fin = agc_now_ns();
+    Py_ssize_t collected = handle_weakrefs(&w);
+    finalize_garbage(&w);
+    last->resurrected = handle_resurrected(&w);
+    int64_t t_clear = agc_now_ns();
+    last->phase_ns[AGC_PHASE_FINALIZE] = t_clear - t_fin;
+
+    collected += delete_garbage(&w);
+
+    /* Uncollectable: what is left of the legacy set after clearing. */
+    Py_ssize_t uncollectable = 0;
+    for (Py_ssize_t j = 0; j < m; j++) {
+        if (STATE(&w, j) != ST_LEGACY) {
+            continue;
+        }
+        PyObject *op = young_obj(&w, j);
+        if (op == NULL) {
+            continue;
+        }
+        uncollectable++;
+        if (AGC.debug & AGC_DEBUG_UNCOLLECTABLE) {
+            debug_cycle("uncollectable", op);
+        }
+        if ((AGC.debug & AGC_DEBUG_SAVEALL) || Py_TYPE(op)->tp_del != NULL) {
+            if (PyList_Append(AGC.garbage, op) < 0) {
+                PyErr_WriteUnraisable(op);
+            }
+        }
+    }
+
+    /* Survivors of every kind join the next generation. */
+    agc_registry_promote(reg, generation, w.ye);
+    work_fini(&w);
+    agc_registry_unpin(reg);
+    agc_registry_maybe_shrink(reg);
+
+    int64_t t_end = agc_now_ns();
+    last->phase_ns[AGC_PHASE_CLEAR] = t_end - t_clear;
+    last->total_ns = t_end - t_start;
+    last->collected = collected;
+    last->uncollectable = uncollectable;
+    last->valid = 1;
+
+    agc_genstats *st = &AGC.stats[generation];
+    st->collections++;
+    st->collected += collected;
+    st->uncollectable += uncollectable;
+    st->last_pause_ns = last->total_ns;
+    st->total_pause_ns += last->total_ns;
+    if (last->total_ns > st->max_pause_ns) {
+        st->max_pause_ns = last->total_ns;
+    }
+    if (AGC.debug & AGC_DEBUG_STATS) {
+        PySys_FormatStderr(
+            "gc: done, %zd unreachable, %zd uncollectable, %.4fs elapsed\n",
+            collected + uncollectable, uncollectable,
+            (double)last->total_ns / 1e9);
+    }
+    return collected + uncollectable;
+}
+
+Py_ssize_t
+agc_collect(int generation, int automatic)
+{
+    AGC_ASSERT(!AGC.collecting);
+    AGC.collecting = 1;
+    invoke_callbacks("start", generation, 0, 0);
+    Py_ssize_t n = collect_main(generation, automatic);
+    if (n >= 0) {
+        invoke_callbacks("stop", generation, AGC.last.collected,
+                         AGC.last.uncollectable);
+    }
+    AGC.collecting = 0;
+    if (AGC.pending_freeze > 0) {
+        agc_registry_freeze(&AGC.reg);
+    }
+    else if (AGC.pending_freeze < 0) {
+        agc_registry_unfreeze(&AGC.reg);
+    }
+    AGC.pending_freeze = 0;
+    validate_or_die("after a collection");
+    return n;
+}
+
+PyObject *
+agc_find_unreachable(int generation)
+{
+    agc_registry *reg = &AGC.reg;
+    agc_work w;
+    PyObject *result = NULL;
+    PyObject **held = NULL;
+    Py_ssize_t k = 0, *nodes = NULL, *comp = NULL;
+
+    AGC_ASSERT(!AGC.collecting);
+    AGC.collecting = 1;
+    agc_registry_pin(reg);
+    if (work_init(&w, generation) < 0) {
+        goto done;
+    }
+    (void)deduce_unreachable(&w, NULL);
+    Py_ssize_t nc = garbage_components(&w, ST_UNREACHABLE, ST_UNREACHABLE,
+                                       &k, &nodes, &comp);
+    if (nc < 0) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    /* Hold every garbage object before allocating anything: allocation may
+     * run the builtin gc, which could otherwise free them under us. */
+    held = PyMem_RawMalloc(((size_t)k + 1) * sizeof(PyObject *));
+    if (held == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t v = 0; v < k; v++) {
+        held[v] = Py_NewRef(young_obj(&w, nodes[v]));
+    }
+    result = PyList_New(nc);
+    for (Py_ssize_t c = 0; result != NULL && c < nc; c++) {
+        PyObject *g = PyList_New(0);
+        if (g == NULL) {
+            Py_CLEAR(result);
+            break;
+        }
+        PyList_SET_ITEM(result, c, g);
+    }
+    for (Py_ssize_t v = 0; result != NULL && v < k; v++) {
+        if (PyList_Append(PyList_GET_ITEM(result, comp[v]), held[v]) < 0) {
+            Py_CLEAR(result);
+        }
+    }
+    for (Py_ssize_t v = 0; v < k; v++) {
+        Py_DECREF(held[v]);
+    }
+done:
+    PyMem_RawFree(held);
+    PyMem_RawFree(nodes);
+    PyMem_RawFree(comp);
+    if (w.reg != NULL) {
+        work_fini(&w);
+    }
+    agc_registry_unpin(reg);
+    AGC.collecting = 0;
+    validate_or_die("after find_unreachable");
+    return result;
+}

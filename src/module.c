@@ -1,0 +1,716 @@
+/*
+ * module.c -- altgc._core, the Python-facing facade.
+ *
+ * Argument checking, thresholds, counts, scheduling of automatic
+ * collections, statistics as plain Python data.  The algorithm lives in
+ * collector.c, the registry in registry.c, the death hooks in hooks.c.
+ *
+ * The collector is process-wide (agc_state AGC): the hooks that learn of
+ * deaths are process-wide, so altgc loads in the main interpreter only.
+ * Re-importing the module (multi-phase init) gives a fresh module object
+ * bound to the same collector, as `gc` is one per interpreter.
+ */
+#include "altgc.h"
+
+agc_state AGC;
+
+typedef struct {
+    PyObject *garbage;      /* strong: the same list as AGC.garbage */
+    PyObject *callbacks;    /* strong: the same list as AGC.callbacks */
+} module_state;
+
+static inline module_state *
+get_state(PyObject *module)
+{
+    return (module_state *)PyModule_GetState(module);
+}
+
+/* ---- helpers --------------------------------------------------------- */
+
+/* Reads a generation argument (borrowed `arg`, may be NULL for the
+ * default) into *out.  0, or -1 with TypeError / ValueError naming the
+ * function and the argument. */
+static int
+parse_generation(PyObject *arg, const char *fname, int dflt, int *out)
+{
+    if (arg == NULL) {
+        *out = dflt;
+        return 0;
+    }
+    if (!PyLong_Check(arg)) {
+        PyErr_Format(PyExc_TypeError,
+                     "%s() argument 'generation' must be int, not %.200s",
+                     fname, Py_TYPE(arg)->tp_name);
+        return -1;
+    }
+    int overflow;
+    long v = PyLong_AsLongAndOverflow(arg, &overflow);
+    if (v == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    if (overflow || v < 0 || v >= AGC_NUM_GENERATIONS) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s() argument 'generation' must be 0, 1 or 2, not %R",
+                     fname, arg);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+/* 1 if op's memory block has a 32-byte pre-header (see registry.h). */
+static int
+has_pre32(PyTypeObject *tp)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    return (tp->tp_flags
+            & (Py_TPFLAGS_MANAGED_DICT | Py_TPFLAGS_MANAGED_WEAKREF)) != 0;
+#elif PY_VERSION_HEX >= 0x030B0000
+    return (tp->tp_flags & Py_TPFLAGS_MANAGED_DICT) != 0;
+#else
+    return 0;
+#endif
+}
+
+static int pending_collect(void *arg);
+
+/* Schedules an automatic collection at the next safe point when count0
+ * has passed threshold0 (as _PyObject_GC_Link does). */
+static void
+maybe_schedule(void)
+{
+    if (AGC.enabled && AGC.threshold[0] > 0
+        && AGC.count[0] > AGC.threshold[0]
+        && !AGC.collecting && !AGC.scheduled && !PyErr_Occurred()) {
+        if (Py_AddPendingCall(pending_collect, NULL) == 0) {
+            AGC.scheduled = 1;
+        }
+    }
+}
+
+/* CPython's gc_collect_generations: the oldest generation whose count
+ * exceeds its threshold, the full collection only when enough objects
+ * await it (long_lived_pending > long_lived_total / 4). */
+static void
+collect_generations(void)
+{
+    for (int i = AGC_NUM_GENERATIONS - 1; i >= 0; i--) {
+        if (AGC.count[i] > AGC.threshold[i]) {
+            if (i == AGC_NUM_GENERATIONS - 1
+                && AGC.long_lived_pending < AGC.long_lived_total / 4) {
+                continue;
+            }
+            if (agc_collect(i, 1) < 0) {
+                PyErr_WriteUnraisable(NULL);
+            }
+            break;
+        }
+    }
+}
+
+/* Runs from the eval loop's pending calls: never inside track() or a
+ * death hook. */
+static int
+pending_collect(void *arg)
+{
+    AGC.scheduled = 0;
+    if (!AGC.enabled || AGC.collecting) {
+        return 0;
+    }
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    collect_generations();
+    PyErr_Restore(type, value, tb);
+    return 0;
+}
+
+/* ---- registry functions ---------------------------------------------- */
+
+PyDoc_STRVAR(track_doc,
+"track(obj, /)\n--\n\nRegister a container object with altgc (borrowed).");
+
+static PyObject *
+agc_track(PyObject *module, PyObject *obj)
+{
+    if (!PyObject_IS_GC(obj)) {
+        PyErr_Format(PyExc_TypeError,
+                     "track() argument 'obj' must be a container object "
+                     "whose type supports the cycle collector, not %.200s",
+                     Py_TYPE(obj)->tp_name);
+        return NULL;
+    }
+    int rc = agc_registry_add(&AGC.reg, obj, has_pre32(Py_TYPE(obj)));
+    if (rc < 0) {
+        return PyErr_NoMemory();
+    }
+    if (rc > 0) {
+        AGC.count[0]++;
+        maybe_schedule();
+    }
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(untrack_doc,
+"untrack(obj, /)\n--\n\nUnregister obj; True if it was registered.");
+
+static PyObject *
+agc_untrack(PyObject *module, PyObject *obj)
+{
+    return PyBool_FromLong(agc_registry_discard(&AGC.reg, obj));
+}
+
+PyDoc_STRVAR(is_tracked_doc,
+"is_tracked(obj, /)\n--\n\nTrue if obj is registered with altgc.");
+
+static PyObject *
+agc_is_tracked(PyObject *module, PyObject *obj)
+{
+    return PyBool_FromLong(agc_registry_find(&AGC.reg, obj) >= 0);
+}
+
+PyDoc_STRVAR(get_objects_doc,
+"get_objects(generation=None)\n--\n\n"
+"Registered objects of one generation, or of all three.");
+
+static PyObject *
+agc_get_objects(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"generation", NULL};
+    PyObject *garg = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|O:get_objects", kwlist,
+                                     &garg)) {
+        return NULL;
+    }
+    agc_registry *reg = &AGC.reg;
+    Py_ssize_t lo, hi;
+    if (garg == Py_None) {
+        lo = agc_registry_gen_start(reg, 2);
+        hi = reg->n;
+    }
+    else {
+        int g;
+        if (parse_generation(garg, "get_objects", 0, &g) < 0) {
+            return NULL;
+        }
+        lo = agc_registry_gen_start(reg, g);
+        hi = agc_registry_gen_end(reg, g);
+    }
+    PyObject *result = PyList_New(0);
+    if (result == NULL) {
+        return NULL;
+    }
+    agc_registry_pin(reg);
+    for (Py_ssize_t i = lo; i < hi; i++) {
+        uintptr_t e = reg->objs[i];
+        if (e != 0 && PyList_Append(result, AGC_ENTRY_OBJ(e)) < 0) {
+            Py_CLEAR(result);
+            break;
+        }
+    }
+    agc_registry_unpin(reg);
+    return result;
+}
+
+/* ---- collection ------------------------------------------------------ */
+
+PyDoc_STRVAR(collect_doc,
+"collect(generation=2)\n--\n\n"
+"Collect the registered objects of generations 0..generation; return the\n"
+"number of unreachable objects found.");
+
+static PyObject *
+agc_collect_fn(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"generation", NULL};
+    PyObject *garg = NULL;
+    int g;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|O:collect", kwlist,
+                                     &garg)) {
+        return NULL;
+    }
+    if (parse_generation(garg, "collect", 2, &g) < 0) {
+        return NULL;
+    }
+    if (AGC.collecting) {
+        return PyLong_FromLong(0);   /* as gc.collect() does */
+    }
+    Py_ssize_t n = agc_collect(g, 0);
+    if (n < 0) {
+        return NULL;
+    }
+    return PyLong_FromSsize_t(n);
+}
+
+PyDoc_STRVAR(find_unreachable_doc,
+"find_unreachable(generation=2)\n--\n\n"
+"The unreachable registered objects, grouped into strongly connected\n"
+"components; nothing is finalized or freed.");
+
+static PyObject *
+agc_find_unreachable_fn(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"generation", NULL};
+    PyObject *garg = NULL;
+    int g;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|O:find_unreachable",
+                                     kwlist, &garg)) {
+        return NULL;
+    }
+    if (parse_generation(garg, "find_unreachable", 2, &g) < 0) {
+        return NULL;
+    }
+    if (AGC.collecting) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "find_unreachable() cannot run during a collection");
+        return NULL;
+    }
+    return agc_find_unreachable(g);
+}
+
+static PyObject *
+agc_get_threshold(PyObject *module, PyObject *unused)
+{
+    return Py_BuildValue("(iii)", AGC.threshold[0], AGC.threshold[1],
+                         AGC.threshold[2]);
+}
+
+static PyObject *
+agc_set_threshold(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"threshold0", "threshold1", "threshold2", NULL};
+    int t[AGC_NUM_GENERATIONS];
+    for (int i = 0; i < AGC_NUM_GENERATIONS; i++) {
+        t[i] = AGC.threshold[i];
+    }
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "i|ii:set_threshold",
+                                     kwlist, &t[0], &t[1], &t[2])) {
+        return NULL;
+    }
+    for (int i = 0; i < AGC_NUM_GENERATIONS; i++) {
+        if (t[i] < 0) {
+            PyErr_Format(PyExc_ValueError,
+                         "set_threshold() argument 'threshold%d' must be "
+                         ">= 0, not %d", i, t[i]);
+            return NULL;
+        }
+    }
+    for (int i = 0; i < AGC_NUM_GENERATIONS; i++) {
+        AGC.threshold[i] = t[i];
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+agc_get_count(PyObject *module, PyObject *unused)
+{
+    return Py_BuildValue("(nnn)", AGC.count[0], AGC.count[1], AGC.count[2]);
+}
+
+static PyObject *
+agc_enable(PyObject *module, PyObject *unused)
+{
+    AGC.enabled = 1;
+    maybe_schedule();
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+agc_disable(PyObject *module, PyObject *unused)
+{
+    AGC.enabled = 0;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+agc_isenabled(PyObject *module, PyObject *unused)
+{
+    return PyBool_FromLong(AGC.enabled);
+}
+
+static PyObject *
+agc_set_debug(PyObject *module, PyObject *arg)
+{
+    if (!PyLong_Check(arg)) {
+        PyErr_Format(PyExc_TypeError,
+                     "set_debug() argument 'flags' must be int, not %.200s",
+                     Py_TYPE(arg)->tp_name);
+        return NULL;
+    }
+    long flags = PyLong_AsLong(arg);
+    if (flags == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (flags < INT_MIN || flags > INT_MAX) {
+        PyErr_SetString(PyExc_OverflowError,
+                        "set_debug() argument 'flags' is out of range");
+        return NULL;
+    }
+    AGC.debug = (int)flags;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+agc_get_debug(PyObject *module, PyObject *unused)
+{
+    return PyLong_FromLong(AGC.debug);
+}
+
+static PyObject *
+agc_freeze(PyObject *module, PyObject *unused)
+{
+    if (AGC.collecting) {
+        AGC.pending_freeze = 1;      /* applied when the collection ends */
+    }
+    else {
+        agc_registry_freeze(&AGC.reg);
+    }
+    AGC.count[0] = 0;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+agc_unfreeze(PyObject *module, PyObject *unused)
+{
+    if (AGC.collecting) {
+        AGC.pending_freeze = -1;
+    }
+    else {
+        agc_registry_unfreeze(&AGC.reg);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+agc_get_freeze_count(PyObject *module, PyObject *unused)
+{
+    agc_registry *reg = &AGC.reg;
+    Py_ssize_t n = 0;
+    for (Py_ssize_t i = 0; i < agc_registry_gen_end(reg, AGC_PERMANENT); i++) {
+        n += (reg->objs[i] != 0);
+    }
+    return PyLong_FromSsize_t(n);
+}
+
+static PyObject *
+agc_get_referrers_fn(PyObject *module, PyObject *args)
+{
+    return agc_get_referrers(args);
+}
+
+static PyObject *
+agc_get_referents_fn(PyObject *module, PyObject *args)
+{
+    return agc_get_referents(args);
+}
+
+static PyObject *
+agc_is_finalized(PyObject *module, PyObject *obj)
+{
+    return PyBool_FromLong(PyObject_GC_IsFinalized(obj));
+}
+
+/* ---- statistics ------------------------------------------------------ */
+
+static PyObject *
+agc_get_stats(PyObject *module, PyObject *unused)
+{
+    PyObject *result = PyList_New(AGC_NUM_GENERATIONS);
+    if (result == NULL) {
+        return NULL;
+    }
+    for (int i = 0; i < AGC_NUM_GENERATIONS; i++) {
+        agc_genstats *st = &AGC.stats[i];
+        PyObject *d = Py_BuildValue("{snsnsn}",
+                                    "collections", st->collections,
+                                    "collected", st->collected,
+                                    "uncollectable", st->uncollectable);
+        if (d == NULL) {
+            Py_DECREF(result);
+            return NULL;
+        }
+        PyList_SET_ITEM(result, i, d);
+    }
+    return result;
+}
+
+/* Live entries in [lo, hi). */
+static Py_ssize_t
+count_live(Py_ssize_t lo, Py_ssize_t hi)
+{
+    Py_ssize_t n = 0;
+    if (AGC.reg.nholes == 0) {
+        return hi - lo;
+    }
+    for (Py_ssize_t i = lo; i < hi; i++) {
+        n += (AGC.reg.objs[i] != 0);
+    }
+    return n;
+}
+
+static PyObject *
+agc_stats(PyObject *module, PyObject *unused)
+{
+    agc_registry *reg = &AGC.reg;
+    PyObject *gens = PyList_New(AGC_NUM_GENERATIONS);
+    if (gens == NULL) {
+        return NULL;
+    }
+    for (int i = 0; i < AGC_NUM_GENERATIONS; i++) {
+        agc_genstats *st = &AGC.stats[i];
+        PyObject *d = Py_BuildValue(
+            "{snsnsnsLsLsLsn}",
+            "collections", st->collections,
+            "collected", st->collected,
+            "uncollectable", st->uncollectable,
+            "total_pause_ns", (long long)st->total_pause_ns,
+            "last_pause_ns", (long long)st->last_pause_ns,
+            "max_pause_ns", (long long)st->max_pause_ns,
+            "size", count_live(agc_registry_gen_start(reg, i),
+                               agc_registry_gen_end(reg, i)));
+        if (d == NULL) {
+            Py_DECREF(gens);
+            return NULL;
+        }
+        PyList_SET_ITEM(gens, i, d);
+    }
+    return Py_BuildValue(
+        "{sNsnsnsnsnsn}",
+        "generations", gens,
+        "permanent_size",
+        count_live(0, agc_registry_gen_end(reg, AGC_PERMANENT)),
+        "registry_size", (Py_ssize_t)reg->used,
+        "registry_bytes", (Py_ssize_t)agc_registry_bytes(reg),
+        "table_slots", (Py_ssize_t)reg->nslots,
+        "entry_capacity", reg->objs_cap);
+}
+
+static PyObject *
+agc_last_collection(PyObject *module, PyObject *unused)
+{
+    agc_lastinfo *l = &AGC.last;
+    if (!l->valid) {
+        Py_RETURN_NONE;
+    }
+    PyObject *phases = Py_BuildValue(
+        "{sLsLsLsLsL}",
+        "shadow", (long long)l->phase_ns[AGC_PHASE_SHADOW],
+        "subtract", (long long)l->phase_ns[AGC_PHASE_SUBTRACT],
+        "reachability", (long long)l->phase_ns[AGC_PHASE_REACH],
+        "finalizers", (long long)l->phase_ns[AGC_PHASE_FINALIZE],
+        "clear", (long long)l->phase_ns[AGC_PHASE_CLEAR]);
+    if (phases == NULL) {
+        return NULL;
+    }
+    PyObject *cycles = l->cycles ? Py_NewRef(l->cycles) : PyList_New(0);
+    if (cycles == NULL) {
+        Py_DECREF(phases);
+        return NULL;
+    }
+    return Py_BuildValue(
+        "{sisnsnsnsnsnsNsOsNsLsO}",
+        "generation", l->generation,
+        "examined", l->examined,
+        "unreachable", l->unreachable,
+        "collected", l->collected,
+        "uncollectable", l->uncollectable,
+        "resurrected", l->resurrected,
+        "cycles", cycles,
+        "cycles_truncated", l->cycles_truncated ? Py_True : Py_False,
+        "phases_ns", phases,
+        "total_ns", (long long)l->total_ns,
+        "automatic", l->automatic ? Py_True : Py_False);
+}
+
+static PyObject *
+agc_validate(PyObject *module, PyObject *unused)
+{
+    char buf[256];
+    if (agc_registry_validate(&AGC.reg, 1, buf, sizeof(buf)) < 0) {
+        PyErr_SetString(PyExc_AssertionError, buf);
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+agc_debug_build(PyObject *module, PyObject *unused)
+{
+#ifdef ALTGC_DEBUG
+    Py_RETURN_TRUE;
+#else
+    Py_RETURN_FALSE;
+#endif
+}
+
+static PyObject *
+agc_set_cycle_detail_limit(PyObject *module, PyObject *arg)
+{
+    Py_ssize_t n = PyLong_AsSsize_t(arg);
+    if (n == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (n < 0) {
+        PyErr_SetString(PyExc_ValueError,
+                        "_set_cycle_detail_limit() argument must be >= 0");
+        return NULL;
+    }
+    AGC.cycle_detail_limit = n;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef core_methods[] = {
+    {"track", agc_track, METH_O, track_doc},
+    {"untrack", agc_untrack, METH_O, untrack_doc},
+    {"is_tracked", agc_is_tracked, METH_O, is_tracked_doc},
+    {"get_objects", (PyCFunction)(void (*)(void))agc_get_objects,
+     METH_VARARGS | METH_KEYWORDS, get_objects_doc},
+    {"collect", (PyCFunction)(void (*)(void))agc_collect_fn,
+     METH_VARARGS | METH_KEYWORDS, collect_doc},
+    {"find_unreachable", (PyCFunction)(void (*)(void))agc_find_unreachable_fn,
+     METH_VARARGS | METH_KEYWORDS, find_unreachable_doc},
+    {"get_threshold", agc_get_threshold, METH_NOARGS, NULL},
+    {"set_threshold", (PyCFunction)(void (*)(void))agc_set_threshold,
+     METH_VARARGS | METH_KEYWORDS, NULL},
+    {"get_count", agc_get_count, METH_NOARGS, NULL},
+    {"enable", agc_enable, METH_NOARGS, NULL},
+    {"disable", agc_disable, METH_NOARGS, NULL},
+    {"isenabled", agc_isenabled, METH_NOARGS, NULL},
+    {"set_debug", agc_set_debug, METH_O, NULL},
+    {"get_debug", agc_get_debug, METH_NOARGS, NULL},
+    {"freeze", agc_freeze, METH_NOARGS, NULL},
+    {"unfreeze", agc_unfreeze, METH_NOARGS, NULL},
+    {"get_freeze_count", agc_get_freeze_count, METH_NOARGS, NULL},
+    {"get_referrers", agc_get_referrers_fn, METH_VARARGS, NULL},
+    {"get_referents", agc_get_referents_fn, METH_VARARGS, NULL},
+    {"is_finalized", agc_is_finalized, METH_O, NULL},
+    {"get_stats", agc_get_stats, METH_NOARGS, NULL},
+    {"stats", agc_stats, METH_NOARGS, NULL},
+    {"last_collection", agc_last_collection, METH_NOARGS, NULL},
+    {"_validate", agc_validate, METH_NOARGS, NULL},
+    {"_debug_build", agc_debug_build, METH_NOARGS, NULL},
+    {"_set_cycle_detail_limit", agc_set_cycle_detail_limit, METH_O, NULL},
+    {NULL, NULL, 0, NULL}
+};
+
+/* ---- module lifecycle ------------------------------------------------ */
+
+/* One-time set-up of the process-wide collector.  0, or -1 with an
+ * exception (the collector stays uninitialized and a later import may
+ * retry). */
+static int
+collector_init(void)
+{
+    if (AGC.initialized) {
+        return 0;
+    }
+    PyObject *garbage = PyList_New(0);
+    PyObject *callbacks = PyList_New(0);
+    if (garbage == NULL || callbacks == NULL) {
+        Py_XDECREF(garbage);
+        Py_XDECREF(callbacks);
+        return -1;
+    }
+    agc_registry_init(&AGC.reg);
+    AGC.garbage = garbage;
+    AGC.callbacks = callbacks;
+    AGC.enabled = 1;
+    /* The running interpreter's own defaults. */
+    AGC.threshold[0] = PY_VERSION_HEX >= 0x030D0000 ? 2000 : 700;
+    AGC.threshold[1] = 10;
+    AGC.threshold[2] = 10;
+    AGC.cycle_detail_limit = 10000;
+    if (agc_hooks_install() < 0) {
+        return -1;
+    }
+    AGC.initialized = 1;
+    return 0;
+}
+
+static int
+core_exec(PyObject *module)
+{
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyInterpreterState_Get() != PyInterpreterState_Main()) {
+        PyErr_SetString(PyExc_ImportError,
+                        "altgc._core can only be imported in the main "
+                        "interpreter: its collector and death hooks are "
+                        "process-wide");
+        return -1;
+    }
+#endif
+    if (collector_init() < 0) {
+        return -1;
+    }
+    module_state *st = get_state(module);
+    st->garbage = Py_NewRef(AGC.garbage);
+    st->callbacks = Py_NewRef(AGC.callbacks);
+    if (PyModule_AddObjectRef(module, "garbage", AGC.garbage) < 0
+        || PyModule_AddObjectRef(module, "callbacks", AGC.callbacks) < 0
+        || PyModule_AddIntConstant(module, "DEBUG_STATS",
+                                   AGC_DEBUG_STATS) < 0
+        || PyModule_AddIntConstant(module, "DEBUG_COLLECTABLE",
+                                   AGC_DEBUG_COLLECTABLE) < 0
+        || PyModule_AddIntConstant(module, "DEBUG_UNCOLLECTABLE",
+                                   AGC_DEBUG_UNCOLLECTABLE) < 0
+        || PyModule_AddIntConstant(module, "DEBUG_SAVEALL",
+                                   AGC_DEBUG_SAVEALL) < 0
+        || PyModule_AddIntConstant(module, "DEBUG_LEAK",
+                                   AGC_DEBUG_LEAK) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
+static int
+core_traverse(PyObject *module, visitproc visit, void *arg)
+{
+    module_state *st = get_state(module);
+    Py_VISIT(st->garbage);
+    Py_VISIT(st->callbacks);
+    return 0;
+}
+
+static int
+core_clear(PyObject *module)
+{
+    module_state *st = get_state(module);
+    Py_CLEAR(st->garbage);
+    Py_CLEAR(st->callbacks);
+    return 0;
+}
+
+static void
+core_free(void *module)
+{
+    (void)core_clear((PyObject *)module);
+}
+
+static PyModuleDef_Slot core_slots[] = {
+    {Py_mod_exec, core_exec},
+#if PY_VERSION_HEX >= 0x030C0000
+    {Py_mod_multiple_interpreters, Py_MOD_MULTIPLE_INTERPRETERS_NOT_SUPPORTED},
+#endif
+    {0, NULL}
+};
+
+PyDoc_STRVAR(core_doc,
+"altgc._core: the C core of altgc (registry, death hooks, collector).\n"
+"Use the altgc package instead.");
+
+static struct PyModuleDef core_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "altgc._core",
+    .m_doc = core_doc,
+    .m_size = sizeof(module_state),
+    .m_methods = core_methods,
+    .m_slots = core_slots,
+    .m_traverse = core_traverse,
+    .m_clear = core_clear,
+    .m_free = core_free,
+};
+
+PyMODINIT_FUNC
+PyInit__core(void)
+{
+    return PyModuleDef_Init(&core_module);
+}

@@ -1,0 +1,536 @@
+/*
+ * registry.c -- the registry of borrowed container pointers.
+ *
+ * See registry.h for the layout and the invariants.  Nothing here calls
+ * into Python, takes or drops a reference, or sets an exception: the
+ * allocator's free hook calls agc_registry_find_block and
+ * agc_registry_discard, where any of those would be unsafe.
+ */
+#include "altgc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#define MIN_SLOTS 64
+#define MIN_OBJS 64
+
+static inline uint64_t
+make_slot(uint32_t tag, Py_ssize_t idx)
+{
+    return ((uint64_t)tag << 32) | (uint64_t)(uint32_t)(idx + 1);
+}
+
+void
+agc_registry_init(agc_registry *reg)
+{
+    memset(reg, 0, sizeof(*reg));
+    reg->lo_addr = UINTPTR_MAX;
+    reg->hi_addr = 0;
+}
+
+/* Slot position of `op`, or (size_t)-1; *idx receives its index. */
+static size_t
+find_slot(const agc_registry *reg, const void *op, Py_ssize_t *idx)
+{
+    uintptr_t a = (uintptr_t)op;
+    if (reg->used == 0 || a < reg->lo_addr || a > reg->hi_addr) {
+        return (size_t)-1;
+    }
+    uint32_t tag = agc_tag_of(op);
+    size_t i = agc_home_of(tag, reg->nslots);
+    for (;;) {
+        uint64_t s = reg->slots[i];
+        if (s == 0) {
+            return (size_t)-1;
+        }
+        if ((uint32_t)(s >> 32) == tag) {
+            Py_ssize_t k = agc_slot_index(s);
+            if ((void *)AGC_ENTRY_OBJ(reg->objs[k]) == op) {
+                *idx = k;
+                return i;
+            }
+        }
+        if (++i == reg->nslots) {
+            i = 0;
+        }
+    }
+}
+
+Py_ssize_t
+agc_registry_find(const agc_registry *reg, const PyObject *op)
+{
+    Py_ssize_t idx;
+    if (find_slot(reg, op, &idx) == (size_t)-1) {
+        return -1;
+    }
+    return idx;
+}
+
+Py_ssize_t
+agc_registry_find_block(const agc_registry *reg, const void *block)
+{
+    /* A GC object sits 16 bytes (PyGC_Head) into its block, or 32 bytes
+     * when its type has a pre-header.  The entry's flag says which, so a
+     * small neighbouring block is never mistaken for the object's. */
+    Py_ssize_t idx = agc_registry_find(reg,
+                                       (const PyObject *)((const char *)block + 16));
+    if (idx >= 0 && !(reg->objs[idx] & AGC_ENTRY_PRE32)) {
+        return idx;
+    }
+    idx = agc_registry_find(reg,
+                            (const PyObject *)((const char *)block + 32));
+    if (idx >= 0 && (reg->objs[idx] & AGC_ENTRY_PRE32)) {
+        return idx;
+    }
+    return -1;
+}
+
+static void
+slot_insert(agc_registry *reg, const void *op, Py_ssize_t idx)
+{
+    uint32_t tag = agc_tag_of(op);
+    size_t i = agc_home_of(tag, reg->nslots);
+    while (reg->slots[i] != 0) {
+        if (++i == reg->nslots) {
+            i = 0;
+        }
+    }
+    reg->slots[i] = make_slot(tag, idx);
+}
+
+/* Backward-shift deletion: later members of the probe run move up so that
+ * no lookup ever stops early at the freed slot. */
+static void
+slot_delete(agc_registry *reg, size_t pos)
+{
+    size_t n = reg->nslots;
+    size_t i = pos, j = pos;
+    for (;;) {
+        j = (j + 1 == n) ? 0 : j + 1;
+        uint64_t s = reg->slots[j];
+        if (s == 0) {
+            break;
+        }
+        size_t k = agc_home_of((uint32_t)(s >> 32), n);
+        /* s may fill the gap at i unless its home lies cyclically in
+         * (i, j]. */
+        int stays = (i <= j) ? (i < k && k <= j) : (i < k || k <= j);
+        if (stays) {
+            continue;
+        }
+        reg->slots[i] = s;
+        i = j;
+    }
+    reg->slots[i] = 0;
+}
+
+/* Rebuilds the hash table with `nslots` slots from `objs`.  Returns -1 if
+ * memory is short (the old table stays). */
+static int
+rehash(agc_registry *reg, size_t nslots)
+{
+    if (nslots < MIN_SLOTS) {
+        nslots = MIN_SLOTS;
+    }
+    if (nslots > ((size_t)1 << 32) - 1) {
+        return -1;
+    }
+    uint64_t *slots = PyMem_RawCalloc(nslots, sizeof(uint64_t));
+    if (slots == NULL) {
+        return -1;
+    }
+    PyMem_RawFree(reg->slots);
+    reg->slots = slots;
+    reg->nslots = nslots;
+    for (Py_ssize_t i = 0; i < reg->n; i++) {
+        uintptr_t e = reg->objs[i];
+        if (e != 0) {
+            slot_insert(reg, AGC_ENTRY_OBJ(e), i);
+        }
+    }
+    return 0;
+}
+
+int
+agc_registry_add(agc_registry *reg, PyObject *op, int pre32)
+{
+    if (agc_registry_find(reg, op) >= 0) {
+        return 0;
+    }
+    if (reg->n >= (Py_ssize_t)UINT32_MAX - 1) {
+        return -1;
+    }
+    if (reg->n == reg->objs_cap) {
+        Py_ssize_t cap = reg->objs_cap + reg->objs_cap / 4 + MIN_OBJS;
+        uintptr_t *objs = PyMem_RawRealloc(reg->objs,
+                                           (size_t)cap * sizeof(uintptr_t));
+        if (objs == NULL) {
+            return -1;
+        }
+        reg->objs = objs;
+        reg->objs_cap = cap;
+    }
+    /* Keep the load factor at most 0.8; grow to about 0.5. */
+    if ((reg->used + 1) * 5 > reg->nslots * 4) {
+        if (rehash(reg, (reg->used + 1) * 2) < 0) {
+            return -1;
+        }
+    }
+    Py_ssize_t idx = reg->n++;
+    reg->objs[idx] = (uintptr_t)op | (pre32 ? AGC_ENTRY_PRE32 : 0);
+    slot_insert(reg, op, idx);
+    reg->used++;
+    uintptr_t a = (uintptr_t)op;
+    if (a < reg->lo_addr) {
+        reg->lo_addr = a;
+    }
+    if (a > reg->hi_addr) {
+        reg->hi_addr = a;
+    }
+    return 1;
+}
+
+int
+agc_registry_gen_of(const agc_registry *reg, Py_ssize_t i)
+{
+    if (i < reg->start[2]) {
+        return AGC_PERMANENT;
+    }
+    if (i < reg->start[1]) {
+        return 2;
+    }
+    if (i < reg->start[0]) {
+        return 1;
+    }
+    return 0;
+}
+
+Py_ssize_t
+agc_registry_gen_start(const agc_registry *reg, int gen)
+{
+    return gen == AGC_PERMANENT ? 0 : reg->start[gen];
+}
+
+Py_ssize_t
+agc_registry_gen_end(const agc_registry *reg, int gen)
+{
+    if (gen == 0) {
+        return reg->n;
+    }
+    if (gen == AGC_PERMANENT) {
+        return reg->start[2];
+    }
+    return reg->start[gen - 1];
+}
+
+/* Moves the (non-hole) entry at `from` to `to` and repoints its slot. */
+static void
+move_entry(agc_registry *reg, Py_ssize_t from, Py_ssize_t to)
+{
+    uintptr_t e = reg->objs[from];
+    PyObject *op = AGC_ENTRY_OBJ(e);
+    uint32_t tag = agc_tag_of(op);
+    size_t i = agc_home_of(tag, reg->nslots);
+    for (;;) {
+        uint64_t s = reg->slots[i];
+        AGC_ASSERT(s != 0);
+        if (agc_slot_index(s) == from) {
+            reg->slots[i] = make_slot(tag, to);
+            break;
+        }
+        if (++i == reg->nslots) {
+            i = 0;
+        }
+    }
+    reg->objs[to] = e;
+}
+
+/* Closes the gap at `idx` (whose slot is already gone) in O(1): the last
+ * entry of idx's partition fills it, then the gap moves to the start of the
+ * next younger partition, which gives up its own last entry, and so on down
+ * to generation 0, which shrinks.  Every entry moved comes from an index
+ * greater than idx. */
+static void
+remove_at(agc_registry *reg, Py_ssize_t idx)
+{
+    Py_ssize_t hole = idx;
+    for (int g = agc_registry_gen_of(reg, idx); ; g--) {
+        Py_ssize_t last = agc_registry_gen_end(reg, g) - 1;
+        if (last != hole) {
+            move_entry(reg, last, hole);
+        }
+        hole = last;
+        if (g == 0) {
+            break;
+        }
+        reg->start[g - 1]--;     /* the younger partition takes the gap */
+    }
+    reg->objs[hole] = 0;
+    reg->n--;
+}
+
+static void
+reset_range_if_empty(agc_registry *reg)
+{
+    if (reg->used == 0) {
+        reg->lo_addr = UINTPTR_MAX;
+        reg->hi_addr = 0;
+    }
+}
+
+int
+agc_registry_discard(agc_registry *reg, const PyObject *op)
+{
+    Py_ssize_t idx;
+    size_t pos = find_slot(reg, op, &idx);
+    if (pos == (size_t)-1) {
+        return 0;
+    }
+    slot_delete(reg, pos);
+    reg->used--;
+    if (reg->pinned) {
+        reg->objs[idx] = 0;
+        if (reg->nholes < reg->holes_cap) {
+            reg->holes[reg->nholes] = idx;
+        }
+        else if (!reg->holes_overflow) {
+            Py_ssize_t cap = reg->holes_cap * 2 + 64;
+            Py_ssize_t *h = PyMem_RawRealloc(reg->holes,
+                                             (size_t)cap * sizeof(*h));
+            if (h == NULL) {
+                reg->holes_overflow = 1;
+            }
+            else {
+                reg->holes = h;
+                reg->holes_cap = cap;
+                reg->holes[reg->nholes] = idx;
+            }
+        }
+        reg->nholes++;
+    }
+    else {
+        remove_at(reg, idx);
+    }
+    reset_range_if_empty(reg);
+    return 1;
+}
+
+static int
+cmp_desc(const void *a, const void *b)
+{
+    Py_ssize_t x = *(const Py_ssize_t *)a, y = *(const Py_ssize_t *)b;
+    return (x < y) - (x > y);
+}
+
+/* Stable compaction by scanning everything: the fallback when the list of
+ * holes could not be kept. */
+static void
+compact_scan(agc_registry *reg)
+{
+    static const int order[4] = {AGC_PERMANENT, 2, 1, 0};
+    Py_ssize_t bounds[4][2];
+    for (int k = 0; k < 4; k++) {
+        bounds[k][0] = agc_registry_gen_start(reg, order[k]);
+        bounds[k][1] = agc_registry_gen_end(reg, order[k]);
+    }
+    Py_ssize_t w = 0;
+    for (int k = 0; k < 4; k++) {
+        if (order[k] != AGC_PERMANENT) {
+            reg->start[order[k]] = w;
+        }
+        for (Py_ssize_t i = bounds[k][0]; i < bounds[k][1]; i++) {
+            if (reg->objs[i] != 0) {
+                if (i != w) {
+                    move_entry(reg, i, w);
+                }
+                w++;
+            }
+        }
+    }
+    reg->n = w;
+}
+
+/* Removes every hole.  Holes are taken from the highest index down: a
+ * removal only moves entries from above the gap, which are then free of
+ * holes, so each removal is the O(1) remove_at. */
+static void
+compact(agc_registry *reg)
+{
+    if (reg->nholes == 0) {
+        return;
+    }
+    if (reg->holes_overflow) {
+        compact_scan(reg);
+    }
+    else {
+        qsort(reg->holes, (size_t)reg->nholes, sizeof(Py_ssize_t), cmp_desc);
+        for (Py_ssize_t k = 0; k < reg->nholes; k++) {
+            AGC_ASSERT(reg->objs[reg->holes[k]] == 0);
+            remove_at(reg, reg->holes[k]);
+        }
+    }
+    reg->nholes = 0;
+    reg->holes_overflow = 0;
+}
+
+void
+agc_registry_pin(agc_registry *reg)
+{
+    reg->pinned++;
+}
+
+void
+agc_registry_unpin(agc_registry *reg)
+{
+    AGC_ASSERT(reg->pinned > 0);
+    if (--reg->pinned == 0) {
+        compact(reg);
+    }
+}
+
+void
+agc_registry_promote(agc_registry *reg, int gen, Py_ssize_t young_end)
+{
+    AGC_ASSERT(young_end <= reg->n);
+    if (gen == 0) {
+        reg->start[0] = young_end;
+    }
+    else {
+        reg->start[1] = young_end;
+        reg->start[0] = young_end;
+    }
+}
+
+void
+agc_registry_freeze(agc_registry *reg)
+{
+    reg->start[2] = reg->start[1] = reg->start[0] = reg->n;
+}
+
+void
+agc_registry_unfreeze(agc_registry *reg)
+{
+    reg->start[2] = 0;
+}
+
+size_t
+agc_registry_bytes(const agc_registry *reg)
+{
+    return (size_t)reg->objs_cap * sizeof(uintptr_t)
+           + reg->nslots * sizeof(uint64_t)
+           + (size_t)reg->holes_cap * sizeof(Py_ssize_t);
+}
+
+void
+agc_registry_maybe_shrink(agc_registry *reg)
+{
+    if (reg->pinned) {
+        return;
+    }
+    if (reg->nslots > 4 * MIN_SLOTS && reg->used * 5 < reg->nslots) {
+        (void)rehash(reg, reg->used * 2);
+    }
+    if (reg->objs_cap > 4 * MIN_OBJS && reg->n * 4 < reg->objs_cap) {
+        Py_ssize_t cap = reg->n + reg->n / 4 + MIN_OBJS;
+        uintptr_t *objs = PyMem_RawRealloc(reg->objs,
+                                           (size_t)cap * sizeof(uintptr_t));
+        if (objs != NULL) {
+            reg->objs = objs;
+            reg->objs_cap = cap;
+        }
+    }
+    if (reg->holes_cap > 1024) {
+        PyMem_RawFree(reg->holes);
+        reg->holes = NULL;
+        reg->holes_cap = 0;
+    }
+}
+
+#define FAIL(...) do { snprintf(buf, bufsize, __VA_ARGS__); return -1; } \
+                  while (0)
+
+int
+agc_registry_validate(const agc_registry *reg, int deep,
+                      char *buf, size_t bufsize)
+{
+    /* I1 */
+    if (!(0 <= reg->start[2] && reg->start[2] <= reg->start[1]
+          && reg->start[1] <= reg->start[0] && reg->start[0] <= reg->n
+          && reg->n <= reg->objs_cap)) {
+        FAIL("I1: partition bounds out of order: %zd %zd %zd n=%zd cap=%zd",
+             reg->start[2], reg->start[1], reg->start[0], reg->n,
+             reg->objs_cap);
+    }
+    /* I4 */
+    Py_ssize_t holes = 0, live = 0;
+    for (Py_ssize_t i = 0; i < reg->n; i++) {
+        uintptr_t e = reg->objs[i];
+        if (e == 0) {
+            holes++;
+            continue;
+        }
+        live++;
+        PyObject *op = AGC_ENTRY_OBJ(e);
+        /* I5 */
+        if ((uintptr_t)op < reg->lo_addr || (uintptr_t)op > reg->hi_addr) {
+            FAIL("I5: entry %zd (%p) outside the address range", i,
+                 (void *)op);
+        }
+        /* I3: its slot leads back to it */
+        if (agc_registry_find(reg, op) != i) {
+            FAIL("I3: entry %zd (%p) not found through the table", i,
+                 (void *)op);
+        }
+        /* I6 */
+        if (deep) {
+            if (Py_REFCNT(op) <= 0) {
+                FAIL("I6: entry %zd (%p) has refcount %zd", i, (void *)op,
+                     (Py_ssize_t)Py_REFCNT(op));
+            }
+            if (!PyType_IS_GC(Py_TYPE(op))) {
+                FAIL("I6: entry %zd (%p) is not a GC object", i, (void *)op);
+            }
+        }
+    }
+    if (holes != reg->nholes) {
+        FAIL("I4: %zd holes, nholes says %zd", holes, reg->nholes);
+    }
+    if (holes && !reg->pinned) {
+        FAIL("I4: %zd holes while not pinned", holes);
+    }
+    if ((size_t)live != reg->used) {
+        FAIL("I3: %zd live entries, used says %zu", live, reg->used);
+    }
+    /* I2 */
+    size_t occupied = 0;
+    for (size_t p = 0; p < reg->nslots; p++) {
+        uint64_t s = reg->slots[p];
+        if (s == 0) {
+            continue;
+        }
+        occupied++;
+        Py_ssize_t k = agc_slot_index(s);
+        if (k < 0 || k >= reg->n || reg->objs[k] == 0) {
+            FAIL("I2: slot %zu points at index %zd (n=%zd)", p, k, reg->n);
+        }
+        PyObject *op = AGC_ENTRY_OBJ(reg->objs[k]);
+        uint32_t tag = agc_tag_of(op);
+        if ((uint32_t)(s >> 32) != tag) {
+            FAIL("I2: slot %zu has a tag that is not its object's", p);
+        }
+        for (size_t q = agc_home_of(tag, reg->nslots); q != p;
+             q = (q + 1 == reg->nslots) ? 0 : q + 1) {
+            if (reg->slots[q] == 0) {
+                FAIL("I2: slot %zu unreachable from its home slot", p);
+            }
+        }
+    }
+    if (occupied != reg->used) {
+        FAIL("I3: %zu occupied slots, used says %zu", occupied, reg->used);
+    }
+    if (reg->nslots && reg->used * 5 > reg->nslots * 4) {
+        FAIL("I2: load factor above 0.8 (%zu / %zu)", reg->used,
+             reg->nslots);
+    }
+    return 0;
+}

@@ -1,0 +1,170 @@
+/*
+ * registry.h -- the registry of container objects altgc collects.
+ *
+ * Layout
+ * ------
+ * `objs` is a dense array of entries, one per registered object, split into
+ * four contiguous partitions, oldest first:
+ *
+ *     [ permanent | generation 2 | generation 1 | generation 0 ]
+ *     0        start[2]       start[1]       start[0]            n
+ *
+ * (start[3] is the permanent generation's start and is always 0.)  An
+ * object's generation is the partition its index falls in, so it costs no
+ * bits; promoting survivors of a collection is moving a boundary, and a
+ * generation is a contiguous run of pointers to scan.  New objects are
+ * appended at the end (generation 0).
+ *
+ * An entry is the object's address with flag bits in its low bits (objects
+ * are at least pointer-aligned):
+ *   AGC_ENTRY_PRE32  the object's memory block starts 32 bytes before it
+ *                    (3.11+ managed dict / 3.12+ managed weakref pre-header)
+ *                    instead of 16 (PyGC_Head).  The free hook needs it to
+ *                    map a freed block back to the object without reading
+ *                    the block.
+ * A zero entry is a *hole*: a registered object that died (or was
+ * untracked) while the layout was pinned (during a collection or a scan
+ * that may call back into Python).  Holes are removed by
+ * agc_registry_compact once the pin is released.
+ *
+ * `slots` is an open-addressing hash table (linear probing, backward-shift
+ * deletion, so no tombstones) from address to index.  A slot is 64 bits:
+ * the high 32 bits are a tag (the high half of the address's hash, from
+ * which the home slot is also computed), the low 32 bits are index + 1;
+ * 0 is an empty slot.  A lookup compares tags in the slot array and only
+ * reads `objs` to confirm a tag match.
+ *
+ * Memory: 8 bytes per entry (times the array's spare capacity) plus
+ * 8 bytes per slot at a load factor kept between ~0.5 and 0.8.
+ *
+ * Invariants (checked by agc_registry_validate):
+ *   I1  0 = start[3] <= start[2] <= start[1] <= start[0] <= n <= objs_cap
+ *   I2  every slot that is not empty holds an index i < n whose entry is not
+ *       a hole, whose address hashes to the slot's tag, and whose probe
+ *       sequence from its home slot reaches the slot without crossing an
+ *       empty slot
+ *   I3  every non-hole entry has exactly one slot; used == n - holes
+ *   I4  holes exist only while pinned > 0 or before compaction; nholes
+ *       counts them
+ *   I5  every non-hole entry lies in [lo_addr, hi_addr]
+ *   I6  (debug only, reads the objects) every non-hole entry is a live
+ *       object: refcount > 0 and its type has Py_TPFLAGS_HAVE_GC
+ */
+#ifndef ALTGC_REGISTRY_H
+#define ALTGC_REGISTRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define AGC_ENTRY_PRE32 ((uintptr_t)1)
+#define AGC_ENTRY_FLAGS ((uintptr_t)7)
+#define AGC_ENTRY_OBJ(e) ((PyObject *)((e) & ~AGC_ENTRY_FLAGS))
+
+#define AGC_PERMANENT 3   /* the frozen objects' partition */
+
+typedef struct agc_registry {
+    uintptr_t *objs;          /* entries, see above */
+    Py_ssize_t n;             /* entries in use (holes included) */
+    Py_ssize_t objs_cap;
+    Py_ssize_t start[4];      /* partition starts, indexed by generation */
+    uint64_t *slots;
+    size_t nslots;            /* capacity of the hash table */
+    size_t used;              /* occupied slots == live entries */
+    uintptr_t lo_addr;        /* address range of registered objects */
+    uintptr_t hi_addr;
+    int pinned;               /* >0: removals leave holes */
+    Py_ssize_t nholes;
+    Py_ssize_t *holes;        /* indices of holes, when it fits */
+    Py_ssize_t holes_cap;
+    int holes_overflow;       /* `holes` could not grow: compact by scan */
+} agc_registry;
+
+/* murmur3's 64-bit finalizer: every bit of the address reaches the high
+ * half, which gives both the tag and the home slot. */
+static inline uint32_t
+agc_tag_of(const void *p)
+{
+    uint64_t x = (uint64_t)(uintptr_t)p;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return (uint32_t)(x >> 32);
+}
+
+/* Home slot of a tag: the tag scaled to the table ("fastrange"), so any
+ * table size works and the home slot is recomputable from the slot. */
+static inline size_t
+agc_home_of(uint32_t tag, size_t nslots)
+{
+    return (size_t)(((uint64_t)tag * (uint64_t)nslots) >> 32);
+}
+
+static inline Py_ssize_t
+agc_slot_index(uint64_t s)
+{
+    return (Py_ssize_t)(uint32_t)s - 1;
+}
+
+#if defined(__GNUC__) || defined(__clang__)
+#  define AGC_PREFETCH(p) __builtin_prefetch(p)
+#else
+#  define AGC_PREFETCH(p) ((void)0)
+#endif
+
+/* All functions borrow the objects they are given; the registry never owns
+ * a reference.  None of them calls into Python or sets an exception, so
+ * they are safe inside the allocator's free hook. */
+
+void agc_registry_init(agc_registry *reg);
+
+/* 1 added, 0 already registered, -1 out of memory (registry unchanged).
+ * `pre32`: the object's block has a 32-byte pre-header. */
+int agc_registry_add(agc_registry *reg, PyObject *op, int pre32);
+
+/* Index of op's entry, or -1. */
+Py_ssize_t agc_registry_find(const agc_registry *reg, const PyObject *op);
+
+/* Index of the entry whose object's memory block starts at `block`
+ * (the free hook's question), or -1.  Never reads the block. */
+Py_ssize_t agc_registry_find_block(const agc_registry *reg,
+                                   const void *block);
+
+/* Removes op: 1 removed, 0 not registered.  While pinned it leaves a hole
+ * at the entry's index so other indices stay valid. */
+int agc_registry_discard(agc_registry *reg, const PyObject *op);
+
+/* Pin / unpin the layout (nestable).  Unpinning the last pin compacts. */
+void agc_registry_pin(agc_registry *reg);
+void agc_registry_unpin(agc_registry *reg);
+
+/* Generation of index i: 0, 1, 2 or AGC_PERMANENT. */
+int agc_registry_gen_of(const agc_registry *reg, Py_ssize_t i);
+
+/* Start and end (exclusive) of a generation's partition. */
+Py_ssize_t agc_registry_gen_start(const agc_registry *reg, int gen);
+Py_ssize_t agc_registry_gen_end(const agc_registry *reg, int gen);
+
+/* After a collection of `gen` whose young range ended at `young_end`:
+ * everything in [start[gen], young_end) joins generation min(gen + 1, 2);
+ * entries appended during the collection stay in generation 0. */
+void agc_registry_promote(agc_registry *reg, int gen, Py_ssize_t young_end);
+
+/* gc.freeze(): every generation joins the permanent one.
+ * gc.unfreeze(): the permanent generation joins generation 2. */
+void agc_registry_freeze(agc_registry *reg);
+void agc_registry_unfreeze(agc_registry *reg);
+
+/* Bytes of memory the registry holds. */
+size_t agc_registry_bytes(const agc_registry *reg);
+
+/* Shrink the arrays if they are mostly empty (not while pinned). */
+void agc_registry_maybe_shrink(agc_registry *reg);
+
+/* Checks I1-I5 (and I6 when `deep`).  Returns 0, or -1 and writes a
+ * description of the first violation into buf. */
+int agc_registry_validate(const agc_registry *reg, int deep,
+                          char *buf, size_t bufsize);
+
+#endif /* ALTGC_REGISTRY_H */
