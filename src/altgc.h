@@ -68,6 +68,12 @@ typedef struct {
     int64_t max_pause_ns;
 } agc_genstats;
 
+typedef struct {
+    uintptr_t id;
+    uint32_t name_off;
+    uint32_t group;
+} agc_cycle_rec;
+
 /* What the last collection did (module.c turns it into a dict). */
 typedef struct {
     int valid;
@@ -80,10 +86,21 @@ typedef struct {
     Py_ssize_t resurrected;
     int64_t phase_ns[AGC_NUM_PHASES];
     int64_t total_ns;
-    PyObject *cycles;          /* strong: list of lists of (name, id), or
-                                  NULL when not recorded */
+    /* The garbage's groups, recorded without allocating Python objects
+     * (so without running the builtin gc or any finalizer mid-collection):
+     * for each recorded object its id, its group and the offset of its
+     * type's name in `names` (a copy of tp_name: the type may die). */
+    agc_cycle_rec *recs;       /* PyMem_Raw */
+    Py_ssize_t nrecs;
+    char *names;               /* PyMem_Raw, NUL-separated */
+    size_t names_len;
+    Py_ssize_t ngroups;
     int cycles_truncated;
 } agc_lastinfo;
+
+/* Builds last_collection()'s "cycles" list: a new reference, or NULL with
+ * an exception. */
+PyObject *agc_last_cycles(void);
 
 /* The process-wide collector.  There is one registry per process because
  * the hooks that learn of deaths (allocator, tp_dealloc) are process-wide;

@@ -91,6 +91,7 @@ typedef struct {
      * the lookups' cache misses then overlap instead of following one
      * another.  `mode` says what a found referent's update is. */
     int mode;
+    int python_ran;           /* a callback or finalizer was called */
     int nbatch;
     PyObject *batch[AGC_BATCH];
     /* edge collection for the strongly connected components */
@@ -185,6 +186,9 @@ flush_batch(agc_work *w)
         AGC_PREFETCH(&reg->slots[pos[i]]);
     }
     for (int i = 0; i < n; i++) {
+        /* First slot with the referent's tag: the candidate.  It is
+         * confirmed in the next pass against the young node (young) or the
+         * registry entry (old), both prefetched now. */
         size_t p = pos[i];
         Py_ssize_t k = -1;
         for (;;) {
@@ -200,30 +204,31 @@ flush_batch(agc_work *w)
                 p = 0;
             }
         }
+        cand[i] = k;
         if (k >= w->ys && k < w->ye) {
             AGC_PREFETCH(&w->nodes[k - w->ys]);
-            cand[i] = k;
         }
         else if (k >= 0) {
-            /* Tag of an old object -- or of a young one further on. */
-            cand[i] = -2;
-        }
-        else {
-            cand[i] = -1;
+            AGC_PREFETCH(&reg->objs[k]);
         }
     }
     for (int i = 0; i < n; i++) {
         Py_ssize_t k = cand[i];
-        if (k == -1) {
-            continue;
+        PyObject *ref = w->batch[i];
+        if (k < 0) {
+            continue;                   /* not registered */
         }
-        if (k < 0 || NODE_OBJ(w, k - w->ys) != w->batch[i]) {
-            k = agc_registry_find(reg, w->batch[i]);
-            if (k < w->ys || k >= w->ye) {
-                continue;
+        if (k >= w->ys && k < w->ye) {
+            if (NODE_OBJ(w, k - w->ys) != ref) {
+                k = agc_registry_find(reg, ref);   /* tag collision */
             }
         }
-        apply_update(w, k - w->ys, w->batch[i]);
+        else if (AGC_ENTRY_OBJ(reg->objs[k]) != ref) {
+            k = agc_registry_find(reg, ref);       /* tag collision */
+        }
+        if (k >= w->ys && k < w->ye) {
+            apply_update(w, k - w->ys, ref);
+        }
     }
 }
 
@@ -455,42 +460,104 @@ done:
     return ncomp;
 }
 
-/* Type name and id of every garbage object, grouped by component: a new
- * list of lists of (name, id) tuples, at most `limit` groups, or NULL with
- * an exception.  May allocate (and so run the builtin gc, which may free
- * some of these objects: holes are skipped). */
-static PyObject *
-describe_components(agc_work *w, Py_ssize_t ncomp, Py_ssize_t k,
-                    const Py_ssize_t *nodes, const Py_ssize_t *comp,
-                    Py_ssize_t limit, int *truncated)
+/* Records id, group and type name of the garbage objects of the first
+ * `limit` groups into AGC.last, with PyMem_Raw memory only.  Returns 0, or
+ * -1 when memory is short (nothing recorded, no exception set). */
+static int
+record_components(agc_work *w, Py_ssize_t ncomp, Py_ssize_t k,
+                  const Py_ssize_t *nodes, const Py_ssize_t *comp,
+                  Py_ssize_t limit)
 {
-    Py_ssize_t ngroups = ncomp < limit ? ncomp : limit;
-    *truncated = ncomp > limit;
-    PyObject *groups = PyList_New(ngroups);
+    agc_lastinfo *last = &AGC.last;
+    /* A small direct-mapped cache: type -> offset of its copied name. */
+    PyTypeObject *ctype[64] = {NULL};
+    uint32_t coff[64];
+    size_t cap = 256, len = 0;
+    char *names = PyMem_RawMalloc(cap);
+    agc_cycle_rec *recs = PyMem_RawMalloc(((size_t)k + 1) * sizeof(*recs));
+    Py_ssize_t n = 0;
+    if (names == NULL || recs == NULL) {
+        goto fail;
+    }
+    for (Py_ssize_t v = 0; v < k; v++) {
+        if (comp[v] >= limit) {
+            continue;
+        }
+        PyObject *op = young_obj(w, nodes[v]);
+        PyTypeObject *tp = Py_TYPE(op);
+        size_t slot = ((uintptr_t)tp >> 4) & 63;
+        if (ctype[slot] != tp) {
+            size_t l = strlen(tp->tp_name) + 1;
+            if (len + l > cap || len + l > UINT32_MAX) {
+                if (len + l > UINT32_MAX) {
+                    goto fail;
+                }
+                while (len + l > cap) {
+                    cap *= 2;
+                }
+                char *nn = PyMem_RawRealloc(names, cap);
+                if (nn == NULL) {
+                    goto fail;
+                }
+                names = nn;
+            }
+            memcpy(names + len, tp->tp_name, l);
+            ctype[slot] = tp;
+            coff[slot] = (uint32_t)len;
+            len += l;
+        }
+        recs[n].id = (uintptr_t)op;
+        recs[n].name_off = coff[slot];
+        recs[n].group = (uint32_t)comp[v];
+        n++;
+    }
+    last->recs = recs;
+    last->nrecs = n;
+    last->names = names;
+    last->names_len = len;
+    last->ngroups = ncomp < limit ? ncomp : limit;
+    last->cycles_truncated = ncomp > limit;
+    return 0;
+fail:
+    PyMem_RawFree(names);
+    PyMem_RawFree(recs);
+    return -1;
+}
+
+static void
+forget_components(agc_lastinfo *last)
+{
+    PyMem_RawFree(last->recs);
+    PyMem_RawFree(last->names);
+    last->recs = NULL;
+    last->names = NULL;
+    last->nrecs = 0;
+    last->ngroups = 0;
+}
+
+PyObject *
+agc_last_cycles(void)
+{
+    agc_lastinfo *last = &AGC.last;
+    PyObject *groups = PyList_New(last->ngroups);
     if (groups == NULL) {
         return NULL;
     }
-    for (Py_ssize_t c = 0; c < ngroups; c++) {
+    for (Py_ssize_t c = 0; c < last->ngroups; c++) {
         PyObject *g = PyList_New(0);
         if (g == NULL) {
             goto error;
         }
         PyList_SET_ITEM(groups, c, g);
     }
-    for (Py_ssize_t v = 0; v < k; v++) {
-        if (comp[v] >= ngroups) {
-            continue;
-        }
-        PyObject *op = young_obj(w, nodes[v]);
-        if (op == NULL) {
-            continue;
-        }
-        PyObject *item = Py_BuildValue("(sn)", Py_TYPE(op)->tp_name,
-                                       (Py_ssize_t)(uintptr_t)op);
+    for (Py_ssize_t i = 0; i < last->nrecs; i++) {
+        agc_cycle_rec *r = &last->recs[i];
+        PyObject *item = Py_BuildValue("(sn)", last->names + r->name_off,
+                                       (Py_ssize_t)r->id);
         if (item == NULL) {
             goto error;
         }
-        int rc = PyList_Append(PyList_GET_ITEM(groups, comp[v]), item);
+        int rc = PyList_Append(PyList_GET_ITEM(groups, r->group), item);
         Py_DECREF(item);
         if (rc < 0) {
             goto error;
@@ -578,6 +645,7 @@ handle_weakrefs(agc_work *w)
             tocall[ncall++] = (PyObject *)wr;
         }
     }
+    w->python_ran |= (ncall > 0);
     for (Py_ssize_t i = 0; i < ncall; i++) {
         PyWeakReference *wr = (PyWeakReference *)tocall[i];
         PyObject *cb = wr->wr_callback;
@@ -592,11 +660,10 @@ handle_weakrefs(agc_work *w)
             }
             Py_DECREF(cb);
         }
-        Py_ssize_t jw = young_index(w, (PyObject *)wr);
+        /* Ours the last reference: the weakref dies now, and CPython
+         * counts it as collected. */
+        nfreed += (Py_REFCNT(wr) == 1);
         Py_DECREF(wr);
-        if (jw >= 0 && young_obj(w, jw) == NULL) {
-            nfreed++;
-        }
     }
     PyMem_RawFree(tocall);
     return nfreed;
@@ -616,6 +683,7 @@ finalize_garbage(agc_work *w)
             || PyObject_GC_IsFinalized(op)) {
             continue;
         }
+        w->python_ran = 1;
         Py_INCREF(op);
         PyObject_CallFinalizer(op);
         if (PyErr_Occurred()) {
@@ -796,7 +864,7 @@ collect_main(int generation, int automatic)
         AGC.count[i] = 0;
     }
 
-    Py_CLEAR(last->cycles);
+    forget_components(last);
     memset(last, 0, sizeof(*last));
     last->generation = generation;
     last->automatic = automatic;
@@ -837,11 +905,7 @@ collect_main(int generation, int automatic)
         Py_ssize_t nc = garbage_components(&w, ST_UNREACHABLE, ST_LEGACY,
                                            &k, &nodes, &comp);
         if (nc >= 0) {
-            last->cycles = describe_components(&w, nc, k, nodes, comp, 1000,
-                                               &last->cycles_truncated);
-            if (last->cycles == NULL) {
-                PyErr_Clear();
-            }
+            (void)record_components(&w, nc, k, nodes, comp, 1000);
             PyMem_RawFree(nodes);
             PyMem_RawFree(comp);
         }
@@ -854,6 +918,7 @@ collect_main(int generation, int automatic)
         for (Py_ssize_t j = 0; j < m; j++) {
             PyObject *op = young_obj(&w, j);
             if (STATE(&w, j) == ST_UNREACHABLE && op != NULL) {
+                w.python_ran = 1;     /* sys.stderr.write may run code */
                 debug_cycle("collectable", op);
             }
         }
@@ -862,7 +927,9 @@ collect_main(int generation, int automatic)
     int64_t t_fin = agc_now_ns();
     Py_ssize_t collected = handle_weakrefs(&w);
     finalize_garbage(&w);
-    last->resurrected = handle_resurrected(&w);
+    /* Without a callback or finalizer run, no reference count of the
+     * garbage can have changed: the recount would find nothing. */
+    last->resurrected = w.python_ran ? handle_resurrected(&w) : 0;
     int64_t t_clear = agc_now_ns();
     last->phase_ns[AGC_PHASE_FINALIZE] = t_clear - t_fin;
 

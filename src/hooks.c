@@ -35,18 +35,20 @@
 static PyMemAllocatorEx orig_obj_alloc;
 static int hooks_installed = 0;
 
+static inline void
+count_death(void)
+{
+    /* CPython decrements count0 when a tracked object is freed. */
+    if (AGC.count[0] > 0) {
+        AGC.count[0]--;
+    }
+}
+
 void
 agc_note_death(PyObject *op)
 {
-    agc_registry *reg = &AGC.reg;
-    if (reg->used == 0) {
-        return;
-    }
-    if (agc_registry_discard(reg, op)) {
-        /* CPython decrements count0 when a tracked object is freed. */
-        if (AGC.count[0] > 0) {
-            AGC.count[0]--;
-        }
+    if (AGC.reg.used != 0 && agc_registry_discard(&AGC.reg, op)) {
+        count_death();
     }
 }
 
@@ -63,9 +65,8 @@ note_block(void *block)
     if (a + 32 < reg->lo_addr || a + 16 > reg->hi_addr) {
         return;
     }
-    Py_ssize_t idx = agc_registry_find_block(reg, block);
-    if (idx >= 0) {
-        agc_note_death(AGC_ENTRY_OBJ(reg->objs[idx]));
+    if (agc_registry_discard_block(reg, block)) {
+        count_death();
     }
 }
 

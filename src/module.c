@@ -501,7 +501,7 @@ agc_last_collection(PyObject *module, PyObject *unused)
     if (phases == NULL) {
         return NULL;
     }
-    PyObject *cycles = l->cycles ? Py_NewRef(l->cycles) : PyList_New(0);
+    PyObject *cycles = agc_last_cycles();
     if (cycles == NULL) {
         Py_DECREF(phases);
         return NULL;

@@ -66,23 +66,33 @@ agc_registry_find(const agc_registry *reg, const PyObject *op)
     return idx;
 }
 
+/* Slot of the registered object whose memory block starts at `block`, or
+ * (size_t)-1.  A GC object sits 16 bytes (PyGC_Head) into its block, or 32
+ * bytes when its type has a pre-header; the entry's flag says which, so a
+ * small neighbouring block is never mistaken for the object's. */
+static size_t
+find_block_slot(const agc_registry *reg, const void *block, Py_ssize_t *idx)
+{
+    const char *b = (const char *)block;
+    size_t pos = find_slot(reg, b + 16, idx);
+    if (pos != (size_t)-1 && !(reg->objs[*idx] & AGC_ENTRY_PRE32)) {
+        return pos;
+    }
+    pos = find_slot(reg, b + 32, idx);
+    if (pos != (size_t)-1 && (reg->objs[*idx] & AGC_ENTRY_PRE32)) {
+        return pos;
+    }
+    return (size_t)-1;
+}
+
 Py_ssize_t
 agc_registry_find_block(const agc_registry *reg, const void *block)
 {
-    /* A GC object sits 16 bytes (PyGC_Head) into its block, or 32 bytes
-     * when its type has a pre-header.  The entry's flag says which, so a
-     * small neighbouring block is never mistaken for the object's. */
-    Py_ssize_t idx = agc_registry_find(reg,
-                                       (const PyObject *)((const char *)block + 16));
-    if (idx >= 0 && !(reg->objs[idx] & AGC_ENTRY_PRE32)) {
-        return idx;
+    Py_ssize_t idx;
+    if (find_block_slot(reg, block, &idx) == (size_t)-1) {
+        return -1;
     }
-    idx = agc_registry_find(reg,
-                            (const PyObject *)((const char *)block + 32));
-    if (idx >= 0 && (reg->objs[idx] & AGC_ENTRY_PRE32)) {
-        return idx;
-    }
-    return -1;
+    return idx;
 }
 
 static void
@@ -278,14 +288,10 @@ reset_range_if_empty(agc_registry *reg)
     }
 }
 
-int
-agc_registry_discard(agc_registry *reg, const PyObject *op)
+/* Removes the entry at `idx` whose slot is at `pos`. */
+static void
+discard_at(agc_registry *reg, size_t pos, Py_ssize_t idx)
 {
-    Py_ssize_t idx;
-    size_t pos = find_slot(reg, op, &idx);
-    if (pos == (size_t)-1) {
-        return 0;
-    }
     slot_delete(reg, pos);
     reg->used--;
     if (reg->pinned) {
@@ -312,6 +318,29 @@ agc_registry_discard(agc_registry *reg, const PyObject *op)
         remove_at(reg, idx);
     }
     reset_range_if_empty(reg);
+}
+
+int
+agc_registry_discard(agc_registry *reg, const PyObject *op)
+{
+    Py_ssize_t idx;
+    size_t pos = find_slot(reg, op, &idx);
+    if (pos == (size_t)-1) {
+        return 0;
+    }
+    discard_at(reg, pos, idx);
+    return 1;
+}
+
+int
+agc_registry_discard_block(agc_registry *reg, const void *block)
+{
+    Py_ssize_t idx;
+    size_t pos = find_block_slot(reg, block, &idx);
+    if (pos == (size_t)-1) {
+        return 0;
+    }
+    discard_at(reg, pos, idx);
     return 1;
 }
 
@@ -322,10 +351,10 @@ cmp_desc(const void *a, const void *b)
     return (x < y) - (x > y);
 }
 
-/* Stable compaction by scanning everything: the fallback when the list of
- * holes could not be kept. */
+/* Stable compaction of [lo, n): every entry from the first hole on slides
+ * down over the holes, partitions keeping their order.  O(n - lo). */
 static void
-compact_scan(agc_registry *reg)
+compact_scan(agc_registry *reg, Py_ssize_t lo)
 {
     static const int order[4] = {AGC_PERMANENT, 2, 1, 0};
     Py_ssize_t bounds[4][2];
@@ -333,12 +362,16 @@ compact_scan(agc_registry *reg)
         bounds[k][0] = agc_registry_gen_start(reg, order[k]);
         bounds[k][1] = agc_registry_gen_end(reg, order[k]);
     }
-    Py_ssize_t w = 0;
+    Py_ssize_t w = lo;
     for (int k = 0; k < 4; k++) {
-        if (order[k] != AGC_PERMANENT) {
+        if (bounds[k][1] <= lo) {
+            continue;                       /* wholly below the first hole */
+        }
+        if (order[k] != AGC_PERMANENT && bounds[k][0] >= lo) {
             reg->start[order[k]] = w;
         }
-        for (Py_ssize_t i = bounds[k][0]; i < bounds[k][1]; i++) {
+        Py_ssize_t i = bounds[k][0] > lo ? bounds[k][0] : lo;
+        for (; i < bounds[k][1]; i++) {
             if (reg->objs[i] != 0) {
                 if (i != w) {
                     move_entry(reg, i, w);
@@ -350,9 +383,11 @@ compact_scan(agc_registry *reg)
     reg->n = w;
 }
 
-/* Removes every hole.  Holes are taken from the highest index down: a
- * removal only moves entries from above the gap, which are then free of
- * holes, so each removal is the O(1) remove_at. */
+/* Removes every hole.  Many holes (a collection that freed much of its
+ * young range): one stable scan from the lowest hole.  Few holes: each is
+ * closed by the O(1) remove_at, highest index first -- a removal only
+ * moves entries from above the gap, which are then free of holes.  Without
+ * a list of holes (it could not grow), scan from the start. */
 static void
 compact(agc_registry *reg)
 {
@@ -360,13 +395,25 @@ compact(agc_registry *reg)
         return;
     }
     if (reg->holes_overflow) {
-        compact_scan(reg);
+        compact_scan(reg, 0);
     }
     else {
-        qsort(reg->holes, (size_t)reg->nholes, sizeof(Py_ssize_t), cmp_desc);
-        for (Py_ssize_t k = 0; k < reg->nholes; k++) {
-            AGC_ASSERT(reg->objs[reg->holes[k]] == 0);
-            remove_at(reg, reg->holes[k]);
+        Py_ssize_t lowest = reg->holes[0];
+        for (Py_ssize_t k = 1; k < reg->nholes; k++) {
+            if (reg->holes[k] < lowest) {
+                lowest = reg->holes[k];
+            }
+        }
+        if ((reg->n - lowest) <= 8 * reg->nholes) {
+            compact_scan(reg, lowest);
+        }
+        else {
+            qsort(reg->holes, (size_t)reg->nholes, sizeof(Py_ssize_t),
+                  cmp_desc);
+            for (Py_ssize_t k = 0; k < reg->nholes; k++) {
+                AGC_ASSERT(reg->objs[reg->holes[k]] == 0);
+                remove_at(reg, reg->holes[k]);
+            }
         }
     }
     reg->nholes = 0;

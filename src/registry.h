@@ -135,6 +135,10 @@ Py_ssize_t agc_registry_find_block(const agc_registry *reg,
  * at the entry's index so other indices stay valid. */
 int agc_registry_discard(agc_registry *reg, const PyObject *op);
 
+/* Removes the object whose memory block starts at `block` (the free
+ * hook's case): 1 removed, 0 none.  Never reads the block. */
+int agc_registry_discard_block(agc_registry *reg, const void *block);
+
 /* Pin / unpin the layout (nestable).  Unpinning the last pin compacts. */
 void agc_registry_pin(agc_registry *reg);
 void agc_registry_unpin(agc_registry *reg);
