@@ -186,49 +186,54 @@ flush_batch(agc_work *w)
         AGC_PREFETCH(&reg->slots[pos[i]]);
     }
     for (int i = 0; i < n; i++) {
-        /* First slot with the referent's tag: the candidate.  It is
-         * confirmed in the next pass against the young node (young) or the
-         * registry entry (old), both prefetched now. */
+        /* The first slot with the referent's tag is the candidate.  A
+         * young candidate is confirmed in the next pass against its
+         * (prefetched) node.  An old one needs no confirmation if no other
+         * slot of the probe run has the tag: the referent is then that old
+         * object or not registered, young either way not.  Walking on to
+         * the end of the run reads adjacent slots, cheaper than the random
+         * read of the old entry; a second match takes the slow path. */
         size_t p = pos[i];
         Py_ssize_t k = -1;
+        int matches = 0;
         for (;;) {
             uint64_t s = reg->slots[p];
             if (s == 0) {
                 break;
             }
             if ((uint32_t)(s >> 32) == tags[i]) {
-                k = agc_slot_index(s);
-                break;
+                if (matches++ == 0) {
+                    k = agc_slot_index(s);
+                    if (k >= w->ys && k < w->ye) {
+                        break;
+                    }
+                }
             }
             if (++p == reg->nslots) {
                 p = 0;
             }
         }
-        cand[i] = k;
         if (k >= w->ys && k < w->ye) {
             AGC_PREFETCH(&w->nodes[k - w->ys]);
+            cand[i] = k;
         }
-        else if (k >= 0) {
-            AGC_PREFETCH(&reg->objs[k]);
+        else {
+            cand[i] = matches > 1 ? -2 : -1;
         }
     }
     for (int i = 0; i < n; i++) {
         Py_ssize_t k = cand[i];
         PyObject *ref = w->batch[i];
-        if (k < 0) {
-            continue;                   /* not registered */
+        if (k == -1) {
+            continue;                   /* old or not registered */
         }
-        if (k >= w->ys && k < w->ye) {
-            if (NODE_OBJ(w, k - w->ys) != ref) {
-                k = agc_registry_find(reg, ref);   /* tag collision */
+        if (k == -2 || NODE_OBJ(w, k - w->ys) != ref) {
+            k = agc_registry_find(reg, ref);       /* tag collision */
+            if (k < w->ys || k >= w->ye) {
+                continue;
             }
         }
-        else if (AGC_ENTRY_OBJ(reg->objs[k]) != ref) {
-            k = agc_registry_find(reg, ref);       /* tag collision */
-        }
-        if (k >= w->ys && k < w->ye) {
-            apply_update(w, k - w->ys, ref);
-        }
+        apply_update(w, k - w->ys, ref);
     }
 }
 
