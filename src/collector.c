@@ -55,6 +55,7 @@ enum {
 PyAPI_FUNC(void) _PyWeakref_ClearRef(PyWeakReference *self);
 
 #define AGC_BATCH 64
+#define AGC_RECENT 1024     /* entries of the recent-lookups cache (2**10) */
 
 /* Scratch state of one young object.  `op` is a copy of its registry
  * entry's address (valid for confirming a table lookup: a slot that maps
@@ -94,6 +95,12 @@ typedef struct {
     int python_ran;           /* a callback or finalizer was called */
     int nbatch;
     PyObject *batch[AGC_BATCH];
+    /* Recent lookups, direct-mapped: referent -> young index or -1.  A
+     * heap that fits in the cache (or an object visited by many, such as a
+     * class visited by each of its instances) is then served without the
+     * table.  Valid for one phase: reset whenever Python code may have run
+     * since (reset_recent). */
+    struct { PyObject *ref; Py_ssize_t j; } recent[AGC_RECENT];
     /* edge collection for the strongly connected components */
     Py_ssize_t *local;        /* young index -> node number, or -1 */
     uint32_t *edges;
@@ -171,6 +178,27 @@ apply_update(agc_work *w, Py_ssize_t j, PyObject *ref)
  * that are young.  Three passes: compute home slots and prefetch them;
  * probe the table by tag and prefetch the candidate entry and its scratch
  * state; confirm the candidate (a tag match is not proof) and update. */
+static inline size_t
+recent_slot(PyObject *ref)
+{
+    uint64_t a = (uint64_t)(uintptr_t)ref >> 4;
+    return (size_t)((a * 0x9E3779B97F4A7C15ULL) >> 54);   /* 10 bits */
+}
+
+static void
+reset_recent(agc_work *w)
+{
+    memset(w->recent, 0, sizeof(w->recent));
+}
+
+static inline void
+remember(agc_work *w, PyObject *ref, Py_ssize_t j)
+{
+    size_t r = recent_slot(ref);
+    w->recent[r].ref = ref;
+    w->recent[r].j = j;
+}
+
 static void
 flush_batch(agc_work *w)
 {
@@ -225,14 +253,17 @@ flush_batch(agc_work *w)
         Py_ssize_t k = cand[i];
         PyObject *ref = w->batch[i];
         if (k == -1) {
-            continue;                   /* old or not registered */
+            remember(w, ref, -1);       /* old or not registered */
+            continue;
         }
         if (k == -2 || NODE_OBJ(w, k - w->ys) != ref) {
             k = agc_registry_find(reg, ref);       /* tag collision */
             if (k < w->ys || k >= w->ye) {
+                remember(w, ref, -1);
                 continue;
             }
         }
+        remember(w, ref, k - w->ys);
         apply_update(w, k - w->ys, ref);
     }
 }
@@ -247,6 +278,13 @@ visit_batched(PyObject *ref, void *arg)
     uintptr_t a = (uintptr_t)ref;
     if (a < w->reg->lo_addr || a > w->reg->hi_addr) {
         return 0;       /* also NULL */
+    }
+    size_t r = recent_slot(ref);
+    if (w->recent[r].ref == ref) {
+        if (w->recent[r].j >= 0) {
+            apply_update(w, w->recent[r].j, ref);
+        }
+        return 0;
     }
     w->batch[w->nbatch++] = ref;
     if (w->nbatch == AGC_BATCH) {
@@ -716,6 +754,7 @@ handle_resurrected(agc_work *w)
             }
         }
     }
+    reset_recent(w);          /* finalizers may have changed the registry */
     w->within = ST_UNREACHABLE;
     w->mode = MODE_DECREF_WITHIN;
     for (Py_ssize_t j = 0; j < m; j++) {
