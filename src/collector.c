@@ -212,6 +212,10 @@ flush_batch(agc_work *w)
         tags[i] = agc_tag_of(w->batch[i]);
         pos[i] = agc_home_of(tags[i], reg->nslots);
         AGC_PREFETCH(&reg->slots[pos[i]]);
+        if (pos[i] + 8 < reg->nslots) {
+            /* probe runs often reach into the next cache line */
+            AGC_PREFETCH(&reg->slots[pos[i] + 8]);
+        }
     }
     for (int i = 0; i < n; i++) {
         /* The first slot with the referent's tag is the candidate.  A
