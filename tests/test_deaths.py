@@ -1,0 +1,346 @@
+"""The registry learns of every death (DESIGN §2-§3): refcount deaths,
+free-list reuse of the same address, deaths caused by the builtin gc, and
+registration never changes an object's lifetime."""
+
+import contextvars
+import gc
+import sys
+import weakref
+
+import pytest
+
+import altgc
+from altgc import _core
+
+from conftest import PY, registry_size, run_python, track_with_dict
+
+
+class Inst:
+    pass
+
+
+class Slots:
+    __slots__ = ("a", "__weakref__")
+
+
+class L(list):
+    pass
+
+
+def n_registered():
+    return len(altgc.get_objects())
+
+
+async def _agen():
+    yield 1
+
+
+def _asend():
+    return _agen().asend(None)
+
+
+def _frame():
+    return sys._getframe()
+
+
+# Factories producing a fresh GC object of a type that may use a free list
+# (DESIGN §3: list, dict, tuple on all versions; frame, async-gen asend,
+# context on 3.10; slice on 3.13).
+FACTORIES = {
+    "frame": lambda: _frame(),
+    "context": lambda: contextvars.copy_context(),
+    "asend": _asend,
+    "list": lambda: [],
+    "list1": lambda: [1],
+    "dict": lambda: {},
+    "dict1": lambda: {"a": []},
+    "tuple1": lambda: ([],),
+    "tuple3": lambda: ([], 1, 2),
+    "set": lambda: set(),
+    "slice": lambda: slice([], None),
+    "inst": lambda: Inst(),
+    "slots": lambda: Slots(),
+    "L": lambda: L(),
+    "frozenset": lambda: frozenset([(1,)]),
+    "list_iter": lambda: iter([1, 2]),
+    "method": lambda: Inst().__init__,
+    "func": lambda: (lambda: None),
+    "cell": lambda: (lambda x: (lambda: x))(1).__closure__[0],
+}
+
+
+def _gc_capable(obj):
+    return type(obj).__flags__ & (1 << 14)  # Py_TPFLAGS_HAVE_GC
+
+
+ASEND_WARNING = pytest.mark.filterwarnings(
+    "ignore:coroutine method 'asend':RuntimeWarning")
+
+
+@ASEND_WARNING
+@pytest.mark.parametrize("kind", sorted(FACTORIES))
+def test_refcount_death_leaves_registry(kind):
+    make = FACTORIES[kind]
+    x = make()
+    if not _gc_capable(x):
+        pytest.skip("not a GC type here")
+    base = n_registered()
+    altgc.track(x)
+    assert n_registered() - base == 1
+    del x
+    assert n_registered() - base == 0
+    assert registry_size() == base
+
+
+@ASEND_WARNING
+@pytest.mark.parametrize("kind", sorted(FACTORIES))
+def test_free_list_reuse_is_not_registered(kind):
+    make = FACTORIES[kind]
+    x = make()
+    if not _gc_capable(x):
+        pytest.skip("not a GC type here")
+    reused = False
+    ys = []
+    altgc.track(x)
+    addr = id(x)
+    del x
+    # Usually the very next object of the type gets the same address (free
+    # list or allocator LIFO); try a few times and check all candidates.
+    for _ in range(20):
+        y = make()
+        ys.append(y)
+        if id(y) == addr:
+            reused = True
+        assert not altgc.is_tracked(y)
+        assert altgc.untrack(y) is False
+    objs = altgc.get_objects()
+    assert all(o is not y for o in objs for y in ys)
+    assert objs == []
+    del objs
+    assert altgc.find_unreachable() == []
+    assert altgc.collect() == 0
+    if kind in ("list", "dict"):
+        # DESIGN §3: the address is reused on every installed version.
+        assert reused, "address was not reused; the test proved nothing"
+
+
+def test_free_list_reused_object_can_be_registered_again():
+    x = []
+    altgc.track(x)
+    addr = id(x)
+    del x
+    y = []
+    assert not altgc.is_tracked(y)
+    altgc.track(y)
+    assert altgc.is_tracked(y)
+    assert altgc.get_objects() == [y]
+    y.append(y)
+    yid = id(y)
+    del y
+    groups = altgc.find_unreachable()
+    assert [[id(o) for o in g] for g in groups] == [[yid]]
+    del groups
+    assert altgc.collect() == 1
+    assert altgc.get_objects() == []
+
+
+def test_reused_address_not_counted_in_collection():
+    # a stale entry must never be counted, traversed or reported
+    xs = [[] for _ in range(50)]
+    for x in xs:
+        altgc.track(x)
+    del x
+    del xs
+    ys = [[] for _ in range(50)]  # likely take the same addresses
+    for y in ys:
+        y.append(ys)
+    assert altgc.get_objects() == []
+    assert altgc.find_unreachable() == []
+    assert altgc.collect() == 0
+    info = altgc.last_collection()
+    assert info.examined == 0
+
+
+def test_dict_death_with_values():
+    d = {"k": [1, 2, 3]}
+    altgc.track(d)
+    inner = d["k"]
+    altgc.track(inner)
+    del d
+    assert altgc.get_objects() == [inner]
+
+
+def test_registration_does_not_change_lifetime():
+    wrs = []
+    for cls in (Inst, Slots, L):
+        o = cls()
+        altgc.track(o)
+        wrs.append(weakref.ref(o))
+        del o
+    assert [w() for w in wrs] == [None, None, None]
+    assert altgc.get_objects() == []
+
+
+def test_finalizer_runs_at_del_time():
+    calls = []
+
+    class D:
+        def __del__(self):
+            calls.append(1)
+
+    d = D()
+    track_with_dict(d)
+    del d
+    assert calls == [1]
+    assert altgc.get_objects() == []
+
+
+def test_death_inside_nested_container_dealloc():
+    # objects freed as a consequence of another's dealloc (and the trashcan
+    # for deep nesting) also leave the registry
+    root = []
+    node = root
+    for _ in range(200):
+        new = []
+        node.append(new)
+        altgc.track(new)
+        node = new
+    del node, new
+    assert n_registered() == 200
+    del root
+    assert n_registered() == 0
+
+
+def test_deep_nested_trashcan_deaths():
+    root = []
+    node = root
+    for _ in range(20000):
+        new = []
+        node.append(new)
+        altgc.track(new)
+        node = new
+    del node, new
+    assert n_registered() == 20000
+    del root
+    assert n_registered() == 0
+    assert registry_size() == 0
+
+
+def test_builtin_gc_frees_registered_cycle():
+    a = []
+    a.append(a)
+    b = Inst()
+    b.me = b
+    altgc.track(a)
+    track_with_dict(b)
+    n = n_registered()
+    assert n >= 2
+    wb = weakref.ref(b)
+    del a, b
+    gc.collect()
+    assert wb() is None
+    assert n_registered() == 0
+    # and the addresses may be reused safely
+    fresh = [[] for _ in range(100)]
+    assert not any(altgc.is_tracked(f) for f in fresh)
+    assert altgc.collect() == 0
+
+
+def test_builtin_gc_frees_some_registered_objects_only():
+    keep = []
+    altgc.track(keep)
+    c = [keep]
+    c.append(c)
+    altgc.track(c)
+    del c
+    gc.collect()
+    assert altgc.get_objects() == [keep]
+
+
+def test_untrack_then_die():
+    x = []
+    altgc.track(x)
+    assert altgc.untrack(x) is True
+    del x
+    y = []
+    assert not altgc.is_tracked(y)
+
+
+def test_many_deaths_and_reuse_keep_registry_consistent():
+    for round_ in range(20):
+        objs = [FACTORIES[k]() for k in ("list", "dict1", "tuple1", "inst",
+                                          "set", "L") for _ in range(30)]
+        for o in objs:
+            altgc.track(o)
+        keep = objs[::7]
+        del objs, o
+        assert n_registered() == len(keep)
+        _core._validate()
+        for k in keep:
+            assert altgc.untrack(k) is True
+        del keep
+    assert n_registered() == 0
+    assert registry_size() == 0
+
+
+def test_get_count_drops_on_death():
+    c0 = altgc.get_count()[0]
+    xs = [[] for _ in range(10)]
+    for x in xs:
+        altgc.track(x)
+    del x
+    assert altgc.get_count()[0] - c0 == 10
+    del xs
+    assert altgc.get_count()[0] - c0 == 0
+
+
+@pytest.mark.skipif(PY < (3, 13), reason="ref tracer exists on 3.13+")
+def test_tracemalloc_start_stop_keeps_death_tracking():
+    # tracemalloc.start() replaces the ref tracer on 3.13; deaths must still
+    # be seen (DESIGN §3).
+    code = r"""
+import tracemalloc, altgc, gc
+gc.disable()
+def check():
+    for make in (list, dict, lambda: ([],), set):
+        x = make()
+        altgc.track(x)
+        del x
+        y = make()
+        assert not altgc.is_tracked(y), make
+        assert altgc.get_objects() == [], altgc.get_objects()
+        del y
+check()
+tracemalloc.start()
+check()
+tracemalloc.stop()
+check()
+tracemalloc.start(); check(); tracemalloc.stop(); check()
+altgc._core._validate()
+print("ok")
+"""
+    assert run_python(code).stdout.strip() == "ok"
+
+
+def test_deaths_in_fresh_interpreter_with_many_types():
+    # same as above, independent of this process' history
+    code = r"""
+import gc, altgc
+gc.disable()
+class I: pass
+makers = [list, dict, set, lambda: ([],), lambda: ([], 1), I,
+          lambda: {1: []}, lambda: slice([], 1)]
+for rep in range(200):
+    for make in makers:
+        x = make()
+        altgc.track(x)
+        del x
+        y = make()
+        assert not altgc.is_tracked(y)
+        del y
+assert altgc.get_objects() == []
+assert altgc.stats().registry_size == 0
+altgc._core._validate()
+print("ok")
+"""
+    assert run_python(code).stdout.strip() == "ok"
