@@ -488,6 +488,38 @@ def last_collection() -> Optional[CollectionInfo]:
     return CollectionInfo(**raw)
 
 
+def _guard_tracemalloc() -> None:
+    """Keep altgc's allocator hook across ``tracemalloc.stop()``.
+
+    altgc learns of deaths through a PEP 445 wrapper around the object
+    allocator.  If tracemalloc was tracing when altgc was imported, altgc's
+    wrapper sits on top of tracemalloc's, and ``tracemalloc.stop()`` puts
+    back what tracemalloc found at ``start()`` -- dropping altgc's wrapper.
+    So ``tracemalloc.stop`` is wrapped to re-install it at once.  (Started
+    after altgc, tracemalloc wraps altgc's hook and its stop() restores it:
+    nothing to do.)
+    """
+    import functools
+    import tracemalloc
+
+    stop = tracemalloc.stop
+    if getattr(stop, "_altgc_guard", False):
+        return
+
+    @functools.wraps(stop)
+    def guarded_stop() -> None:
+        try:
+            stop()
+        finally:
+            _core._reinstall_hooks()
+
+    guarded_stop._altgc_guard = True  # type: ignore[attr-defined]
+    tracemalloc.stop = guarded_stop
+
+
+_guard_tracemalloc()
+
+
 def _fmt_ns(ns: int) -> str:
     if ns >= 1_000_000_000:
         return f"{ns / 1e9:.2f} s"

@@ -131,6 +131,10 @@ extern agc_state AGC;
 /* hooks.c */
 int agc_hooks_install(void);              /* 0, or -1 with exception */
 void agc_note_death(PyObject *op);        /* borrowed op; never fails */
+/* Re-wraps the object allocator if our hook is no longer the outermost
+ * one; only safe when no other hook that wraps ours is active (called right
+ * after tracemalloc.stop()).  Returns 1 if it re-installed. */
+int agc_hooks_reinstall_if_dropped(void);
 
 /* collector.c
  *

@@ -146,6 +146,28 @@ AGC_DEALLOC_HOOK(asend)
 AGC_DEALLOC_HOOK(wrapped)
 #endif
 
+int
+agc_hooks_reinstall_if_dropped(void)
+{
+    PyMemAllocatorEx cur;
+    if (!hooks_installed) {
+        return 0;
+    }
+    PyMem_GetAllocator(PYMEM_DOMAIN_OBJ, &cur);
+    if (cur.free == hook_free) {
+        return 0;
+    }
+    /* Someone that wrapped ours earlier restored what it had found before
+     * us (tracemalloc.stop() after altgc was imported while tracemalloc was
+     * tracing): wrap what is there now. */
+    PyMemAllocatorEx mine = {
+        NULL, hook_malloc, hook_calloc, hook_realloc, hook_free
+    };
+    orig_obj_alloc = cur;
+    PyMem_SetAllocator(PYMEM_DOMAIN_OBJ, &mine);
+    return 1;
+}
+
 #define AGC_INTERPOSE(TYPE, NAME)                                       \
     do {                                                                \
         orig_dealloc_##NAME = (TYPE).tp_dealloc;                        \

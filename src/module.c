@@ -533,6 +533,12 @@ agc_validate(PyObject *module, PyObject *unused)
 }
 
 static PyObject *
+agc_reinstall_hooks(PyObject *module, PyObject *unused)
+{
+    return PyBool_FromLong(agc_hooks_reinstall_if_dropped());
+}
+
+static PyObject *
 agc_debug_build(PyObject *module, PyObject *unused)
 {
 #ifdef ALTGC_DEBUG
@@ -588,6 +594,7 @@ static PyMethodDef core_methods[] = {
     {"last_collection", agc_last_collection, METH_NOARGS, NULL},
     {"_validate", agc_validate, METH_NOARGS, NULL},
     {"_debug_build", agc_debug_build, METH_NOARGS, NULL},
+    {"_reinstall_hooks", agc_reinstall_hooks, METH_NOARGS, NULL},
     {"_set_cycle_detail_limit", agc_set_cycle_detail_limit, METH_O, NULL},
     {NULL, NULL, 0, NULL}
 };
