@@ -210,6 +210,10 @@ flush_batch(agc_work *w)
     w->nbatch = 0;
     for (int i = 0; i < n; i++) {
         tags[i] = agc_tag_of(w->batch[i]);
+        if (!agc_filter_test(reg, tags[i])) {
+            pos[i] = (size_t)-1;        /* surely not registered */
+            continue;
+        }
         pos[i] = agc_home_of(tags[i], reg->nslots);
         AGC_PREFETCH(&reg->slots[pos[i]]);
         if (pos[i] + 8 < reg->nslots) {
@@ -229,6 +233,9 @@ flush_batch(agc_work *w)
         Py_ssize_t k = -1;
         int matches = 0;
         for (;;) {
+            if (p == (size_t)-1) {
+                break;
+            }
             uint64_t s = reg->slots[p];
             if (s == 0) {
                 break;

@@ -28,6 +28,18 @@ agc_registry_init(agc_registry *reg)
     reg->hi_addr = 0;
 }
 
+/* The negative filter: one bit per tag's low bits, set for every
+ * registered object, cleared only when the table is rebuilt.  A clear bit
+ * proves an address is not registered without probing the table: the
+ * common answer of the free hook, which is asked about every object the
+ * process frees. */
+static inline void
+filter_set(agc_registry *reg, uint32_t tag)
+{
+    size_t b = tag & (reg->filter_bits - 1);
+    reg->filter[b >> 6] |= (uint64_t)1 << (b & 63);
+}
+
 /* Slot position of `op`, or (size_t)-1; *idx receives its index. */
 static size_t
 find_slot(const agc_registry *reg, const void *op, Py_ssize_t *idx)
@@ -37,6 +49,9 @@ find_slot(const agc_registry *reg, const void *op, Py_ssize_t *idx)
         return (size_t)-1;
     }
     uint32_t tag = agc_tag_of(op);
+    if (!agc_filter_test(reg, tag)) {
+        return (size_t)-1;
+    }
     size_t i = agc_home_of(tag, reg->nslots);
     for (;;) {
         uint64_t s = reg->slots[i];
@@ -99,6 +114,7 @@ static void
 slot_insert(agc_registry *reg, const void *op, Py_ssize_t idx)
 {
     uint32_t tag = agc_tag_of(op);
+    filter_set(reg, tag);
     size_t i = agc_home_of(tag, reg->nslots);
     while (reg->slots[i] != 0) {
         if (++i == reg->nslots) {
@@ -145,13 +161,24 @@ rehash(agc_registry *reg, size_t nslots)
     if (nslots > ((size_t)1 << 32) - 1) {
         return -1;
     }
+    /* Filter: about 4 bits per slot, a power of two. */
+    size_t fbits = 64;
+    while (fbits < nslots * 4) {
+        fbits *= 2;
+    }
     uint64_t *slots = PyMem_RawCalloc(nslots, sizeof(uint64_t));
-    if (slots == NULL) {
+    uint64_t *filter = PyMem_RawCalloc(fbits / 64, sizeof(uint64_t));
+    if (slots == NULL || filter == NULL) {
+        PyMem_RawFree(slots);
+        PyMem_RawFree(filter);
         return -1;
     }
     PyMem_RawFree(reg->slots);
+    PyMem_RawFree(reg->filter);
     reg->slots = slots;
     reg->nslots = nslots;
+    reg->filter = filter;
+    reg->filter_bits = fbits;
     for (Py_ssize_t i = 0; i < reg->n; i++) {
         uintptr_t e = reg->objs[i];
         if (e != 0) {
@@ -465,6 +492,7 @@ agc_registry_bytes(const agc_registry *reg)
 {
     return (size_t)reg->objs_cap * sizeof(uintptr_t)
            + reg->nslots * sizeof(uint64_t)
+           + reg->filter_bits / 8
            + (size_t)reg->holes_cap * sizeof(Py_ssize_t);
 }
 
@@ -521,6 +549,10 @@ agc_registry_validate(const agc_registry *reg, int deep,
         /* I5 */
         if ((uintptr_t)op < reg->lo_addr || (uintptr_t)op > reg->hi_addr) {
             FAIL("I5: entry %zd (%p) outside the address range", i,
+                 (void *)op);
+        }
+        if (!agc_filter_test(reg, agc_tag_of(op))) {
+            FAIL("I5: entry %zd (%p) missing from the negative filter", i,
                  (void *)op);
         }
         /* I3: its slot leads back to it */

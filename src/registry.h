@@ -35,7 +35,9 @@
  * reads `objs` to confirm a tag match.
  *
  * Memory: 8 bytes per entry (times the array's spare capacity) plus
- * 8 bytes per slot at a load factor kept between ~0.5 and 0.8.
+ * 8 bytes per slot at a load factor kept between ~0.5 and 0.8, plus half a
+ * byte per slot for a negative filter (a bit per tag, see registry.c) that
+ * answers most lookups of unregistered addresses without a probe.
  *
  * Invariants (checked by agc_registry_validate):
  *   I1  0 = start[3] <= start[2] <= start[1] <= start[0] <= n <= objs_cap
@@ -46,7 +48,8 @@
  *   I3  every non-hole entry has exactly one slot; used == n - holes
  *   I4  holes exist only while pinned > 0 or before compaction; nholes
  *       counts them
- *   I5  every non-hole entry lies in [lo_addr, hi_addr]
+ *   I5  every non-hole entry lies in [lo_addr, hi_addr], and its tag's
+ *       bit is set in the negative filter
  *   I6  (debug only, reads the objects) every non-hole entry is a live
  *       object: refcount > 0 and its type has Py_TPFLAGS_HAVE_GC
  */
@@ -69,6 +72,8 @@ typedef struct agc_registry {
     Py_ssize_t start[4];      /* partition starts, indexed by generation */
     uint64_t *slots;
     size_t nslots;            /* capacity of the hash table */
+    uint64_t *filter;         /* negative filter over tags (registry.c) */
+    size_t filter_bits;       /* a power of two */
     size_t used;              /* occupied slots == live entries */
     uintptr_t lo_addr;        /* address range of registered objects */
     uintptr_t hi_addr;
@@ -112,6 +117,10 @@ agc_slot_index(uint64_t s)
 #else
 #  define AGC_PREFETCH(p) ((void)0)
 #endif
+
+/* 0 proves that no registered object has this tag (registry.c). */
+static inline int
+agc_filter_test(const struct agc_registry *reg, uint32_t tag);
 
 /* All functions borrow the objects they are given; the registry never owns
  * a reference.  None of them calls into Python or sets an exception, so
@@ -170,5 +179,12 @@ void agc_registry_maybe_shrink(agc_registry *reg);
  * description of the first violation into buf. */
 int agc_registry_validate(const agc_registry *reg, int deep,
                           char *buf, size_t bufsize);
+
+static inline int
+agc_filter_test(const agc_registry *reg, uint32_t tag)
+{
+    size_t b = tag & (reg->filter_bits - 1);
+    return (int)((reg->filter[b >> 6] >> (b & 63)) & 1);
+}
 
 #endif /* ALTGC_REGISTRY_H */

@@ -195,7 +195,7 @@ class Node:
         self.items = None      # list/tuple: [nid]; dict: {key: nid}; set: {nid}
         self.attrs = {}        # instances: {attr: nid}
         self.dict_nid = None   # instances: node of the materialized __dict__
-        self.owner = None      # idict: the instance
+        self.owner = None      # idict: the instance's Node
         self.target = None     # weakref: referent nid (None: dead/cleared)
         self.cb = False        # weakref: has a callback
         self.wcls = None       # weakref: its class
@@ -225,8 +225,8 @@ class AltgcMachine(RuleBasedStateMachine):
         # Environment: builtin gc off, altgc automatic collection off,
         # unraisable exceptions captured.
         self._gc_was_enabled = gc.isenabled()
-        gc.collect()
         gc.disable()
+        gc.collect(0)
         self._altgc_was_enabled = altgc.isenabled()
         self._altgc_debug = altgc.get_debug()
         altgc.disable()
@@ -265,12 +265,19 @@ class AltgcMachine(RuleBasedStateMachine):
             self.roots.clear()
             RESURRECTED.clear()
             untrack_everything()
+            # The builtin gc frees what is left.  Everything the example
+            # created is young for it (it is disabled meanwhile), so
+            # collect(0) will do (cheap: a full collection per example
+            # makes shrinking very slow); what __del__ resurrected has
+            # moved on to generation 1.
+            gen = 0
             for _ in range(20):
-                n = gc.collect()
+                n = gc.collect(gen)
                 had = bool(RESURRECTED)
                 RESURRECTED.clear()
                 if n == 0 and not had:
                     break
+                gen = 1
             _DEL_LOG.clear()
             _CB_LOG.clear()
         finally:
@@ -295,7 +302,7 @@ class AltgcMachine(RuleBasedStateMachine):
         if k == "wref":
             return []
         if k == "idict":
-            owner = self.nodes[n.owner]
+            owner = n.owner
             slots = SLOT_ATTRS.get(owner.kind, ())
             return [v for a, v in owner.attrs.items() if a not in slots]
         # instance
@@ -468,7 +475,7 @@ class AltgcMachine(RuleBasedStateMachine):
         for r in gc.get_referents(obj):
             if type(r) is dict and "_nid" in r:
                 d = Node(self.new_nid(), "idict", id(r))
-                d.owner = n.nid
+                d.owner = n
                 n.dict_nid = d.nid
                 self.add_node(d, r, track)
                 STATS["instance dicts"] += 1
@@ -537,7 +544,7 @@ class AltgcMachine(RuleBasedStateMachine):
         if k == "wref":
             return []
         if k == "idict":
-            owner = self.nodes[n.owner]
+            owner = n.owner
             slots = SLOT_ATTRS.get(owner.kind, ())
             want = {a: v for a, v in owner.attrs.items() if a not in slots}
             if check:
