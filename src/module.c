@@ -74,6 +74,16 @@ has_pre32(PyTypeObject *tp)
 
 static int pending_collect(void *arg);
 
+static int
+is_finalizing(void)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    return Py_IsFinalizing();
+#else
+    return _Py_IsFinalizing();
+#endif
+}
+
 /* Schedules an automatic collection at the next safe point when count0
  * has passed threshold0 (as _PyObject_GC_Link does). */
 static void
@@ -114,8 +124,8 @@ static int
 pending_collect(void *arg)
 {
     AGC.scheduled = 0;
-    if (!AGC.enabled || AGC.collecting) {
-        return 0;
+    if (!AGC.enabled || AGC.collecting || is_finalizing()) {
+        return 0;   /* at exit, pending calls run while modules go away */
     }
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
