@@ -132,6 +132,12 @@ class DelRaise(Plain):
         raise ValueError("altgc-sm %d" % self._nid)
 
 
+class DelUntrack(Plain):              # re-entrancy: untrack() from __del__
+    def __del__(self):
+        _DEL_LOG.append(self._nid)
+        altgc.untrack(self)
+
+
 class DelSlots:                      # slots + __del__, no __weakref__
     __slots__ = ("_nid", "a", "b", "c")
 
@@ -155,16 +161,17 @@ def _make_callback(nid):
 INSTANCE_CLASSES = {
     "plain": Plain, "slots": Slots, "slotsw": SlotsWeak, "slotsd": SlotsDict,
     "del": DelRecord, "delres": DelResurrect, "delraise": DelRaise,
-    "delslots": DelSlots,
+    "deluntrack": DelUntrack, "delslots": DelSlots,
 }
 INSTANCE_KINDS = tuple(INSTANCE_CLASSES)
 ATTRS = ("a", "b", "c")
 KEYS = ("k0", "k1", "k2", "k3")
 SLOT_ATTRS = {"slots": ATTRS, "slotsw": ATTRS, "delslots": ATTRS,
               "slotsd": ("a",)}
-HAS_DICT = {"plain", "slotsd", "del", "delres", "delraise"}
-HAS_DEL = {"del", "delres", "delraise", "delslots"}
-WEAKREFABLE = {"plain", "slotsw", "del", "delres", "delraise", "set"}
+HAS_DICT = {"plain", "slotsd", "del", "delres", "delraise", "deluntrack"}
+HAS_DEL = {"del", "delres", "delraise", "deluntrack", "delslots"}
+WEAKREFABLE = {"plain", "slotsw", "del", "delres", "delraise", "deluntrack",
+               "set"}
 CONTAINER_TYPES = {"list": list, "dict": dict, "tuple": tuple, "set": set,
                    "idict": dict}
 
@@ -407,6 +414,9 @@ class AltgcMachine(RuleBasedStateMachine):
         elif n.kind == "delres":
             self.resurrected[n.nid] += 1
             STATS["resurrections"] += 1
+        elif n.kind == "deluntrack":
+            n.tracked = False
+            n.gen = None
 
     def kill(self, nid, died):
         n = self.nodes.pop(nid)
@@ -1005,9 +1015,14 @@ class AltgcMachine(RuleBasedStateMachine):
             n = self.nodes[nid]
             if n.kind in HAS_DEL and not n.finalized:
                 self.finalize(n)
-        # 3. resurrection.
-        resurrected = self.reach_within(u)
-        final = u - resurrected
+        # 3. resurrection.  An object a finalizer untracked is no longer
+        #    garbage for altgc (not cleared), and its references count as
+        #    external.
+        gone = {nid for nid in u if not self.nodes[nid].tracked}
+        if gone:
+            STATS["untracked by __del__ in a collection"] += 1
+        resurrected = self.reach_within(u - gone)
+        final = u - gone - resurrected
         # 4. the rest is cleared and freed (and what only it held).
         self.count = [0 if i <= g else c for i, c in enumerate(self.count)]
         if g < 2:
