@@ -154,6 +154,8 @@ def demo(size: int, out=sys.stdout) -> int:
     w(f"{'':34}{'altgc':>16}{'builtin gc':>16}\n")
     for label, x, y in rows:
         w(f"{label:34}{str(x):>16}{str(y):>16}\n")
+    w("(The builtin gc also sees this demo's own bookkeeping -- the lists\n"
+      " holding the probes and the survivors -- which altgc was not given.)\n")
     info = a["info"]
     w("\nWhat altgc's collection did:\n")
     w(str(info) + "\n")
