@@ -101,6 +101,17 @@ typedef struct {
      * table.  Valid for one phase: reset whenever Python code may have run
      * since (reset_recent). */
     struct { PyObject *ref; Py_ssize_t j; } recent[AGC_RECENT];
+    /* Young index: when the young set is a small part of the registry (a
+     * young collection), a private open-addressing table from address to
+     * young index, built at the start.  Every lookup of the collection then
+     * stays in this small, cache-resident table -- a referent that is not
+     * in it is not young, whatever else it is -- instead of probing the
+     * registry's table, which holds the whole heap.  NULL: use the
+     * registry's table.  Entries of young objects that die during the
+     * collection stay; their nodes are ST_HOLE by then, which no update
+     * touches. */
+    struct ytab_slot { PyObject *key; Py_ssize_t j; } *ytab;
+    size_t ytab_mask;
     /* edge collection for the strongly connected components */
     Py_ssize_t *local;        /* young index -> node number, or -1 */
     uint32_t *edges;
@@ -178,6 +189,63 @@ apply_update(agc_work *w, Py_ssize_t j, PyObject *ref)
  * that are young.  Three passes: compute home slots and prefetch them;
  * probe the table by tag and prefetch the candidate entry and its scratch
  * state; confirm the candidate (a tag match is not proof) and update. */
+static inline size_t
+ytab_home(PyObject *ref, size_t mask)
+{
+    uint64_t a = (uint64_t)(uintptr_t)ref >> 4;
+    return (size_t)((a * 0x9E3779B97F4A7C15ULL) >> 32) & mask;
+}
+
+/* Young index of `ref` through the young index, or -1. */
+static inline Py_ssize_t
+ytab_find(const agc_work *w, PyObject *ref)
+{
+    size_t i = ytab_home(ref, w->ytab_mask);
+    for (;;) {
+        PyObject *k = w->ytab[i].key;
+        if (k == ref) {
+            return w->ytab[i].j;
+        }
+        if (k == NULL) {
+            return -1;
+        }
+        i = (i + 1) & w->ytab_mask;
+    }
+}
+
+/* Builds the young index when the young set is at most a quarter of the
+ * registry.  Leaves w->ytab NULL (registry table used) otherwise or when
+ * memory is short. */
+static void
+ytab_build(agc_work *w)
+{
+    Py_ssize_t m = w->ye - w->ys;
+    if (m == 0 || (size_t)m * 4 > w->reg->used) {
+        return;
+    }
+    size_t size = 64;
+    while (size < (size_t)m * 2) {
+        size *= 2;
+    }
+    w->ytab = PyMem_RawCalloc(size, sizeof(*w->ytab));
+    if (w->ytab == NULL) {
+        return;
+    }
+    w->ytab_mask = size - 1;
+    for (Py_ssize_t j = 0; j < m; j++) {
+        PyObject *op = young_obj(w, j);
+        if (op == NULL) {
+            continue;
+        }
+        size_t i = ytab_home(op, w->ytab_mask);
+        while (w->ytab[i].key != NULL) {
+            i = (i + 1) & w->ytab_mask;
+        }
+        w->ytab[i].key = op;
+        w->ytab[i].j = j;
+    }
+}
+
 static inline size_t
 recent_slot(PyObject *ref)
 {
@@ -289,6 +357,13 @@ visit_batched(PyObject *ref, void *arg)
     uintptr_t a = (uintptr_t)ref;
     if (a < w->reg->lo_addr || a > w->reg->hi_addr) {
         return 0;       /* also NULL */
+    }
+    if (w->ytab != NULL) {
+        Py_ssize_t j = ytab_find(w, ref);
+        if (j >= 0) {
+            apply_update(w, j, ref);
+        }
+        return 0;
     }
     size_t r = recent_slot(ref);
     if (w->recent[r].ref == ref) {
@@ -425,12 +500,14 @@ work_init(agc_work *w, int generation)
         PyErr_NoMemory();
         return -1;
     }
+    ytab_build(w);
     return 0;
 }
 
 static void
 work_fini(agc_work *w)
 {
+    PyMem_RawFree(w->ytab);
     PyMem_RawFree(w->nodes);
     PyMem_RawFree(w->stack);
     PyMem_RawFree(w->edges);
