@@ -29,10 +29,12 @@ referent already cleared), unraisable exceptions are exactly the expected
 ones, collect() returned the model's count and last_collection() agrees,
 and _core._validate() passes.
 
-Settings: HYPOTHESIS_PROFILE=ci (the default) is a quick run (60 examples
-x 40 steps); ALTGC_FUZZ=long runs 2000 examples x 100 steps:
+Settings: HYPOTHESIS_PROFILE=ci (also the default when unset) is a quick
+run (60 examples x 40 steps, a few seconds); ALTGC_FUZZ=long runs 2000
+examples x 100 steps (minutes).  -s shows the number of steps executed and
+what was exercised (finalizers, resurrections, trash weakrefs, ...):
 
-    python -m pytest tests/test_statemachine.py -q -s
+    HYPOTHESIS_PROFILE=ci python -m pytest tests/test_statemachine.py -q -s
     ALTGC_FUZZ=long python -m pytest tests/test_statemachine.py -q -s
 """
 
@@ -43,8 +45,7 @@ import os
 import sys
 import weakref
 
-import pytest
-from hypothesis import HealthCheck, event, settings, strategies as st
+from hypothesis import HealthCheck, settings, strategies as st
 from hypothesis.stateful import (RuleBasedStateMachine, invariant,
                                  precondition, rule,
                                  run_state_machine_as_test)
