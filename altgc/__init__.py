@@ -28,7 +28,16 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from . import _core
+try:
+    from . import _core
+except ImportError as _exc:  # pragma: no cover - depends on the checkout
+    import os as _os
+    raise ImportError(
+        "altgc's C extension altgc._core is not built in %s -- probably the "
+        "source tree is shadowing an installed altgc.  Build it in place "
+        "with `python -m pip install -e .` (or `python setup.py build_ext "
+        "--inplace`), or run from another directory."
+        % _os.path.dirname(_os.path.abspath(__file__))) from _exc
 
 __all__ = [
     "track", "untrack", "is_tracked", "get_objects",
