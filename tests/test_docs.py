@@ -1,0 +1,13 @@
+"""Every public function's docstring example runs and shows what it says."""
+
+from conftest import run_python
+
+
+def test_docstring_examples_run():
+    out = run_python(
+        "import doctest, altgc\n"
+        "r = doctest.testmod(altgc)\n"
+        "print(r.failed, r.attempted)\n").stdout.split()
+    failed, attempted = int(out[-2]), int(out[-1])
+    assert failed == 0
+    assert attempted >= 40          # the examples did run
