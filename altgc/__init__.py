@@ -19,6 +19,9 @@ unchanged::
     >>> altgc.collect()
     2
 
+The builtin gc keeps running next to altgc and may free such a cycle first;
+the examples here assume it does not run in between (``gc.disable()``).
+
 The C core, ``altgc._core``, returns plain data; this module gives it names
 (:class:`Stats`, :class:`CollectionInfo`) and documentation.
 """
