@@ -104,9 +104,7 @@ hook_free(void *ctx, void *ptr)
     static void                                                         \
     hook_dealloc_##NAME(PyObject *op)                                   \
     {                                                                   \
-        if (AGC.reg.used != 0) {                                        \
-            agc_note_death(op);                                         \
-        }                                                               \
+        agc_note_death(op);                                             \
         orig_dealloc_##NAME(op);                                        \
     }
 
@@ -126,9 +124,7 @@ hook_free(void *ctx, void *ptr)
     static void                                                         \
     hook_dealloc_##NAME(PyObject *op)                                   \
     {                                                                   \
-        if (AGC.reg.used != 0) {                                        \
-            agc_note_death(op);                                         \
-        }                                                               \
+        agc_note_death(op);                                             \
         PyObject_GC_UnTrack(op);                                        \
         Py_TRASHCAN_BEGIN(op, hook_dealloc_##NAME)                      \
         orig_dealloc_##NAME(op);                                        \

@@ -3,7 +3,7 @@
  *
  * See registry.h for the layout and the invariants.  Nothing here calls
  * into Python, takes or drops a reference, or sets an exception: the
- * allocator's free hook calls agc_registry_find_block and
+ * allocator's free hook calls agc_registry_discard_block and
  * agc_registry_discard, where any of those would be unsafe.
  */
 #include "altgc.h"
@@ -98,16 +98,6 @@ find_block_slot(const agc_registry *reg, const void *block, Py_ssize_t *idx)
         return pos;
     }
     return (size_t)-1;
-}
-
-Py_ssize_t
-agc_registry_find_block(const agc_registry *reg, const void *block)
-{
-    Py_ssize_t idx;
-    if (find_block_slot(reg, block, &idx) == (size_t)-1) {
-        return -1;
-    }
-    return idx;
 }
 
 static void

@@ -118,10 +118,6 @@ agc_slot_index(uint64_t s)
 #  define AGC_PREFETCH(p) ((void)0)
 #endif
 
-/* 0 proves that no registered object has this tag (registry.c). */
-static inline int
-agc_filter_test(const struct agc_registry *reg, uint32_t tag);
-
 /* All functions borrow the objects they are given; the registry never owns
  * a reference.  None of them calls into Python or sets an exception, so
  * they are safe inside the allocator's free hook. */
@@ -134,11 +130,6 @@ int agc_registry_add(agc_registry *reg, PyObject *op, int pre32);
 
 /* Index of op's entry, or -1. */
 Py_ssize_t agc_registry_find(const agc_registry *reg, const PyObject *op);
-
-/* Index of the entry whose object's memory block starts at `block`
- * (the free hook's question), or -1.  Never reads the block. */
-Py_ssize_t agc_registry_find_block(const agc_registry *reg,
-                                   const void *block);
 
 /* Removes op: 1 removed, 0 not registered.  While pinned it leaves a hole
  * at the entry's index so other indices stay valid. */
@@ -180,6 +171,7 @@ void agc_registry_maybe_shrink(agc_registry *reg);
 int agc_registry_validate(const agc_registry *reg, int deep,
                           char *buf, size_t bufsize);
 
+/* 0 proves that no registered object has this tag (see registry.c). */
 static inline int
 agc_filter_test(const agc_registry *reg, uint32_t tag)
 {

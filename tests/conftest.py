@@ -163,42 +163,35 @@ def builtin_unreachable(universe_ids):
     return {id(o) for o in mine}, mine
 
 
-def sccs(objs):
-    """Strongly connected components (as sets of ids) of the subgraph induced
-    by objs, edges from gc.get_referents.  Iterative Tarjan."""
-    objs = list(objs)
-    index_of = {id(o): i for i, o in enumerate(objs)}
-    succ = []
-    for o in objs:
-        succ.append([index_of[id(r)] for r in gc.get_referents(o)
-                     if id(r) in index_of])
-    n = len(objs)
-    index = [-1] * n
-    low = [0] * n
-    onstack = [False] * n
-    stack = []
-    comps = []
+def scc_partition(nodes, successors):
+    """Strongly connected components of a graph, as a set of frozensets of
+    nodes: `nodes` hashable, `successors(v)` the nodes v points to (others
+    are ignored).  Iterative Tarjan, independent of altgc's C version."""
+    nodes = list(nodes)
+    members = set(nodes)
+    succ = {v: [w for w in successors(v) if w in members] for v in nodes}
+    index, low, onstack, stack, comps = {}, {}, set(), [], set()
     counter = 0
-    for root in range(n):
-        if index[root] != -1:
+    for root in nodes:
+        if root in index:
             continue
         work = [(root, 0)]
         index[root] = low[root] = counter
         counter += 1
         stack.append(root)
-        onstack[root] = True
+        onstack.add(root)
         while work:
             v, i = work[-1]
             if i < len(succ[v]):
                 work[-1] = (v, i + 1)
                 w = succ[v][i]
-                if index[w] == -1:
+                if w not in index:
                     index[w] = low[w] = counter
                     counter += 1
                     stack.append(w)
-                    onstack[w] = True
+                    onstack.add(w)
                     work.append((w, 0))
-                elif onstack[w]:
+                elif w in onstack:
                     low[v] = min(low[v], index[w])
             else:
                 work.pop()
@@ -209,12 +202,20 @@ def sccs(objs):
                     comp = set()
                     while True:
                         w = stack.pop()
-                        onstack[w] = False
-                        comp.add(id(objs[w]))
+                        onstack.discard(w)
+                        comp.add(w)
                         if w == v:
                             break
-                    comps.append(frozenset(comp))
-    return set(comps)
+                    comps.add(frozenset(comp))
+    return comps
+
+
+def sccs(objs):
+    """Strongly connected components (as sets of ids) of the subgraph induced
+    by objs, edges from gc.get_referents."""
+    by_id = {id(o): o for o in objs}
+    return scc_partition(
+        by_id, lambda i: [id(r) for r in gc.get_referents(by_id[i])])
 
 
 def find_groups_ids():

@@ -53,7 +53,7 @@ from hypothesis.stateful import (RuleBasedStateMachine, invariant,
 import altgc
 from altgc import _core
 
-from conftest import untrack_everything
+from conftest import scc_partition, untrack_everything
 
 # ---------------------------------------------------------------------------
 # Settings
@@ -363,47 +363,9 @@ class AltgcMachine(RuleBasedStateMachine):
     def sccs(self, members):
         """Strongly connected components (frozensets of ids) of the model
         graph restricted to members."""
-        members = sorted(members)
-        succ = {m: [c for c in self.edges(self.nodes[m]) if c in members]
-                for m in members}
-        index, low, onstack, stack, comps = {}, {}, set(), [], set()
-        counter = 0
-        for root in members:
-            if root in index:
-                continue
-            work = [(root, 0)]
-            index[root] = low[root] = counter
-            counter += 1
-            stack.append(root)
-            onstack.add(root)
-            while work:
-                v, i = work[-1]
-                if i < len(succ[v]):
-                    work[-1] = (v, i + 1)
-                    w = succ[v][i]
-                    if w not in index:
-                        index[w] = low[w] = counter
-                        counter += 1
-                        stack.append(w)
-                        onstack.add(w)
-                        work.append((w, 0))
-                    elif w in onstack:
-                        low[v] = min(low[v], index[w])
-                else:
-                    work.pop()
-                    if work:
-                        u = work[-1][0]
-                        low[u] = min(low[u], low[v])
-                    if low[v] == index[v]:
-                        comp = set()
-                        while True:
-                            w = stack.pop()
-                            onstack.discard(w)
-                            comp.add(self.nodes[w].oid)
-                            if w == v:
-                                break
-                        comps.add(frozenset(comp))
-        return comps
+        comps = scc_partition(sorted(members),
+                              lambda m: self.edges(self.nodes[m]))
+        return {frozenset(self.nodes[m].oid for m in c) for c in comps}
 
     def finalize(self, n):
         """Model of one __del__ call."""
