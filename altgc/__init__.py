@@ -55,6 +55,9 @@ __all__ = [
     "DEBUG_STATS", "DEBUG_COLLECTABLE", "DEBUG_UNCOLLECTABLE",
     "DEBUG_SAVEALL", "DEBUG_LEAK",
     "Stats", "GenerationStats", "CollectionInfo",
+    # install mode (_install.py)
+    "install", "uninstall", "installed", "is_installed", "install_info",
+    "InstallInfo",
 ]
 
 __version__ = "0.1.0"
@@ -530,6 +533,9 @@ def _guard_tracemalloc() -> None:
 
 
 _guard_tracemalloc()
+
+from ._install import (InstallInfo, install, install_info,  # noqa: E402
+                       installed, is_installed, uninstall)
 
 
 def _fmt_ns(ns: int) -> str:
