@@ -83,25 +83,31 @@ def _restore(keep_registry: bool) -> None:
     global _saved
     saved = _saved
     assert saved is not None
+    error: Optional[BaseException] = None
     try:
         _core._uninstall(keep_registry)
-    finally:
-        _saved = None
-        with contextlib.suppress(ValueError):
-            builtin_gc.callbacks.remove(_builtin_collect_hook)
-        builtin_gc.set_threshold(*saved.builtin_threshold)
-        builtin_gc.set_debug(saved.builtin_debug)
-        if saved.builtin_enabled:
-            builtin_gc.enable()
-        else:
-            builtin_gc.disable()
-        _core.set_threshold(*saved.altgc_threshold)
-        _core.set_debug(saved.altgc_debug)
-        if saved.altgc_enabled:
-            _core.enable()
-        else:
-            _core.disable()
-        atexit.unregister(_at_exit)
+    except BaseException as exc:
+        if is_installed():      # refused (during a collection): no change
+            raise
+        error = exc             # uninstalled, but the hand-back failed
+    _saved = None
+    with contextlib.suppress(ValueError):
+        builtin_gc.callbacks.remove(_builtin_collect_hook)
+    builtin_gc.set_threshold(*saved.builtin_threshold)
+    builtin_gc.set_debug(saved.builtin_debug)
+    if saved.builtin_enabled:
+        builtin_gc.enable()
+    else:
+        builtin_gc.disable()
+    _core.set_threshold(*saved.altgc_threshold)
+    _core.set_debug(saved.altgc_debug)
+    if saved.altgc_enabled:
+        _core.enable()
+    else:
+        _core.disable()
+    atexit.unregister(_at_exit)
+    if error is not None:
+        raise error
 
 
 def install(adopt: bool = True) -> bool:

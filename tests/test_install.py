@@ -368,3 +368,34 @@ def test_subinterpreter_import_is_refused_clearly():
     assert "refused" in out or "imported" in out
     if "refused" in out:
         assert "ImportError" in out or "interpreter" in out
+
+
+def test_install_and_uninstall_from_finalizers_during_a_collection():
+    # Refused with a clear RuntimeError (reported by sys.unraisablehook, as
+    # any exception in __del__), nothing changed; the registry stays valid.
+    out = run("""
+        errors = []
+        sys.unraisablehook = lambda u: errors.append(u.exc_value)
+        class Calls:
+            def __init__(self, fn): self.fn = fn; self.self = self
+            def __del__(self): self.fn()
+        altgc.install()
+        Calls(altgc.uninstall)
+        Calls(lambda: altgc.install(adopt=False))   # already installed: no-op
+        altgc.collect()
+        assert altgc.is_installed()
+        assert any(isinstance(e, RuntimeError) and "collection" in str(e)
+                   for e in errors), errors
+        altgc._core._validate()
+        assert altgc.uninstall() is True
+        errors.clear()
+        builtin.disable()
+        altgc.track(Calls(altgc.install))
+        altgc.track(Calls(altgc.uninstall))     # not installed: no-op
+        altgc.collect()
+        altgc._core._validate()
+        assert not altgc.is_installed()
+        assert any(isinstance(e, RuntimeError) for e in errors), errors
+        print("ok")
+    """).stdout
+    assert out.strip().endswith("ok")
