@@ -55,7 +55,10 @@
  *   I5  every non-hole entry lies in [lo_addr, hi_addr], and its tag's
  *       bit is set in the negative filter
  *   I6  (debug only, reads the objects) every non-hole entry is a live
- *       object: refcount > 0 and its type has Py_TPFLAGS_HAVE_GC
+ *       object: its type has Py_TPFLAGS_HAVE_GC and its refcount is > 0,
+ *       or 0 while it is being deallocated -- then the interpreter has
+ *       untracked it (the collector skips it, ST_OUTSIDE in collector.c)
+ *       and it leaves the registry when its memory is freed or free-listed
  */
 #ifndef ALTGC_REGISTRY_H
 #define ALTGC_REGISTRY_H
