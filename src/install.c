@@ -147,6 +147,13 @@ typedef struct {
     int failed;
 } adopt_ctx;
 
+static int
+count_visit(PyObject *op, void *arg)
+{
+    (*(Py_ssize_t *)arg)++;
+    return 1;
+}
+
 /* PyUnstable_GC_VisitObjects's callback: 1 to go on, 0 to stop. */
 static int
 adopt_visit(PyObject *op, void *arg)
@@ -165,12 +172,19 @@ adopt_visit(PyObject *op, void *arg)
 /* Adopts the builtin gc's generations 0-2.  Returns the number of objects
  * newly registered, or -1 with an exception (what was adopted stays
  * registered; the builtin lists are then not frozen, and a later
- * adoption registers the rest). */
+ * adoption registers the rest).  `bulk`: many objects are expected (the
+ * whole heap, at install): size the registry first. */
 static Py_ssize_t
-adopt_pending(void)
+adopt_pending(int bulk)
 {
 #if PY_VERSION_HEX >= 0x030C0000
     adopt_ctx c = {0, 0};
+    if (bulk) {
+        /* Size the registry once instead of growing it ~20 times. */
+        Py_ssize_t n = 0;
+        PyUnstable_GC_VisitObjects(count_visit, &n);
+        (void)agc_registry_reserve(&AGC.reg, n);
+    }
     PyUnstable_GC_VisitObjects(adopt_visit, &c);
     if (c.failed) {
         PyErr_NoMemory();
@@ -197,6 +211,9 @@ adopt_pending(void)
     }
     Py_ssize_t added = 0;
     int failed = 0;
+    if (bulk) {
+        (void)agc_registry_reserve(&AGC.reg, PyList_GET_SIZE(objs));
+    }
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(objs); i++) {
         int rc = adopt_one(PyList_GET_ITEM(objs, i));
         if (rc < 0) {
@@ -219,8 +236,16 @@ adopt_pending(void)
 #endif
 }
 
+static int sync_impl(int bulk);
+
 int
 agc_install_sync(void)
+{
+    return sync_impl(0);
+}
+
+static int
+sync_impl(int bulk)
 {
     if (!AGC.inst.active) {
         return 0;
@@ -230,7 +255,7 @@ agc_install_sync(void)
     if (b < 0) {
         return -1;
     }
-    Py_ssize_t added = adopt_pending();
+    Py_ssize_t added = adopt_pending(bulk);
     if (added < 0 || call_builtin(AGC.inst.b_freeze) < 0) {
         return -1;
     }
@@ -412,7 +437,7 @@ agc_install_fn(PyObject *module, PyObject *args)
          * counts as long-lived, as if it had survived collections. */
         Py_ssize_t count0 = AGC.count[0];
         Py_ssize_t before = AGC.inst.adopted;
-        if (agc_install_sync() < 0) {
+        if (sync_impl(1) < 0) {
             AGC.inst.active = 0;
             (void)agc_registry_discard_flagged(&AGC.reg, AGC_ENTRY_ADOPTED);
             clear_builtins();

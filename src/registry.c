@@ -10,6 +10,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define MIN_SLOTS 64
 #define MIN_OBJS 64
@@ -361,26 +362,100 @@ agc_registry_discard_block(agc_registry *reg, const void *block)
     return 1;
 }
 
+/* Re-inserts every entry into the current table (after the entries moved).
+ * Needs no memory: the table already holds at least `used` slots at a
+ * load factor <= 0.8. */
+static void
+reinsert_all(agc_registry *reg)
+{
+    memset(reg->slots, 0, reg->nslots * sizeof(uint64_t));
+    memset(reg->filter, 0, reg->filter_bits / 8);
+    for (Py_ssize_t i = 0; i < reg->n; i++) {
+        uintptr_t e = reg->objs[i];
+        if (e != 0) {
+            slot_insert(reg, AGC_ENTRY_OBJ(e), i);
+        }
+    }
+}
+
 Py_ssize_t
 agc_registry_discard_flagged(agc_registry *reg, uintptr_t flags)
 {
-    Py_ssize_t removed = 0;
-    agc_registry_pin(reg);      /* indices stay put while we scan */
-    for (Py_ssize_t i = 0; i < reg->n; i++) {
-        uintptr_t e = reg->objs[i];
-        if (e == 0 || (e & flags) == 0) {
-            continue;
+    if (reg->pinned) {
+        /* Indices must stay put: remove one by one, leaving holes. */
+        Py_ssize_t removed = 0;
+        for (Py_ssize_t i = 0; i < reg->n; i++) {
+            uintptr_t e = reg->objs[i];
+            if (e == 0 || (e & flags) == 0) {
+                continue;
+            }
+            Py_ssize_t idx;
+            size_t pos = find_slot(reg, AGC_ENTRY_OBJ(e), &idx);
+            AGC_ASSERT(pos != (size_t)-1 && idx == i);
+            if (pos != (size_t)-1) {
+                discard_at(reg, pos, idx);
+                removed++;
+            }
         }
-        Py_ssize_t idx;
-        size_t pos = find_slot(reg, AGC_ENTRY_OBJ(e), &idx);
-        AGC_ASSERT(pos != (size_t)-1 && idx == i);
-        if (pos != (size_t)-1) {
-            discard_at(reg, pos, idx);
-            removed++;
+        return removed;
+    }
+    /* One stable pass over the partitions, oldest first, then the table
+     * rebuilt from the array: O(n) sequential work instead of a random
+     * probe and a deletion per removed entry. */
+    static const int order[4] = {AGC_PERMANENT, 2, 1, 0};
+    Py_ssize_t bounds[4][2];
+    for (int k = 0; k < 4; k++) {
+        bounds[k][0] = agc_registry_gen_start(reg, order[k]);
+        bounds[k][1] = agc_registry_gen_end(reg, order[k]);
+    }
+    Py_ssize_t w = 0, removed = 0;
+    for (int k = 0; k < 4; k++) {
+        if (order[k] != AGC_PERMANENT) {
+            reg->start[order[k]] = w;
+        }
+        for (Py_ssize_t i = bounds[k][0]; i < bounds[k][1]; i++) {
+            uintptr_t e = reg->objs[i];
+            if (e != 0 && (e & flags) == 0) {
+                reg->objs[w++] = e;
+            }
+            else if (e != 0) {
+                removed++;
+            }
         }
     }
-    agc_registry_unpin(reg);
+    reg->n = w;
+    reg->used -= (size_t)removed;
+    if (removed > 0 && rehash(reg, reg->used * 2) < 0) {
+        reinsert_all(reg);
+    }
+    reset_range_if_empty(reg);
     return removed;
+}
+
+int
+agc_registry_reserve(agc_registry *reg, Py_ssize_t extra)
+{
+    if (extra <= 0) {
+        return 0;
+    }
+    Py_ssize_t need = reg->n + extra;
+    if (need >= (Py_ssize_t)UINT32_MAX - 1) {
+        return -1;
+    }
+    if (need > reg->objs_cap) {
+        uintptr_t *objs = PyMem_RawRealloc(reg->objs,
+                                           (size_t)need * sizeof(uintptr_t));
+        if (objs == NULL) {
+            return -1;
+        }
+        reg->objs = objs;
+        reg->objs_cap = need;
+    }
+    size_t used = reg->used + (size_t)extra;
+    if (used * 5 > reg->nslots * 4) {
+        return rehash(reg, used * 2);
+    }
+    return 0;
 }
 
 static int

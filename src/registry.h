@@ -137,12 +137,18 @@ void agc_registry_init(agc_registry *reg);
  * 0/1 "has a 32-byte pre-header" flag may be passed as is). */
 int agc_registry_add(agc_registry *reg, PyObject *op, uintptr_t flags);
 
-/* Removes every entry with any of the `flags` bits (holes while pinned).
- * Returns the number removed. */
+/* Removes every entry with any of the `flags` bits (holes while pinned;
+ * otherwise one compaction pass and a table rebuild).  Returns the number
+ * removed. */
 Py_ssize_t agc_registry_discard_flagged(agc_registry *reg, uintptr_t flags);
 
 /* Index of op's entry, or -1. */
 Py_ssize_t agc_registry_find(const agc_registry *reg, const PyObject *op);
+
+/* Makes room for `extra` more entries without growing again (a bulk
+ * registration).  0, or -1 if memory is short (nothing changed that
+ * matters: adding still works, growing as it goes). */
+int agc_registry_reserve(agc_registry *reg, Py_ssize_t extra);
 
 /* Removes op: 1 removed, 0 not registered.  While pinned it leaves a hole
  * at the entry's index so other indices stay valid. */

@@ -377,6 +377,7 @@ def test_install_and_uninstall_from_finalizers_during_a_collection():
         errors = []
         sys.unraisablehook = lambda u: errors.append(u.exc_value)
         class Calls:
+            __slots__ = ("fn", "self")    # a direct cycle: no __dict__
             def __init__(self, fn): self.fn = fn; self.self = self
             def __del__(self): self.fn()
         altgc.install()
