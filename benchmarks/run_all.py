@@ -31,6 +31,7 @@ BENCHMARKS = [
     "bench_pyperformance_shapes",
     "bench_young",
     "bench_registry",
+    "bench_install",
 ]
 
 
