@@ -1,5 +1,6 @@
 """``python -m altgc``: the command line a newcomer runs first."""
 
+import re
 import sys
 
 from conftest import run_python
@@ -20,6 +21,11 @@ def test_demo_runs_and_both_collectors_agree():
     altgc_n, builtin_n = found[0].split()[-2:]
     assert altgc_n == builtin_n and int(altgc_n) > 0
     assert "__del__ run" in out and " 30 " in out.split("__del__ run")[1]
+    # the install-mode part: altgc collected automatically, nothing left
+    inst = out.split("Install mode")[1]
+    runs = re.search(r"collected on its own: (\d+)/(\d+)/(\d+)", inst)
+    assert runs and int(runs.group(1)) > 0
+    assert re.search(r"after: 0\b", inst)
 
 
 def test_demo_rejects_a_bad_size():
