@@ -91,7 +91,12 @@ t0 = time.perf_counter()
 result = program(iterations)
 wall = time.perf_counter() - t0
 collector.callbacks.remove(cb)
-print(json.dumps({
+extra = {}
+if mode == "altgc":
+    info = altgc.install_info()
+    extra = {"adopted": info.adopted, "adopt_ns": info.adopt_ns,
+             "polls": info.polls, "poll_ns": info.poll_ns}
+print(json.dumps({**extra,
     "result": result, "wall": wall, "gc_ns": sum(pauses),
     "max_pause_ns": max(pauses) if pauses else 0,
     "collections": len(pauses),
@@ -136,6 +141,14 @@ def bench_program(report, args):
     report.add(ratio_row("program longest pause", desc,
                          [r["max_pause_ns"] / 1e9 for r in b],
                          [r["max_pause_ns"] / 1e9 for r in a]))
+    adopt = median([r["adopt_ns"] / max(1, r["adopted"]) for r in a])
+    poll = median([r["poll_ns"] / max(1, r["polls"]) for r in a])
+    report.add(value_row("install: adoption per object", desc, "ns/object",
+                         adopt, extra={"polls_per_run": median(
+                             [r["polls"] for r in a]), "ns_per_poll": poll}))
+    report.log("    install mode bookkeeping: %.0f ns per adopted object, "
+               "%.0f polls per run at %.0f ns each"
+               % (adopt, median([r["polls"] for r in a]), poll))
     rss_b = median([r["maxrss_kb"] for r in b]) / 1024
     rss_a = median([r["maxrss_kb"] for r in a]) / 1024
     report.add(value_row("program peak RSS", desc, "ratio", rss_a / rss_b,

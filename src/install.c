@@ -141,12 +141,44 @@ adopt_one(PyObject *op)
                                                           : 0));
 }
 
-#if PY_VERSION_HEX >= 0x030C0000
+/* Adoption registers objects a batch at a time: the registry slots a batch
+ * will probe are prefetched first, so the random reads of a large table
+ * overlap instead of following one another. */
+#define ADOPT_BATCH 32
+
 typedef struct {
+    PyObject *ops[ADOPT_BATCH];
+    int n;
     Py_ssize_t added;
     int failed;
 } adopt_ctx;
 
+/* Registers the batch (borrowed objects).  Sets c->failed on memory
+ * error. */
+static void
+adopt_flush(adopt_ctx *c)
+{
+    agc_registry *reg = &AGC.reg;
+    /* Grow first, so that the prefetched table is the one used. */
+    if (!c->failed && agc_registry_reserve(reg, c->n) < 0) {
+        c->failed = 1;
+    }
+    for (int i = 0; i < c->n; i++) {
+        agc_registry_prefetch(reg, c->ops[i]);
+    }
+    for (int i = 0; i < c->n && !c->failed; i++) {
+        int rc = adopt_one(c->ops[i]);
+        if (rc < 0) {
+            c->failed = 1;
+        }
+        else {
+            c->added += rc;
+        }
+    }
+    c->n = 0;
+}
+
+#if PY_VERSION_HEX >= 0x030C0000
 static int
 count_visit(PyObject *op, void *arg)
 {
@@ -154,18 +186,18 @@ count_visit(PyObject *op, void *arg)
     return 1;
 }
 
-/* PyUnstable_GC_VisitObjects's callback: 1 to go on, 0 to stop. */
+/* PyUnstable_GC_VisitObjects's callback: 1 to go on, 0 to stop.  The
+ * objects stay alive until the walk ends (they are on the builtin gc's
+ * lists, and the walk runs no Python code). */
 static int
 adopt_visit(PyObject *op, void *arg)
 {
     adopt_ctx *c = arg;
-    int rc = adopt_one(op);
-    if (rc < 0) {
-        c->failed = 1;
-        return 0;
+    c->ops[c->n++] = op;
+    if (c->n == ADOPT_BATCH) {
+        adopt_flush(c);
     }
-    c->added += rc;
-    return 1;
+    return !c->failed;
 }
 #endif
 
@@ -178,7 +210,10 @@ static Py_ssize_t
 adopt_pending(int bulk)
 {
 #if PY_VERSION_HEX >= 0x030C0000
-    adopt_ctx c = {0, 0};
+    adopt_ctx c;
+    c.n = 0;
+    c.added = 0;
+    c.failed = 0;
     if (bulk) {
         /* Size the registry once instead of growing it ~20 times. */
         Py_ssize_t n = 0;
@@ -186,6 +221,7 @@ adopt_pending(int bulk)
         (void)agc_registry_reserve(&AGC.reg, n);
     }
     PyUnstable_GC_VisitObjects(adopt_visit, &c);
+    adopt_flush(&c);
     if (c.failed) {
         PyErr_NoMemory();
         return -1;
@@ -209,19 +245,22 @@ adopt_pending(int bulk)
                         "gc.get_objects() did not return a list");
         return -1;
     }
-    Py_ssize_t added = 0;
-    int failed = 0;
+    adopt_ctx c;
+    c.n = 0;
+    c.added = 0;
+    c.failed = 0;
     if (bulk) {
         (void)agc_registry_reserve(&AGC.reg, PyList_GET_SIZE(objs));
     }
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(objs); i++) {
-        int rc = adopt_one(PyList_GET_ITEM(objs, i));
-        if (rc < 0) {
-            failed = 1;
-            break;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(objs) && !c.failed; i++) {
+        c.ops[c.n++] = PyList_GET_ITEM(objs, i);
+        if (c.n == ADOPT_BATCH) {
+            adopt_flush(&c);
         }
-        added += rc;
     }
+    adopt_flush(&c);
+    Py_ssize_t added = c.added;
+    int failed = c.failed;
     if (PyList_SetSlice(objs, 0, PyList_GET_SIZE(objs), NULL) < 0) {
         Py_DECREF(objs);
         return -1;

@@ -443,13 +443,18 @@ agc_registry_reserve(agc_registry *reg, Py_ssize_t extra)
         return -1;
     }
     if (need > reg->objs_cap) {
+        /* Geometric growth, as agc_registry_add's, for small requests. */
+        Py_ssize_t cap = reg->objs_cap + reg->objs_cap / 4 + MIN_OBJS;
+        if (cap < need) {
+            cap = need;
+        }
         uintptr_t *objs = PyMem_RawRealloc(reg->objs,
-                                           (size_t)need * sizeof(uintptr_t));
+                                           (size_t)cap * sizeof(uintptr_t));
         if (objs == NULL) {
             return -1;
         }
         reg->objs = objs;
-        reg->objs_cap = need;
+        reg->objs_cap = cap;
     }
     size_t used = reg->used + (size_t)extra;
     if (used * 5 > reg->nslots * 4) {
