@@ -967,6 +967,66 @@ validate_or_die(const char *when)
 #endif
 }
 
+/* CPython's _PyObject_GC_MAY_BE_TRACKED: could op (borrowed) ever take
+ * part in a cycle? */
+static inline int
+may_be_tracked(PyObject *op)
+{
+    if (!PyObject_IS_GC(op)) {
+        return 0;
+    }
+    if (PyTuple_CheckExact(op)) {
+        return PyObject_GC_IsTracked(op);
+    }
+    return 1;
+}
+
+/* CPython's untrack_tuples (every collection) and untrack_dicts (full
+ * collections): a surviving tuple or dict that holds only objects which
+ * cannot be in a cycle is untracked by the interpreter, as the builtin gc
+ * does (_PyTuple_MaybeUntrack / _PyDict_MaybeUntrack, written with public
+ * API: 3.13 no longer exports them).  It stays registered; collections
+ * skip it while it is untracked (ST_OUTSIDE).  Runs no Python code. */
+static void
+untrack_atomic(agc_work *w, int dicts)
+{
+    Py_ssize_t m = w->ye - w->ys;
+    for (Py_ssize_t j = 0; j < m; j++) {
+        uint8_t st = STATE(w, j);
+        if (st != ST_REACHABLE && st != ST_RESURRECTED) {
+            continue;
+        }
+        PyObject *op = young_obj(w, j);
+        if (op == NULL || !PyObject_GC_IsTracked(op)) {
+            continue;
+        }
+        if (PyTuple_CheckExact(op)) {
+            Py_ssize_t n = PyTuple_GET_SIZE(op), i;
+            for (i = 0; i < n; i++) {
+                PyObject *item = PyTuple_GET_ITEM(op, i);
+                /* NULL: a tuple still being built */
+                if (item == NULL || may_be_tracked(item)) {
+                    break;
+                }
+            }
+            if (i == n) {
+                PyObject_GC_UnTrack(op);
+            }
+        }
+        else if (dicts && PyDict_CheckExact(op)) {
+            Py_ssize_t pos = 0;
+            PyObject *key, *value;
+            int keep = 0;
+            while (!keep && PyDict_Next(op, &pos, &key, &value)) {
+                keep = may_be_tracked(key) || may_be_tracked(value);
+            }
+            if (!keep) {
+                PyObject_GC_UnTrack(op);
+            }
+        }
+    }
+}
+
 /* The collection proper (gc_collect_main).  Returns n + m, or -1 with
  * MemoryError when the scratch arrays cannot be had (nothing changed). */
 static Py_ssize_t
@@ -1010,6 +1070,7 @@ collect_main(int generation, int automatic)
 
     Py_ssize_t m = w.ye - w.ys;
     Py_ssize_t nreach = deduce_unreachable(&w, last->phase_ns);
+    untrack_atomic(&w, 0);
     int64_t t_reach = agc_now_ns();
 
     if (generation == AGC_NUM_GENERATIONS - 2) {
@@ -1095,6 +1156,9 @@ collect_main(int generation, int automatic)
     }
 
     /* Survivors of every kind join the next generation. */
+    if (generation == AGC_NUM_GENERATIONS - 1) {
+        untrack_atomic(&w, 1);
+    }
     agc_registry_promote(reg, generation, w.ye);
     work_fini(&w);
     agc_registry_unpin(reg);

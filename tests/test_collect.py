@@ -1245,3 +1245,30 @@ def test_find_unreachable_is_repeatable_and_non_destructive():
     assert altgc.collect() == len(g1)
     assert dels == [1]
     assert w() is None
+
+
+def test_collection_untracks_atomic_tuples_and_dicts_like_the_builtin_gc():
+    import gc
+    # built at run time, so tracked now (constants may be untracked already)
+    t_atomic = tuple([1, "a", None, 2.5])
+    t_box = tuple([1, []])
+    d_atomic = dict(a=1, b=t_atomic)       # tracked: holds a tracked tuple
+    d_box = dict(a=[])
+    objs = (t_atomic, t_box, d_atomic, d_box)
+    assert all(gc.is_tracked(o) for o in objs)
+    for o in objs:
+        altgc.track(o)
+    assert altgc.find_unreachable() == []
+    assert all(gc.is_tracked(o) for o in objs)      # a look changes nothing
+    altgc.collect(0)
+    # young collections untrack tuples only
+    assert not gc.is_tracked(t_atomic)
+    assert gc.is_tracked(t_box) and gc.is_tracked(d_atomic)
+    altgc.collect()
+    # full collections dicts too
+    assert not gc.is_tracked(d_atomic)
+    assert gc.is_tracked(t_box) and gc.is_tracked(d_box)
+    # untracked but registered objects are left alone, not collected
+    assert altgc.is_tracked(t_atomic) and altgc.is_tracked(d_atomic)
+    assert altgc.collect() == 0
+    assert t_atomic == (1, "a", None, 2.5) and d_atomic["b"] is t_atomic
