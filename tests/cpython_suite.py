@@ -3,7 +3,8 @@ test_finalization.py with altgc installed as the cycle collector and
 ``sys.modules["gc"]`` pointing at altgc.  Prints one JSON line.
 
 Used by tests/test_cpython_suite.py (in a subprocess); by hand:
-    python tests/cpython_suite.py
+    python tests/cpython_suite.py                      # test_gc, test_finalization
+    python tests/cpython_suite.py test.test_weakref    # any other CPython test modules
 """
 
 import json
@@ -35,12 +36,13 @@ def _runs_child(test):
 
 
 def main():
+    modules = sys.argv[1:] or MODULES
     altgc.install()
     sys.modules["gc"] = altgc
     suite = unittest.TestSuite()
     loader = unittest.defaultTestLoader
     child = []
-    for name in MODULES:
+    for name in modules:
         for test in _flatten(loader.loadTestsFromName(name)):
             reason = next((r for k, r in SKIP.items()
                            if test.id().endswith(k)), None)
@@ -50,7 +52,8 @@ def main():
             if _runs_child(test):
                 child.append(test.id())
             suite.addTest(test)
-    gc_module_ok = all(sys.modules[m].gc is altgc for m in MODULES)
+    gc_module_ok = all(getattr(sys.modules[m], "gc", altgc) is altgc
+                       for m in modules)
     result = unittest.TextTestRunner(stream=sys.stderr, verbosity=1).run(
         suite)
     info = altgc.install_info()
