@@ -15,6 +15,7 @@ SOURCES = [
     "src/hooks.c",
     "src/collector.c",
     "src/graph.c",
+    "src/heapgraph.c",
     "src/module.c",
 ]
 
@@ -42,7 +43,8 @@ setup(
         Extension(
             "altgc._core",
             sources=SOURCES,
-            depends=["src/altgc.h", "src/registry.h", "src/collector.h"],
+            depends=["src/altgc.h", "src/registry.h", "src/collector.h",
+                     "src/heapgraph.h"],
             define_macros=macros,
             extra_compile_args=compile_args,
             extra_link_args=link_args,
