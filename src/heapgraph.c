@@ -15,7 +15,8 @@
  *
  * Storage, N nodes and E edges (int32 indices, so N, E < 2^31):
  *   ptr      N pointers (the node's object, NOT owned)
- *   slots    open-addressing table address -> index + 1, >= 2N int32
+ *   slots    open-addressing table address -> (tag, index + 1), load
+ *            factor <= 1/2, 64 bits a slot
  *   fwd_off  N + 1 int32, fwd E int32: referents in traversal order
  *   rev_off  N + 1 int32, rev E int32: referrers (reverse CSR)
  *   gen, flags  one byte each
@@ -262,7 +263,7 @@ typedef struct {
     uint8_t *gen;         /* 0..2 builtin gc generation, 3 none */
     uint8_t *flags;
     uint8_t *inref;       /* references held by the input lists (sat.) */
-    int32_t *slots;
+    uint64_t *slots;      /* see hg_probe */
     size_t nslots;        /* power of two */
     int32_t *fwd_off, *fwd;
     int64_t nedges, edges_cap;
@@ -271,7 +272,6 @@ typedef struct {
     int32_t *idom, *rpo;  /* dominator tree, NULL until needed */
     int32_t nrpo;
     int64_t build_ns;
-    int oom;
 } hg_index;
 
 static hg_index HG;
@@ -314,7 +314,7 @@ static size_t
 hg_bytes(void)
 {
     size_t b = (size_t)HG.cap * (sizeof(PyObject *) + 3 + sizeof(int32_t))
-               + HG.nslots * sizeof(int32_t)
+               + HG.nslots * sizeof(uint64_t)
                + (size_t)HG.edges_cap * sizeof(int32_t);
     if (HG.rev) {
         b += ((size_t)HG.n + 1) * sizeof(int32_t)
@@ -329,43 +329,61 @@ hg_bytes(void)
     return b;
 }
 
+/* A slot is (tag << 32) | (index + 1), 0 empty: a probe compares tags
+ * and reads ptr[] only on a tag match.  Home slot: the tag scaled to the
+ * table (as in the registry). */
+static inline uint64_t *
+hg_probe(const void *p, uint32_t tag, int32_t *found)
+{
+    size_t mask = HG.nslots - 1;
+    size_t h = agc_home_of(tag, HG.nslots);
+    for (;;) {
+        uint64_t s = HG.slots[h];
+        if (s == 0) {
+            *found = -1;
+            return &HG.slots[h];
+        }
+        if ((uint32_t)(s >> 32) == tag) {
+            int32_t i = (int32_t)(uint32_t)s - 1;
+            if (HG.ptr[i] == p) {
+                *found = i;
+                return &HG.slots[h];
+            }
+        }
+        h = (h + 1) & mask;
+    }
+}
+
 /* Index of p, or -1.  p is not read. */
 static int32_t
 hg_find(const void *p)
 {
+    int32_t i;
     if (HG.nslots == 0) {
         return -1;
     }
-    size_t mask = HG.nslots - 1;
-    size_t h = (size_t)agc_tag_of(p) * 2654435761u & mask;
-    for (;;) {
-        int32_t s = HG.slots[h];
-        if (s == 0) {
-            return -1;
-        }
-        if (HG.ptr[s - 1] == p) {
-            return s - 1;
-        }
-        h = (h + 1) & mask;
-    }
+    hg_probe(p, agc_tag_of(p), &i);
+    return i;
 }
 
 static void
 hg_slot_put(int32_t idx)
 {
-    size_t mask = HG.nslots - 1;
-    size_t h = (size_t)agc_tag_of(HG.ptr[idx]) * 2654435761u & mask;
-    while (HG.slots[h] != 0) {
-        h = (h + 1) & mask;
-    }
-    HG.slots[h] = idx + 1;
+    int32_t i;
+    uint32_t tag = agc_tag_of(HG.ptr[idx]);
+    uint64_t *slot = hg_probe(HG.ptr[idx], tag, &i);
+    *slot = ((uint64_t)tag << 32) | (uint32_t)(idx + 1);
 }
 
+/* Makes the table at least `want` slots (a power of two) and rehashes. */
 static int
-hg_grow_slots(void)
+hg_resize_slots(size_t want)
 {
-    size_t ns = HG.nslots ? HG.nslots * 2 : 1024;
-    int32_t *s = PyMem_RawCalloc(ns, sizeof(int32_t));
+    size_t ns = 1024;
+    while (ns < want) {
+        ns *= 2;
+    }
+    uint64_t *s = PyMem_RawCalloc(ns, sizeof(uint64_t));
     if (s == NULL) {
         return -1;
     }
@@ -381,20 +399,19 @@ hg_grow_slots(void)
 #define HG_GROW(arr, type, cap) \
     ((type *)PyMem_RawRealloc((arr), (size_t)(cap) * sizeof(type)))
 
-/* Index of p, adding it (generation 3, no flags) if new; -1 when out of
- * memory.  p borrowed, not read. */
-static int32_t
-hg_intern(PyObject *p)
+/* Makes room for `want` nodes (arrays and table).  0, or -1 out of
+ * memory (the index stays consistent). */
+static int
+hg_reserve(int64_t want)
 {
-    int32_t i = hg_find(p);
-    if (i >= 0) {
-        return i;
-    }
-    if (HG.n >= INT32_MAX - 1) {
+    if (want > INT32_MAX - 1) {
         return -1;
     }
-    if (HG.n == HG.cap) {
-        int64_t cap = HG.cap ? (int64_t)HG.cap * 2 : 4096;
+    if (want > HG.cap) {
+        int64_t cap = HG.cap ? (int64_t)HG.cap : 4096;
+        while (cap < want) {
+            cap *= 2;
+        }
         if (cap > INT32_MAX - 1) {
             cap = INT32_MAX - 1;
         }
@@ -413,52 +430,140 @@ hg_intern(PyObject *p)
         }
         HG.cap = (int32_t)cap;
     }
-    if ((size_t)(HG.n + 1) * 2 > HG.nslots && hg_grow_slots() < 0) {
+    if ((size_t)want * 2 > HG.nslots && hg_resize_slots((size_t)want * 2) < 0) {
         return -1;
+    }
+    return 0;
+}
+
+/* Index of p, adding it (generation 3, no flags) if new; -1 when out of
+ * memory.  p borrowed, not read.  One probe. */
+static int32_t
+hg_intern(PyObject *p)
+{
+    int32_t i;
+    if (HG.n == HG.cap || (size_t)(HG.n + 1) * 2 > HG.nslots) {
+        if (hg_reserve((int64_t)HG.n + 1) < 0) {
+            return -1;
+        }
+    }
+    uint32_t tag = agc_tag_of(p);
+    uint64_t *slot = hg_probe(p, tag, &i);
+    if (i >= 0) {
+        return i;
     }
     i = HG.n++;
     HG.ptr[i] = p;
     HG.gen[i] = 3;
     HG.flags[i] = 0;
     HG.inref[i] = 0;
-    hg_slot_put(i);
+    *slot = ((uint64_t)tag << 32) | (uint32_t)(i + 1);
     return i;
 }
 
-/* Visitor of the build: interns the referent and appends an edge. */
+/* The build traverses nodes in chunks: first every referent of the chunk
+ * is recorded in `pend` (pointers, not read), and their table slots are
+ * prefetched; then they are interned in order.  The table's cache misses
+ * overlap instead of being paid one after the other. */
+#define HG_CHUNK 256
+
+typedef struct {
+    PyObject **p;
+    Py_ssize_t n, cap;
+    int oom;
+} pend_buf;
+
+/* Visitor of the build: records the referent (borrowed, not read). */
 static int
 build_visit(PyObject *ref, void *arg)
 {
-    if (ref == NULL || HG.oom) {
+    pend_buf *pb = arg;
+    if (ref == NULL || pb->oom) {
         return 0;
     }
-    int32_t j = hg_intern(ref);
-    if (j < 0) {
-        HG.oom = 1;
-        return 0;
+    if (pb->n == pb->cap) {
+        Py_ssize_t cap = pb->cap ? pb->cap * 2 : 4096;
+        PyObject **np = HG_GROW(pb->p, PyObject *, cap);
+        if (np == NULL) {
+            pb->oom = 1;
+            return 0;
+        }
+        pb->p = np;
+        pb->cap = cap;
     }
-    if (HG.flags[j] & HG_EXCLUDED) {
-        return 0;
-    }
+    pb->p[pb->n++] = ref;
+    return 0;
+}
+
+/* Appends the edge -> j.  0, or -1 out of memory. */
+static int
+hg_add_edge(int32_t j)
+{
     if (HG.nedges == HG.edges_cap) {
         int64_t cap = HG.edges_cap ? HG.edges_cap * 2 : 16384;
         if (cap > INT32_MAX) {
             cap = INT32_MAX;
         }
         if (HG.nedges >= cap) {
-            HG.oom = 1;
-            return 0;
+            return -1;
         }
         int32_t *e = HG_GROW(HG.fwd, int32_t, cap);
         if (e == NULL) {
-            HG.oom = 1;
-            return 0;
+            return -1;
         }
         HG.fwd = e;
         HG.edges_cap = cap;
     }
     HG.fwd[HG.nedges++] = j;
     return 0;
+}
+
+/* Closes the index under tp_traverse: the node array is the queue.
+ * Runs no Python code.  0, or -1 out of memory (no exception set). */
+static int
+hg_close(void)
+{
+    pend_buf pb = {0};
+    Py_ssize_t bound[HG_CHUNK + 1];
+    int rc = -1;
+    for (int32_t i = 0; i < HG.n;) {
+        int32_t end = HG.n - i > HG_CHUNK ? i + HG_CHUNK : HG.n;
+        pb.n = 0;
+        for (int32_t v = i; v < end; v++) {
+            bound[v - i] = pb.n;
+            PyObject *op = HG.ptr[v];
+            if (!(HG.flags[v] & HG_EXCLUDED) && PyObject_IS_GC(op)
+                && Py_TYPE(op)->tp_traverse != NULL) {
+                Py_TYPE(op)->tp_traverse(op, build_visit, &pb);
+            }
+        }
+        bound[end - i] = pb.n;
+        if (pb.oom) {
+            goto done;
+        }
+        for (Py_ssize_t k = 0; k < pb.n; k++) {
+            AGC_PREFETCH(&HG.slots[agc_home_of(agc_tag_of(pb.p[k]),
+                                               HG.nslots)]);
+        }
+        for (int32_t v = i; v < end; v++) {
+            HG.fwd_off[v] = (int32_t)HG.nedges;
+            for (Py_ssize_t k = bound[v - i]; k < bound[v - i + 1]; k++) {
+                int32_t j = hg_intern(pb.p[k]);
+                if (j < 0) {
+                    goto done;
+                }
+                if (!(HG.flags[j] & HG_EXCLUDED) && hg_add_edge(j) < 0) {
+                    goto done;
+                }
+            }
+        }
+        i = end;
+    }
+    HG.fwd_off[HG.n] = (int32_t)HG.nedges;
+    rc = 0;
+done:
+    PyMem_RawFree(pb.p);
+    return rc;
 }
 
 /* Adds the items of list `lst` (borrowed) as nodes of generation `gen`. */
@@ -499,6 +604,18 @@ hg_build(PyObject *module, PyObject *args)
     }
     int64_t t0 = agc_now_ns();
     hg_free();
+    /* Presize for twice the inputs (referents outside the gc's lists,
+     * strings and ints mostly, are about as many again). */
+    int64_t want = PyList_GET_SIZE(extra) + PyList_GET_SIZE(exclude) + 16;
+    for (Py_ssize_t g = 0; g < PyList_GET_SIZE(gens); g++) {
+        PyObject *lst = PyList_GET_ITEM(gens, g);
+        if (PyList_Check(lst)) {
+            want += PyList_GET_SIZE(lst);
+        }
+    }
+    if (hg_reserve(want * 2 < INT32_MAX - 1 ? want * 2 : INT32_MAX - 1) < 0) {
+        goto oom;
+    }
     /* Excluded objects and the input lists themselves come first, flagged,
      * so no edge leads to them. */
     PyObject *own[3] = {gens, extra, exclude};
@@ -532,21 +649,9 @@ hg_build(PyObject *module, PyObject *args)
     if (add_inputs(extra, 3, "extra") < 0) {
         goto fail;
     }
-    /* Close under tp_traverse: a queue over the node array. */
-    for (int32_t i = 0; i < HG.n; i++) {
-        HG.fwd_off[i] = (int32_t)HG.nedges;
-        PyObject *op = HG.ptr[i];
-        if (HG.flags[i] & HG_EXCLUDED) {
-            continue;
-        }
-        if (PyObject_IS_GC(op) && Py_TYPE(op)->tp_traverse != NULL) {
-            Py_TYPE(op)->tp_traverse(op, build_visit, NULL);
-            if (HG.oom) {
-                goto oom;
-            }
-        }
+    if (hg_close() < 0) {
+        goto oom;
     }
-    HG.fwd_off[HG.n] = (int32_t)HG.nedges;
     /* Reverse CSR, and the external flag. */
     HG.rev_off = PyMem_RawCalloc((size_t)HG.n + 1, sizeof(int32_t));
     HG.rev = PyMem_RawMalloc((size_t)(HG.nedges ? HG.nedges : 1)
