@@ -55,7 +55,7 @@ __all__ = [
     "DEBUG_STATS", "DEBUG_COLLECTABLE", "DEBUG_UNCOLLECTABLE",
     "DEBUG_SAVEALL", "DEBUG_LEAK",
     "Stats", "GenerationStats", "CollectionInfo",
-    # ---- explain / watch (altgc/explain.py) ----
+    # ---- explain / watch (altgc/_explain.py) ----
     "watch", "unwatch", "watched", "explain", "survivors", "heap_index",
     "Explanation", "RefPath", "WatchInfo", "HeapIndex", "CAUSES",
     "load_ipython_extension", "unload_ipython_extension",
@@ -547,8 +547,8 @@ def _fmt_ns(ns: int) -> str:
     return f"{ns} ns"
 
 
-# ---- explain / watch (altgc/explain.py, altgc/_ipython.py) ---------------
-from .explain import (  # noqa: E402
+# ---- explain / watch (altgc/_explain.py, altgc/_ipython.py) ---------------
+from ._explain import (  # noqa: E402
     CAUSES, Explanation, HeapIndex, RefPath, WatchInfo, explain, heap_index,
     survivors, unwatch, watch, watched)
 
