@@ -263,12 +263,12 @@ def _named_roots(skip_frames: Sequence[Any]) -> Tuple[List[Any], List[_Root]]:
         user_ns = getattr(shell, "user_ns", None) or {}
         out = user_ns.get("Out")
         add(out, _Root("output_cache", "IPython output cache", "Out",
-                       "del Out{step}   (or %reset -f out)"))
+                       "del Out{step}"))
         hist = getattr(shell, "history_manager", None)
         oh = getattr(hist, "output_hist", None)
         if oh is not None and oh is not out:
             add(oh, _Root("output_cache", "IPython output cache", "_oh",
-                          "del _oh{step}   (or %reset -f out)"))
+                          "del _oh{step}"))
         dh = getattr(shell, "displayhook", None)
         add(dh, _Root("output_cache", "IPython displayhook",
                       "get_ipython().displayhook", "%reset -f out"))
@@ -681,7 +681,7 @@ def _describe(objs: List[Any], root: _Root) -> RefPath:
                 if (not expr and _CACHE_NAME.fullmatch(name)
                         and _ipython_shell() is not None):
                     cause = "output_cache"
-                    release = f"del {name}   (or %reset -f out)"
+                    release = f"del {name}"
         if (k >= 1 and steps[-1] == ".__dict__" and isinstance(src, dict)
                 and label.startswith("[")):
             # an attribute, read through the owner's __dict__
@@ -903,6 +903,7 @@ def _explain_box(box: List[Any], rc: int, w: Optional[_Watch],
     if result is None:   # pragma: no cover - the target is in `roots`
         raise RuntimeError("explain(): the object is not in the heap index")
     raw_paths, stale, anon, reachable, indeg, gen = result
+    raw_paths.sort(key=lambda item: (len(item[1]), item[0]))
     paths = tuple(_describe(objs, infos[pos]) for pos, objs in raw_paths)
     del raw_paths
     notes: List[str] = []
@@ -925,6 +926,11 @@ def _explain_box(box: List[Any], rc: int, w: Optional[_Watch],
     if paths:
         cause = paths[0].cause
         release = "; ".join(dict.fromkeys(p.release for p in paths))
+        if any(p.cause == "output_cache" for p in paths):
+            rest = [r for r in dict.fromkeys(p.release for p in paths)
+                    if r != "%reset -f out"]
+            release = "%reset -f out" + (f"   (or: {'; '.join(rest)})"
+                                         if rest else "")
     elif immortal:
         cause, release = "unknown", ""
     elif unexplained:
@@ -970,10 +976,14 @@ def _stack_frames() -> List[Any]:
     return out
 
 
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
 def _own_frames() -> List[Any]:
-    """Frames of this module's functions on the current stack."""
-    here = __file__
-    return [f for f in _stack_frames() if f.f_code.co_filename == here]
+    """Frames of altgc's own functions on the current stack."""
+    return [f for f in _stack_frames()
+            if os.path.dirname(os.path.abspath(f.f_code.co_filename))
+            == _PACKAGE_DIR]
 
 
 def _collector_status(obj: Any, gen: int) -> Tuple[str, Any]:
