@@ -16,6 +16,7 @@ SOURCES = [
     "src/collector.c",
     "src/graph.c",
     "src/heapgraph.c",
+    "src/framelocals.c",
     "src/module.c",
 ]
 

@@ -168,18 +168,32 @@ def watch(obj: object, label: Optional[str] = None) -> None:
     del frame
 
 
+def _frame_locals(frame: Any) -> List[Tuple[str, Any]]:
+    """(name, value) of a frame's bound locals.
+
+    Not ``frame.f_locals``: before 3.13 that caches a dict of the locals in
+    the frame -- a new reference to each, outliving a later ``del`` -- so
+    the C core reads them (see ``src/framelocals.c``).
+    """
+    pairs = _core._frame_locals(frame)
+    if pairs is None:                  # 3.13+: a proxy, nothing cached
+        pairs = list(frame.f_locals.items())
+    return pairs
+
+
 def _bound_names(frame: Any, obj: object) -> List[Tuple[Dict[str, Any], str]]:
-    """The (namespace, name) pairs of ``frame`` bound to ``obj``."""
+    """The (namespace, name) pairs binding ``obj`` in ``frame``: its
+    globals, and (with an empty namespace: not re-checked later) the locals
+    of a function frame."""
     out = []
-    spaces = [frame.f_globals]
-    if frame.f_code.co_flags & 0x1 and frame.f_locals is not frame.f_globals:
-        spaces.insert(0, frame.f_locals)   # CO_OPTIMIZED: a function
-    for ns in spaces:
-        for k, v in list(ns.items()):
-            if v is obj and isinstance(k, str) and not k.startswith("_"):
-                out.append((frame.f_globals if ns is frame.f_globals else {},
-                            k))
-    return [(ns, k) for ns, k in out if ns]
+    for k, v in list(frame.f_globals.items()):
+        if v is obj and isinstance(k, str) and not k.startswith("_"):
+            out.append((frame.f_globals, k))
+    if frame.f_code.co_flags & 0x1:    # CO_OPTIMIZED: a function
+        for k, v in _frame_locals(frame):
+            if v is obj and not k.startswith("_"):
+                out.insert(0, ({}, k))
+    return out
 
 
 def unwatch(label: str) -> None:
@@ -311,7 +325,7 @@ def _named_roots(skip_frames: Sequence[Any]) -> Tuple[List[Any], List[_Root]]:
     while f is not None:
         if id(f) not in skip and f.f_code.co_flags & 0x1:   # CO_OPTIMIZED
             fname = f.f_code.co_name
-            for k, v in list(f.f_locals.items()):
+            for k, v in _frame_locals(f):
                 add(v, _Root("local", f"running {fname}()", k,
                              f"del {k}   (in {fname}())"))
         f = f.f_back
@@ -363,9 +377,11 @@ def _build_index(extra: List[Any], exclude: List[Any]) -> HeapIndex:
         sys.stderr.flush()
     registry = _core.get_objects(None) if _core.get_count() else []
     gens = [l0, l1, l2]
-    exclude = exclude + [registry, gens]
-    r = _core._hg_build(gens, extra + registry, exclude)
-    del l0, l1, l2, gens, registry
+    everything = extra + registry
+    # Our own lists are no part of the heap being explained.
+    exclude = exclude + [registry, gens, extra, everything]
+    r = _core._hg_build(gens, everything, exclude)
+    del l0, l1, l2, gens, registry, everything, exclude
     idx = HeapIndex(r[0], r[1], r[2], r[3] / 1e9)
     if progress:
         sys.stderr.write(f"altgc: {idx}\n")
@@ -596,7 +612,7 @@ def _step(src: Any, dst: Any) -> Tuple[str, Optional[str]]:
         if isinstance(src, types.CellType):
             return ".cell_contents", ".cell_contents"
         if isinstance(src, types.FrameType):
-            for k, v in src.f_locals.items():
+            for k, v in _frame_locals(src):
                 if v is dst:
                     return f"local {k}", f".f_locals[{k!r}]"
             return "<frame>", None
@@ -624,6 +640,14 @@ def _step(src: Any, dst: Any) -> Tuple[str, Optional[str]]:
             for k, v in d.items():
                 if v is dst:
                     return f".{k}", f".{k}"
+        for klass in type(src).__mro__:
+            slots = klass.__dict__.get("__slots__", ())
+            for name in ([slots] if isinstance(slots, str) else slots):
+                try:
+                    if getattr(src, name) is dst:
+                        return f".{name}", f".{name}"
+                except Exception:
+                    pass
         for a in ("__closure__", "__globals__", "__defaults__",
                   "__kwdefaults__", "__self__", "__func__", "__wrapped__",
                   "cell_contents"):
@@ -663,22 +687,35 @@ def _global_name(ns: dict, dst: Any) -> Optional[str]:
     return names[0] if names else None
 
 
+_MAX_SHOWN_STEPS = 40   # longer paths are abbreviated in ``expr``
+
+
 def _describe(objs: List[Any], root: _Root) -> RefPath:
-    """Turn a validated path (root object first) into a :class:`RefPath`."""
+    """Turn a validated path (root object first) into a :class:`RefPath`.
+
+    Linear in the path's length (a path may be 10**6 steps long): the
+    expression is kept as pieces, joined once.
+    """
     steps: List[str] = []
-    expr = prefix = root.expr
-    spelled = True
-    exprs: List[Optional[str]] = [root.expr or None]   # per object
+    pieces: List[str] = [root.expr]
+    # spelled[k]: number of pieces spelling objs[k], or -1 (no spelling)
+    spelled: List[int] = [1 if root.expr else -1]
     cause = root.kind
     release = ""
+
+    def expr_of(k: int) -> Optional[str]:
+        n = spelled[k] if 0 <= k < len(spelled) else -1
+        return "".join(pieces[:n]) if n > 0 else None
+
     for k in range(len(objs) - 1):
         src, dst = objs[k], objs[k + 1]
         label, suffix = _step(src, dst)
+        prev_ok = spelled[k] >= 0 or (k == 0 and root.kind == "name")
         if k == 0 and root.kind == "name" and isinstance(src, dict):
             name = _global_name(src, dst)
             if name is not None:
-                label = suffix = name if not expr else "." + name
-                if (not expr and _CACHE_NAME.fullmatch(name)
+                label = suffix = name if not root.expr else "." + name
+                if (not root.expr and _CACHE_NAME.fullmatch(name)
                         and _ipython_shell() is not None):
                     cause = "output_cache"
                     release = f"del {name}"
@@ -692,7 +729,7 @@ def _describe(objs: List[Any], root: _Root) -> RefPath:
                 if isinstance(objs[k - 1], type) and cause in ("name",
                                                                "local"):
                     cause = "class_attribute"
-                    owner = exprs[k - 1] or objs[k - 1].__qualname__
+                    owner = expr_of(k - 1) or objs[k - 1].__qualname__
                     release = f"del {owner}{label}"
         steps.append(label)
         if cause in ("name", "local"):
@@ -700,51 +737,69 @@ def _describe(objs: List[Any], root: _Root) -> RefPath:
             lru = _lru_name(src)
             if lru is not None:
                 cause = "lru_cache"
-                release = f"{exprs[k] or lru}.cache_clear()"
+                release = f"{expr_of(k) or lru}.cache_clear()"
             elif isinstance(src, types.CellType):
                 fn = objs[k - 2] if k >= 2 and isinstance(
                     objs[k - 2], types.FunctionType) else None
-                fname = (exprs[k - 2] or fn.__qualname__ if fn is not None
-                         else "<function>")
+                fname = ((expr_of(k - 2) or fn.__qualname__)
+                         if fn is not None else "<function>")
                 cause = "closure"
                 release = (f"del {fname}   (the function whose closure "
                            "cell holds it; or rebind the captured variable)")
             elif (isinstance(src, type) and label.startswith(".")
                   and label != ".__dict__"):
                 cause = "class_attribute"
-                release = f"del {exprs[k] or src.__qualname__}{label}"
-        if spelled and suffix is not None:
-            expr += suffix
-            if suffix:
-                prefix = expr
-        else:
-            spelled = False
-        exprs.append(expr if spelled else None)
-    full = expr if spelled else _chain(root, prefix, steps, objs)
+                release = f"del {expr_of(k) or src.__qualname__}{label}"
+        if prev_ok:
+            if suffix is not None:
+                if suffix:
+                    pieces.append(suffix)
+                spelled.append(len(pieces))
+                continue
+        spelled.append(-1)
+    n_spelled = spelled[-1]
+    if n_spelled > 0:
+        full = _abbreviate(pieces)
+    else:
+        full = _chain(root, pieces, spelled, steps, objs)
     if not release:
         if root.kind == "name":
-            release = (f"del {expr}" if spelled and expr
+            release = (f"del {full}" if n_spelled > 0 and full
                        else f"drop the reference along {full}")
         elif root.kind == "local":
             release = (root.release if len(objs) == 1 else
-                       f"del {expr}   (in {root.name[8:]})" if spelled else
-                       f"drop the reference along {full}")
+                       f"del {full}   (in {root.name[8:]})" if n_spelled > 0
+                       else f"drop the reference along {full}")
         else:
             release = root.release.format(step=steps[0] if steps else "")
     return RefPath(root.kind, full, tuple(type(o).__name__ for o in objs),
                    tuple(steps), cause, release)
 
 
-def _chain(root: _Root, prefix: str, steps: List[str],
-           objs: List[Any]) -> str:
+def _abbreviate(pieces: List[str]) -> str:
+    """Join expression pieces, eliding the middle of very long paths."""
+    if len(pieces) <= _MAX_SHOWN_STEPS:
+        return "".join(pieces)
+    head, tail = pieces[:_MAX_SHOWN_STEPS // 2], pieces[-10:]
+    hidden = len(pieces) - len(head) - len(tail)
+    return "".join(head) + f"...<{hidden} more steps>..." + "".join(tail)
+
+
+def _chain(root: _Root, pieces: List[str], spelled: List[int],
+           steps: List[str], objs: List[Any]) -> str:
     """A readable path where some step has no Python spelling: the spelled
     prefix, then the types along the rest."""
-    out = prefix or root.name
-    spelled = True
-    for k, s in enumerate(steps):
-        if spelled and (out + s).endswith(s) and prefix.endswith(s) and s:
+    last = max((k for k, n in enumerate(spelled) if n > 0), default=-1)
+    out = (_abbreviate(pieces[:spelled[last]]) if last >= 0
+           else root.name)
+    rest = list(range(max(last, 0), len(steps)))
+    if len(rest) > _MAX_SHOWN_STEPS:
+        rest = rest[:_MAX_SHOWN_STEPS // 2] + [-1] + rest[-10:]
+    for k in rest:
+        if k < 0:
+            out += " -> ..."
             continue
-        spelled = False
+        s = steps[k]
         t = type(objs[k + 1]).__name__
         out += f" -> {t}" + ("" if s in ("->", ".__dict__") else f" {s}")
     return out
@@ -874,24 +929,49 @@ def _freed(w: _Watch) -> Explanation:
 
 def _explain_box(box: List[Any], rc: int, w: Optional[_Watch],
                  max_paths: int, refresh: bool, probe: bool) -> Explanation:
-    global _BASELINE
     _check_max_paths(max_paths)
+    my_frames: List[Any] = []
+    roots: List[Any] = []
+    try:
+        return _explain_box2(box, w, max_paths, refresh, probe, my_frames,
+                             roots)
+    finally:
+        # my_frames holds this very frame: break the cycle so the target
+        # (and the roots) are not kept alive until the next collection.
+        my_frames.clear()
+        roots.clear()
+        box.clear()
+
+
+def _explain_box2(box: List[Any], w: Optional[_Watch], max_paths: int,
+                  refresh: bool, probe: bool, my_frames: List[Any],
+                  roots: List[Any]) -> Explanation:
+    my_frames.extend(_own_frames())
+    objs, infos = _named_roots(my_frames)
+    roots.extend(objs)
+    del objs
+    exclude = [box, roots, infos, my_frames] + my_frames
+    try:
+        return _explain_box3(box, w, max_paths, refresh, probe, my_frames,
+                             roots, infos, exclude)
+    finally:
+        exclude.clear()     # it holds our frames, which hold it
+
+
+def _explain_box3(box: List[Any], w: Optional[_Watch], max_paths: int,
+                  refresh: bool, probe: bool, my_frames: List[Any],
+                  roots: List[Any], infos: List[_Root],
+                  exclude: List[Any]) -> Explanation:
+    global _BASELINE
     if _BASELINE is None:
         _BASELINE = _refcount_probe(object())
     # references held by explain's own frames at entry
     own = _BASELINE if probe else _label_baseline()
-    my_frames = _own_frames()
-    roots, infos = _named_roots(my_frames)
-    snapshot_locals = [f.f_locals for f in _stack_frames()
-                       if f.f_code.co_flags & 0x1 and
-                       isinstance(f.f_locals, dict)]
-    exclude = [box, roots, infos, my_frames, snapshot_locals] + my_frames \
-        + snapshot_locals
     idx = None
     result = None
     for attempt in range(2):
         if refresh or attempt or not _core._hg_contains(box[0]):
-            idx = _build_index(list(roots), exclude)
+            idx = _build_index(roots + box, exclude)
         elif idx is None:
             idx = heap_index(refresh=False)
         result = _core._hg_paths(box[0], roots, max_paths)
@@ -905,16 +985,22 @@ def _explain_box(box: List[Any], rc: int, w: Optional[_Watch],
     raw_paths, stale, anon, reachable, indeg, gen = result
     raw_paths.sort(key=lambda item: (len(item[1]), item[0]))
     paths = tuple(_describe(objs, infos[pos]) for pos, objs in raw_paths)
-    del raw_paths
+    del raw_paths, result     # they hold the path's objects
     notes: List[str] = []
-    # references nobody visible accounts for
+    # References nobody visible accounts for: the count now, less our own
+    # (calibrated), the heap's, the named-roots list's, and on 3.11+ the
+    # running functions' locals (frames no longer traverse them).
+    rc = sys.getrefcount(box[0])
+    in_roots = sum(1 for r in roots if r is box[0])
     frame_refs = 0
     if sys.version_info >= (3, 11):
+        mine = {id(x) for x in my_frames}
         frame_refs = sum(1 for f in _stack_frames() if f.f_code.co_flags & 1
-                         and id(f) not in {id(x) for x in my_frames}
-                         for v in f.f_locals.values() if v is box[0])
+                         and id(f) not in mine
+                         for _, v in _frame_locals(f) if v is box[0])
     immortal = rc >= _IMMORTAL_REFCNT
-    unexplained = 0 if immortal else max(0, rc - own - indeg - frame_refs)
+    unexplained = 0 if immortal else max(
+        0, rc - own - indeg - frame_refs - in_roots)
     if immortal:
         notes.append("it is immortal (the interpreter never frees it)")
     ret = _core._hg_retained(box[0])

@@ -848,7 +848,9 @@ hg_paths(PyObject *module, PyObject *args)
             if (hg_check_epoch(epoch) < 0) {
                 goto done;
             }
-            continue;   /* a path starts at the nearest named root */
+            if (v != t) {
+                continue;   /* a path starts at the nearest named root */
+            }
         }
         if (v != t && (HG.flags[v] & HG_EXT) && first_ext < 0) {
             first_ext = v;
@@ -1164,7 +1166,10 @@ hg_contains(PyObject *module, PyObject *obj)
     return PyBool_FromLong(HG.valid && hg_find(obj) >= 0);
 }
 
+PyObject *agc_frame_locals(PyObject *module, PyObject *frame);  /* framelocals.c */
+
 PyMethodDef agc_heapgraph_methods[] = {
+    {"_frame_locals", agc_frame_locals, METH_O, NULL},
     {"_watch_add", hg_watch_add, METH_O, NULL},
     {"_watch_get", hg_watch_get, METH_O, NULL},
     {"_watch_state", hg_watch_state, METH_O, NULL},
