@@ -1003,6 +1003,10 @@ def _explain_box3(box: List[Any], w: Optional[_Watch], max_paths: int,
         0, rc - own - indeg - frame_refs - in_roots)
     if immortal:
         notes.append("it is immortal (the interpreter never frees it)")
+    # The build counted our own references as external: correct that for
+    # the dominator tree (retained sizes).
+    _core._hg_set_external(box[0], bool(unexplained or frame_refs
+                                        or immortal))
     ret = _core._hg_retained(box[0])
     retained_objects, retained_bytes = ret if ret is not None else (None,
                                                                     None)

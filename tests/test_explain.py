@@ -566,34 +566,71 @@ def test_deep_structures_in_subprocess():
     out = run_python("""
         import sys, altgc, types
         m = types.ModuleType("deepmod"); sys.modules["deepmod"] = m
-        deep = []
-        cur = deep
-        for _ in range(10**6):
-            nxt = []
-            cur.append(nxt)
-            cur = nxt
-        m.deep = deep
-        e = altgc.explain(cur)
-        print(len(e.paths[0].steps), e.retained_objects)
-        e = altgc.explain(deep)
-        print(e.retained_objects)
+
+        def build_lists():
+            m.deep = cur = []
+            for _ in range(10**6):
+                nxt = []
+                cur.append(nxt)
+                cur = nxt
+            altgc.watch(cur, "leaf")
+
         class Node:
             __slots__ = ("next",)
-        head = Node(); n = head
-        for _ in range(10**6):
-            n.next = Node(); n = n.next
-        m.head = head
-        del deep, cur
-        e = altgc.explain(n)
-        print(len(e.paths[0].steps), e.cause)
+
+        def build_chain():
+            m.head = n = Node()
+            for _ in range(10**6):
+                n.next = Node()
+                n = n.next
+            altgc.watch(n, "tail")
+
+        build_lists()
+        e = altgc.explain("leaf")
+        print(len(e.paths[0].steps), e.retained_objects, e.cause)
+        print(altgc.explain(m.deep, refresh=False).retained_objects)
+        build_chain()
+        e = altgc.explain("tail")
+        print(len(e.paths[0].steps), e.cause, len(e.paths[0].expr) < 1000)
+        print(altgc.explain(m.head, refresh=False).retained_objects)
     """, timeout=600)
     lines = out.stdout.split("\n")
-    assert lines[0] == "1000001 1"
+    assert lines[0] == "1000001 1 name"
     assert lines[1] == "1000001"
-    assert lines[2] == "1000001 name"
+    assert lines[2] == "1000001 name True"
+    assert lines[3] == "1000001"
 
 
 def test_docstring_examples():
     gc.disable()
     r = doctest.testmod(_explain, optionflags=doctest.ELLIPSIS)
     assert r.failed == 0 and r.attempted >= 30
+
+
+def test_retained_diamond_and_chain(mod):
+    d = bytearray(1000)
+    b, c = [d], [d]
+    mod.a = [b, c]
+    del b, c, d
+    a = mod.a
+    size = sys.getsizeof
+    e = altgc.explain(a)
+    assert e.retained_objects == 4
+    assert e.retained_bytes == size(a) + size(a[0]) + size(a[1]) + size(
+        a[0][0])
+    # b alone retains only itself: d is also reached through c
+    assert altgc.explain(a[0], refresh=False).retained_objects == 1
+    del a
+    # a chain whose nodes all refer to one class (a shape that makes the
+    # Cooper-Harvey-Kennedy algorithm quadratic)
+
+    class Node:
+        __slots__ = ("next",)
+    head = n = Node()
+    for _ in range(2000):
+        n.next = Node()
+        n = n.next
+    mod.head = head
+    del head, n
+    e = altgc.explain(mod.head.next)
+    assert e.retained_objects == 2000
