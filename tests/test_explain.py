@@ -634,3 +634,61 @@ def test_retained_diamond_and_chain(mod):
     del head, n
     e = altgc.explain(mod.head.next)
     assert e.retained_objects == 2000
+
+
+# ---------------------------------------------------------------------------
+# python -m altgc run
+# ---------------------------------------------------------------------------
+
+RUN_SCRIPT = """
+import os, signal, sys, altgc
+CACHE = {}
+
+def load(n):
+    data = [0] * n
+    altgc.watch(data, "data")
+    CACHE["last"] = data
+    return data
+
+class Leaky:
+    pass
+
+leaks = [Leaky() for _ in range(500)]
+d = load(int(sys.argv[1]))
+del d
+temp = [1]
+altgc.watch(temp, "temp")
+if hasattr(signal, "SIGUSR1"):
+    os.kill(os.getpid(), signal.SIGUSR1)     # a report now, another at exit
+del temp
+print("script done", sys.argv[1:])
+"""
+
+
+def test_python_m_altgc_run(tmp_path):
+    script = tmp_path / "script.py"
+    script.write_text(RUN_SCRIPT)
+    proc = run_python(f"""
+        import sys
+        from altgc.__main__ import main
+        sys.exit(main(["run", {str(script)!r}, "1000"]))
+    """)
+    assert "script done ['1000']" in proc.stdout
+    err = proc.stderr
+    # the SIGUSR1 report and the one at exit
+    assert err.count("==== altgc: survivors ====") == 2
+    final = err.rsplit("==== altgc: survivors ====", 1)[1]
+    assert "held by CACHE['last']" in final
+    assert "release it: del CACHE['last']" in final
+    assert "temp (list): freed" in final
+    growth = final.split("grew most ====", 1)[1]
+    assert growth.split("\n")[1].split() == ["+500", "Leaky", "(now", "500)"]
+
+
+def test_python_m_altgc_run_bad_script(tmp_path):
+    proc = run_python("""
+        import sys
+        from altgc.__main__ import main
+        sys.exit(main(["run", "/nonexistent/script.py"]))
+    """, check=False)
+    assert proc.returncode == 2 and "no such script" in proc.stderr
