@@ -719,6 +719,18 @@ hg_require(void)
     return 0;
 }
 
+/* The node of obj (borrowed, not read): its index, -1 if it is not a node
+ * (or an excluded one), -2 with an exception if there is no index. */
+static int32_t
+hg_node_of(PyObject *obj)
+{
+    if (hg_require() < 0) {
+        return -2;
+    }
+    int32_t i = hg_find(obj);
+    return (i < 0 || (HG.flags[i] & HG_EXCLUDED)) ? -1 : i;
+}
+
 /* Visitor finding one referent: arg points to {want, found}. */
 typedef struct {
     PyObject *want;
@@ -793,11 +805,11 @@ hg_paths(PyObject *module, PyObject *args)
                           &roots, &max_paths)) {
         return NULL;
     }
-    if (hg_require() < 0) {
+    int32_t t = hg_node_of(target);
+    if (t == -2) {
         return NULL;
     }
-    int32_t t = hg_find(target);
-    if (t < 0 || (HG.flags[t] & HG_EXCLUDED)) {
+    if (t < 0) {
         Py_RETURN_NONE;
     }
     int32_t n = HG.n;
@@ -1026,11 +1038,11 @@ retained_visit(PyObject *ref, void *arg)
 static PyObject *
 hg_retained(PyObject *module, PyObject *target)
 {
-    if (hg_require() < 0) {
+    int32_t t = hg_node_of(target);
+    if (t == -2) {
         return NULL;
     }
-    int32_t t = hg_find(target);
-    if (t < 0 || (HG.flags[t] & HG_EXCLUDED)) {
+    if (t < 0) {
         Py_RETURN_NONE;
     }
     if (HG.sizes == NULL) {
@@ -1124,11 +1136,11 @@ hg_set_external(PyObject *module, PyObject *args)
     if (!PyArg_ParseTuple(args, "Op:_hg_set_external", &obj, &flag)) {
         return NULL;
     }
-    if (hg_require() < 0) {
+    int32_t i = hg_node_of(obj);
+    if (i == -2) {
         return NULL;
     }
-    int32_t i = hg_find(obj);
-    if (i < 0 || (HG.flags[i] & HG_EXCLUDED)) {
+    if (i < 0) {
         Py_RETURN_FALSE;
     }
     if (((HG.flags[i] & HG_EXT) != 0) != (flag != 0)) {

@@ -125,56 +125,49 @@ def test_cycle_reported_before_collection(tmp_path, monkeypatch):
     assert "disabled" in e["collector_status"]
 
 
-def test_lru_cache(tmp_path, monkeypatch):
-    e, _ = run_notebook([
-        "import functools\n@functools.lru_cache\ndef load(n):\n"
-        "    return [n] * 100000\n"
-        "r = load(3)\naltgc.watch(r, 'r')\ndel r",
-    ], tmp_path, monkeypatch, "r")
-    assert e["cause"] == "lru_cache"
-    assert e["release"] == "load.cache_clear()"
+# (cells, label, cause, what the release command must be / start with)
+SIMPLE_CASES = {
+    "lru_cache": (
+        ["import functools\n@functools.lru_cache\ndef load(n):\n"
+         "    return [n] * 100000\n"
+         "r = load(3)\naltgc.watch(r, 'r')\ndel r"],
+        "r", "load.cache_clear()"),
+    "matplotlib": (
+        ["import matplotlib\nmatplotlib.use('Agg')\n"
+         "import matplotlib.pyplot as plt\n"
+         "fig = plt.figure()\naltgc.watch(fig, 'fig')\ndel fig"],
+        "fig", "plt.close(fig)"),
+    "closure": (
+        ["def make():\n    data = [0] * 100000\n"
+         "    altgc.watch(data, 'data')\n"
+         "    def get():\n        return data\n    return get\n"
+         "getter = make()"],
+        "data", "del getter"),
+    "class_attribute": (
+        ["class Registry:\n    pass\n"
+         "table = [0] * 1000\nRegistry.table = table\n"
+         "altgc.watch(table, 'table')\ndel table"],
+        "table", "del Registry.table"),
+    "c_extension": (
+        ["from altgc import _testobjs\n"
+         "held = [0] * 1000\n_testobjs.hold(held)\n"
+         "altgc.watch(held, 'held')\ndel held"],
+        "held", "release it in the C extension"),
+}
 
 
-def test_pyplot_figure(tmp_path, monkeypatch):
-    pytest.importorskip("matplotlib")
-    e, _ = run_notebook([
-        "import matplotlib\nmatplotlib.use('Agg')\n"
-        "import matplotlib.pyplot as plt\n"
-        "fig = plt.figure()\naltgc.watch(fig, 'fig')\ndel fig",
-    ], tmp_path, monkeypatch, "fig")
-    assert e["cause"] == "matplotlib"
-    assert "plt.close" in e["release"]
-
-
-def test_closure(tmp_path, monkeypatch):
-    e, _ = run_notebook([
-        "def make():\n    data = [0] * 100000\n    altgc.watch(data, 'data')\n"
-        "    def get():\n        return data\n    return get\n"
-        "getter = make()",
-    ], tmp_path, monkeypatch, "data")
-    assert e["cause"] == "closure"
-    assert e["paths"][0]["expr"] == "getter.__closure__[0].cell_contents"
-    assert e["release"].startswith("del getter")
-
-
-def test_class_attribute(tmp_path, monkeypatch):
-    e, _ = run_notebook([
-        "class Registry:\n    pass\n"
-        "table = [0] * 1000\nRegistry.table = table\n"
-        "altgc.watch(table, 'table')\ndel table",
-    ], tmp_path, monkeypatch, "table")
-    assert e["cause"] == "class_attribute"
-    assert e["release"] == "del Registry.table"
-
-
-def test_held_by_c_extension(tmp_path, monkeypatch):
-    e, _ = run_notebook([
-        "from altgc import _testobjs\n"
-        "held = [0] * 1000\n_testobjs.hold(held)\n"
-        "altgc.watch(held, 'held')\ndel held",
-    ], tmp_path, monkeypatch, "held")
-    assert e["cause"] == "c_extension"
-    assert e["unexplained_refs"] == 1
+@pytest.mark.parametrize("cause", sorted(SIMPLE_CASES))
+def test_cause(cause, tmp_path, monkeypatch):
+    if cause == "matplotlib":
+        pytest.importorskip("matplotlib")
+    cells, label, release = SIMPLE_CASES[cause]
+    e, _ = run_notebook(cells, tmp_path, monkeypatch, label)
+    assert e["alive"] and e["cause"] == cause
+    assert e["release"].startswith(release), e["release"]
+    if cause == "closure":
+        assert e["paths"][0]["expr"] == "getter.__closure__[0].cell_contents"
+    if cause == "c_extension":
+        assert e["unexplained_refs"] == 1 and not e["paths"]
 
 
 def test_freed_but_rss_unchanged(tmp_path, monkeypatch):
