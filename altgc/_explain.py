@@ -41,7 +41,7 @@ import re
 import sys
 import time
 import types
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from . import _core
 
@@ -485,9 +485,7 @@ class Explanation:
             ids = [_dot_id(f"p{i}n{k}") for k in range(len(p.types) - 1)]
             ids.append(target)
             for k, t in enumerate(p.types[:-1]):
-                label = p.expr if k == 0 and False else t
-                if k == 0:
-                    label = f"{p.root}: {t}"
+                label = f"{p.root}: {t}" if k == 0 else t
                 lines.append(f'  {ids[k]} [label="{_dot_esc(label)}"];')
             for k, step in enumerate(p.steps):
                 lines.append(f'  {ids[k]} -> {ids[k + 1]} '

@@ -24,7 +24,7 @@ import gc
 import re
 import shlex
 import sys
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional
 
 from . import _core
 from . import _explain
