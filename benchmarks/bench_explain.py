@@ -40,7 +40,7 @@ except ImportError:   # pragma: no cover - depends on the environment
     objgraph = None
 
 
-def build(shape, mod, fillers):
+def build(shape, mod):
     """Make the shape under module `mod`; return (target, decoys) where
     decoys must stay referenced by the caller's local only."""
     target = ["target"]
@@ -65,7 +65,7 @@ def body(report):
     sys.modules[mod.__name__] = mod
     gc.collect()
     for shape in ("chain9", "fan50", "fan300"):
-        target, decoys = build(shape, mod, fillers)
+        target, decoys = build(shape, mod)
         first, later = [], []
         e = None
         for _ in range(args.repeat):
