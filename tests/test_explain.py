@@ -84,7 +84,7 @@ def test_watch_does_not_delay_finalizer():
     obj = Finalized("f1")
     altgc.watch(obj, "f1")
     del obj
-    assert Finalized.log[-1] == "f1"
+    assert Finalized.log.pop() == "f1"
 
 
 def test_watch_cycle_freed_by_collection_only():
@@ -410,6 +410,7 @@ def test_freed_rss_unchanged(monkeypatch):
     assert "malloc_trim" in e.release and "RSS" in str(e)
 
 
+@pytest.mark.slow
 def test_freed_and_rss_dropped():
     x = b"x" * (64 << 20)        # mmap-ed by malloc: given back on free
     altgc.watch(x, "huge")
@@ -562,6 +563,7 @@ def test_heap_index_figures():
     assert "bytes/object" in str(idx)
 
 
+@pytest.mark.slow
 def test_deep_structures_in_subprocess():
     out = run_python("""
         import sys, altgc, types
