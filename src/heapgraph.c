@@ -19,12 +19,13 @@
  *            factor <= 1/2, 64 bits a slot
  *   fwd_off  N + 1 int32, fwd E int32: referents in traversal order
  *   rev_off  N + 1 int32, rev E int32: referrers (reverse CSR)
- *   gen, flags  one byte each
+ *   gen, flags, inref  one byte each (inref: references held by the
+ *            caller's input lists)
  *   sizes    int64 per node, filled lazily (retained sizes)
  *
  * The index never owns a reference.  Objects may die after the build, and
  * their memory may be reused, so the index is only ever used for integer
- * work (breadth-first search, dominators); every object the caller gets
+ * work (breadth-first search, dominated sets); every object the caller gets
  * back is found again by a fresh tp_traverse starting from an object the
  * caller holds (a named root or the target): a step that no longer exists
  * makes the path "stale" and the caller rebuilds.  No pointer taken from
