@@ -16,6 +16,8 @@ SOURCES = [
     "src/collector.c",
     "src/graph.c",
     "src/install.c",
+    "src/heapgraph.c",
+    "src/framelocals.c",
     "src/module.c",
 ]
 
@@ -43,7 +45,8 @@ setup(
         Extension(
             "altgc._core",
             sources=SOURCES,
-            depends=["src/altgc.h", "src/registry.h", "src/collector.h"],
+            depends=["src/altgc.h", "src/registry.h", "src/collector.h",
+                     "src/heapgraph.h"],
             define_macros=macros,
             extra_compile_args=compile_args,
             extra_link_args=link_args,

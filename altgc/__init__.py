@@ -58,6 +58,11 @@ __all__ = [
     # install mode (_install.py)
     "install", "uninstall", "installed", "is_installed", "install_info",
     "InstallInfo",
+    # ---- explain / watch (altgc/_explain.py) ----
+    "watch", "unwatch", "watched", "explain", "survivors", "heap_index",
+    "Explanation", "RefPath", "WatchInfo", "HeapIndex", "CAUSES",
+    "load_ipython_extension", "unload_ipython_extension",
+    # ---- end explain / watch ----
 ]
 
 __version__ = "0.1.0"
@@ -546,3 +551,23 @@ def _fmt_ns(ns: int) -> str:
     if ns >= 1_000:
         return f"{ns / 1e3:.1f} us"
     return f"{ns} ns"
+
+
+# ---- explain / watch (altgc/_explain.py, altgc/_ipython.py) ---------------
+from ._explain import (  # noqa: E402
+    CAUSES, Explanation, HeapIndex, RefPath, WatchInfo, explain, heap_index,
+    survivors, unwatch, watch, watched)
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext altgc``: the ``%altgc`` line magic and post-cell notices
+    (see :mod:`altgc._ipython`)."""
+    from . import _ipython
+    _ipython.load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """``%unload_ext altgc``."""
+    from . import _ipython
+    _ipython.unload(ipython)
+# ---- end explain / watch ------------------------------------------------

@@ -1,4 +1,4 @@
-"""Command line: ``python -m altgc demo``.
+"""Command line: ``python -m altgc demo``, ``python -m altgc run script.py``.
 
 ``demo`` builds the same small heap twice -- cycles of lists, dicts,
 instances with ``__del__``, a weakref with a callback, a legacy-finalizer
@@ -215,7 +215,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p_demo.add_argument("--size", type=int, default=200,
                         help="copies of the demo heap (default: 200)")
     sub.add_parser("version", help="print the version")
+    # ---- run: survivors report (altgc/_run.py) ----
+    p_run = sub.add_parser(
+        "run", help="run a script; at exit (or on SIGUSR1) report the "
+                    "watched objects that survived and the container types "
+                    "that grew most")
+    p_run.add_argument("script")
+    p_run.add_argument("args", nargs=argparse.REMAINDER)
+    # ---- end run ----
     args = parser.parse_args(argv)
+    if args.command == "run":
+        from . import _run
+        return _run.run(args.script, args.args)
     if args.command == "demo":
         if args.size < 1:
             parser.error("--size must be at least 1")

@@ -31,6 +31,7 @@
 #include "altgc.h"
 
 #include <frameobject.h>   /* PyFrame_Type on 3.10 */
+#include "heapgraph.h"      /* watched objects (altgc.watch) */
 
 static PyMemAllocatorEx orig_obj_alloc;
 static int hooks_installed = 0;
@@ -47,6 +48,9 @@ count_death(void)
 void
 agc_note_death(PyObject *op)
 {
+    if (agc_watch_live != 0) {
+        agc_watch_note_death(op);
+    }
     if (AGC.reg.used != 0 && agc_registry_discard(&AGC.reg, op)) {
         count_death();
     }
@@ -58,6 +62,9 @@ static inline void
 note_block(void *block)
 {
     agc_registry *reg = &AGC.reg;
+    if (agc_watch_live != 0 && block != NULL) {
+        agc_watch_note_block(block);
+    }
     if (reg->used == 0 || block == NULL) {
         return;
     }

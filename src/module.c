@@ -11,6 +11,7 @@
  * bound to the same collector, as `gc` is one per interpreter.
  */
 #include "altgc.h"
+#include "heapgraph.h"
 
 agc_state AGC;
 
@@ -691,7 +692,9 @@ core_exec(PyObject *module)
         || PyModule_AddIntConstant(module, "DEBUG_SAVEALL",
                                    AGC_DEBUG_SAVEALL) < 0
         || PyModule_AddIntConstant(module, "DEBUG_LEAK",
-                                   AGC_DEBUG_LEAK) < 0) {
+                                   AGC_DEBUG_LEAK) < 0
+        /* explain/watch (heapgraph.c) */
+        || PyModule_AddFunctions(module, agc_heapgraph_methods) < 0) {
         return -1;
     }
     return 0;

@@ -1,0 +1,245 @@
+"""IPython / Jupyter integration: ``%load_ext altgc``.
+
+Registers the line magic ``%altgc``::
+
+    %altgc why NAME_OR_EXPR        why is it still alive? (a watched label or
+                                   an expression evaluated in the namespace)
+    %altgc watch NAME [NAME ...]   watch these variables
+    %altgc watch                   watch every new object of at least
+                                   --min-size bytes (default 1 MB) a cell binds
+    %altgc watch --min-size 10MB   ... with another threshold
+    %altgc watch --off             stop watching new objects automatically
+    %altgc report                  watched objects; survivors with their cause
+    %altgc collect                 gc.collect() and altgc.collect()
+    %altgc stats                   altgc's collector and heap-index figures
+    %altgc notices on|off          the post-cell notices below
+
+After each cell, a watched object whose name the cell deleted but that is
+still alive gets a one-line notice naming the cause and the fix.
+"""
+
+from __future__ import annotations
+
+import gc
+import re
+import shlex
+import sys
+from typing import Any, Dict, Optional
+
+from . import _core
+from . import _explain
+
+_USAGE = __doc__.split("::", 1)[1].split("After each cell")[0]
+
+
+class _State:
+    def __init__(self, shell: Any) -> None:
+        self.shell = shell
+        self.notices = True
+        self.auto_min_size: Optional[int] = None
+        self.bound_before: Dict[str, int] = {}    # label -> id when bound
+        self.names_before: set = set()
+
+
+_state: Optional[_State] = None
+
+
+def _parse_size(text: str) -> int:
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kKmMgG]?)[bB]?\s*", text)
+    if not m:
+        raise ValueError(f"%altgc watch: --min-size {text!r} is not a size "
+                         "(examples: 1000000, 500KB, 10MB)")
+    mult = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9}[m.group(2).lower()]
+    return int(float(m.group(1)) * mult)
+
+
+def _size(obj: Any) -> int:
+    try:
+        n = sys.getsizeof(obj)
+    except Exception:
+        n = 0
+    nbytes = getattr(type(obj), "nbytes", None)   # numpy arrays, views
+    if nbytes is not None:
+        try:
+            n = max(n, int(obj.nbytes))
+        except Exception:
+            pass
+    return n
+
+
+def _user_ns() -> Dict[str, Any]:
+    assert _state is not None
+    return _state.shell.user_ns
+
+
+def _watched_bindings() -> Dict[str, int]:
+    """label -> id(obj) for watched labels the namespace binds to their
+    (alive) object."""
+    ns = _user_ns()
+    out = {}
+    for w in list(_explain._watches.values()):
+        obj = _core._watch_get(w.token)
+        if obj is None:
+            continue
+        for name in {w.label, *(n for _, n in w.names)}:
+            if ns.get(name) is obj:
+                out[w.label] = id(obj)
+        del obj
+    return out
+
+
+def _pre_run_cell(*args: Any) -> None:
+    if _state is None:
+        return
+    _state.bound_before = _watched_bindings()
+    _state.names_before = set(_user_ns())
+
+
+def _post_run_cell(*args: Any) -> None:
+    st = _state
+    if st is None:
+        return
+    ns = _user_ns()
+    if st.auto_min_size is not None:
+        for name in set(ns) - st.names_before:
+            if name.startswith("_") or name in _explain._watches:
+                continue
+            obj = ns[name]
+            if _size(obj) >= st.auto_min_size:
+                try:
+                    _watch_in_ns(obj, name)
+                except TypeError:
+                    pass
+            del obj
+    if not st.notices:
+        return
+    now = _watched_bindings()
+    gone = [label for label in st.bound_before if label not in now]
+    first = True
+    for label in gone:
+        w = _explain._watches.get(label)
+        if w is None or not _core._watch_state(w.token)[0]:
+            continue
+        e = _explain.explain(label, 3, refresh=first)
+        first = False
+        if not e.alive:
+            continue
+        where = f": {e.paths[0].expr}" if e.paths else ""
+        print(f"altgc: {label} ({e.type_name}) is still alive after del -- "
+              f"{e.cause_text}{where}; release it: {e.release or '?'}")
+
+
+def _watch_in_ns(obj: Any, name: str) -> None:
+    _explain.watch(obj, name)
+    w = _explain._watches[name]
+    w.names = [(_user_ns(), name)]
+
+
+def altgc_magic(line: str) -> Any:
+    """``%altgc why|watch|report|collect|stats|notices ...``"""
+    st = _state
+    if st is None:   # pragma: no cover - registered by load()
+        raise RuntimeError("%load_ext altgc first")
+    try:
+        args = shlex.split(line)
+    except ValueError as exc:
+        raise ValueError(f"%altgc: {exc}") from None
+    if not args:
+        print("usage:" + _USAGE)
+        return None
+    cmd, rest = args[0], args[1:]
+    ns = _user_ns()
+    if cmd == "why":
+        if not rest:
+            raise ValueError("%altgc why: give a watched label or an "
+                             "expression")
+        what = line.split(None, 1)[1].strip()
+        if what in _explain._watches:
+            return _explain.explain(what)
+        try:
+            obj = eval(what, ns)
+        except NameError:
+            known = ", ".join(repr(k) for k in _explain._watches) or "none"
+            raise KeyError(f"%altgc why: {what!r} is neither a watched label "
+                           f"nor a name in the namespace; watched labels: "
+                           f"{known}") from None
+        e = _explain.explain(obj, literal=True)
+        del obj
+        return e
+    if cmd == "watch":
+        if not rest:
+            st.auto_min_size = st.auto_min_size or 1_000_000
+            print(f"altgc: watching every new object of at least "
+                  f"{st.auto_min_size} bytes that a cell binds")
+            return None
+        if rest[0] == "--off":
+            st.auto_min_size = None
+            print("altgc: automatic watching off")
+            return None
+        if rest[0] == "--min-size":
+            if len(rest) != 2:
+                raise ValueError("%altgc watch --min-size SIZE")
+            st.auto_min_size = _parse_size(rest[1])
+            print(f"altgc: watching every new object of at least "
+                  f"{st.auto_min_size} bytes that a cell binds")
+            return None
+        missing = [n for n in rest if n not in ns]
+        if missing:
+            raise KeyError(f"%altgc watch: no variable named "
+                           f"{', '.join(missing)}")
+        for name in rest:
+            _watch_in_ns(ns[name], name)
+        st.bound_before = _watched_bindings()
+        print("altgc: watching " + ", ".join(rest))
+        return None
+    if cmd == "report":
+        for w in _explain.watched():
+            print(w)
+        for e in _explain.survivors():
+            print(e)
+        return None
+    if cmd == "collect":
+        before = {w.label for w in _explain.watched() if w.alive}
+        n = gc.collect()
+        m = _core.collect(2)
+        freed = sorted(before - {w.label for w in _explain.watched()
+                                 if w.alive})
+        print(f"gc.collect(): {n} unreachable; altgc.collect(): {m}"
+              + (f"; freed watched: {', '.join(freed)}" if freed else ""))
+        return None
+    if cmd == "stats":
+        from . import stats
+        print(stats())
+        idx = _core._hg_stats()
+        if idx is not None:
+            print(_explain.HeapIndex(idx[0], idx[1], idx[2], idx[3] / 1e9))
+        return None
+    if cmd == "notices":
+        if rest not in (["on"], ["off"]):
+            raise ValueError("%altgc notices on|off")
+        st.notices = rest[0] == "on"
+        return None
+    raise ValueError(f"%altgc: unknown command {cmd!r}; usage:" + _USAGE)
+
+
+def load(ipython: Any) -> None:
+    global _state
+    if _state is not None and _state.shell is ipython:
+        return
+    _state = _State(ipython)
+    ipython.register_magic_function(altgc_magic, "line", "altgc")
+    ipython.events.register("pre_run_cell", _pre_run_cell)
+    ipython.events.register("post_run_cell", _post_run_cell)
+
+
+def unload(ipython: Any) -> None:
+    global _state
+    if _state is None:
+        return
+    for name, cb in (("pre_run_cell", _pre_run_cell),
+                     ("post_run_cell", _post_run_cell)):
+        try:
+            ipython.events.unregister(name, cb)
+        except ValueError:
+            pass
+    _state = None

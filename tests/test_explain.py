@@ -1,0 +1,696 @@
+"""watch / explain / survivors: every cause of DESIGN §6 in plain Python,
+lifetimes untouched by watching, bad input, deaths during an explanation,
+deep structures (in a subprocess)."""
+
+import doctest
+import functools
+import gc
+import json
+import sys
+import types
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import altgc
+from altgc import _core, _explain, _testobjs
+from conftest import run_python
+
+
+@pytest.fixture(autouse=True)
+def clean_watches():
+    yield
+    for label in list(_explain._watches):
+        altgc.unwatch(label)
+
+
+@pytest.fixture
+def mod():
+    """A module in sys.modules: globals there are 'module m's global x'."""
+    m = types.ModuleType("altgc_test_explain_mod")
+    sys.modules[m.__name__] = m
+    yield m
+    del sys.modules[m.__name__]
+
+
+class Plain:
+    pass
+
+
+class Finalized:
+    log = []
+
+    def __init__(self, name):
+        self.name = name
+
+    def __del__(self):
+        Finalized.log.append(self.name)
+
+
+# ---------------------------------------------------------------------------
+# watch never changes lifetimes
+# ---------------------------------------------------------------------------
+
+MAKERS = {
+    "list": lambda: [1, 2, 3],
+    "dict": lambda: {"a": [1]},
+    "tuple": lambda: (object(), [1]),
+    "set": lambda: {1, 2},
+    "instance": Plain,
+    "int": lambda: int("7" * 40),
+    "str": lambda: "".join(["never", "-interned", "-string"]),
+    "bytes": lambda: bytes(100),
+    "bytearray": lambda: bytearray(100),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(MAKERS))
+def test_watch_keeps_refcount_and_frees_at_once(kind):
+    obj = MAKERS[kind]()
+    before = sys.getrefcount(obj)
+    altgc.watch(obj, "x")
+    assert sys.getrefcount(obj) == before
+    assert [w.alive for w in altgc.watched()] == [True]
+    del obj
+    # freed by the del itself: no collection ran (gc is disabled here)
+    [w] = altgc.watched()
+    assert not w.alive and w.freed_seconds_ago >= 0
+    e = altgc.explain("x")
+    assert not e.alive and e.cause in ("freed", "freed_rss")
+    assert "was freed" in str(e)
+
+
+def test_watch_does_not_delay_finalizer():
+    obj = Finalized("f1")
+    altgc.watch(obj, "f1")
+    del obj
+    assert Finalized.log.pop() == "f1"
+
+
+def test_watch_cycle_freed_by_collection_only():
+    a = []
+    a.append(a)
+    altgc.watch(a, "cyc")
+    del a
+    assert altgc.watched()[0].alive
+    gc.collect()
+    assert not altgc.watched()[0].alive
+
+
+@settings(max_examples=30, deadline=None)
+@given(kind=st.sampled_from(sorted(MAKERS)), churn=st.integers(1, 200))
+def test_reused_address_is_never_the_watched_object(kind, churn):
+    obj = MAKERS[kind]()
+    addr = id(obj)
+    altgc.watch(obj, "reuse")
+    del obj
+    # Allocate objects of the same kind until one lands at the address.
+    keep = [MAKERS[kind]() for _ in range(churn)]
+    assert _core._watch_get(_explain._watches["reuse"].token) is None
+    assert not altgc.explain("reuse").alive
+    reused = any(id(o) == addr for o in keep)
+    del keep
+    altgc.unwatch("reuse")
+    assert isinstance(reused, bool)
+
+
+def test_reuse_happens_and_is_detected():
+    # A list freed goes to the list free list: the next list reuses it.
+    x = [1]
+    addr = id(x)
+    altgc.watch(x, "old")
+    del x
+    y = [2]
+    assert id(y) == addr          # the case this test is about
+    assert altgc.explain("old").alive is False
+    altgc.watch(y, "new")
+    assert altgc.explain("new").alive
+
+
+def test_watch_twice_under_two_labels_keeps_both():
+    x = [1]
+    altgc.watch(x, "one")
+    altgc.watch(x, "two")
+    assert sorted(w.label for w in altgc.watched()) == ["one", "two"]
+    assert altgc.explain("one").alive and altgc.explain("two").alive
+    del x
+    assert not any(w.alive for w in altgc.watched())
+
+
+def test_watch_default_label_is_the_name():
+    ns = {"altgc": altgc}
+    exec("some_name = [1]\naltgc.watch(some_name)", ns)
+    assert [w.label for w in altgc.watched()] == ["some_name"]
+    del ns["some_name"]
+    assert [w.alive for w in altgc.watched()] == [False]
+
+
+def test_watch_bad_input():
+    with pytest.raises(TypeError, match="'obj'.*float"):
+        altgc.watch(1.5, "f")
+    with pytest.raises(TypeError, match="'label'"):
+        altgc.watch([], 3)
+    with pytest.raises(ValueError, match="'label'"):
+        altgc.watch([], "")
+    with pytest.raises(KeyError, match="unwatch.*'label'"):
+        altgc.unwatch("nope")
+
+
+# ---------------------------------------------------------------------------
+# explain: bad input
+# ---------------------------------------------------------------------------
+
+def test_explain_unknown_label_lists_known_labels():
+    x = [1]
+    altgc.watch(x, "known")
+    with pytest.raises(KeyError, match="nolabel.*known labels: 'known'"):
+        altgc.explain("nolabel")
+
+
+def test_explain_bad_max_paths():
+    with pytest.raises(TypeError, match="max_paths"):
+        altgc.explain([], max_paths="3")
+    with pytest.raises(ValueError, match="max_paths"):
+        altgc.explain([], max_paths=0)
+
+
+# ---------------------------------------------------------------------------
+# explain: the causes
+# ---------------------------------------------------------------------------
+
+def test_module_global(mod):
+    mod.table = {"rows": [1, 2]}
+    e = altgc.explain(mod.table["rows"])
+    assert e.alive and e.cause == "name"
+    assert e.paths[0].expr == "altgc_test_explain_mod.table['rows']"
+    assert e.release == "del altgc_test_explain_mod.table['rows']"
+    assert e.paths[0].types == ("dict", "dict", "list")
+
+
+def test_non_container_referrers_found(mod):
+    mod.big = 10 ** 40 + 1          # an int: not a container
+    mod.s = "".join(["not", "interned"])
+    e = altgc.explain(mod.big)
+    assert e.paths[0].expr == "altgc_test_explain_mod.big"
+    e = altgc.explain(mod.s, literal=True)
+    assert e.paths[0].expr == "altgc_test_explain_mod.s"
+
+
+def test_numpy_array_in_untracked_dict(mod):
+    np = pytest.importorskip("numpy")
+    # a dict holding only an array is not tracked by the builtin gc on
+    # 3.10-3.12: the index still finds it through the module dict
+    mod.holder = {"arr": np.zeros(1000)}
+    e = altgc.explain(mod.holder["arr"])
+    assert e.paths[0].expr == "altgc_test_explain_mod.holder['arr']"
+    assert e.retained_bytes >= 8000
+
+
+def test_instance_attribute(mod):
+    mod.obj = Plain()
+    mod.obj.payload = [1]
+    e = altgc.explain(mod.obj.payload)
+    assert e.paths[0].expr == "altgc_test_explain_mod.obj.payload"
+
+
+def test_local_of_running_function():
+    def inner():
+        local_thing = [1, 2]
+        return altgc.explain(local_thing)
+    e = inner()
+    assert e.cause == "local"
+    assert e.paths[0].expr == "local_thing"
+    assert "inner" in e.release
+
+
+def test_closure_cell(mod):
+    def make():
+        captured = [1, 2, 3]
+
+        def fn():
+            return captured
+        return fn
+    mod.fn = make()
+    e = altgc.explain(mod.fn())
+    assert e.cause == "closure"
+    assert e.paths[0].expr == "altgc_test_explain_mod.fn.__closure__[0]" \
+        ".cell_contents"
+    assert e.release.startswith("del altgc_test_explain_mod.fn")
+
+
+def test_class_attribute(mod):
+    class Config:
+        pass
+    Config.table = [1, 2]
+    mod.Config = Config
+    del Config
+    e = altgc.explain(mod.Config.table)
+    assert e.cause == "class_attribute"
+    assert e.paths[0].expr == "altgc_test_explain_mod.Config.table"
+    assert e.release == "del altgc_test_explain_mod.Config.table"
+
+
+def test_lru_cache(mod):
+    @functools.lru_cache(maxsize=None)
+    def load(n):
+        return [n] * 3
+    mod.load = load
+    del load
+    result = mod.load(7)
+    altgc.watch(result, "result")
+    del result
+    e = altgc.explain("result")
+    assert e.cause == "lru_cache"
+    assert e.release == "altgc_test_explain_mod.load.cache_clear()"
+    mod.load.cache_clear()
+    assert not altgc.explain("result").alive
+
+
+def test_traceback_local(monkeypatch):
+    def failing():
+        secret = ["kept by the traceback"]
+        altgc.watch(secret, "secret")
+        raise RuntimeError("boom")
+    try:
+        failing()
+    except RuntimeError as exc:
+        monkeypatch.setattr(sys, "last_value", exc, raising=False)
+        monkeypatch.setattr(sys, "last_traceback", exc.__traceback__,
+                            raising=False)
+        if sys.version_info >= (3, 12):
+            monkeypatch.setattr(sys, "last_exc", exc, raising=False)
+    e = altgc.explain("secret")
+    assert e.cause == "traceback"
+    assert any("f_locals['secret']" in p.expr for p in e.paths)
+    assert "sys.last_traceback = None" in e.release
+    sys.last_value = sys.last_traceback = None
+    if sys.version_info >= (3, 12):
+        sys.last_exc = None
+    assert not altgc.explain("secret").alive
+
+
+def test_unreachable_cycle_waiting_for_collection():
+    a = [1]
+    b = [a]
+    a.append(b)
+    altgc.watch(a, "cycle")
+    del a, b
+    e = altgc.explain("cycle")
+    assert e.cause == "cycle" and e.in_unreachable_cycle
+    assert e.release == "gc.collect()"
+    assert e.generation in (0, 1, 2)
+    # the test fixture disabled the builtin gc
+    assert "disabled" in e.collector_status
+    gc.enable()
+    try:
+        e = altgc.explain("cycle")
+        assert "more allocations" in e.collector_status
+    finally:
+        gc.disable()
+    gc.collect()
+    assert not altgc.explain("cycle").alive
+
+
+def test_cycle_tracked_by_altgc():
+    a = []
+    a.append(a)
+    altgc.track(a)
+    altgc.watch(a, "acyc")
+    del a
+    e = altgc.explain("acyc")
+    assert e.cause == "cycle"
+    assert "altgc.collect()" in e.release
+    assert "altgc tracks it (generation 0)" in e.collector_status
+    altgc.collect()
+    assert not altgc.explain("acyc").alive
+
+
+def test_frozen_cycle():
+    a = []
+    a.append(a)
+    altgc.watch(a, "frozen")
+    del a
+    gc.freeze()
+    try:
+        e = altgc.explain("frozen")
+        assert e.generation == "frozen"
+        assert "gc.unfreeze()" in e.collector_status
+    finally:
+        gc.unfreeze()
+    gc.collect()
+
+
+def test_gc_garbage():
+    x = [1]
+    gc.garbage.append(x)
+    altgc.watch(x, "g")
+    del x
+    try:
+        e = altgc.explain("g")
+        assert e.cause == "garbage"
+        assert e.release == "gc.garbage.clear()"
+    finally:
+        gc.garbage.pop()
+
+
+def test_altgc_garbage():
+    x = [1]
+    altgc.garbage.append(x)
+    altgc.watch(x, "ag")
+    del x
+    e = altgc.explain("ag")
+    assert e.cause == "garbage" and e.release == "altgc.garbage.clear()"
+
+
+def test_held_by_c_extension():
+    x = [1, 2]
+    _testobjs.hold(x)
+    altgc.watch(x, "held")
+    try:
+        del x
+        e = altgc.explain("held")
+        assert e.cause == "c_extension" and e.unexplained_refs == 1
+        assert not e.paths
+    finally:
+        _testobjs.release(_core._watch_get(_explain._watches["held"].token))
+    assert not altgc.explain("held").alive
+
+
+def test_no_false_c_extension_for_plain_objects(mod):
+    mod.x = [1]
+    for e in (altgc.explain(mod.x), altgc.explain(mod.x, refresh=False)):
+        assert e.unexplained_refs == 0
+    altgc.watch(mod.x, "mx")
+    assert altgc.explain("mx").unexplained_refs == 0
+
+
+def test_matplotlib_figure():
+    mpl = pytest.importorskip("matplotlib")
+    mpl.use("Agg")
+    import matplotlib.pyplot as plt
+    fig = plt.figure()
+    altgc.watch(fig, "fig")
+    del fig
+    e = altgc.explain("fig")
+    assert e.cause == "matplotlib"
+    assert "plt.close" in e.release
+    plt.close("all")
+    gc.collect()
+    assert not altgc.explain("fig").alive
+
+
+def test_freed_rss_unchanged(monkeypatch):
+    # RSS as the allocator leaves it: pretend it did not drop.
+    monkeypatch.setattr(_explain, "_rss", lambda: 1 << 34)
+    x = bytearray(4 << 20)
+    altgc.watch(x, "big")
+    del x
+    e = altgc.explain("big")
+    assert e.cause == "freed_rss"
+    assert "malloc_trim" in e.release and "RSS" in str(e)
+
+
+@pytest.mark.slow
+def test_freed_and_rss_dropped():
+    x = b"x" * (64 << 20)        # mmap-ed by malloc: given back on free
+    altgc.watch(x, "huge")
+    del x
+    e = altgc.explain("huge")
+    assert e.cause == "freed"
+
+
+# ---------------------------------------------------------------------------
+# Explanation as data
+# ---------------------------------------------------------------------------
+
+def test_explanation_formats(mod):
+    mod.a = {"k": [1]}
+    e = altgc.explain(mod.a["k"], max_paths=2)
+    text = str(e)
+    assert "is still alive" in text and "release it:" in text
+    html = e._repr_html_()
+    assert "<svg" in html and "altgc_test_explain_mod" in html
+    dot = e.to_dot()
+    assert dot.startswith("digraph") and "->" in dot
+    data = json.loads(e.to_json())
+    assert data["cause"] == "name" and data["paths"][0]["expr"] == e.paths[0].expr
+    assert data["retained_bytes"] == e.retained_bytes > 0
+    assert e.index.bytes_per_object > 0
+
+
+def test_explanation_holds_no_reference(mod):
+    mod.x = [1]
+    altgc.watch(mod.x, "x")
+    e = altgc.explain("x")
+    del mod.x
+    assert not altgc.explain("x").alive
+    assert e.alive        # what was true then
+
+
+def test_retained_size_from_dominators(mod):
+    inner = [bytearray(10000) for _ in range(3)]
+    mod.outer = [inner]
+    mod.shared = inner[0]          # not dominated by outer any more
+    del inner
+    e = altgc.explain(mod.outer)
+    sizes = sys.getsizeof(mod.outer) + sys.getsizeof(mod.outer[0]) + sum(
+        sys.getsizeof(b) for b in mod.outer[0][1:])
+    assert e.retained_bytes == sizes
+    assert e.retained_objects == 4
+
+
+def test_max_paths_and_shortest_first(mod):
+    target = [0]
+    mod.direct = target
+    mod.deep = {"a": {"b": target}}
+    mod.third = [target]
+    del target
+    e = altgc.explain(mod.direct, max_paths=3)
+    assert [len(p.steps) for p in e.paths] == sorted(
+        len(p.steps) for p in e.paths)
+    assert e.paths[0].expr == "altgc_test_explain_mod.direct"
+    assert len(altgc.explain(mod.direct, max_paths=1).paths) == 1
+
+
+def test_survivors(mod):
+    ns = {"altgc": altgc, "mod": mod}
+    exec("item = [1]\nmod.keep = [item]\naltgc.watch(item, 'item')\n"
+         "other = [2]\naltgc.watch(other, 'other')\n", ns)
+    assert [e.label for e in altgc.survivors()] == []     # names still bound
+    exec("del item", ns)
+    [e] = altgc.survivors()
+    assert e.label == "item"
+    assert e.paths[0].expr == "altgc_test_explain_mod.keep[0]"
+    exec("del other", ns)
+    assert [e.label for e in altgc.survivors()] == ["item"]
+    anonymous = [3]
+    altgc.watch(anonymous, "anon")      # no global name: a survivor
+    assert "anon" in [e.label for e in altgc.survivors()]
+
+
+# ---------------------------------------------------------------------------
+# the index: reuse, staleness, deaths during an explanation
+# ---------------------------------------------------------------------------
+
+def test_reused_index_sees_removed_paths(mod):
+    mod.a = [1]
+    mod.box = {"x": mod.a}
+    altgc.explain(mod.a)
+    del mod.box
+    e = altgc.explain(mod.a, refresh=False)
+    assert [p.expr for p in e.paths] == ["altgc_test_explain_mod.a"]
+
+
+def test_reused_index_rebuilds_for_new_objects(mod):
+    altgc.heap_index()
+    mod.fresh = [1]
+    e = altgc.explain(mod.fresh, refresh=False)
+    assert e.paths[0].expr == "altgc_test_explain_mod.fresh"
+
+
+class KillsOnSizeof:
+    """__sizeof__ frees other objects of the index and runs the gc."""
+
+    victims = []
+
+    def __sizeof__(self):
+        KillsOnSizeof.victims.clear()
+        gc.collect()
+        _core._hg_clear()          # even the index goes away
+        return 100
+
+
+def test_deaths_during_explanation(mod):
+    victims = [[i] for i in range(1000)]
+    for v in victims[:100]:
+        v.append(v)                  # cycles: freed by gc.collect()
+    KillsOnSizeof.victims = victims
+    mod.root = [KillsOnSizeof(), victims]
+    del victims
+    e = altgc.explain(mod.root)
+    assert e.alive and e.paths[0].expr == "altgc_test_explain_mod.root"
+    assert KillsOnSizeof.victims == []
+    # and the next query from the (now cleared) index rebuilds
+    e = altgc.explain(mod.root, refresh=False)
+    assert e.alive
+
+
+class DelDuringExplain:
+    def __del__(self):
+        gc.collect()
+
+
+def test_finalizers_during_explanation(mod):
+    for _ in range(50):
+        a = DelDuringExplain()
+        a.self = a                   # collected whenever the gc runs
+    del a
+    gc.enable()
+    try:
+        mod.t = [1]
+        for _ in range(3):
+            e = altgc.explain(mod.t, refresh=False)
+            assert e.paths[0].expr == "altgc_test_explain_mod.t"
+    finally:
+        gc.disable()
+
+
+def test_heap_index_figures():
+    idx = altgc.heap_index()
+    assert idx.nodes >= len(gc.get_objects())
+    assert 20 < idx.bytes_per_object < 200
+    assert altgc.heap_index(refresh=False) == idx
+    assert "bytes/object" in str(idx)
+
+
+@pytest.mark.slow
+def test_deep_structures_in_subprocess():
+    out = run_python("""
+        import sys, altgc, types
+        m = types.ModuleType("deepmod"); sys.modules["deepmod"] = m
+
+        def build_lists():
+            m.deep = cur = []
+            for _ in range(10**6):
+                nxt = []
+                cur.append(nxt)
+                cur = nxt
+            altgc.watch(cur, "leaf")
+
+        class Node:
+            __slots__ = ("next",)
+
+        def build_chain():
+            m.head = n = Node()
+            for _ in range(10**6):
+                n.next = Node()
+                n = n.next
+            altgc.watch(n, "tail")
+
+        build_lists()
+        e = altgc.explain("leaf")
+        print(len(e.paths[0].steps), e.retained_objects, e.cause)
+        print(altgc.explain(m.deep, refresh=False).retained_objects)
+        build_chain()
+        e = altgc.explain("tail")
+        print(len(e.paths[0].steps), e.cause, len(e.paths[0].expr) < 1000)
+        print(altgc.explain(m.head, refresh=False).retained_objects)
+    """, timeout=600)
+    lines = out.stdout.split("\n")
+    assert lines[0] == "1000001 1 name"
+    assert lines[1] == "1000001"
+    assert lines[2] == "1000001 name True"
+    assert lines[3] == "1000001"
+
+
+def test_docstring_examples():
+    gc.disable()
+    r = doctest.testmod(_explain, optionflags=doctest.ELLIPSIS)
+    assert r.failed == 0 and r.attempted >= 30
+
+
+def test_retained_diamond_and_chain(mod):
+    d = bytearray(1000)
+    b, c = [d], [d]
+    mod.a = [b, c]
+    del b, c, d
+    a = mod.a
+    size = sys.getsizeof
+    e = altgc.explain(a)
+    assert e.retained_objects == 4
+    assert e.retained_bytes == size(a) + size(a[0]) + size(a[1]) + size(
+        a[0][0])
+    # b alone retains only itself: d is also reached through c
+    assert altgc.explain(a[0], refresh=False).retained_objects == 1
+    del a
+    # a chain whose nodes all refer to one class (a shape that makes the
+    # Cooper-Harvey-Kennedy algorithm quadratic)
+
+    class Node:
+        __slots__ = ("next",)
+    head = n = Node()
+    for _ in range(2000):
+        n.next = Node()
+        n = n.next
+    mod.head = head
+    del head, n
+    e = altgc.explain(mod.head.next)
+    assert e.retained_objects == 2000
+
+
+# ---------------------------------------------------------------------------
+# python -m altgc run
+# ---------------------------------------------------------------------------
+
+RUN_SCRIPT = """
+import os, signal, sys, altgc
+CACHE = {}
+
+def load(n):
+    data = [0] * n
+    altgc.watch(data, "data")
+    CACHE["last"] = data
+    return data
+
+class Leaky:
+    pass
+
+leaks = [Leaky() for _ in range(500)]
+d = load(int(sys.argv[1]))
+del d
+temp = [1]
+altgc.watch(temp, "temp")
+if hasattr(signal, "SIGUSR1"):
+    os.kill(os.getpid(), signal.SIGUSR1)     # a report now, another at exit
+del temp
+print("script done", sys.argv[1:])
+"""
+
+
+def test_python_m_altgc_run(tmp_path):
+    script = tmp_path / "script.py"
+    script.write_text(RUN_SCRIPT)
+    proc = run_python(f"""
+        import sys
+        from altgc.__main__ import main
+        sys.exit(main(["run", {str(script)!r}, "1000"]))
+    """)
+    assert "script done ['1000']" in proc.stdout
+    err = proc.stderr
+    # the SIGUSR1 report and the one at exit
+    assert err.count("==== altgc: survivors ====") == 2
+    final = err.rsplit("==== altgc: survivors ====", 1)[1]
+    assert "held by CACHE['last']" in final
+    assert "release it: del CACHE['last']" in final
+    assert "temp (list): freed" in final
+    growth = final.split("grew most ====", 1)[1]
+    assert growth.split("\n")[1].split() == ["+500", "Leaky", "(now", "500)"]
+
+
+def test_python_m_altgc_run_bad_script(tmp_path):
+    proc = run_python("""
+        import sys
+        from altgc.__main__ import main
+        sys.exit(main(["run", "/nonexistent/script.py"]))
+    """, check=False)
+    assert proc.returncode == 2 and "no such script" in proc.stderr
