@@ -181,6 +181,9 @@ rehash(agc_registry *reg, size_t nslots)
 int
 agc_registry_add(agc_registry *reg, PyObject *op, int pre32)
 {
+    /* A registration may reuse the address of an announced death that has
+     * happened: from now on that address needs the table again. */
+    reg->expect = NULL;
     if (agc_registry_find(reg, op) >= 0) {
         return 0;
     }
@@ -337,10 +340,65 @@ discard_at(agc_registry *reg, size_t pos, Py_ssize_t idx)
     reset_range_if_empty(reg);
 }
 
+void
+agc_registry_expect(agc_registry *reg, Py_ssize_t idx)
+{
+    AGC_ASSERT(reg->pinned > 0);
+    AGC_ASSERT(idx >= 0 && idx < reg->n && reg->objs[idx] != 0);
+    uintptr_t e = reg->objs[idx];
+    const PyObject *op = AGC_ENTRY_OBJ(e);
+    /* The slot holding index idx is the entry's: no need to read objs. */
+    size_t i = agc_home_of(agc_tag_of(op), reg->nslots);
+    while (agc_slot_index(reg->slots[i]) != idx) {
+        AGC_ASSERT(reg->slots[i] != 0);
+        if (++i == reg->nslots) {
+            i = 0;
+        }
+    }
+    reg->expect = op;
+    reg->expect_idx = idx;
+    reg->expect_pos = i;
+    reg->expect_pre32 = (e & AGC_ENTRY_PRE32) != 0;
+    reg->expect_done = 0;
+}
+
+void
+agc_registry_expect_end(agc_registry *reg)
+{
+    reg->expect = NULL;
+}
+
+/* The announced object died: remove its entry (1), or 0 if that was done
+ * already. */
+static int
+take_expected(agc_registry *reg)
+{
+    if (reg->expect_done) {
+        return 0;
+    }
+    reg->expect_done = 1;
+    Py_ssize_t idx = reg->expect_idx;
+    size_t pos = reg->expect_pos;
+    if (agc_slot_index(reg->slots[pos]) != idx) {
+        /* Another removal's backward shift moved the slot since. */
+        Py_ssize_t k;
+        pos = find_slot(reg, reg->expect, &k);
+        if (pos == (size_t)-1) {
+            return 0;
+        }
+        AGC_ASSERT(k == idx);
+    }
+    discard_at(reg, pos, idx);
+    return 1;
+}
+
 int
 agc_registry_discard(agc_registry *reg, const PyObject *op)
 {
     Py_ssize_t idx;
+    if (reg->expect != NULL && op == reg->expect) {
+        return take_expected(reg);
+    }
     size_t pos = find_slot(reg, op, &idx);
     if (pos == (size_t)-1) {
         return 0;
@@ -353,6 +411,13 @@ int
 agc_registry_discard_block(agc_registry *reg, const void *block)
 {
     Py_ssize_t idx;
+    if (reg->expect != NULL) {
+        const char *b = (const char *)block;
+        if ((const void *)(b + (reg->expect_pre32 ? 32 : 16))
+            == (const void *)reg->expect) {
+            return take_expected(reg);
+        }
+    }
     size_t pos = find_block_slot(reg, block, &idx);
     if (pos == (size_t)-1) {
         return 0;

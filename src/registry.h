@@ -82,6 +82,14 @@ typedef struct agc_registry {
     Py_ssize_t *holes;        /* indices of holes, when it fits */
     Py_ssize_t holes_cap;
     int holes_overflow;       /* `holes` could not grow: compact by scan */
+    /* An announced death (agc_registry_expect): the object the collector
+     * is dropping its last reference to, its index, and the slot its
+     * entry had when announced.  NULL: none. */
+    const PyObject *expect;
+    Py_ssize_t expect_idx;
+    size_t expect_pos;
+    int expect_pre32;         /* its entry has AGC_ENTRY_PRE32 */
+    int expect_done;          /* its entry is gone already */
 } agc_registry;
 
 /* murmur3's 64-bit finalizer: every bit of the address reaches the high
@@ -138,6 +146,29 @@ int agc_registry_discard(agc_registry *reg, const PyObject *op);
 /* Removes the object whose memory block starts at `block` (the free
  * hook's case): 1 removed, 0 none.  Never reads the block. */
 int agc_registry_discard_block(agc_registry *reg, const void *block);
+
+/* Announced deaths.  The collector, about to drop what it knows to be the
+ * last reference to the registered object at index `idx` (a non-hole
+ * entry), announces it: the object's slot is found now (its line
+ * prefetched earlier with agc_registry_prefetch), and the death
+ * notification that follows -- from the dealloc hook, the free hook, or
+ * both -- removes the entry without probing the table.  After the removal
+ * further notifications about that address return 0 without a probe: its
+ * memory block is still the dying object's, or, once freed, holds
+ * nothing registered, since any registration (agc_registry_add) cancels
+ * the announcement.  agc_registry_expect_end ends it (if the object did
+ * not die after all, its entry simply stays).  Only while pinned. */
+void agc_registry_expect(agc_registry *reg, Py_ssize_t idx);
+void agc_registry_expect_end(agc_registry *reg);
+
+/* Prefetches the home slot of op's tag (op borrowed, not read). */
+static inline void
+agc_registry_prefetch(const agc_registry *reg, const PyObject *op)
+{
+    if (reg->nslots != 0) {
+        AGC_PREFETCH(&reg->slots[agc_home_of(agc_tag_of(op), reg->nslots)]);
+    }
+}
 
 /* Pin / unpin the layout (nestable).  Unpinning the last pin compacts. */
 void agc_registry_pin(agc_registry *reg);
