@@ -250,11 +250,12 @@ def test_random_garbage_with_meddling_finalizers(edges, kinds, hooked, what):
         elif k == "dict":
             objs[i].update(enumerate(refs))
         elif k == "node":
-            objs[i].ref = refs
+            objs[i].ref = refs            # registered below, with the dict
     for o in objs:
         altgc.track(o)
-        if type(o) is Node:
+        if isinstance(o, Node):
             altgc.track(o.__dict__)
+            altgc.track(o.ref)
     del objs, refs, o
     altgc.collect()
     _core._validate()          # I6: every registered object is alive
