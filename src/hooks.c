@@ -47,7 +47,8 @@ count_death(void)
 void
 agc_note_death(PyObject *op)
 {
-    if (AGC.reg.used != 0 && agc_registry_discard(&AGC.reg, op)) {
+    if (agc_registry_maybe(&AGC.reg, (uintptr_t)op)
+        && agc_registry_discard(&AGC.reg, op)) {
         count_death();
     }
 }
@@ -63,6 +64,9 @@ note_block(void *block)
     }
     uintptr_t a = (uintptr_t)block;
     if (a + 32 < reg->lo_addr || a + 16 > reg->hi_addr) {
+        return;
+    }
+    if (!agc_registry_maybe(reg, a + 16) && !agc_registry_maybe(reg, a + 32)) {
         return;
     }
     if (agc_registry_discard_block(reg, block)) {

@@ -37,7 +37,11 @@
  * Memory: 8 bytes per entry (times the array's spare capacity) plus
  * 8 bytes per slot at a load factor kept between ~0.5 and 0.8, plus half a
  * byte per slot for a negative filter (a bit per tag, see registry.c) that
- * answers most lookups of unregistered addresses without a probe.
+ * answers most lookups of unregistered addresses without a probe, plus a
+ * sixteenth of a byte per slot (at least 8 KiB) for a coarser one in front
+ * of it: a bit per hash of the 4 KiB page an object starts in, which
+ * answers most lookups of addresses in pages holding no registered object
+ * (the deaths of short-lived objects) without even hashing the address.
  *
  * Invariants (checked by agc_registry_validate):
  *   I1  0 = start[3] <= start[2] <= start[1] <= start[0] <= n <= objs_cap
@@ -49,7 +53,8 @@
  *   I4  holes exist only while pinned > 0 or before compaction; nholes
  *       counts them
  *   I5  every non-hole entry lies in [lo_addr, hi_addr], and its tag's
- *       bit is set in the negative filter
+ *       bit is set in the negative filter, and its page's bit in the page
+ *       filter
  *   I6  (debug only, reads the objects) every non-hole entry is a live
  *       object: refcount > 0 and its type has Py_TPFLAGS_HAVE_GC
  */
@@ -74,6 +79,8 @@ typedef struct agc_registry {
     size_t nslots;            /* capacity of the hash table */
     uint64_t *filter;         /* negative filter over tags (registry.c) */
     size_t filter_bits;       /* a power of two */
+    uint64_t *pages;          /* negative filter over 4 KiB pages */
+    int pages_shift;          /* 64 - log2(bits of `pages`) */
     size_t used;              /* occupied slots == live entries */
     uintptr_t lo_addr;        /* address range of registered objects */
     uintptr_t hi_addr;
@@ -202,12 +209,34 @@ void agc_registry_maybe_shrink(agc_registry *reg);
 int agc_registry_validate(const agc_registry *reg, int deep,
                           char *buf, size_t bufsize);
 
+/* 0 proves that no registered object starts in the 4 KiB page of
+ * address `a` (see registry.c). */
+static inline int
+agc_pages_test(const agc_registry *reg, uintptr_t a)
+{
+    uint64_t b = ((uint64_t)(a >> 12) * 0x9E3779B97F4A7C15ULL)
+                 >> reg->pages_shift;
+    return (int)((reg->pages[b >> 6] >> (b & 63)) & 1);
+}
+
 /* 0 proves that no registered object has this tag (see registry.c). */
 static inline int
 agc_filter_test(const agc_registry *reg, uint32_t tag)
 {
     size_t b = tag & (reg->filter_bits - 1);
     return (int)((reg->filter[b >> 6] >> (b & 63)) & 1);
+}
+
+/* 0 proves that no object registered now starts at address `a`: the
+ * filters in front of a table probe, inlined into the death hooks so that
+ * the deaths of unregistered objects (nearly all of them) cost no call.
+ * 1: maybe (the table decides). */
+static inline int
+agc_registry_maybe(const agc_registry *reg, uintptr_t a)
+{
+    return reg->used != 0 && a >= reg->lo_addr && a <= reg->hi_addr
+           && agc_pages_test(reg, a)
+           && agc_filter_test(reg, agc_tag_of((const void *)a));
 }
 
 #endif /* ALTGC_REGISTRY_H */
