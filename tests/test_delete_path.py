@@ -13,6 +13,7 @@ which the ALTGC_DEBUG build also runs after every collection).
 """
 
 import gc
+import sys
 
 from hypothesis import given, settings, strategies as st
 
@@ -47,6 +48,15 @@ class Hook:
         self.action()
 
 
+def track_node(n):
+    """Register a Node and, where it is a separate object that its
+    tp_traverse visits (3.10), its __dict__.  On 3.11+ the values live in
+    the instance (not materialised here)."""
+    altgc.track(n)
+    if sys.version_info < (3, 11):
+        altgc.track(n.__dict__)
+
+
 def find_nodes(cls):
     return [o for o in gc.get_objects() if type(o) is cls]
 
@@ -68,9 +78,10 @@ def test_resurrection_during_clearing_keeps_the_object_registered():
     a.ref, b.ref = b, a
     holder = [a, Hook(resurrect)]
     a.holder = holder
-    for o in (a, b, holder, a.__dict__, b.__dict__):
-        altgc.track(o)
-    del a, b, holder, o
+    track_node(a)
+    track_node(b)
+    altgc.track(holder)
+    del a, b, holder
     found = altgc.collect()
     assert found >= 3
     _core._validate()
@@ -113,7 +124,7 @@ def test_finalizer_untracks_retracks_and_registers_during_clearing():
         n.ref = nodes[(i + 1) % len(nodes)]
     nodes[0].hook = Hook(meddle)
     for n in nodes:
-        altgc.track(n)
+        track_node(n)
     del n, nodes
     altgc.collect()
     _core._validate()
@@ -178,10 +189,10 @@ def test_collect_from_a_finalizer_during_clearing_is_refused_safely():
     a, b = Node(), Node()
     a.ref, b.ref = b, a
     a.hook = Hook(nested)
-    altgc.track(a)
-    altgc.track(b)
+    track_node(a)
+    track_node(b)
     del a, b
-    assert altgc.collect() == 2
+    assert altgc.collect() >= 2
     assert results == [0]
     _core._validate()
     assert altgc.get_objects() == []
@@ -255,10 +266,11 @@ def test_random_garbage_with_meddling_finalizers(edges, kinds, hooked, what):
         elif k == "node":
             objs[i].ref = refs            # registered below, with the dict
     for o in objs:
-        altgc.track(o)
         if isinstance(o, Node):
-            altgc.track(o.__dict__)
+            track_node(o)
             altgc.track(o.ref)
+        else:
+            altgc.track(o)
     del objs, refs, o
     altgc.collect()
     _core._validate()          # I6: every registered object is alive
@@ -296,3 +308,26 @@ def test_million_dead_lists_leave_an_empty_registry():
         print(altgc.stats().registry_bytes < 100000)
     """)
     assert proc.stdout.split() == ["1000000", "0", "True"]
+
+
+def test_all_garbage_is_alive_until_every_tp_clear_ran():
+    # Known difference (README): CPython frees an object as soon as a
+    # neighbour's tp_clear drops its last reference; altgc holds all the
+    # garbage until every tp_clear has run, then frees it.
+    N = node_class()
+    seen = []
+
+    def look():
+        seen.append(len(find_nodes(N)))
+
+    a, b = N(), N()
+    a.ref, b.ref = b, a
+    b.hook = Hook(look)
+    a.hook = Hook(look)
+    track_node(a)
+    track_node(b)
+    del a, b
+    assert altgc.collect() >= 2
+    assert seen == [2, 2]
+    assert find_nodes(N) == []
+    assert altgc.get_objects() == []
