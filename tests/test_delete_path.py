@@ -161,25 +161,6 @@ def test_python_code_inside_an_announced_death():
     assert altgc.get_objects() == []
 
 
-def test_tp_clear_that_does_not_break_the_cycle_leaves_it_registered():
-    from altgc import _testobjs
-    a = _testobjs.Hostile(clear=False)
-    b = _testobjs.Hostile(a, clear=False)
-    a.set_refs(b)
-    altgc.track(a)
-    altgc.track(b)
-    ids = {id(a), id(b)}
-    del a, b
-    assert altgc.collect() == 2
-    _core._validate()
-    assert registered_ids() == ids        # alive, registered, next gen
-    assert {id(o) for o in altgc.get_objects(2)} == ids
-    for o in altgc.get_objects():
-        o.set_refs()                      # break the cycle by hand
-    del o
-    assert altgc.get_objects() == []
-
-
 def test_collect_from_a_finalizer_during_clearing_is_refused_safely():
     results = []
 
