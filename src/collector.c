@@ -889,33 +889,39 @@ handle_resurrected(agc_work *w)
 static Py_ssize_t
 delete_garbage(agc_work *w)
 {
-    Py_ssize_t m = w->ye - w->ys, n = 0;
-    for (Py_ssize_t j = 0; j < m; j++) {
-        n += (STATE(w, j) == ST_UNREACHABLE);
-    }
+    Py_ssize_t m = w->ye - w->ys, n = 0, held = 0;
     if (AGC.debug & AGC_DEBUG_SAVEALL) {
         for (Py_ssize_t j = 0; j < m; j++) {
+            if (STATE(w, j) != ST_UNREACHABLE) {
+                continue;
+            }
+            n++;
             PyObject *op = young_obj(w, j);
-            if (STATE(w, j) == ST_UNREACHABLE && op != NULL
-                && PyList_Append(AGC.garbage, op) < 0) {
+            if (op != NULL && PyList_Append(AGC.garbage, op) < 0) {
                 PyErr_WriteUnraisable(op);
             }
         }
         return n;
     }
-    /* Hold every remaining garbage object.  Runs no Python code. */
+    /* Count and hold every remaining garbage object (one that died during
+     * the finalizers counts, as in CPython).  Runs no Python code. */
     for (Py_ssize_t j = 0; j < m; j++) {
-        if (j + AGC_AHEAD < m) {
-            AGC_PREFETCH(young_obj(w, j + AGC_AHEAD));
-        }
         if (STATE(w, j) != ST_UNREACHABLE) {
             continue;
         }
+        n++;
+        if (j + AGC_AHEAD < m) {
+            AGC_PREFETCH(young_obj(w, j + AGC_AHEAD));
+        }
         PyObject *op = young_obj(w, j);
-        if (op != NULL) {            /* NULL: died during the finalizers */
+        if (op != NULL) {
             Py_INCREF(op);
             SET_STATE(w, j, ST_DOOMED);
+            held++;
         }
+    }
+    if (held == 0) {
+        return n;
     }
     /* Clear them.  Python code may run (what only the garbage held dies);
      * it may untrack a held object, so the nodes' copies of the
