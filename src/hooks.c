@@ -21,8 +21,10 @@
  * Why not PyRefTracer (3.13+)?  3.13.0's eval loop frees objects without
  * sending DESTROY, and tracemalloc replaces the tracer; the two hooks above
  * see every death on every version.  Cost: with an empty registry each hook
- * is one load and a branch; otherwise an address-range test, then a table
- * probe (two for the free hook).
+ * is one load and a branch; otherwise an address-range test, the page and
+ * tag filters (inlined, registry.h agc_registry_maybe), and only then a
+ * table probe (two for the free hook).  Deaths the collector announces
+ * (agc_registry_expect) need no probe.
  *
  * The hooks stay installed for the life of the process (an extension
  * module is never unloaded).  If another allocator hook (tracemalloc) is
