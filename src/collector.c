@@ -43,6 +43,7 @@ enum {
                           (e.g. it is being deallocated): as the builtin
                           gc, which only examines tracked objects, the
                           collection neither examines nor traverses it */
+    ST_DOOMED,         /* garbage held by delete_garbage until released */
 };
 
 #if PY_VERSION_HEX >= 0x030C0000
@@ -871,37 +872,104 @@ handle_resurrected(agc_work *w)
     return n;
 }
 
-/* Breaks the cycles: tp_clear on each remaining garbage object under a
- * temporary strong reference, or with DEBUG_SAVEALL appends it to
- * `garbage` instead.  Returns how many objects it was given. */
+/* Breaks the cycles: tp_clear on each remaining garbage object, or with
+ * DEBUG_SAVEALL appends it to `garbage` instead.  Returns how many objects
+ * it was given.
+ *
+ * Unlike CPython's delete_garbage, which holds only the object being
+ * cleared, this holds a strong reference to every garbage object for the
+ * whole of the clearing, so that none dies half-way: all of them are
+ * cleared (tp_clear of an object that is then freed is what CPython does
+ * too, for those it reaches before they die of a neighbour's clearing),
+ * then the references are dropped in index order.  The deaths then come
+ * in the young set's order instead of the graph's, so each object, its
+ * registry entry and its table slot can be prefetched a few objects ahead,
+ * and each death is announced to the registry (agc_registry_expect): the
+ * death hooks remove the entry without a table probe.  An object that
+ * survives its clearing (resurrected by a tp_clear, or with a tp_clear
+ * that does not break its cycle) is still referenced elsewhere when its
+ * reference is dropped: it is not announced, stays registered and joins
+ * the next generation, as in CPython. */
+#define AGC_AHEAD 8
+
 static Py_ssize_t
 delete_garbage(agc_work *w)
 {
-    Py_ssize_t m = w->ye - w->ys, n = 0;
-    for (Py_ssize_t j = 0; j < m; j++) {
-        n += (STATE(w, j) == ST_UNREACHABLE);
+    Py_ssize_t m = w->ye - w->ys, n = 0, held = 0;
+    if (AGC.debug & AGC_DEBUG_SAVEALL) {
+        for (Py_ssize_t j = 0; j < m; j++) {
+            if (STATE(w, j) != ST_UNREACHABLE) {
+                continue;
+            }
+            n++;
+            PyObject *op = young_obj(w, j);
+            if (op != NULL && PyList_Append(AGC.garbage, op) < 0) {
+                PyErr_WriteUnraisable(op);
+            }
+        }
+        return n;
     }
+    /* Count and hold every remaining garbage object (one that died during
+     * the finalizers counts, as in CPython).  Runs no Python code. */
     for (Py_ssize_t j = 0; j < m; j++) {
         if (STATE(w, j) != ST_UNREACHABLE) {
             continue;
         }
-        PyObject *op = young_obj(w, j);
-        if (op == NULL) {
-            continue;      /* freed by an earlier tp_clear */
+        n++;
+        if (j + AGC_AHEAD < m) {
+            AGC_PREFETCH(young_obj(w, j + AGC_AHEAD));
         }
-        if (AGC.debug & AGC_DEBUG_SAVEALL) {
-            if (PyList_Append(AGC.garbage, op) < 0) {
-                PyErr_WriteUnraisable(op);
-            }
+        PyObject *op = young_obj(w, j);
+        if (op != NULL) {
+            Py_INCREF(op);
+            SET_STATE(w, j, ST_DOOMED);
+            held++;
+        }
+    }
+    if (held == 0) {
+        return n;
+    }
+    /* Clear them.  Python code may run (what only the garbage held dies);
+     * it may untrack a held object, so the nodes' copies of the
+     * addresses are used, not the registry's entries. */
+    for (Py_ssize_t j = 0; j < m; j++) {
+        if (j + AGC_AHEAD < m && STATE(w, j + AGC_AHEAD) == ST_DOOMED) {
+            AGC_PREFETCH(NODE_OBJ(w, j + AGC_AHEAD));
+        }
+        if (STATE(w, j) != ST_DOOMED) {
             continue;
         }
+        PyObject *op = NODE_OBJ(w, j);
         inquiry clear = Py_TYPE(op)->tp_clear;
         if (clear != NULL) {
-            Py_INCREF(op);
             (void)clear(op);
             if (PyErr_Occurred()) {
                 PyErr_WriteUnraisable(op);
             }
+        }
+    }
+    /* Release them, oldest index first. */
+    agc_registry *reg = w->reg;
+    for (Py_ssize_t j = 0; j < m; j++) {
+        if (j + AGC_AHEAD < m && STATE(w, j + AGC_AHEAD) == ST_DOOMED) {
+            PyObject *ahead = NODE_OBJ(w, j + AGC_AHEAD);
+            AGC_PREFETCH(ahead);
+            agc_registry_prefetch(reg, ahead);
+        }
+        if (STATE(w, j) != ST_DOOMED) {
+            continue;
+        }
+        PyObject *op = NODE_OBJ(w, j);
+        SET_STATE(w, j, ST_UNREACHABLE);
+        /* Still registered at its index (indices are not reused while
+         * pinned, so a non-hole entry there is op's) and ours the last
+         * reference: it dies now. */
+        if (Py_REFCNT(op) == 1 && reg->objs[w->ys + j] != 0) {
+            agc_registry_expect(reg, w->ys + j);
+            Py_DECREF(op);
+            agc_registry_expect_end(reg);
+        }
+        else {
             Py_DECREF(op);
         }
     }

@@ -21,8 +21,10 @@
  * Why not PyRefTracer (3.13+)?  3.13.0's eval loop frees objects without
  * sending DESTROY, and tracemalloc replaces the tracer; the two hooks above
  * see every death on every version.  Cost: with an empty registry each hook
- * is one load and a branch; otherwise an address-range test, then a table
- * probe (two for the free hook).
+ * is one load and a branch; otherwise an address-range test, the page and
+ * tag filters (inlined, registry.h agc_registry_maybe), and only then a
+ * table probe (two for the free hook).  Deaths the collector announces
+ * (agc_registry_expect) need no probe.
  *
  * The hooks stay installed for the life of the process (an extension
  * module is never unloaded).  If another allocator hook (tracemalloc) is
@@ -51,7 +53,8 @@ agc_note_death(PyObject *op)
     if (agc_watch_live != 0) {
         agc_watch_note_death(op);
     }
-    if (AGC.reg.used != 0 && agc_registry_discard(&AGC.reg, op)) {
+    if (agc_registry_maybe(&AGC.reg, (uintptr_t)op)
+        && agc_registry_discard(&AGC.reg, op)) {
         count_death();
     }
 }
@@ -70,6 +73,9 @@ note_block(void *block)
     }
     uintptr_t a = (uintptr_t)block;
     if (a + 32 < reg->lo_addr || a + 16 > reg->hi_addr) {
+        return;
+    }
+    if (!agc_registry_maybe(reg, a + 16) && !agc_registry_maybe(reg, a + 32)) {
         return;
     }
     if (agc_registry_discard_block(reg, block)) {

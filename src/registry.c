@@ -41,12 +41,26 @@ filter_set(agc_registry *reg, uint32_t tag)
     reg->filter[b >> 6] |= (uint64_t)1 << (b & 63);
 }
 
+/* The page filter: one bit per hash of the 4 KiB page an object starts
+ * in, set for every registered object, cleared only when the table is
+ * rebuilt.  Most short-lived objects live in pages (pymalloc pools of
+ * their size class) that hold no registered object, so the death hooks'
+ * lookups of them end here, before the tag is computed. */
+static inline void
+pages_set(agc_registry *reg, uintptr_t a)
+{
+    uint64_t b = ((uint64_t)(a >> 12) * 0x9E3779B97F4A7C15ULL)
+                 >> reg->pages_shift;
+    reg->pages[b >> 6] |= (uint64_t)1 << (b & 63);
+}
+
 /* Slot position of `op`, or (size_t)-1; *idx receives its index. */
 static size_t
 find_slot(const agc_registry *reg, const void *op, Py_ssize_t *idx)
 {
     uintptr_t a = (uintptr_t)op;
-    if (reg->used == 0 || a < reg->lo_addr || a > reg->hi_addr) {
+    if (reg->used == 0 || a < reg->lo_addr || a > reg->hi_addr
+        || !agc_pages_test(reg, a)) {
         return (size_t)-1;
     }
     uint32_t tag = agc_tag_of(op);
@@ -106,6 +120,7 @@ slot_insert(agc_registry *reg, const void *op, Py_ssize_t idx)
 {
     uint32_t tag = agc_tag_of(op);
     filter_set(reg, tag);
+    pages_set(reg, (uintptr_t)op);
     size_t i = agc_home_of(tag, reg->nslots);
     while (reg->slots[i] != 0) {
         if (++i == reg->nslots) {
@@ -157,19 +172,30 @@ rehash(agc_registry *reg, size_t nslots)
     while (fbits < nslots * 4) {
         fbits *= 2;
     }
+    /* Page filter: about half a bit per slot, at least 2**16 bits. */
+    int plog = 16;
+    while (((size_t)1 << plog) < nslots / 2) {
+        plog++;
+    }
     uint64_t *slots = PyMem_RawCalloc(nslots, sizeof(uint64_t));
     uint64_t *filter = PyMem_RawCalloc(fbits / 64, sizeof(uint64_t));
-    if (slots == NULL || filter == NULL) {
+    uint64_t *pages = PyMem_RawCalloc(((size_t)1 << plog) / 64,
+                                      sizeof(uint64_t));
+    if (slots == NULL || filter == NULL || pages == NULL) {
         PyMem_RawFree(slots);
         PyMem_RawFree(filter);
+        PyMem_RawFree(pages);
         return -1;
     }
     PyMem_RawFree(reg->slots);
     PyMem_RawFree(reg->filter);
+    PyMem_RawFree(reg->pages);
     reg->slots = slots;
     reg->nslots = nslots;
     reg->filter = filter;
     reg->filter_bits = fbits;
+    reg->pages = pages;
+    reg->pages_shift = 64 - plog;
     for (Py_ssize_t i = 0; i < reg->n; i++) {
         uintptr_t e = reg->objs[i];
         if (e != 0) {
@@ -182,6 +208,9 @@ rehash(agc_registry *reg, size_t nslots)
 int
 agc_registry_add(agc_registry *reg, PyObject *op, uintptr_t flags)
 {
+    /* A registration may reuse the address of an announced death that has
+     * happened: from now on that address needs the table again. */
+    reg->expect = NULL;
     if (agc_registry_find(reg, op) >= 0) {
         return 0;
     }
@@ -338,10 +367,65 @@ discard_at(agc_registry *reg, size_t pos, Py_ssize_t idx)
     reset_range_if_empty(reg);
 }
 
+void
+agc_registry_expect(agc_registry *reg, Py_ssize_t idx)
+{
+    AGC_ASSERT(reg->pinned > 0);
+    AGC_ASSERT(idx >= 0 && idx < reg->n && reg->objs[idx] != 0);
+    uintptr_t e = reg->objs[idx];
+    const PyObject *op = AGC_ENTRY_OBJ(e);
+    /* The slot holding index idx is the entry's: no need to read objs. */
+    size_t i = agc_home_of(agc_tag_of(op), reg->nslots);
+    while (agc_slot_index(reg->slots[i]) != idx) {
+        AGC_ASSERT(reg->slots[i] != 0);
+        if (++i == reg->nslots) {
+            i = 0;
+        }
+    }
+    reg->expect = op;
+    reg->expect_idx = idx;
+    reg->expect_pos = i;
+    reg->expect_pre32 = (e & AGC_ENTRY_PRE32) != 0;
+    reg->expect_done = 0;
+}
+
+void
+agc_registry_expect_end(agc_registry *reg)
+{
+    reg->expect = NULL;
+}
+
+/* The announced object died: remove its entry (1), or 0 if that was done
+ * already. */
+static int
+take_expected(agc_registry *reg)
+{
+    if (reg->expect_done) {
+        return 0;
+    }
+    reg->expect_done = 1;
+    Py_ssize_t idx = reg->expect_idx;
+    size_t pos = reg->expect_pos;
+    if (agc_slot_index(reg->slots[pos]) != idx) {
+        /* Another removal's backward shift moved the slot since. */
+        Py_ssize_t k;
+        pos = find_slot(reg, reg->expect, &k);
+        if (pos == (size_t)-1) {
+            return 0;
+        }
+        AGC_ASSERT(k == idx);
+    }
+    discard_at(reg, pos, idx);
+    return 1;
+}
+
 int
 agc_registry_discard(agc_registry *reg, const PyObject *op)
 {
     Py_ssize_t idx;
+    if (reg->expect != NULL && op == reg->expect) {
+        return take_expected(reg);
+    }
     size_t pos = find_slot(reg, op, &idx);
     if (pos == (size_t)-1) {
         return 0;
@@ -354,6 +438,13 @@ int
 agc_registry_discard_block(agc_registry *reg, const void *block)
 {
     Py_ssize_t idx;
+    if (reg->expect != NULL) {
+        const char *b = (const char *)block;
+        if ((const void *)(b + (reg->expect_pre32 ? 32 : 16))
+            == (const void *)reg->expect) {
+            return take_expected(reg);
+        }
+    }
     size_t pos = find_block_slot(reg, block, &idx);
     if (pos == (size_t)-1) {
         return 0;
@@ -370,6 +461,9 @@ reinsert_all(agc_registry *reg)
 {
     memset(reg->slots, 0, reg->nslots * sizeof(uint64_t));
     memset(reg->filter, 0, reg->filter_bits / 8);
+    if (reg->pages != NULL) {
+        memset(reg->pages, 0, ((size_t)1 << (64 - reg->pages_shift)) / 8);
+    }
     for (Py_ssize_t i = 0; i < reg->n; i++) {
         uintptr_t e = reg->objs[i];
         if (e != 0) {
@@ -585,6 +679,8 @@ agc_registry_bytes(const agc_registry *reg)
     return (size_t)reg->objs_cap * sizeof(uintptr_t)
            + reg->nslots * sizeof(uint64_t)
            + reg->filter_bits / 8
+           + (reg->pages != NULL ? ((size_t)1 << (64 - reg->pages_shift)) / 8
+                                 : 0)
            + (size_t)reg->holes_cap * sizeof(Py_ssize_t);
 }
 
@@ -645,6 +741,10 @@ agc_registry_validate(const agc_registry *reg, int deep,
         }
         if (!agc_filter_test(reg, agc_tag_of(op))) {
             FAIL("I5: entry %zd (%p) missing from the negative filter", i,
+                 (void *)op);
+        }
+        if (!agc_pages_test(reg, (uintptr_t)op)) {
+            FAIL("I5: entry %zd (%p) missing from the page filter", i,
                  (void *)op);
         }
         /* I3: its slot leads back to it */

@@ -41,7 +41,11 @@
  * Memory: 8 bytes per entry (times the array's spare capacity) plus
  * 8 bytes per slot at a load factor kept between ~0.5 and 0.8, plus half a
  * byte per slot for a negative filter (a bit per tag, see registry.c) that
- * answers most lookups of unregistered addresses without a probe.
+ * answers most lookups of unregistered addresses without a probe, plus a
+ * sixteenth of a byte per slot (at least 8 KiB) for a coarser one in front
+ * of it: a bit per hash of the 4 KiB page an object starts in, which
+ * answers most lookups of addresses in pages holding no registered object
+ * (the deaths of short-lived objects) without even hashing the address.
  *
  * Invariants (checked by agc_registry_validate):
  *   I1  0 = start[3] <= start[2] <= start[1] <= start[0] <= n <= objs_cap
@@ -53,7 +57,8 @@
  *   I4  holes exist only while pinned > 0 or before compaction; nholes
  *       counts them
  *   I5  every non-hole entry lies in [lo_addr, hi_addr], and its tag's
- *       bit is set in the negative filter
+ *       bit is set in the negative filter, and its page's bit in the page
+ *       filter
  *   I6  (debug only, reads the objects) every non-hole entry is a live
  *       object: its type has Py_TPFLAGS_HAVE_GC and its refcount is > 0,
  *       or 0 while it is being deallocated -- then the interpreter has
@@ -82,6 +87,8 @@ typedef struct agc_registry {
     size_t nslots;            /* capacity of the hash table */
     uint64_t *filter;         /* negative filter over tags (registry.c) */
     size_t filter_bits;       /* a power of two */
+    uint64_t *pages;          /* negative filter over 4 KiB pages */
+    int pages_shift;          /* 64 - log2(bits of `pages`) */
     size_t used;              /* occupied slots == live entries */
     uintptr_t lo_addr;        /* address range of registered objects */
     uintptr_t hi_addr;
@@ -90,6 +97,14 @@ typedef struct agc_registry {
     Py_ssize_t *holes;        /* indices of holes, when it fits */
     Py_ssize_t holes_cap;
     int holes_overflow;       /* `holes` could not grow: compact by scan */
+    /* An announced death (agc_registry_expect): the object the collector
+     * is dropping its last reference to, its index, and the slot its
+     * entry had when announced.  NULL: none. */
+    const PyObject *expect;
+    Py_ssize_t expect_idx;
+    size_t expect_pos;
+    int expect_pre32;         /* its entry has AGC_ENTRY_PRE32 */
+    int expect_done;          /* its entry is gone already */
 } agc_registry;
 
 /* murmur3's 64-bit finalizer: every bit of the address reaches the high
@@ -158,6 +173,20 @@ int agc_registry_discard(agc_registry *reg, const PyObject *op);
  * hook's case): 1 removed, 0 none.  Never reads the block. */
 int agc_registry_discard_block(agc_registry *reg, const void *block);
 
+/* Announced deaths.  The collector, about to drop what it knows to be the
+ * last reference to the registered object at index `idx` (a non-hole
+ * entry), announces it: the object's slot is found now (its line
+ * prefetched earlier with agc_registry_prefetch), and the death
+ * notification that follows -- from the dealloc hook, the free hook, or
+ * both -- removes the entry without probing the table.  After the removal
+ * further notifications about that address return 0 without a probe: its
+ * memory block is still the dying object's, or, once freed, holds
+ * nothing registered, since any registration (agc_registry_add) cancels
+ * the announcement.  agc_registry_expect_end ends it (if the object did
+ * not die after all, its entry simply stays).  Only while pinned. */
+void agc_registry_expect(agc_registry *reg, Py_ssize_t idx);
+void agc_registry_expect_end(agc_registry *reg);
+
 /* Pin / unpin the layout (nestable).  Unpinning the last pin compacts. */
 void agc_registry_pin(agc_registry *reg);
 void agc_registry_unpin(agc_registry *reg);
@@ -190,6 +219,16 @@ void agc_registry_maybe_shrink(agc_registry *reg);
 int agc_registry_validate(const agc_registry *reg, int deep,
                           char *buf, size_t bufsize);
 
+/* 0 proves that no registered object starts in the 4 KiB page of
+ * address `a` (see registry.c). */
+static inline int
+agc_pages_test(const agc_registry *reg, uintptr_t a)
+{
+    uint64_t b = ((uint64_t)(a >> 12) * 0x9E3779B97F4A7C15ULL)
+                 >> reg->pages_shift;
+    return (int)((reg->pages[b >> 6] >> (b & 63)) & 1);
+}
+
 /* 0 proves that no registered object has this tag (see registry.c). */
 static inline int
 agc_filter_test(const agc_registry *reg, uint32_t tag)
@@ -198,15 +237,31 @@ agc_filter_test(const agc_registry *reg, uint32_t tag)
     return (int)((reg->filter[b >> 6] >> (b & 63)) & 1);
 }
 
-/* Prefetches what adding or finding op will read (its filter word and home
- * slot): callers with many objects to add prefetch a batch first. */
+/* Prefetches what adding or finding op (borrowed, not read) will read: its
+ * filter word and home slot.  Callers with many objects to add or to see
+ * die prefetch a batch first. */
 static inline void
 agc_registry_prefetch(const agc_registry *reg, const void *op)
 {
+    if (reg->nslots == 0) {
+        return;
+    }
     uint32_t tag = agc_tag_of(op);
     size_t b = tag & (reg->filter_bits - 1);
     AGC_PREFETCH(&reg->filter[b >> 6]);
     AGC_PREFETCH(&reg->slots[agc_home_of(tag, reg->nslots)]);
+}
+
+/* 0 proves that no object registered now starts at address `a`: the
+ * filters in front of a table probe, inlined into the death hooks so that
+ * the deaths of unregistered objects (nearly all of them) cost no call.
+ * 1: maybe (the table decides). */
+static inline int
+agc_registry_maybe(const agc_registry *reg, uintptr_t a)
+{
+    return reg->used != 0 && a >= reg->lo_addr && a <= reg->hi_addr
+           && agc_pages_test(reg, a)
+           && agc_filter_test(reg, agc_tag_of((const void *)a));
 }
 
 #endif /* ALTGC_REGISTRY_H */
