@@ -4,7 +4,7 @@ The machine builds a heap of containers of many kinds (list, dict, tuple,
 set, instances with and without __slots__ / __dict__ / __weakref__, objects
 whose __del__ records, resurrects or raises, weakrefs with and without
 callbacks), links and unlinks them, tracks and untracks them, deletes root
-names, runs altgc.find_unreachable() / altgc.collect(g), and after every
+names, runs altgc.find_unreachable() / altgc.collect(g) / altgc.explain(), and after every
 step compares altgc with a pure-Python model of the heap:
 
 * the model knows every reference between the objects it created (a graph
@@ -929,6 +929,29 @@ class AltgcMachine(RuleBasedStateMachine):
         self.resurrected[nid] -= 1
         self.resurrected = +self.resurrected
         self.settle()
+
+    # ---- explain -----------------------------------------------------------------
+
+    @precondition(has_roots)
+    @rule(i=_idx())
+    def explain_node(self, i):
+        """explain() of an object reachable from the roots: alive, not in an
+        unreachable cycle, and the explanation holds no reference to it (it
+        must not change the heap the model describes)."""
+        STATS["steps"] += 1
+        STATS["explains"] += 1
+        objs = self.walk(check=False)
+        nid = self.pick(objs, i)
+        if nid is None:
+            return
+        obj = objs[nid]
+        del objs
+        before = sys.getrefcount(obj)
+        e = altgc.explain(obj, max_paths=1)
+        assert sys.getrefcount(obj) == before, "explain() kept a reference"
+        assert e.alive
+        assert not e.in_unreachable_cycle, (self.nodes[nid], e)
+        del e, obj
 
     # ---- registry ----------------------------------------------------------------
 
