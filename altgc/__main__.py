@@ -1,4 +1,4 @@
-"""Command line: ``python -m altgc demo``.
+"""Command line: ``python -m altgc demo|compare|bench|version``.
 
 ``demo`` builds the same small heap twice -- cycles of lists, dicts,
 instances with ``__del__``, a weakref with a callback, a legacy-finalizer
@@ -176,7 +176,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p_demo.add_argument("--size", type=int, default=200,
                         help="copies of the demo heap (default: 200)")
     sub.add_parser("version", help="print the version")
+    # ---- compare / bench (issue 5) ----
+    from . import _compare_cli
+    _compare_cli.add_compare_parser(sub)
+    _compare_cli.add_bench_parser(sub)
+    # ---- end compare / bench ----
     args = parser.parse_args(argv)
+    # ---- compare / bench (issue 5) ----
+    if args.command == "compare":
+        return _compare_cli.main_compare(args)
+    if args.command == "bench":
+        return _compare_cli.main_bench(args)
+    # ---- end compare / bench ----
     if args.command == "demo":
         if args.size < 1:
             parser.error("--size must be at least 1")
