@@ -456,9 +456,9 @@ def table_rows(report: CompareReport) -> List[Tuple[str, str, str]]:
         row("exit status", lambda x, side: str(x["status"])),
         row("gc.disable() calls", lambda x, side: str(x["disable_calls"])),
     ]
-    rows.append(("outputs matched",
-                 "stdout " + ("yes" if match["stdout"] else "NO"),
-                 "stderr " + ("yes" if match["stderr"] else "NO")))
+    same = " / ".join("yes" if match[k] else "NO"
+                      for k in ("stdout", "stderr", "status"))
+    rows.append(("same stdout / stderr / status", same, same))
     return rows
 
 
