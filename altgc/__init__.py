@@ -55,6 +55,9 @@ __all__ = [
     "DEBUG_STATS", "DEBUG_COLLECTABLE", "DEBUG_UNCOLLECTABLE",
     "DEBUG_SAVEALL", "DEBUG_LEAK",
     "Stats", "GenerationStats", "CollectionInfo",
+    # ---- compare (issue 5) ----
+    "compare_heap", "HeapComparison", "HeapDifference",
+    # ---- end compare ----
 ]
 
 __version__ = "0.1.0"
@@ -530,6 +533,10 @@ def _guard_tracemalloc() -> None:
 
 
 _guard_tracemalloc()
+
+# ---- compare (issue 5) ----
+from .compare import HeapComparison, HeapDifference, compare_heap  # noqa: E402
+# ---- end compare ----
 
 
 def _fmt_ns(ns: int) -> str:

@@ -59,7 +59,15 @@ def synthetic_report(n_builtin=60, n_altgc=45):
 # PNG
 # ---------------------------------------------------------------------------
 
+def need_matplotlib():
+    if os.environ.get("ALTGC_REQUIRE_CHROMIUM") == "1":   # tox env report
+        import matplotlib  # noqa: F401  (the plot extra must be there)
+    pytest.importorskip("matplotlib", reason="the 'plot' extra "
+                                             "(matplotlib) is not installed")
+
+
 def test_png_opens_as_an_image(tmp_path):
+    need_matplotlib()
     pytest.importorskip("matplotlib", reason="the 'plot' extra "
                                              "(matplotlib) is not installed")
     import matplotlib.image as mpimg
@@ -81,6 +89,7 @@ def test_png_opens_as_an_image(tmp_path):
 
 
 def test_png_of_a_run_without_collections(tmp_path):
+    need_matplotlib()
     pytest.importorskip("matplotlib", reason="the 'plot' extra "
                                              "(matplotlib) is not installed")
     import matplotlib.image as mpimg
@@ -99,7 +108,10 @@ def chromium():
         path = shutil.which(name)
         if path:
             return path
-    pytest.skip("no chromium on PATH (Debian: apt-get install -y chromium)")
+    msg = "no chromium on PATH (Debian: apt-get install -y chromium)"
+    if os.environ.get("ALTGC_REQUIRE_CHROMIUM") == "1":
+        pytest.fail(msg + " and ALTGC_REQUIRE_CHROMIUM=1")
+    pytest.skip(msg)
 
 
 def render_in_chromium(html_text):
