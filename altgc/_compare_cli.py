@@ -34,9 +34,10 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ._compare_child import HARNESS_FAILED, SETUP_ENV
 
-__all__ = ["RunResult", "CompareReport", "compare_program", "format_table",
-           "render_html", "render_png", "summarize", "parse_threshold",
-           "CompareError", "main_compare", "main_bench"]
+__all__ = ["RunResult", "CompareReport", "compare_program", "run_once",
+           "format_table", "render_html", "render_png", "summarize",
+           "parse_threshold", "load_report", "CompareError", "main_compare",
+           "main_bench"]
 
 SIDES = ("builtin", "altgc")
 SIDE_LABEL = {"builtin": "builtin gc", "altgc": "altgc"}
@@ -186,6 +187,11 @@ class CompareReport:
 
     @classmethod
     def from_dict(cls, d: Dict[str, Any]) -> "CompareReport":
+        if (not isinstance(d, dict) or not isinstance(d.get("runs"), dict)
+                or sorted(d["runs"]) != sorted(SIDES)
+                or not all(d["runs"][s] for s in SIDES)):
+            raise ValueError("not a compare report: expected an object "
+                             "with runs of 'builtin' and 'altgc'")
         fields = {f.name for f in dataclasses.fields(cls)}
         kw = {k: v for k, v in d.items() if k in fields}
         kw["runs"] = {side: [RunResult(**r) for r in runs]
@@ -807,7 +813,7 @@ def add_compare_parser(sub: Any) -> None:
                     "peak RSS and outputs.  Exit status: 0 when both sides "
                     "behaved the same (exit status, stdout, stderr), 1 when "
                     "they differ, 2 on bad input.")
-    p.add_argument("script", help="the Python script to run")
+    p.add_argument("script", nargs="?", help="the Python script to run")
     p.add_argument("args", nargs=argparse.REMAINDER,
                    help="arguments passed to the script")
     p.add_argument("--threshold", metavar="T0[,T1[,T2]]",
@@ -828,11 +834,26 @@ def add_compare_parser(sub: Any) -> None:
                         "(needs matplotlib: the 'plot' extra)")
     p.add_argument("--quiet", "-q", action="store_true",
                    help="no progress lines on stderr")
+    p.add_argument("--from-json", metavar="PATH",
+                   help="do not run anything: render the report saved by "
+                        "--json (table, --html, --png) again")
 
 
 def _fail(msg: str) -> int:
     sys.stderr.write(f"altgc compare: error: {msg}\n")
     return 2
+
+
+def load_report(path: str) -> CompareReport:
+    """A report saved with ``--json``; CompareError when it is not one."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return CompareReport.from_json(f.read())
+    except OSError as exc:
+        raise CompareError(f"cannot read {path}: {exc.strerror}") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CompareError(f"{path} is not a report saved by --json "
+                           f"({type(exc).__name__}: {exc})") from None
 
 
 def main_compare(args: argparse.Namespace) -> int:
@@ -855,12 +876,19 @@ def main_compare(args: argparse.Namespace) -> int:
             sys.stderr.write(f"altgc compare: {msg}\n")
             sys.stderr.flush()
     try:
-        report = compare_program(
-            args.script, script_args, repeat=args.repeat,
-            threshold=ths["threshold"],
-            builtin_threshold=ths["builtin_threshold"],
-            altgc_threshold=ths["altgc_threshold"], timeout=args.timeout,
-            progress=progress)
+        if args.from_json:
+            if args.script:
+                raise CompareError("give a script or --from-json, not both")
+            report = load_report(args.from_json)
+        elif not args.script:
+            raise CompareError("the script to run is missing")
+        else:
+            report = compare_program(
+                args.script, script_args, repeat=args.repeat,
+                threshold=ths["threshold"],
+                builtin_threshold=ths["builtin_threshold"],
+                altgc_threshold=ths["altgc_threshold"],
+                timeout=args.timeout, progress=progress)
     except CompareError as exc:
         return _fail(str(exc))
     print(format_table(report))

@@ -7,10 +7,12 @@ Run by tox's ``report`` env (extras test + plot); CI must provide Debian's
 chromium the tests concerned are skipped with the reason.
 """
 
+import json
 import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 
 import pytest
@@ -53,6 +55,96 @@ def synthetic_report(n_builtin=60, n_altgc=45):
         runs={"builtin": [run("builtin", n_builtin, 1.0)],
               "altgc": [run("altgc", n_altgc, 0.8)]},
         created="2026-01-01 00:00:00 UTC")
+
+
+# ---------------------------------------------------------------------------
+# JSON and the text table
+# ---------------------------------------------------------------------------
+
+def test_json_round_trips():
+    rep = synthetic_report()
+    back = cli.CompareReport.from_json(rep.to_json())
+    assert back == rep
+    assert cli.format_table(back) == cli.format_table(rep)
+    d = json.loads(rep.to_json())
+    assert d["summary"]["builtin"]["collections"] == [54, 3, 3]
+    assert d["outputs_match"] == {"stdout": True, "stderr": True,
+                                  "status": True}
+
+
+def test_table_figures():
+    rep = synthetic_report()
+    table = cli.format_table(rep)
+    rows = {label: (a, b) for label, a, b in cli.table_rows(rep)}
+    assert rows["collections gen 0 / 1 / 2"] == ("54 / 3 / 3", "41 / 2 / 2")
+    assert rows["thresholds"] == ("700,10,10 (default)", "900,10,10")
+    assert rows["gc.disable() calls"] == ("1", "1")
+    ev = rep.runs["builtin"][0].events
+    assert rows["pause max"][0] == cli._fmt_ns(max(e["pause_ns"]
+                                                   for e in ev))
+    assert rows["objects collected"][0] == str(sum(e["collected"]
+                                                   for e in ev))
+    assert "note: builtin gc: the script called gc.disable()" in table
+    assert "automatic collection was OFF" in table
+
+
+def test_table_notes_a_difference_and_a_lost_record():
+    rep = synthetic_report()
+    rep.runs["altgc"][0].stdout = "other\n"
+    rep.runs["altgc"][0].status = 3
+    rep.runs["builtin"][0].recorded = False
+    table = cli.format_table(rep)
+    assert "stdout differs: line 1: builtin gc 'same <output> & more' " \
+        "vs altgc 'other'" in table
+    assert "altgc: exit status 3" in table
+    assert "builtin gc: no collection record" in table
+    assert rep.outputs_match() == {"stdout": False, "stderr": True,
+                                   "status": False}
+
+
+def run_cli(*args):
+    import altgc
+    pkg_parent = os.path.dirname(os.path.dirname(os.path.abspath(
+        altgc.__file__)))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = pkg_parent + os.pathsep + env.get("PYTHONPATH", "")
+    return subprocess.run(
+        [sys.executable, "-m", "altgc"] + list(args), capture_output=True,
+        text=True, timeout=300, cwd=pkg_parent, env=env)
+
+
+def test_cli_renders_a_saved_report(tmp_path):
+    rep = synthetic_report()
+    saved = tmp_path / "r.json"
+    saved.write_text(rep.to_json())
+    html_path = tmp_path / "r.html"
+    proc = run_cli("compare", "--from-json", str(saved), "--html",
+                   str(html_path), "--json", str(tmp_path / "again.json"))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == cli.format_table(rep) + "\n"
+    assert html_path.read_text() == cli.render_html(rep)
+    assert cli.load_report(str(tmp_path / "again.json")) == rep
+
+
+@pytest.mark.parametrize("content, expect", [
+    ("[]", "is not a report saved by --json"),
+    ("{", "is not a report saved by --json"),
+    (None, "cannot read"),
+])
+def test_cli_rejects_a_bad_saved_report(tmp_path, content, expect):
+    path = tmp_path / "bad.json"
+    if content is not None:
+        path.write_text(content)
+    proc = run_cli("compare", "--from-json", str(path))
+    assert proc.returncode == 2
+    assert expect in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_cli_needs_a_script_or_a_saved_report():
+    proc = run_cli("compare")
+    assert proc.returncode == 2
+    assert "the script to run is missing" in proc.stderr
 
 
 # ---------------------------------------------------------------------------
