@@ -412,13 +412,8 @@ def compare_program(script: str, args: Sequence[str] = (), repeat: int = 1,
 # ---------------------------------------------------------------------------
 
 def _fmt_ns(ns: float) -> str:
-    if ns >= 1e9:
-        return f"{ns / 1e9:.2f} s"
-    if ns >= 1e6:
-        return f"{ns / 1e6:.2f} ms"
-    if ns >= 1e3:
-        return f"{ns / 1e3:.1f} us"
-    return f"{int(ns)} ns"
+    from . import _fmt_ns as fmt          # altgc's own format for pauses
+    return fmt(int(ns))
 
 
 def _fmt_s(ns: float) -> str:

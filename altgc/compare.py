@@ -253,6 +253,17 @@ def _name(objs: Dict[int, Any], i: int) -> str:
     return f"{type(objs[i]).__name__}@{i:#x}"
 
 
+def _held_by(objs: Dict[int, Any], found: tuple, reason: Dict[int, tuple],
+             collector: str) -> str:
+    """Words for an object reachable from a source ``collector`` did not
+    examine: ``found`` is ``(source id, hops)`` from :func:`_spread`."""
+    src, hops = found
+    how = ("referenced by" if hops == 1 else
+           f"reachable ({hops} references) from")
+    return (f"{how} {_name(objs, src)}, which {collector} did not examine "
+            f"({reason[src][0]})")
+
+
 def compare_heap(generation: int = 2) -> HeapComparison:
     """Ask altgc and the builtin gc which objects are unreachable now, and
     explain every object only one of them found (see the module docstring
@@ -372,12 +383,8 @@ def _explain(generation: int, a_ids: Set[int], b_objs: Dict[int, Any],
             if i in reason:
                 code, text = reason[i]
             elif i in reach:
-                src, hops = reach[i]
-                how = ("referenced by" if hops == 1 else
-                       f"reachable ({hops} references) from")
                 code = "held_from_outside_registry"
-                text = (f"{how} {_name(b_objs, src)}, which altgc "
-                        f"did not examine ({reason[src][0]})")
+                text = _held_by(b_objs, reach[i], reason, "altgc")
             else:
                 code, text = "unexplained", REASONS["unexplained"]
             diffs.append(HeapDifference("builtin",
@@ -428,12 +435,8 @@ def _explain(generation: int, a_ids: Set[int], b_objs: Dict[int, Any],
                 text = ("its __del__ ran during the builtin gc's "
                         "collection and made it reachable again")
             elif i in reach:
-                src, hops = reach[i]
-                how = ("referenced by" if hops == 1 else
-                       f"reachable ({hops} references) from")
                 code = "held_by_unexamined"
-                text = (f"{how} {_name(a_objs, src)}, which the builtin gc "
-                        f"did not examine ({reason[src][0]})")
+                text = _held_by(a_objs, reach[i], reason, "the builtin gc")
             elif i in reach_res:
                 src, hops = reach_res[i]
                 code = "resurrected"
