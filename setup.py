@@ -15,6 +15,7 @@ SOURCES = [
     "src/hooks.c",
     "src/collector.c",
     "src/graph.c",
+    "src/install.c",
     "src/module.c",
 ]
 

@@ -58,6 +58,9 @@ __all__ = [
     # ---- compare (issue 5) ----
     "compare_heap", "HeapComparison", "HeapDifference",
     # ---- end compare ----
+    # install mode (_install.py)
+    "install", "uninstall", "installed", "is_installed", "install_info",
+    "InstallInfo",
 ]
 
 __version__ = "0.1.0"
@@ -537,6 +540,8 @@ _guard_tracemalloc()
 # ---- compare (issue 5) ----
 from .compare import HeapComparison, HeapDifference, compare_heap  # noqa: E402
 # ---- end compare ----
+from ._install import (InstallInfo, install, install_info,  # noqa: E402
+                       installed, is_installed, uninstall)
 
 
 def _fmt_ns(ns: int) -> str:

@@ -102,6 +102,31 @@ typedef struct {
  * an exception. */
 PyObject *agc_last_cycles(void);
 
+/* Install mode: altgc as the process's cycle collector (install.c). */
+typedef struct {
+    int active;
+    int poll_scheduled;        /* a poll is queued as a pending call */
+    /* Object allocations left before the next poll.  Decremented by the
+     * allocator hook on every object allocation; PY_SSIZE_T_MAX when not
+     * installed, so the hook's test never fires then. */
+    Py_ssize_t budget;
+    /* The builtin gc's functions (strong), set while installed. */
+    PyObject *b_get_objects;   /* 3.10-3.11 adoption */
+    PyObject *b_get_count;
+    PyObject *b_freeze;
+    PyObject *b_unfreeze;
+    PyObject *b_collect;
+    PyObject *spare;           /* 3.10-3.11: get_objects()'s list, kept */
+    int in_builtin_collect;    /* altgc itself called the builtin collect */
+    int warned_builtin_enabled;
+    /* Figures for install_info(). */
+    Py_ssize_t adopted;        /* objects adopted in total */
+    Py_ssize_t adoptions;      /* adoption passes */
+    Py_ssize_t polls;          /* polls run */
+    int64_t adopt_ns;          /* time spent adopting */
+    int64_t poll_ns;           /* time spent polling (adoption excluded) */
+} agc_install_state;
+
 /* The process-wide collector.  There is one registry per process because
  * the hooks that learn of deaths (allocator, tp_dealloc) are process-wide;
  * altgc refuses to load in subinterpreters (module.c). */
@@ -124,9 +149,59 @@ typedef struct {
     agc_lastinfo last;
     PyObject *garbage;         /* strong: list, altgc.garbage */
     PyObject *callbacks;       /* strong: list, altgc.callbacks */
+    agc_install_state inst;    /* install mode (install.c) */
 } agc_state;
 
 extern agc_state AGC;
+
+/* 1 if objects of type tp have a 32-byte pre-header before them (3.11
+ * managed dict, 3.12+ managed dict or weakref; see registry.h). */
+static inline int
+agc_has_pre32(PyTypeObject *tp)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    return (tp->tp_flags
+            & (Py_TPFLAGS_MANAGED_DICT | Py_TPFLAGS_MANAGED_WEAKREF)) != 0;
+#elif PY_VERSION_HEX >= 0x030B0000
+    return (tp->tp_flags & Py_TPFLAGS_MANAGED_DICT) != 0;
+#else
+    return 0;
+#endif
+}
+
+static inline int
+agc_is_finalizing(void)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    return Py_IsFinalizing();
+#else
+    return _Py_IsFinalizing();
+#endif
+}
+
+/* module.c: CPython's gc_collect_generations over the registry (an
+ * automatic collection; errors go to sys.unraisablehook). */
+void agc_collect_generations(void);
+
+/* install.c */
+void agc_install_init(void);
+/* Called by the allocator hook when the budget runs out: queues a poll.
+ * Never calls Python, never fails. */
+void agc_install_budget_spent(void);
+/* Adopts every container the builtin gc tracks in its generations 0-2 and
+ * freezes them there, so the builtin gc skips them.  No-op when not
+ * installed.  0, or -1 with an exception. */
+int agc_install_sync(void);
+/* Re-arms the poll after thresholds or the enabled flag changed. */
+void agc_install_rearm(void);
+/* After a collection of `generation` while installed: a full one also
+ * empties the interpreter's free lists, as the builtin gc's full
+ * collections do.  Errors go to sys.unraisablehook. */
+void agc_install_after_collect(int generation);
+PyObject *agc_on_builtin_collect_fn(PyObject *module, PyObject *arg);
+PyObject *agc_install_fn(PyObject *module, PyObject *args);
+PyObject *agc_uninstall_fn(PyObject *module, PyObject *args);
+PyObject *agc_install_info_fn(PyObject *module, PyObject *unused);
 
 /* hooks.c */
 int agc_hooks_install(void);              /* 0, or -1 with exception */

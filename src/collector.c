@@ -39,6 +39,10 @@ enum {
     ST_UNREACHABLE,    /* collectable garbage */
     ST_LEGACY,         /* garbage kept alive by a legacy tp_del */
     ST_RESURRECTED,    /* garbage made reachable again by a finalizer */
+    ST_OUTSIDE,        /* registered, but the interpreter has untracked it
+                          (e.g. it is being deallocated): as the builtin
+                          gc, which only examines tracked objects, the
+                          collection neither examines nor traverses it */
 };
 
 #if PY_VERSION_HEX >= 0x030C0000
@@ -415,6 +419,7 @@ external_count(PyObject *op)
 }
 
 /* Steps 1-3 of DESIGN §4: afterwards every young object is ST_HOLE,
+ * ST_OUTSIDE,
  * ST_REACHABLE or ST_UNREACHABLE.  Returns the number of reachable
  * objects.  Runs no Python code. */
 static Py_ssize_t
@@ -427,8 +432,10 @@ deduce_unreachable(agc_work *w, int64_t *phase_ns)
             AGC_PREFETCH(young_obj(w, j + 16));
         }
         PyObject *op = young_obj(w, j);
-        w->nodes[j].op = (uintptr_t)op | (op ? ST_TENTATIVE : ST_HOLE);
-        w->nodes[j].shadow = op ? external_count(op) : 0;
+        uint8_t st = op == NULL ? ST_HOLE
+                     : PyObject_GC_IsTracked(op) ? ST_TENTATIVE : ST_OUTSIDE;
+        w->nodes[j].op = (uintptr_t)op | st;
+        w->nodes[j].shadow = st == ST_TENTATIVE ? external_count(op) : 0;
     }
     int64_t t1 = agc_now_ns();
     w->mode = MODE_DECREF;
@@ -436,9 +443,8 @@ deduce_unreachable(agc_work *w, int64_t *phase_ns)
         if (j + 8 < m) {
             AGC_PREFETCH(young_obj(w, j + 8));
         }
-        PyObject *op = young_obj(w, j);
-        if (op != NULL) {
-            traverse(op, visit_batched, w);
+        if (STATE(w, j) == ST_TENTATIVE) {
+            traverse(young_obj(w, j), visit_batched, w);
         }
     }
     flush_batch(w);

@@ -70,15 +70,27 @@ note_block(void *block)
     }
 }
 
+/* Install mode counts object allocations down to its next poll
+ * (install.c); the budget is PY_SSIZE_T_MAX otherwise. */
+static inline void
+count_allocation(void)
+{
+    if (--AGC.inst.budget <= 0) {
+        agc_install_budget_spent();
+    }
+}
+
 static void *
 hook_malloc(void *ctx, size_t size)
 {
+    count_allocation();
     return orig_obj_alloc.malloc(orig_obj_alloc.ctx, size);
 }
 
 static void *
 hook_calloc(void *ctx, size_t nelem, size_t elsize)
 {
+    count_allocation();
     return orig_obj_alloc.calloc(orig_obj_alloc.ctx, nelem, elsize);
 }
 

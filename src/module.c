@@ -58,31 +58,7 @@ parse_generation(PyObject *arg, const char *fname, int dflt, int *out)
     return 0;
 }
 
-/* 1 if op's memory block has a 32-byte pre-header (see registry.h). */
-static int
-has_pre32(PyTypeObject *tp)
-{
-#if PY_VERSION_HEX >= 0x030C0000
-    return (tp->tp_flags
-            & (Py_TPFLAGS_MANAGED_DICT | Py_TPFLAGS_MANAGED_WEAKREF)) != 0;
-#elif PY_VERSION_HEX >= 0x030B0000
-    return (tp->tp_flags & Py_TPFLAGS_MANAGED_DICT) != 0;
-#else
-    return 0;
-#endif
-}
-
 static int pending_collect(void *arg);
-
-static int
-is_finalizing(void)
-{
-#if PY_VERSION_HEX >= 0x030D0000
-    return Py_IsFinalizing();
-#else
-    return _Py_IsFinalizing();
-#endif
-}
 
 /* Schedules an automatic collection at the next safe point when count0
  * has passed threshold0 (as _PyObject_GC_Link does). */
@@ -101,8 +77,8 @@ maybe_schedule(void)
 /* CPython's gc_collect_generations: the oldest generation whose count
  * exceeds its threshold, the full collection only when enough objects
  * await it (long_lived_pending > long_lived_total / 4). */
-static void
-collect_generations(void)
+void
+agc_collect_generations(void)
 {
     for (int i = AGC_NUM_GENERATIONS - 1; i >= 0; i--) {
         if (AGC.count[i] > AGC.threshold[i]) {
@@ -113,6 +89,7 @@ collect_generations(void)
             if (agc_collect(i, 1) < 0) {
                 PyErr_WriteUnraisable(NULL);
             }
+            agc_install_after_collect(i);
             break;
         }
     }
@@ -124,12 +101,12 @@ static int
 pending_collect(void *arg)
 {
     AGC.scheduled = 0;
-    if (!AGC.enabled || AGC.collecting || is_finalizing()) {
+    if (!AGC.enabled || AGC.collecting || agc_is_finalizing()) {
         return 0;   /* at exit, pending calls run while modules go away */
     }
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
-    collect_generations();
+    agc_collect_generations();
     PyErr_Restore(type, value, tb);
     return 0;
 }
@@ -149,13 +126,19 @@ agc_track(PyObject *module, PyObject *obj)
                      Py_TYPE(obj)->tp_name);
         return NULL;
     }
-    int rc = agc_registry_add(&AGC.reg, obj, has_pre32(Py_TYPE(obj)));
+    int rc = agc_registry_add(&AGC.reg, obj, agc_has_pre32(Py_TYPE(obj)));
     if (rc < 0) {
         return PyErr_NoMemory();
     }
     if (rc > 0) {
         AGC.count[0]++;
         maybe_schedule();
+    }
+    else {
+        /* Registered by install mode: now the user's too, so it stays
+         * registered after uninstall(). */
+        Py_ssize_t i = agc_registry_find(&AGC.reg, obj);
+        AGC.reg.objs[i] &= ~AGC_ENTRY_ADOPTED;
     }
     Py_RETURN_NONE;
 }
@@ -175,6 +158,15 @@ PyDoc_STRVAR(is_tracked_doc,
 static PyObject *
 agc_is_tracked(PyObject *module, PyObject *obj)
 {
+    if (AGC.inst.active) {
+        /* As gc.is_tracked: adopted, and still tracked by the interpreter
+         * (CPython untracks an object before it deallocates it). */
+        if (agc_install_sync() < 0) {
+            return NULL;
+        }
+        return PyBool_FromLong(agc_registry_find(&AGC.reg, obj) >= 0
+                               && PyObject_GC_IsTracked(obj));
+    }
     return PyBool_FromLong(agc_registry_find(&AGC.reg, obj) >= 0);
 }
 
@@ -189,6 +181,9 @@ agc_get_objects(PyObject *module, PyObject *args, PyObject *kwargs)
     PyObject *garg = Py_None;
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|O:get_objects", kwlist,
                                      &garg)) {
+        return NULL;
+    }
+    if (agc_install_sync() < 0) {
         return NULL;
     }
     agc_registry *reg = &AGC.reg;
@@ -244,10 +239,14 @@ agc_collect_fn(PyObject *module, PyObject *args, PyObject *kwargs)
     if (AGC.collecting) {
         return PyLong_FromLong(0);   /* as gc.collect() does */
     }
+    if (agc_install_sync() < 0) {
+        return NULL;
+    }
     Py_ssize_t n = agc_collect(g, 0);
     if (n < 0) {
         return NULL;
     }
+    agc_install_after_collect(g);
     return PyLong_FromSsize_t(n);
 }
 
@@ -272,6 +271,9 @@ agc_find_unreachable_fn(PyObject *module, PyObject *args, PyObject *kwargs)
     if (AGC.collecting) {
         PyErr_SetString(PyExc_RuntimeError,
                         "find_unreachable() cannot run during a collection");
+        return NULL;
+    }
+    if (agc_install_sync() < 0) {
         return NULL;
     }
     return agc_find_unreachable(g);
@@ -307,12 +309,16 @@ agc_set_threshold(PyObject *module, PyObject *args, PyObject *kwargs)
     for (int i = 0; i < AGC_NUM_GENERATIONS; i++) {
         AGC.threshold[i] = t[i];
     }
+    agc_install_rearm();
     Py_RETURN_NONE;
 }
 
 static PyObject *
 agc_get_count(PyObject *module, PyObject *unused)
 {
+    if (agc_install_sync() < 0) {
+        return NULL;
+    }
     return Py_BuildValue("(nnn)", AGC.count[0], AGC.count[1], AGC.count[2]);
 }
 
@@ -321,6 +327,7 @@ agc_enable(PyObject *module, PyObject *unused)
 {
     AGC.enabled = 1;
     maybe_schedule();
+    agc_install_rearm();
     Py_RETURN_NONE;
 }
 
@@ -328,6 +335,7 @@ static PyObject *
 agc_disable(PyObject *module, PyObject *unused)
 {
     AGC.enabled = 0;
+    agc_install_rearm();
     Py_RETURN_NONE;
 }
 
@@ -368,6 +376,9 @@ agc_get_debug(PyObject *module, PyObject *unused)
 static PyObject *
 agc_freeze(PyObject *module, PyObject *unused)
 {
+    if (agc_install_sync() < 0) {
+        return NULL;
+    }
     if (AGC.collecting) {
         AGC.pending_freeze = 1;      /* applied when the collection ends */
     }
@@ -404,6 +415,9 @@ agc_get_freeze_count(PyObject *module, PyObject *unused)
 static PyObject *
 agc_get_referrers_fn(PyObject *module, PyObject *args)
 {
+    if (agc_install_sync() < 0) {
+        return NULL;
+    }
     return agc_get_referrers(args);
 }
 
@@ -606,6 +620,10 @@ static PyMethodDef core_methods[] = {
     {"_debug_build", agc_debug_build, METH_NOARGS, NULL},
     {"_reinstall_hooks", agc_reinstall_hooks, METH_NOARGS, NULL},
     {"_set_cycle_detail_limit", agc_set_cycle_detail_limit, METH_O, NULL},
+    {"_install", agc_install_fn, METH_VARARGS, NULL},
+    {"_uninstall", agc_uninstall_fn, METH_VARARGS, NULL},
+    {"_install_info", agc_install_info_fn, METH_NOARGS, NULL},
+    {"_on_builtin_collect", agc_on_builtin_collect_fn, METH_O, NULL},
     {NULL, NULL, 0, NULL}
 };
 
@@ -636,6 +654,7 @@ collector_init(void)
     AGC.threshold[1] = 10;
     AGC.threshold[2] = 10;
     AGC.cycle_detail_limit = 10000;
+    agc_install_init();
     if (agc_hooks_install() < 0) {
         return -1;
     }

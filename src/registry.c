@@ -179,7 +179,7 @@ rehash(agc_registry *reg, size_t nslots)
 }
 
 int
-agc_registry_add(agc_registry *reg, PyObject *op, int pre32)
+agc_registry_add(agc_registry *reg, PyObject *op, uintptr_t flags)
 {
     if (agc_registry_find(reg, op) >= 0) {
         return 0;
@@ -204,7 +204,7 @@ agc_registry_add(agc_registry *reg, PyObject *op, int pre32)
         }
     }
     Py_ssize_t idx = reg->n++;
-    reg->objs[idx] = (uintptr_t)op | (pre32 ? AGC_ENTRY_PRE32 : 0);
+    reg->objs[idx] = (uintptr_t)op | (flags & AGC_ENTRY_FLAGS);
     slot_insert(reg, op, idx);
     reg->used++;
     uintptr_t a = (uintptr_t)op;
@@ -359,6 +359,28 @@ agc_registry_discard_block(agc_registry *reg, const void *block)
     }
     discard_at(reg, pos, idx);
     return 1;
+}
+
+Py_ssize_t
+agc_registry_discard_flagged(agc_registry *reg, uintptr_t flags)
+{
+    Py_ssize_t removed = 0;
+    agc_registry_pin(reg);      /* indices stay put while we scan */
+    for (Py_ssize_t i = 0; i < reg->n; i++) {
+        uintptr_t e = reg->objs[i];
+        if (e == 0 || (e & flags) == 0) {
+            continue;
+        }
+        Py_ssize_t idx;
+        size_t pos = find_slot(reg, AGC_ENTRY_OBJ(e), &idx);
+        AGC_ASSERT(pos != (size_t)-1 && idx == i);
+        if (pos != (size_t)-1) {
+            discard_at(reg, pos, idx);
+            removed++;
+        }
+    }
+    agc_registry_unpin(reg);
+    return removed;
 }
 
 static int
@@ -552,7 +574,8 @@ agc_registry_validate(const agc_registry *reg, int deep,
         }
         /* I6 */
         if (deep) {
-            if (Py_REFCNT(op) <= 0) {
+            if (Py_REFCNT(op) < 0
+                || (Py_REFCNT(op) == 0 && PyObject_GC_IsTracked(op))) {
                 FAIL("I6: entry %zd (%p) has refcount %zd", i, (void *)op,
                      (Py_ssize_t)Py_REFCNT(op));
             }

@@ -22,6 +22,10 @@
  *                    instead of 16 (PyGC_Head).  The free hook needs it to
  *                    map a freed block back to the object without reading
  *                    the block.
+ *   AGC_ENTRY_ADOPTED  install mode registered the object (install.c);
+                    uninstall() removes exactly these entries.  track()
+                    of an adopted object clears the bit (the user's
+                    registration outlives uninstall()).
  * A zero entry is a *hole*: a registered object that died (or was
  * untracked) while the layout was pinned (during a collection or a scan
  * that may call back into Python).  Holes are removed by
@@ -51,7 +55,10 @@
  *   I5  every non-hole entry lies in [lo_addr, hi_addr], and its tag's
  *       bit is set in the negative filter
  *   I6  (debug only, reads the objects) every non-hole entry is a live
- *       object: refcount > 0 and its type has Py_TPFLAGS_HAVE_GC
+ *       object: its type has Py_TPFLAGS_HAVE_GC and its refcount is > 0,
+ *       or 0 while it is being deallocated -- then the interpreter has
+ *       untracked it (the collector skips it, ST_OUTSIDE in collector.c)
+ *       and it leaves the registry when its memory is freed or free-listed
  */
 #ifndef ALTGC_REGISTRY_H
 #define ALTGC_REGISTRY_H
@@ -60,6 +67,7 @@
 #include <stdint.h>
 
 #define AGC_ENTRY_PRE32 ((uintptr_t)1)
+#define AGC_ENTRY_ADOPTED ((uintptr_t)2)
 #define AGC_ENTRY_FLAGS ((uintptr_t)7)
 #define AGC_ENTRY_OBJ(e) ((PyObject *)((e) & ~AGC_ENTRY_FLAGS))
 
@@ -125,8 +133,13 @@ agc_slot_index(uint64_t s)
 void agc_registry_init(agc_registry *reg);
 
 /* 1 added, 0 already registered, -1 out of memory (registry unchanged).
- * `pre32`: the object's block has a 32-byte pre-header. */
-int agc_registry_add(agc_registry *reg, PyObject *op, int pre32);
+ * `flags`: AGC_ENTRY_* bits for the new entry (AGC_ENTRY_PRE32 == 1, so a
+ * 0/1 "has a 32-byte pre-header" flag may be passed as is). */
+int agc_registry_add(agc_registry *reg, PyObject *op, uintptr_t flags);
+
+/* Removes every entry with any of the `flags` bits (holes while pinned).
+ * Returns the number removed. */
+Py_ssize_t agc_registry_discard_flagged(agc_registry *reg, uintptr_t flags);
 
 /* Index of op's entry, or -1. */
 Py_ssize_t agc_registry_find(const agc_registry *reg, const PyObject *op);

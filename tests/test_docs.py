@@ -9,8 +9,11 @@ def test_docstring_examples_run():
         # not free them first (the module docstring says so).
         "import doctest, gc, altgc\n"
         "gc.disable()\n"
+        "import altgc._install\n"
         "r = doctest.testmod(altgc)\n"
-        "print(r.failed, r.attempted)\n").stdout.split()
+        "r2 = doctest.testmod(altgc._install)\n"
+        "print(r.failed + r2.failed, r.attempted + r2.attempted)\n"
+        ).stdout.split()
     failed, attempted = int(out[-2]), int(out[-1])
     assert failed == 0
     assert attempted >= 40          # the examples did run

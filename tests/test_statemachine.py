@@ -334,8 +334,14 @@ class AltgcMachine(RuleBasedStateMachine):
         return rc
 
     def young(self, g):
+        # As the builtin gc, altgc examines only objects the interpreter
+        # tracks: a registered dict holding only atomic values (CPython
+        # untracks those) is left out, like an object outside the registry.
+        objs = altgc.get_objects()
+        outside = {id(o) for o in objs if not gc.is_tracked(o)}
+        del objs
         return {nid for nid, n in self.nodes.items()
-                if n.tracked and n.gen <= g}
+                if n.tracked and n.gen <= g and n.oid not in outside}
 
     def reach_within(self, members):
         """Members not reachable from outside `members` (shadow counts:
@@ -953,7 +959,10 @@ class AltgcMachine(RuleBasedStateMachine):
     def collect(self, gen):
         STATS["steps"] += 1
         g = 2 if gen is None else gen
-        young = self.young(g)
+        # Survivors of the registry's young partition are promoted, those
+        # the interpreter does not track (not examined) included.
+        young = {nid for nid, n in self.nodes.items()
+                 if n.tracked and n.gen <= g}
         u = self.unreachable(g)
         groups = self.sccs(u)
 

@@ -1,0 +1,259 @@
+"""Install mode: altgc as the process's cycle collector.
+
+The mechanics are in ``src/install.c`` (how new containers are adopted from
+the builtin gc's generation lists, when polls and collections run).  This
+module saves and restores the builtin gc's settings around them, routes
+direct calls of the builtin ``gc.collect()`` to altgc while installed, and
+hands the heap back at exit so the interpreter's shutdown collection sees it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import dataclasses
+import importlib.machinery
+import importlib.util
+import sys
+import threading
+from typing import Any, Dict, Iterator, Optional, Tuple
+
+from . import _core
+
+
+def _find_builtin_gc() -> Any:
+    """The interpreter's own gc module, even if ``sys.modules["gc"]`` has
+    been replaced by altgc."""
+    mod = sys.modules.get("gc")
+    if mod is not None and getattr(mod, "__name__", None) == "gc" \
+            and getattr(mod, "__loader__", None) is \
+            importlib.machinery.BuiltinImporter:
+        return mod
+    spec = importlib.machinery.BuiltinImporter.find_spec("gc")
+    if spec is None:  # pragma: no cover - gc is always built in
+        raise ImportError("the builtin gc module is missing")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)  # type: ignore[union-attr]
+    return mod
+
+
+#: The builtin gc module (never altgc, whatever ``sys.modules`` says).
+builtin_gc = _find_builtin_gc()
+
+
+@dataclasses.dataclass(frozen=True)
+class _Saved:
+    builtin_enabled: bool
+    builtin_threshold: Tuple[int, int, int]
+    builtin_debug: int
+    altgc_enabled: bool
+    altgc_threshold: Tuple[int, int, int]
+    altgc_debug: int
+
+
+_lock = threading.RLock()
+_saved: Optional[_Saved] = None
+
+def _builtin_collect_hook(phase: str, info: Dict[str, int]) -> None:
+    """In the builtin gc's callbacks while installed.
+
+    A direct call of the builtin ``gc.collect(n)`` (code that imported gc
+    before install) runs altgc's collection of generation n, after altgc
+    adopted everything, so the builtin gc then finds nothing of its own.
+    If the builtin gc was re-enabled behind altgc's back (altgc warns once,
+    see src/install.c), its automatic collections are left alone: they can
+    only see containers altgc has not adopted yet, so the two collectors
+    examine disjoint sets and no object is freed twice.
+    """
+    if phase != "start" or builtin_gc.isenabled():
+        return
+    _core._on_builtin_collect(info.get("generation", 2))
+
+
+def _at_exit() -> None:
+    # Hand the heap back so the interpreter's shutdown collection (which
+    # finalizes cycles with __del__) sees it; keep the registry: it is
+    # going away with the process.
+    with _lock:
+        if _saved is not None:
+            _restore(keep_registry=True)
+
+
+def _restore(keep_registry: bool) -> None:
+    global _saved
+    saved = _saved
+    assert saved is not None
+    error: Optional[BaseException] = None
+    try:
+        _core._uninstall(keep_registry)
+    except BaseException as exc:
+        if is_installed():      # refused (during a collection): no change
+            raise
+        error = exc             # uninstalled, but the hand-back failed
+    _saved = None
+    with contextlib.suppress(ValueError):
+        builtin_gc.callbacks.remove(_builtin_collect_hook)
+    builtin_gc.set_threshold(*saved.builtin_threshold)
+    builtin_gc.set_debug(saved.builtin_debug)
+    if saved.builtin_enabled:
+        builtin_gc.enable()
+    else:
+        builtin_gc.disable()
+    _core.set_threshold(*saved.altgc_threshold)
+    _core.set_debug(saved.altgc_debug)
+    if saved.altgc_enabled:
+        _core.enable()
+    else:
+        _core.disable()
+    atexit.unregister(_at_exit)
+    if error is not None:
+        raise error
+
+
+def install(adopt: bool = True) -> bool:
+    """Make altgc this process's cycle collector.
+
+    From here on every new container is adopted by altgc, the builtin gc no
+    longer collects automatically, and altgc collects on its thresholds,
+    which start as the builtin gc's current ones (by default 700/10/10 on
+    3.10-3.12, 2000/10/10 on 3.13); its enabled flag and debug flags are
+    taken over too.  With ``adopt=True`` every container the builtin gc
+    tracks now is adopted as well (into generation 2), so the whole heap is
+    altgc's; with ``adopt=False`` only containers created from now on are,
+    and the existing ones are collected by nobody until :func:`uninstall`.
+
+    Code that does ``import gc`` after ``sys.modules["gc"] = altgc`` (or
+    ``import altgc as gc``) then behaves as with the builtin gc.  Code that
+    imported the builtin gc earlier and calls its ``gc.collect()`` gets
+    altgc's collection (the builtin call itself returns 0).
+
+    Returns True if it installed, False if altgc was already installed
+    (then nothing changes).
+
+    >>> import altgc
+    >>> altgc.install()
+    True
+    >>> altgc.is_installed()
+    True
+    >>> class Node: pass
+    >>> a = Node(); a.self = a
+    >>> del a
+    >>> altgc.collect() >= 1          # found by altgc, not by the builtin gc
+    True
+    >>> altgc.uninstall()
+    True
+    """
+    global _saved
+    if not isinstance(adopt, bool):
+        raise TypeError("install() argument 'adopt' must be bool, not %s"
+                        % type(adopt).__name__)
+    with _lock:
+        if _saved is not None:
+            return False
+        saved = _Saved(builtin_gc.isenabled(), builtin_gc.get_threshold(),
+                       builtin_gc.get_debug(), _core.isenabled(),
+                       _core.get_threshold(), _core.get_debug())
+        builtin_gc.disable()
+        try:
+            _core.set_threshold(*saved.builtin_threshold)
+            _core.set_debug(saved.builtin_debug)
+            if saved.builtin_enabled:
+                _core.enable()
+            else:
+                _core.disable()
+            _core._install(builtin_gc, adopt)
+        except BaseException:
+            _core.set_threshold(*saved.altgc_threshold)
+            _core.set_debug(saved.altgc_debug)
+            (_core.enable if saved.altgc_enabled else _core.disable)()
+            if saved.builtin_enabled:
+                builtin_gc.enable()
+            raise
+        _saved = saved
+        builtin_gc.callbacks.append(_builtin_collect_hook)
+        atexit.register(_at_exit)
+        return True
+
+
+def uninstall(keep_registry: bool = False) -> bool:
+    """Give the cycle collection back to the builtin gc.
+
+    Restores the builtin gc's enabled flag, thresholds and debug flags as
+    they were at :func:`install`, and altgc's own settings too.  Every
+    adopted container goes back to the builtin gc (into its oldest
+    generation, collectable again); no object is freed or lost by the
+    hand-over.  Adopted objects are unregistered from altgc unless
+    ``keep_registry=True`` (objects you registered with :func:`track`
+    always stay registered).  Returns False if altgc was not installed.
+
+    Known limitation: objects frozen with the builtin ``gc.freeze()``
+    before :func:`install` are unfrozen too -- the builtin gc cannot freeze
+    a subset again; call ``gc.freeze()`` afterwards if you need them frozen.
+
+    >>> import altgc
+    >>> altgc.uninstall()           # not installed: nothing to do
+    False
+    """
+    with _lock:
+        if _saved is None:
+            return False
+        _restore(keep_registry=bool(keep_registry))
+        return True
+
+
+def is_installed() -> bool:
+    """True while altgc is the process's cycle collector.
+
+    >>> import altgc
+    >>> altgc.is_installed()
+    False
+    """
+    return bool(_core._install_info()["installed"])
+
+
+@contextlib.contextmanager
+def installed(adopt: bool = True) -> Iterator[None]:
+    """``with altgc.installed(): ...`` -- install for the block only.
+
+    If altgc was already installed, the block leaves it installed.
+
+    >>> import altgc
+    >>> with altgc.installed():
+    ...     altgc.is_installed()
+    True
+    >>> altgc.is_installed()
+    False
+    """
+    did = install(adopt)
+    try:
+        yield
+    finally:
+        if did:
+            uninstall()
+
+
+@dataclasses.dataclass(frozen=True)
+class InstallInfo:
+    """What install mode has done since the process started.
+
+    ``adopted`` objects in ``adoptions`` adoption passes taking
+    ``adopt_ns``; ``polls`` checks of the builtin gc's count taking
+    ``poll_ns`` (adoptions and collections not included).
+    """
+
+    installed: bool
+    adopted: int
+    adoptions: int
+    polls: int
+    adopt_ns: int
+    poll_ns: int
+
+
+def install_info() -> InstallInfo:
+    """Figures of install mode: objects adopted, polls, their cost.
+
+    >>> import altgc
+    >>> altgc.install_info().adoptions >= 0
+    True
+    """
+    return InstallInfo(**_core._install_info())

@@ -1,0 +1,482 @@
+/*
+ * install.c -- install mode: altgc as the process's cycle collector.
+ *
+ * How altgc learns of new containers (one mechanism on 3.10-3.13)
+ * ---------------------------------------------------------------
+ * CPython has no hook on "an object was tracked".  What every supported
+ * version offers (DESIGN §3) is the builtin gc's own generation lists and
+ * gc.freeze(), an O(1) splice of generations 0-2 into the permanent
+ * generation, which the builtin gc never examines.  While installed:
+ *
+ *   - the builtin gc's automatic collection is off (the Python layer calls
+ *     gc.disable() and restores the flag on uninstall);
+ *   - every new container lands, as always, on the builtin gc's
+ *     generation-0 list;
+ *   - *adoption* (agc_install_sync) registers everything on the builtin
+ *     gc's generations 0-2 with altgc -- on 3.12+ through
+ *     PyUnstable_GC_VisitObjects (no allocation), on 3.10-3.11 through
+ *     gc.get_objects() -- then calls gc.freeze(): afterwards those lists
+ *     hold exactly the containers created since, so an adoption costs what
+ *     was created since the previous one, not the heap;
+ *   - deaths of adopted objects reach hooks.c like any registered object's.
+ *
+ * 3.13's PyRefTracer was not chosen: it exists on one version only, misses
+ * the eval loop's deallocations on 3.13.0, and tracemalloc.start()
+ * replaces it.
+ *
+ * When to adopt and collect
+ * -------------------------
+ * The builtin gc's count0 (container allocations minus deallocations since
+ * its last collection or freeze) keeps counting while it is disabled, so
+ * the program's count0 is altgc's count0 plus the builtin's.  The
+ * allocator hook (hooks.c) counts object allocations down from a budget;
+ * when the budget is spent it queues a poll as a pending call.  The poll
+ * runs at a safe point (between bytecodes: never inside an allocation or a
+ * death hook), reads the builtin count and, once count0 passes threshold0,
+ * adopts and runs collect_generations (CPython's choice of generation).
+ * Otherwise it re-arms the budget to threshold0 - count0 + 1 allocations:
+ * every container allocation is an object allocation, so count0 cannot
+ * pass threshold0 unseen.
+ *
+ * Pending calls: on 3.12+ the poll is queued for whichever thread runs
+ * next (_PyEval_AddPendingCall without the main-thread-only flag), so a
+ * program whose main thread waits in join() still collects in its workers.
+ * On 3.10-3.11 pending calls run in the main thread only: collections wait
+ * for the main thread to run Python code (documented in the README).
+ *
+ * Queries that must see every container (collect, get_objects, get_count,
+ * find_unreachable, get_referrers, freeze, is_tracked) call
+ * agc_install_sync() first.
+ */
+#include "altgc.h"
+
+#if PY_VERSION_HEX >= 0x030C0000
+/* Exported by libpython for _testinternalcapi (declared in the internal
+ * header pycore_ceval.h, which extensions should not include).  The last
+ * argument is `mainthreadonly` on 3.12 and a flags word on 3.13
+ * (_Py_PENDING_MAINTHREADONLY == 1); 0 means "any thread" on both.
+ * Returns 0 on success, -1 when the queue is full. */
+PyAPI_FUNC(int) _PyEval_AddPendingCall(PyInterpreterState *interp,
+                                       int (*func)(void *), void *arg,
+                                       int flags);
+#endif
+
+#define RETRY_BUDGET 4096     /* allocations before retrying a failed poll */
+
+static int poll_cb(void *arg);
+
+void
+agc_install_init(void)
+{
+    AGC.inst.budget = PY_SSIZE_T_MAX;
+}
+
+static int
+queue_poll(void)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    return _PyEval_AddPendingCall(PyInterpreterState_Main(), poll_cb, NULL,
+                                  0);
+#else
+    return Py_AddPendingCall(poll_cb, NULL);
+#endif
+}
+
+void
+agc_install_budget_spent(void)
+{
+    AGC.inst.budget = PY_SSIZE_T_MAX;     /* re-armed by the poll */
+    if (!AGC.inst.active || AGC.inst.poll_scheduled) {
+        return;
+    }
+    if (queue_poll() == 0) {
+        AGC.inst.poll_scheduled = 1;
+    }
+    else {
+        AGC.inst.budget = RETRY_BUDGET;   /* queue full: later */
+    }
+}
+
+/* The builtin gc's count0, or -1 with an exception. */
+static Py_ssize_t
+builtin_count0(void)
+{
+    PyObject *t = PyObject_CallNoArgs(AGC.inst.b_get_count);
+    if (t == NULL) {
+        return -1;
+    }
+    Py_ssize_t c = -1;
+    if (PyTuple_Check(t) && PyTuple_GET_SIZE(t) >= 1) {
+        c = PyLong_AsSsize_t(PyTuple_GET_ITEM(t, 0));
+    }
+    else {
+        PyErr_SetString(PyExc_TypeError,
+                        "gc.get_count() did not return a tuple");
+    }
+    Py_DECREF(t);
+    return c;
+}
+
+/* Calls a builtin gc function that returns None.  0, or -1 with an
+ * exception.  `fn`: borrowed. */
+static int
+call_builtin(PyObject *fn)
+{
+    PyObject *r = PyObject_CallNoArgs(fn);
+    if (r == NULL) {
+        return -1;
+    }
+    Py_DECREF(r);
+    return 0;
+}
+
+/* Registers op (borrowed) as adopted.  1 added, 0 already registered, -1
+ * out of memory (no exception set). */
+static int
+adopt_one(PyObject *op)
+{
+    return agc_registry_add(&AGC.reg, op,
+                            AGC_ENTRY_ADOPTED
+                            | (agc_has_pre32(Py_TYPE(op)) ? AGC_ENTRY_PRE32
+                                                          : 0));
+}
+
+#if PY_VERSION_HEX >= 0x030C0000
+typedef struct {
+    Py_ssize_t added;
+    int failed;
+} adopt_ctx;
+
+/* PyUnstable_GC_VisitObjects's callback: 1 to go on, 0 to stop. */
+static int
+adopt_visit(PyObject *op, void *arg)
+{
+    adopt_ctx *c = arg;
+    int rc = adopt_one(op);
+    if (rc < 0) {
+        c->failed = 1;
+        return 0;
+    }
+    c->added += rc;
+    return 1;
+}
+#endif
+
+/* Adopts the builtin gc's generations 0-2.  Returns the number of objects
+ * newly registered, or -1 with an exception (what was adopted stays
+ * registered; the builtin lists are then not frozen, and a later
+ * adoption registers the rest). */
+static Py_ssize_t
+adopt_pending(void)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    adopt_ctx c = {0, 0};
+    PyUnstable_GC_VisitObjects(adopt_visit, &c);
+    if (c.failed) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return c.added;
+#else
+    /* gc.get_objects() builds its result with PyList_New, which pops the
+     * list free list; freeing it would push one back, and the program's
+     * next [] would come from the free list instead of the allocator --
+     * which changes gc.get_count() (test_gc's test_get_count notices).
+     * So the result is kept, emptied and untracked, as the spare that the
+     * next call's PyList_New gets back: the free list stays as it was. */
+    Py_CLEAR(AGC.inst.spare);
+    PyObject *objs = PyObject_CallNoArgs(AGC.inst.b_get_objects);
+    if (objs == NULL) {
+        return -1;
+    }
+    if (!PyList_CheckExact(objs)) {
+        Py_DECREF(objs);
+        PyErr_SetString(PyExc_TypeError,
+                        "gc.get_objects() did not return a list");
+        return -1;
+    }
+    Py_ssize_t added = 0;
+    int failed = 0;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(objs); i++) {
+        int rc = adopt_one(PyList_GET_ITEM(objs, i));
+        if (rc < 0) {
+            failed = 1;
+            break;
+        }
+        added += rc;
+    }
+    if (PyList_SetSlice(objs, 0, PyList_GET_SIZE(objs), NULL) < 0) {
+        Py_DECREF(objs);
+        return -1;
+    }
+    PyObject_GC_UnTrack(objs);
+    AGC.inst.spare = objs;
+    if (failed) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return added;
+#endif
+}
+
+int
+agc_install_sync(void)
+{
+    if (!AGC.inst.active) {
+        return 0;
+    }
+    int64_t t0 = agc_now_ns();
+    Py_ssize_t b = builtin_count0();
+    if (b < 0) {
+        return -1;
+    }
+    Py_ssize_t added = adopt_pending();
+    if (added < 0 || call_builtin(AGC.inst.b_freeze) < 0) {
+        return -1;
+    }
+    AGC.count[0] += b;
+    AGC.inst.adopted += added;
+    AGC.inst.adoptions++;
+    AGC.inst.adopt_ns += agc_now_ns() - t0;
+    return 0;
+}
+
+void
+agc_install_rearm(void)
+{
+    if (!AGC.inst.active || !AGC.enabled || AGC.threshold[0] <= 0) {
+        AGC.inst.budget = PY_SSIZE_T_MAX;   /* no automatic collection */
+        return;
+    }
+    PyObject *et, *ev, *tb;
+    PyErr_Fetch(&et, &ev, &tb);
+    Py_ssize_t b = builtin_count0();
+    if (b < 0) {
+        PyErr_WriteUnraisable(NULL);
+        AGC.inst.budget = RETRY_BUDGET;
+    }
+    else {
+        Py_ssize_t left = AGC.threshold[0] - (AGC.count[0] + b);
+        AGC.inst.budget = left > 0 ? left + 1 : 1;
+    }
+    PyErr_Restore(et, ev, tb);
+}
+
+/* The poll: a pending call, so it runs between bytecodes. */
+static int
+poll_cb(void *arg)
+{
+    AGC.inst.poll_scheduled = 0;
+    if (!AGC.inst.active || agc_is_finalizing()) {
+        return 0;
+    }
+    if (AGC.collecting) {
+        AGC.inst.budget = RETRY_BUDGET;   /* after this collection */
+        return 0;
+    }
+    int64_t t0 = agc_now_ns();
+    int64_t adopt0 = AGC.inst.adopt_ns;
+    AGC.inst.polls++;
+    PyObject *et, *ev, *tb;
+    PyErr_Fetch(&et, &ev, &tb);
+    if (PyGC_IsEnabled() && !AGC.inst.warned_builtin_enabled) {
+        /* Someone called the builtin gc.enable(): its automatic
+         * collections run again, on the containers not adopted yet. */
+        AGC.inst.warned_builtin_enabled = 1;
+        if (PyErr_WarnEx(PyExc_RuntimeWarning,
+                         "the builtin gc was enabled while altgc is "
+                         "installed: it collects the containers altgc has "
+                         "not adopted yet, altgc the rest; call "
+                         "gc.disable() on the builtin gc, or "
+                         "altgc.uninstall()", 1) < 0) {
+            PyErr_WriteUnraisable(NULL);
+        }
+    }
+    Py_ssize_t b = builtin_count0();
+    if (b < 0) {
+        PyErr_WriteUnraisable(NULL);
+    }
+    else if (AGC.enabled && AGC.threshold[0] > 0
+             && AGC.count[0] + b > AGC.threshold[0]) {
+        if (agc_install_sync() < 0) {
+            PyErr_WriteUnraisable(NULL);
+        }
+        else {
+            int64_t t1 = agc_now_ns();
+            agc_collect_generations();
+            t0 += agc_now_ns() - t1;        /* not the poll's cost */
+        }
+    }
+    agc_install_rearm();
+    AGC.inst.poll_ns += agc_now_ns() - t0 - (AGC.inst.adopt_ns - adopt0);
+    PyErr_Restore(et, ev, tb);
+    return 0;
+}
+
+void
+agc_install_after_collect(int generation)
+{
+    if (!AGC.inst.active || generation != AGC_NUM_GENERATIONS - 1
+        || AGC.inst.in_builtin_collect || AGC.collecting) {
+        return;
+    }
+    /* No public API empties the free lists; the builtin gc's full
+     * collection does, and after an adoption its lists are empty, so it
+     * examines nothing. */
+    PyObject *et, *ev, *tb;
+    PyErr_Fetch(&et, &ev, &tb);
+    AGC.inst.in_builtin_collect = 1;
+    PyObject *r = NULL;
+    if (agc_install_sync() == 0) {
+        r = PyObject_CallNoArgs(AGC.inst.b_collect);
+    }
+    AGC.inst.in_builtin_collect = 0;
+    if (r == NULL) {
+        PyErr_WriteUnraisable(NULL);
+    }
+    Py_XDECREF(r);
+    PyErr_Restore(et, ev, tb);
+}
+
+/* _on_builtin_collect(generation): the builtin gc's "start" callback
+ * while installed and the builtin gc is disabled -- so someone called the
+ * builtin gc.collect() directly: run altgc's collection of that
+ * generation instead (the builtin one then finds nothing). */
+PyObject *
+agc_on_builtin_collect_fn(PyObject *module, PyObject *arg)
+{
+    int generation = PyLong_AsLong(arg);
+    if (generation == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (generation < 0 || generation >= AGC_NUM_GENERATIONS) {
+        generation = AGC_NUM_GENERATIONS - 1;
+    }
+    if (!AGC.inst.active || AGC.inst.in_builtin_collect || AGC.collecting) {
+        Py_RETURN_NONE;
+    }
+    if (agc_install_sync() < 0 || agc_collect(generation, 0) < 0) {
+        return NULL;
+    }
+    agc_install_after_collect(generation);
+    Py_RETURN_NONE;
+}
+
+/* Clears the builtin functions (strong references). */
+static void
+clear_builtins(void)
+{
+    Py_CLEAR(AGC.inst.b_get_objects);
+    Py_CLEAR(AGC.inst.b_get_count);
+    Py_CLEAR(AGC.inst.b_freeze);
+    Py_CLEAR(AGC.inst.b_unfreeze);
+    Py_CLEAR(AGC.inst.b_collect);
+    Py_CLEAR(AGC.inst.spare);
+}
+
+/* _install(builtin_gc, adopt): the builtin gc's automatic collection must
+ * already be off (the Python layer saves and restores its settings).
+ * Returns True if it installed, False if already installed; NULL with an
+ * exception on error (then nothing is installed). */
+PyObject *
+agc_install_fn(PyObject *module, PyObject *args)
+{
+    PyObject *bgc;
+    int adopt;
+    if (!PyArg_ParseTuple(args, "Op:_install", &bgc, &adopt)) {
+        return NULL;
+    }
+    if (AGC.inst.active) {
+        Py_RETURN_FALSE;
+    }
+    if (AGC.collecting) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "install() cannot run during a collection");
+        return NULL;
+    }
+    AGC.inst.b_get_objects = PyObject_GetAttrString(bgc, "get_objects");
+    AGC.inst.b_get_count = PyObject_GetAttrString(bgc, "get_count");
+    AGC.inst.b_freeze = PyObject_GetAttrString(bgc, "freeze");
+    AGC.inst.b_unfreeze = PyObject_GetAttrString(bgc, "unfreeze");
+    AGC.inst.b_collect = PyObject_GetAttrString(bgc, "collect");
+    if (AGC.inst.b_get_objects == NULL || AGC.inst.b_get_count == NULL
+        || AGC.inst.b_freeze == NULL || AGC.inst.b_unfreeze == NULL
+        || AGC.inst.b_collect == NULL) {
+        clear_builtins();
+        return NULL;
+    }
+    AGC.inst.active = 1;
+    AGC.inst.warned_builtin_enabled = 0;
+    if (adopt) {
+        /* The heap that exists now is old: it joins generation 2 and
+         * counts as long-lived, as if it had survived collections. */
+        Py_ssize_t count0 = AGC.count[0];
+        Py_ssize_t before = AGC.inst.adopted;
+        if (agc_install_sync() < 0) {
+            AGC.inst.active = 0;
+            (void)agc_registry_discard_flagged(&AGC.reg, AGC_ENTRY_ADOPTED);
+            clear_builtins();
+            return NULL;
+        }
+        AGC.count[0] = count0;
+        agc_registry_promote(&AGC.reg, 0, AGC.reg.n);
+        agc_registry_promote(&AGC.reg, 1, AGC.reg.n);
+        AGC.long_lived_total += AGC.inst.adopted - before;
+    }
+    else if (call_builtin(AGC.inst.b_freeze) < 0) {
+        /* What exists now is nobody's while installed (frozen). */
+        AGC.inst.active = 0;
+        clear_builtins();
+        return NULL;
+    }
+    agc_install_rearm();
+    Py_RETURN_TRUE;
+}
+
+/* _uninstall(keep_registry): hands every adopted object back to the builtin
+ * gc (gc.unfreeze()) and, unless keep_registry, unregisters them.  True if
+ * it uninstalled, False if not installed. */
+PyObject *
+agc_uninstall_fn(PyObject *module, PyObject *args)
+{
+    int keep = 0;
+    if (!PyArg_ParseTuple(args, "|p:_uninstall", &keep)) {
+        return NULL;
+    }
+    if (!AGC.inst.active) {
+        Py_RETURN_FALSE;
+    }
+    if (AGC.collecting) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "uninstall() cannot run during a collection");
+        return NULL;
+    }
+    AGC.inst.active = 0;
+    AGC.inst.budget = PY_SSIZE_T_MAX;
+    int rc = call_builtin(AGC.inst.b_unfreeze);
+    clear_builtins();
+    if (!keep) {
+        Py_ssize_t gone = agc_registry_discard_flagged(&AGC.reg,
+                                                       AGC_ENTRY_ADOPTED);
+        AGC.long_lived_total -= gone < AGC.long_lived_total
+                                ? gone : AGC.long_lived_total;
+        agc_registry_maybe_shrink(&AGC.reg);
+    }
+    if (rc < 0) {
+        return NULL;
+    }
+    Py_RETURN_TRUE;
+}
+
+PyObject *
+agc_install_info_fn(PyObject *module, PyObject *unused)
+{
+    return Py_BuildValue(
+        "{s:O,s:n,s:n,s:n,s:L,s:L}",
+        "installed", AGC.inst.active ? Py_True : Py_False,
+        "adopted", AGC.inst.adopted,
+        "adoptions", AGC.inst.adoptions,
+        "polls", AGC.inst.polls,
+        "adopt_ns", (long long)AGC.inst.adopt_ns,
+        "poll_ns", (long long)AGC.inst.poll_ns);
+}

@@ -1,0 +1,401 @@
+"""Install mode: altgc as the process's cycle collector.
+
+Every scenario runs in a fresh interpreter: install mode changes the whole
+process (the builtin gc's settings, every container adopted)."""
+
+import sys
+import textwrap
+
+import pytest
+
+from conftest import run_python
+
+PRELUDE = """
+import gc, sys, weakref
+import altgc
+builtin = altgc._install.builtin_gc
+class Node:
+    pass
+def cycle():
+    a = Node(); b = Node(); a.b = b; b.a = a
+    return weakref.ref(a)
+"""
+
+
+def run(code, **kw):
+    return run_python(PRELUDE + textwrap.dedent(code), **kw)
+
+
+def test_install_collects_new_and_adopted_cycles():
+    out = run("""
+        old = cycle()                       # before install: adopted
+        assert old() is not None
+        assert altgc.install() is True
+        assert not builtin.isenabled() and altgc.isenabled()
+        assert altgc.is_tracked(old()) and altgc.is_tracked(old().b)
+        new = cycle()                       # created while installed
+        assert altgc.is_tracked(new())
+        assert new() is not None and old() is not None
+        n = altgc.collect()
+        assert n >= 4, n
+        assert old() is None and new() is None
+        assert altgc.install_info().adopted > 0
+        assert altgc.uninstall() is True
+        print("ok")
+    """).stdout
+    assert out.strip().endswith("ok")
+
+
+def test_automatic_collections_run_and_are_altgcs():
+    out = run("""
+        builtin_before = builtin.get_stats()[0]["collections"]
+        altgc.install()
+        altgc.set_threshold(100)
+        ws = [cycle() for _ in range(5000)]
+        # altgc collected automatically (the builtin gc is off) ...
+        gens = altgc.stats().generations
+        assert gens[0].collections >= 20, gens
+        assert builtin.get_stats()[0]["collections"] == builtin_before
+        # ... and the cycles are gone
+        assert sum(w() is not None for w in ws) < 200
+        altgc.collect()
+        assert all(w() is None for w in ws)
+        print("ok")
+    """).stdout
+    assert out.strip().endswith("ok")
+
+
+def test_adopt_false_leaves_existing_heap_alone():
+    out = run("""
+        old = cycle()
+        altgc.install(adopt=False)
+        assert not altgc.is_tracked(old())
+        new = cycle()
+        altgc.collect()
+        assert new() is None           # altgc's
+        assert old() is not None       # nobody's while installed (frozen)
+        altgc.uninstall()
+        builtin.collect()
+        assert old() is None           # the builtin gc's again
+        print("ok")
+    """).stdout
+    assert out.strip().endswith("ok")
+
+
+def test_uninstall_restores_builtin_settings_and_hands_objects_back():
+    out = run("""
+        builtin.set_threshold(555, 7, 3)
+        builtin.set_debug(0)
+        builtin.enable()
+        altgc.set_threshold(123)
+        altgc.install()
+        assert altgc.get_threshold() == (555, 7, 3)   # taken over
+        assert not builtin.isenabled()
+        keep = [Node() for _ in range(100)]
+        mine = Node(); mine.self = mine
+        altgc.track(mine)              # the user's own registration
+        made = cycle()                 # created while installed
+        assert altgc.uninstall() is True
+        assert builtin.isenabled()
+        assert builtin.get_threshold() == (555, 7, 3)
+        assert altgc.get_threshold()[0] == 123          # altgc's own back
+        assert builtin.get_freeze_count() == 0
+        # nothing was freed by the hand-over
+        assert all(type(k) is Node for k in keep)
+        # the user's registration survives, adopted ones are gone
+        assert altgc.is_tracked(mine)
+        assert not altgc.is_tracked(keep[0])
+        # objects made while installed are the builtin gc's again
+        assert made() is not None
+        builtin.collect()
+        assert made() is None
+        altgc._core._validate()
+        print("ok")
+    """).stdout
+    assert out.strip().endswith("ok")
+
+
+def test_install_twice_and_uninstall_without_install_are_noops():
+    out = run("""
+        assert altgc.uninstall() is False
+        assert altgc.install() is True
+        before = altgc.install_info().adopted
+        assert altgc.install() is False
+        assert altgc.install_info().adopted == before
+        assert altgc.uninstall() is True
+        assert altgc.uninstall() is False
+        with altgc.installed():
+            assert altgc.is_installed()
+            with altgc.installed():      # nested: stays installed
+                pass
+            assert altgc.is_installed()
+        assert not altgc.is_installed()
+        try:
+            altgc.install(adopt="yes")
+        except TypeError as e:
+            assert "adopt" in str(e)
+        else:
+            raise AssertionError("no TypeError")
+        print("ok")
+    """).stdout
+    assert out.strip().endswith("ok")
+
+
+def test_sys_modules_gc_swap_gives_gc_semantics():
+    out = run("""
+        altgc.install()
+        sys.modules["gc"] = altgc
+        import gc as g
+        assert g is altgc
+        g.collect()
+        l = []; l.append(l)
+        assert any(o is l for o in g.get_objects(generation=0))
+        g.collect(0)
+        assert any(o is l for o in g.get_objects(generation=1))
+        assert g.get_count()[1] == 1
+        seen = []
+        g.callbacks.append(lambda p, i: seen.append((p, i["generation"])))
+        del l
+        assert g.collect() == 1
+        assert seen == [("start", 2), ("stop", 2)], seen
+        g.callbacks.clear()
+        g.freeze(); assert g.get_freeze_count() > 0
+        g.unfreeze(); assert g.get_freeze_count() == 0
+        print("ok")
+    """).stdout
+    assert out.strip().endswith("ok")
+
+
+def test_builtin_collect_call_runs_altgc_collection():
+    # Code that imported the builtin gc before install calls its collect().
+    out = run("""
+        altgc.install()
+        w = cycle()
+        before = altgc.stats().generations[2].collections
+        builtin.collect()
+        assert w() is None
+        assert altgc.stats().generations[2].collections == before + 1
+        print("ok")
+    """).stdout
+    assert out.strip().endswith("ok")
+
+
+def test_builtin_gc_enable_while_installed_warns_and_never_double_frees():
+    out = run("""
+        import warnings
+        altgc.install()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            builtin.enable()             # behind altgc's back
+            ws = [cycle() for _ in range(20000)]
+        assert any("builtin gc was enabled" in str(c.message)
+                   for c in caught), [str(c.message) for c in caught]
+        builtin.disable()
+        altgc.collect()
+        assert all(w() is None for w in ws)
+        altgc._core._validate()
+        altgc.uninstall()
+        print("ok")
+    """).stdout
+    assert out.strip().endswith("ok")
+
+
+def test_tracemalloc_while_installed_and_installing_under_tracemalloc():
+    out = run("""
+        import tracemalloc
+        altgc.install()
+        tracemalloc.start()
+        ws = [cycle() for _ in range(3000)]
+        tracemalloc.stop()
+        altgc.collect()
+        assert all(w() is None for w in ws)
+        # no death missed: nothing stale in the registry
+        altgc._core._validate()
+        for o in altgc.get_objects():
+            assert sys.getrefcount(o) > 1
+        altgc.uninstall()
+
+        tracemalloc.start()
+        altgc.install()
+        ws = [cycle() for _ in range(3000)]
+        tracemalloc.stop()
+        ws += [cycle() for _ in range(3000)]
+        x = [[] for _ in range(1000)]
+        del x
+        y = [[] for _ in range(1000)]     # reuses x's addresses
+        altgc.collect()
+        assert all(w() is None for w in ws)
+        assert all(altgc.is_tracked(o) for o in y)
+        altgc._core._validate()
+        altgc.uninstall()
+        print("ok")
+    """).stdout
+    assert out.strip().endswith("ok")
+
+
+def test_eight_threads_with_cyclic_garbage():
+    out = run("""
+        import threading
+        altgc.install()
+        refs = []
+        lock = threading.Lock()
+        def work():
+            mine = []
+            for i in range(5000):
+                w = cycle()
+                if i % 50 == 0:
+                    mine.append(w)
+                a = [Node(), {}]; a[1]["a"] = a
+            with lock:
+                refs.extend(mine)
+        ts = [threading.Thread(target=work) for _ in range(8)]
+        for t in ts: t.start()
+        for t in ts: t.join()
+        altgc.collect()
+        assert len(refs) == 800
+        assert all(w() is None for w in refs)
+        assert altgc.stats().generations[0].collections > 0
+        altgc._core._validate()
+        altgc.uninstall()
+        print("ok")
+    """).stdout
+    assert out.strip().endswith("ok")
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12),
+                    reason="3.10-3.11 run pending calls in the main thread "
+                           "only (documented limitation)")
+def test_workers_collect_while_main_thread_waits():
+    out = run("""
+        import threading
+        altgc.install()
+        names = set()
+        altgc.callbacks.append(
+            lambda p, i: names.add(threading.current_thread().name))
+        def work():
+            for i in range(20000):
+                cycle()
+        t = threading.Thread(target=work, name="worker")
+        t.start(); t.join()
+        assert "worker" in names, names
+        print("ok")
+    """).stdout
+    assert out.strip().endswith("ok")
+
+
+def test_limitation_main_thread_only_before_312():
+    # Documented: on 3.10-3.11 the automatic collections of a program whose
+    # main thread waits run only when the main thread runs Python again.
+    out = run("""
+        import threading
+        altgc.install()
+        names = []
+        altgc.callbacks.append(
+            lambda p, i: names.append(threading.current_thread().name))
+        def work():
+            for i in range(20000):
+                cycle()
+        t = threading.Thread(target=work, name="worker")
+        t.start(); t.join()
+        print(sorted(set(names)))
+    """).stdout
+    if sys.version_info < (3, 12):
+        assert "worker" not in out
+    else:
+        assert "worker" in out
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="no fork")
+def test_fork_while_installed():
+    out = run("""
+        import os
+        altgc.install()
+        ws = [cycle() for _ in range(100)]
+        pid = os.fork()
+        if pid == 0:
+            ok = True
+            try:
+                more = [cycle() for _ in range(5000)]
+                altgc.collect()
+                ok = all(w() is None for w in ws + more)
+                ok = ok and altgc.stats().generations[0].collections > 0
+                altgc._core._validate()
+            except BaseException:
+                ok = False
+            os._exit(0 if ok else 1)
+        _, status = os.waitpid(pid, 0)
+        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+        altgc.collect()
+        assert all(w() is None for w in ws)
+        print("ok")
+    """).stdout
+    assert out.strip().endswith("ok")
+
+
+def test_finalizers_at_exit_still_run():
+    # An adopted cycle with __del__ that nobody collected before exit is
+    # handed back to the builtin gc at exit, whose shutdown collection
+    # finalizes it, as without altgc.
+    out = run("""
+        altgc.install()
+        altgc.disable()
+        class D:
+            def __del__(self):
+                print("finalized")
+        d = D(); d.self = d
+        del d
+    """).stdout
+    assert "finalized" in out
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12),
+                    reason="_interpreters / interpreters module is 3.12+")
+def test_subinterpreter_import_is_refused_clearly():
+    out = run("""
+        try:
+            import _interpreters as interpreters
+        except ImportError:
+            import _xxsubinterpreters as interpreters
+        interp = interpreters.create()
+        code = "import altgc"
+        try:
+            interpreters.run_string(interp, code)
+        except Exception as e:
+            print("refused:", type(e).__name__, e)
+        else:
+            print("imported")
+    """).stdout
+    assert "refused" in out or "imported" in out
+    if "refused" in out:
+        assert "ImportError" in out or "interpreter" in out
+
+
+def test_install_and_uninstall_from_finalizers_during_a_collection():
+    # Refused with a clear RuntimeError (reported by sys.unraisablehook, as
+    # any exception in __del__), nothing changed; the registry stays valid.
+    out = run("""
+        errors = []
+        sys.unraisablehook = lambda u: errors.append(u.exc_value)
+        class Calls:
+            def __init__(self, fn): self.fn = fn; self.self = self
+            def __del__(self): self.fn()
+        altgc.install()
+        Calls(altgc.uninstall)
+        Calls(lambda: altgc.install(adopt=False))   # already installed: no-op
+        altgc.collect()
+        assert altgc.is_installed()
+        assert any(isinstance(e, RuntimeError) and "collection" in str(e)
+                   for e in errors), errors
+        altgc._core._validate()
+        assert altgc.uninstall() is True
+        errors.clear()
+        builtin.disable()
+        altgc.track(Calls(altgc.install))
+        altgc.track(Calls(altgc.uninstall))     # not installed: no-op
+        altgc.collect()
+        altgc._core._validate()
+        assert not altgc.is_installed()
+        assert any(isinstance(e, RuntimeError) for e in errors), errors
+        print("ok")
+    """).stdout
+    assert out.strip().endswith("ok")
