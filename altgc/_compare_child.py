@@ -125,11 +125,12 @@ def main() -> None:
                 "explicit": explicit[0] > 0,
             })
 
-    if setup.get("threshold"):
-        mod.set_threshold(*setup["threshold"])
     if collector == "altgc":
+        # install() takes over the builtin gc's thresholds: set ours after.
         altgc.install(adopt=True)
         sys.modules["gc"] = altgc
+    if setup.get("threshold"):
+        mod.set_threshold(*setup["threshold"])
     # The originals, for the harness (the script gets recording wrappers).
     m_disable, m_enable, m_isenabled = mod.disable, mod.enable, mod.isenabled
     # No automatic collection between the stats snapshot and arming the

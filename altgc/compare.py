@@ -43,6 +43,12 @@ collection and altgc's are off during the comparison; debug flags,
 are restored.  To compare on a part of the heap only, :func:`gc.freeze`
 what the builtin gc must not examine first (frozen objects are then
 reported as such, not hidden).
+
+With altgc installed (:func:`altgc.install`), adopted objects sit in the
+builtin gc's permanent generation; compare_heap unfreezes it for the
+builtin gc's look and lets install mode adopt and freeze again afterwards
+(objects frozen before ``install()`` are adopted then).  The builtin gc
+then holds the whole heap in its generation 2: compare generation 2.
 """
 
 from __future__ import annotations
@@ -299,15 +305,24 @@ def compare_heap(generation: int = 2) -> HeapComparison:
                          for g in range(generation + 1))
 
         # The builtin gc, saving everything it finds instead of freeing it.
+        # (No callbacks: not even install mode's, which would run an altgc
+        # collection instead.)
         _gc.callbacks[:] = []
         del _gc.garbage[:]
         _gc.set_debug(_gc.DEBUG_SAVEALL)
+        installed = _installed()
         try:
+            if installed:
+                # Install mode parks what altgc adopted in the builtin gc's
+                # permanent generation; let the builtin gc see it.
+                _gc.unfreeze()
             b_young = _young_ids(_gc.get_objects, generation)
             _gc.collect(generation)
         finally:
             _gc.set_debug(gc_debug)
             _gc.callbacks[:] = gc_callbacks
+            if installed:
+                altgc.get_count()    # install mode adopts and re-freezes
         b_objs = {id(o): o for o in _gc.garbage}
         # Hand the garbage back: restored gc.garbage, the found objects
         # are unreachable again once b_objs goes.
@@ -332,6 +347,11 @@ def compare_heap(generation: int = 2) -> HeapComparison:
             altgc.enable()
         if gc_enabled:
             _gc.enable()
+
+
+def _installed() -> bool:
+    is_installed = getattr(altgc, "is_installed", None)
+    return bool(is_installed is not None and is_installed())
 
 
 def _altgc_look(generation: int) -> tuple:

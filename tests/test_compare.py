@@ -260,20 +260,21 @@ def test_held_by_an_object_the_builtin_gc_does_not_examine(frozen_rest):
     assert r.explained
 
 
-def test_builtin_untracked_container_is_explained(frozen_rest):
+def test_container_the_builtin_gc_does_not_track_agrees(frozen_rest):
+    # An empty dict is not tracked by the builtin gc; registered with
+    # altgc, it is skipped by altgc's collections too (as the builtin gc
+    # skips untracked objects): neither side reports it, no difference.
     a = []; a.append(a)
-    d = {}                       # empty: the builtin gc does not track it
+    d = {}
     a.append(d)
     assert not gc.is_tracked(d)
     altgc.track(a); altgc.track(d)
     ida, idd = id(a), id(d)
     del a, d
     r = compare_heap()
-    mine = {x.id: x for x in only_test_differences(r, {ida, idd})}
-    assert set(mine) == {idd}
-    assert (mine[idd].side, mine[idd].reason) == ("altgc",
-                                                   "builtin_untracked")
-    assert {ida, idd} <= r.altgc_ids and ida in r.builtin_ids
+    assert only_test_differences(r, {ida, idd}) == []
+    assert ida in r.altgc_ids and ida in r.builtin_ids
+    assert idd not in r.altgc_ids and idd not in r.builtin_ids
 
 
 def test_resurrection_by_a_finalizer_is_explained(frozen_rest):
@@ -553,12 +554,46 @@ def test_cli_png_without_matplotlib_says_how_to_get_it(tmp_path):
     assert "altgc[plot]" in proc.stderr
 
 
-@pytest.mark.skipif(HAS_INSTALL, reason="altgc has install mode")
 def test_cli_without_install_mode_says_so():
-    proc = run_cli("compare", program("raises"))
+    # An altgc without install mode (as before issue 3): exit 2, one line.
+    proc = run_python(
+        "import sys, altgc\n"
+        "del altgc.install\n"
+        "from altgc.__main__ import main\n"
+        "sys.exit(main(['compare', %r]))\n" % program("raises"),
+        check=False)
     assert proc.returncode == 2
-    assert "install mode" in proc.stderr
-    assert len(proc.stderr.strip().splitlines()) == 1
+    assert proc.stderr.strip().splitlines() == [
+        "altgc compare: error: the altgc side needs install mode "
+        "(altgc.install), which this altgc does not have"]
+
+
+@needs_install
+def test_compare_heap_in_install_mode_agrees():
+    # Installed, altgc adopts every container and parks it in the builtin
+    # gc's permanent generation; compare_heap lets the builtin gc see it
+    # again, so both look at the same heap -- and agree on it.
+    out = run_python(
+        "import gc, sys, altgc\n"
+        "class Node: pass\n"
+        "altgc.install(adopt=True)\n"
+        "altgc.disable()\n"
+        "ids = set()\n"
+        "for i in range(200):\n"
+        "    a = Node(); b = [a, {'i': i}]; a.b = b\n"
+        "    ids |= {id(a), id(b)}\n"
+        "del a, b\n"
+        "r = altgc.compare_heap()\n"
+        "print(r)\n"
+        "assert ids <= r.altgc_ids and ids <= r.builtin_ids, r\n"
+        "assert r.explained, r\n"
+        "assert not [d for d in r.differences if d.id in ids], r\n"
+        "assert gc.get_freeze_count() > 0   # parked again\n"
+        "assert altgc.is_installed()\n"
+        "assert altgc.collect() >= 400\n"
+        "print('AGREE' if r.agree else sorted(r.reasons().items()))\n"
+    ).stdout
+    assert "compare_heap(generation=2)" in out
 
 
 # ---------------------------------------------------------------------------
