@@ -55,6 +55,9 @@ __all__ = [
     "DEBUG_STATS", "DEBUG_COLLECTABLE", "DEBUG_UNCOLLECTABLE",
     "DEBUG_SAVEALL", "DEBUG_LEAK",
     "Stats", "GenerationStats", "CollectionInfo",
+    # ---- compare (issue 5) ----
+    "compare_heap", "HeapComparison", "HeapDifference",
+    # ---- end compare ----
     # install mode (_install.py)
     "install", "uninstall", "installed", "is_installed", "install_info",
     "InstallInfo",
@@ -539,6 +542,9 @@ def _guard_tracemalloc() -> None:
 
 _guard_tracemalloc()
 
+# ---- compare (issue 5) ----
+from .compare import HeapComparison, HeapDifference, compare_heap  # noqa: E402
+# ---- end compare ----
 from ._install import (InstallInfo, install, install_info,  # noqa: E402
                        installed, is_installed, uninstall)
 

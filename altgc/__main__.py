@@ -1,4 +1,4 @@
-"""Command line: ``python -m altgc demo``, ``python -m altgc run script.py``.
+"""Command line: ``python -m altgc demo|run|compare|bench|version``.
 
 ``demo`` builds the same small heap twice -- cycles of lists, dicts,
 instances with ``__del__``, a weakref with a callback, a legacy-finalizer
@@ -223,10 +223,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p_run.add_argument("script")
     p_run.add_argument("args", nargs=argparse.REMAINDER)
     # ---- end run ----
+    # ---- compare / bench (issue 5) ----
+    from . import _compare_cli
+    _compare_cli.add_compare_parser(sub)
+    _compare_cli.add_bench_parser(sub)
+    # ---- end compare / bench ----
     args = parser.parse_args(argv)
     if args.command == "run":
         from . import _run
         return _run.run(args.script, args.args)
+    # ---- compare / bench (issue 5) ----
+    if args.command == "compare":
+        return _compare_cli.main_compare(args)
+    if args.command == "bench":
+        return _compare_cli.main_bench(args)
+    # ---- end compare / bench ----
     if args.command == "demo":
         if args.size < 1:
             parser.error("--size must be at least 1")

@@ -1,0 +1,275 @@
+"""The pictures of ``python -m altgc compare`` are rendered and looked at:
+the PNG opens as an image showing something, the HTML shows the table and
+the chart in headless Chromium with no console errors.
+
+Run by tox's ``report`` env (extras test + plot); CI must provide Debian's
+``chromium`` (``apt-get install -y chromium``).  Without matplotlib or
+chromium the tests concerned are skipped with the reason.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import pytest
+
+from altgc import _compare_cli as cli
+
+
+def synthetic_report(n_builtin=60, n_altgc=45):
+    """A report with known events (no child processes): deterministic."""
+    def events(n, scale):
+        out = []
+        for i in range(n):
+            gen = 2 if i % 20 == 19 else 1 if i % 10 == 9 else 0
+            out.append({"t_ns": i * 5_000_000, "pause_ns":
+                        int(scale * (30_000 + 400_000 * gen + 997 * i)),
+                        "generation": gen, "collected": i * 3,
+                        "uncollectable": 0, "examined": 700 * (1 + 5 * gen),
+                        "explicit": i == n - 1})
+        return out
+
+    def run(side, n, scale):
+        ev = events(n, scale)
+        col = [sum(1 for e in ev if e["generation"] == g) for g in range(3)]
+        return cli.RunResult(
+            collector=side, status=0, wall_ns=400_000_000,
+            peak_rss_kb=30_000, stdout="same <output> & more\n", stderr="",
+            script_ns=n * 5_000_000 + 1_000_000, events=ev,
+            gc_calls=[{"func": "disable", "args": [], "t_ns": 1000,
+                       "where": "prog.py:3"}],
+            stats_before=[{"collections": 0, "collected": 0,
+                           "uncollectable": 0}] * 3,
+            stats_after=[{"collections": c, "collected": sum(
+                e["collected"] for e in ev if e["generation"] == g),
+                "uncollectable": 0} for g, c in enumerate(col)],
+            enabled_at_exit=False, threshold=[700, 10, 10])
+
+    return cli.CompareReport(
+        script="prog<1>.py", args=["--n", "5"], python="3.x", repeat=1,
+        thresholds={"builtin": None, "altgc": [900, 10, 10]},
+        runs={"builtin": [run("builtin", n_builtin, 1.0)],
+              "altgc": [run("altgc", n_altgc, 0.8)]},
+        created="2026-01-01 00:00:00 UTC")
+
+
+# ---------------------------------------------------------------------------
+# JSON and the text table
+# ---------------------------------------------------------------------------
+
+def test_json_round_trips():
+    rep = synthetic_report()
+    back = cli.CompareReport.from_json(rep.to_json())
+    assert back == rep
+    assert cli.format_table(back) == cli.format_table(rep)
+    d = json.loads(rep.to_json())
+    assert d["summary"]["builtin"]["collections"] == [54, 3, 3]
+    assert d["outputs_match"] == {"stdout": True, "stderr": True,
+                                  "status": True}
+
+
+def test_table_figures():
+    rep = synthetic_report()
+    table = cli.format_table(rep)
+    rows = {label: (a, b) for label, a, b in cli.table_rows(rep)}
+    assert rows["collections gen 0 / 1 / 2"] == ("54 / 3 / 3", "41 / 2 / 2")
+    assert rows["thresholds"] == ("700,10,10 (default)", "900,10,10")
+    assert rows["gc.disable() calls"] == ("1", "1")
+    ev = rep.runs["builtin"][0].events
+    assert rows["pause max"][0] == cli._fmt_ns(max(e["pause_ns"]
+                                                   for e in ev))
+    assert rows["objects collected"][0] == str(sum(e["collected"]
+                                                   for e in ev))
+    assert "note: builtin gc: the script called gc.disable()" in table
+    assert "automatic collection was OFF" in table
+
+
+def test_table_notes_a_difference_and_a_lost_record():
+    rep = synthetic_report()
+    rep.runs["altgc"][0].stdout = "other\n"
+    rep.runs["altgc"][0].status = 3
+    rep.runs["builtin"][0].recorded = False
+    table = cli.format_table(rep)
+    assert "stdout differs: line 1: builtin gc 'same <output> & more' " \
+        "vs altgc 'other'" in table
+    assert "altgc: exit status 3" in table
+    assert "builtin gc: no collection record" in table
+    assert rep.outputs_match() == {"stdout": False, "stderr": True,
+                                   "status": False}
+
+
+def run_cli(*args):
+    import altgc
+    pkg_parent = os.path.dirname(os.path.dirname(os.path.abspath(
+        altgc.__file__)))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = pkg_parent + os.pathsep + env.get("PYTHONPATH", "")
+    return subprocess.run(
+        [sys.executable, "-m", "altgc"] + list(args), capture_output=True,
+        text=True, timeout=300, cwd=pkg_parent, env=env)
+
+
+def test_cli_renders_a_saved_report(tmp_path):
+    rep = synthetic_report()
+    saved = tmp_path / "r.json"
+    saved.write_text(rep.to_json())
+    html_path = tmp_path / "r.html"
+    proc = run_cli("compare", "--from-json", str(saved), "--html",
+                   str(html_path), "--json", str(tmp_path / "again.json"))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == cli.format_table(rep) + "\n"
+    assert html_path.read_text() == cli.render_html(rep)
+    assert cli.load_report(str(tmp_path / "again.json")) == rep
+
+
+@pytest.mark.parametrize("content, expect", [
+    ("[]", "is not a report saved by --json"),
+    ("{", "is not a report saved by --json"),
+    (None, "cannot read"),
+])
+def test_cli_rejects_a_bad_saved_report(tmp_path, content, expect):
+    path = tmp_path / "bad.json"
+    if content is not None:
+        path.write_text(content)
+    proc = run_cli("compare", "--from-json", str(path))
+    assert proc.returncode == 2
+    assert expect in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_cli_needs_a_script_or_a_saved_report():
+    proc = run_cli("compare")
+    assert proc.returncode == 2
+    assert "the script to run is missing" in proc.stderr
+
+
+# ---------------------------------------------------------------------------
+# PNG
+# ---------------------------------------------------------------------------
+
+def need_matplotlib():
+    if os.environ.get("ALTGC_REQUIRE_CHROMIUM") == "1":   # tox env report
+        import matplotlib  # noqa: F401  (the plot extra must be there)
+    pytest.importorskip("matplotlib", reason="the 'plot' extra "
+                                             "(matplotlib) is not installed")
+
+
+def test_png_opens_as_an_image(tmp_path):
+    need_matplotlib()
+    pytest.importorskip("matplotlib", reason="the 'plot' extra "
+                                             "(matplotlib) is not installed")
+    import matplotlib.image as mpimg
+    import numpy as np
+    path = tmp_path / "timeline.png"
+    cli.render_png(synthetic_report(), str(path))
+    with open(path, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    img = mpimg.imread(str(path))
+    assert img.ndim == 3 and img.shape[0] >= 400 and img.shape[1] >= 600
+    # something was drawn: many distinct colours, the generation colours
+    # among them
+    flat = (img[..., :3] * 255).round().astype(int).reshape(-1, 3)
+    colours = {tuple(c) for c in flat[::7]}
+    assert len(colours) > 50
+    for hexcol in cli.GEN_COLORS + (cli.SIDE_COLORS["altgc"],):
+        rgb = np.array([int(hexcol[i:i + 2], 16) for i in (1, 3, 5)])
+        assert (np.abs(flat - rgb).sum(axis=1) < 40).any(), hexcol
+
+
+def test_png_of_a_run_without_collections(tmp_path):
+    need_matplotlib()
+    pytest.importorskip("matplotlib", reason="the 'plot' extra "
+                                             "(matplotlib) is not installed")
+    import matplotlib.image as mpimg
+    rep = synthetic_report(0, 0)
+    path = tmp_path / "empty.png"
+    cli.render_png(rep, str(path))
+    assert mpimg.imread(str(path)).ndim == 3
+
+
+# ---------------------------------------------------------------------------
+# HTML in headless Chromium
+# ---------------------------------------------------------------------------
+
+def chromium():
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    msg = "no chromium on PATH (Debian: apt-get install -y chromium)"
+    if os.environ.get("ALTGC_REQUIRE_CHROMIUM") == "1":
+        pytest.fail(msg + " and ALTGC_REQUIRE_CHROMIUM=1")
+    pytest.skip(msg)
+
+
+def render_in_chromium(html_text):
+    """Load the page in headless Chromium; return (DOM after scripts ran,
+    console messages)."""
+    exe = chromium()
+    with tempfile.TemporaryDirectory() as tmp:
+        page = os.path.join(tmp, "report.html")
+        with open(page, "w", encoding="utf-8") as f:
+            f.write(html_text)
+        proc = subprocess.run(
+            [exe, "--headless=new", "--no-sandbox", "--disable-gpu",
+             "--no-first-run", "--user-data-dir=" + os.path.join(tmp, "p"),
+             "--enable-logging=stderr", "--v=0",
+             "--virtual-time-budget=2000", "--dump-dom",
+             "file://" + page],
+            capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    console = [line for line in proc.stderr.splitlines()
+               if ":CONSOLE" in line]
+    return proc.stdout, console
+
+
+def test_console_check_catches_errors():
+    """The checker itself: a page that throws is caught."""
+    dom, console = render_in_chromium(
+        "<!DOCTYPE html><html><body><p>x</p><script>"
+        "throw new Error('planted failure');</script></body></html>")
+    assert any("planted failure" in line for line in console), console
+
+
+def test_html_shows_table_and_chart_without_console_errors():
+    rep = synthetic_report()
+    dom, console = render_in_chromium(cli.render_html(rep))
+    assert console == []
+    # the page's script ran to the end and counted what the chart drew
+    assert 'data-rendered="ok"' in dom
+    assert 'data-marks="105"' in dom
+    assert "105 collections and" in dom
+    # the table, with the figures of the text table
+    assert '<table id="summary">' in dom
+    for label, a, b in cli.table_rows(rep):
+        assert ">%s</th>" % label.replace("&", "&amp;") in dom
+    assert "54 / 3 / 3" in dom and "41 / 2 / 2" in dom
+    assert "900,10,10" in dom
+    # the chart: one circle per collection, coloured by generation, both
+    # lanes, the histogram
+    assert dom.count('<circle class="mark gen0"') == 54 + 41
+    assert dom.count('<circle class="mark gen2"') == 3 + 2
+    assert 'data-side="builtin"' in dom and 'data-side="altgc"' in dom
+    assert re.search(r'<rect class="bar builtin"', dom)
+    assert re.search(r'<rect class="bar altgc"', dom)
+    # the script's name and output are escaped, not markup
+    assert "prog&lt;1&gt;.py" in dom
+    assert "the script called gc.disable()" in dom
+
+
+def test_html_is_self_contained():
+    page = cli.render_html(synthetic_report())
+    assert not re.search(r'(src|href)\s*=\s*"(https?:)?//', page)
+    assert "<svg" in page and "</svg>" in page
+
+
+def test_html_without_collections_renders():
+    dom, console = render_in_chromium(
+        cli.render_html(synthetic_report(0, 0)))
+    assert console == []
+    assert 'data-marks="0"' in dom
+    assert "no collections" in dom
