@@ -214,13 +214,18 @@ def render_in_chromium(html_text):
         page = os.path.join(tmp, "report.html")
         with open(page, "w", encoding="utf-8") as f:
             f.write(html_text)
+        # Chromium is not ours to sanitize: under tools/sanitize.sh the
+        # ASan runtime is LD_PRELOADed into every child, which breaks it.
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS",
+                            "LSAN_OPTIONS", "PYTHONMALLOC")}
         proc = subprocess.run(
             [exe, "--headless=new", "--no-sandbox", "--disable-gpu",
              "--no-first-run", "--user-data-dir=" + os.path.join(tmp, "p"),
              "--enable-logging=stderr", "--v=0",
              "--virtual-time-budget=2000", "--dump-dom",
              "file://" + page],
-            capture_output=True, text=True, timeout=120)
+            capture_output=True, text=True, timeout=120, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
     console = [line for line in proc.stderr.splitlines()
                if ":CONSOLE" in line]
