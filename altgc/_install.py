@@ -79,6 +79,15 @@ def _at_exit() -> None:
             _restore(keep_registry=True)
 
 
+def _apply(module: Any, threshold: Tuple[int, int, int], debug: int,
+           enabled: bool) -> None:
+    """Set a collector's (the builtin gc's or altgc's) thresholds, debug
+    flags and enabled flag."""
+    module.set_threshold(*threshold)
+    module.set_debug(debug)
+    (module.enable if enabled else module.disable)()
+
+
 def _restore(keep_registry: bool) -> None:
     global _saved
     saved = _saved
@@ -93,18 +102,10 @@ def _restore(keep_registry: bool) -> None:
     _saved = None
     with contextlib.suppress(ValueError):
         builtin_gc.callbacks.remove(_builtin_collect_hook)
-    builtin_gc.set_threshold(*saved.builtin_threshold)
-    builtin_gc.set_debug(saved.builtin_debug)
-    if saved.builtin_enabled:
-        builtin_gc.enable()
-    else:
-        builtin_gc.disable()
-    _core.set_threshold(*saved.altgc_threshold)
-    _core.set_debug(saved.altgc_debug)
-    if saved.altgc_enabled:
-        _core.enable()
-    else:
-        _core.disable()
+    _apply(builtin_gc, saved.builtin_threshold, saved.builtin_debug,
+           saved.builtin_enabled)
+    _apply(_core, saved.altgc_threshold, saved.altgc_debug,
+           saved.altgc_enabled)
     atexit.unregister(_at_exit)
     if error is not None:
         raise error
@@ -155,17 +156,13 @@ def install(adopt: bool = True) -> bool:
                        _core.get_threshold(), _core.get_debug())
         builtin_gc.disable()
         try:
-            _core.set_threshold(*saved.builtin_threshold)
-            _core.set_debug(saved.builtin_debug)
-            if saved.builtin_enabled:
-                _core.enable()
-            else:
-                _core.disable()
+            # altgc takes over the builtin gc's settings
+            _apply(_core, saved.builtin_threshold, saved.builtin_debug,
+                   saved.builtin_enabled)
             _core._install(builtin_gc, adopt)
         except BaseException:
-            _core.set_threshold(*saved.altgc_threshold)
-            _core.set_debug(saved.altgc_debug)
-            (_core.enable if saved.altgc_enabled else _core.disable)()
+            _apply(_core, saved.altgc_threshold, saved.altgc_debug,
+                   saved.altgc_enabled)
             if saved.builtin_enabled:
                 builtin_gc.enable()
             raise

@@ -214,24 +214,8 @@ agc_registry_add(agc_registry *reg, PyObject *op, uintptr_t flags)
     if (agc_registry_find(reg, op) >= 0) {
         return 0;
     }
-    if (reg->n >= (Py_ssize_t)UINT32_MAX - 1) {
+    if (agc_registry_reserve(reg, 1) < 0) {
         return -1;
-    }
-    if (reg->n == reg->objs_cap) {
-        Py_ssize_t cap = reg->objs_cap + reg->objs_cap / 4 + MIN_OBJS;
-        uintptr_t *objs = PyMem_RawRealloc(reg->objs,
-                                           (size_t)cap * sizeof(uintptr_t));
-        if (objs == NULL) {
-            return -1;
-        }
-        reg->objs = objs;
-        reg->objs_cap = cap;
-    }
-    /* Keep the load factor at most 0.8; grow to about 0.5. */
-    if ((reg->used + 1) * 5 > reg->nslots * 4) {
-        if (rehash(reg, (reg->used + 1) * 2) < 0) {
-            return -1;
-        }
     }
     Py_ssize_t idx = reg->n++;
     reg->objs[idx] = (uintptr_t)op | (flags & AGC_ENTRY_FLAGS);
@@ -537,7 +521,7 @@ agc_registry_reserve(agc_registry *reg, Py_ssize_t extra)
         return -1;
     }
     if (need > reg->objs_cap) {
-        /* Geometric growth, as agc_registry_add's, for small requests. */
+        /* Geometric growth, so that adding one at a time is amortised O(1). */
         Py_ssize_t cap = reg->objs_cap + reg->objs_cap / 4 + MIN_OBJS;
         if (cap < need) {
             cap = need;
@@ -550,6 +534,7 @@ agc_registry_reserve(agc_registry *reg, Py_ssize_t extra)
         reg->objs = objs;
         reg->objs_cap = cap;
     }
+    /* Keep the load factor at most 0.8; grow to about 0.5. */
     size_t used = reg->used + (size_t)extra;
     if (used * 5 > reg->nslots * 4) {
         return rehash(reg, used * 2);
