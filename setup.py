@@ -21,8 +21,12 @@ SOURCES = [
     "src/module.c",
 ]
 
+# -fvisibility=hidden: only PyInit_* (PyMODINIT_FUNC) is exported, so the
+# death hooks reach the collector's globals directly rather than through
+# the global offset table.
 compile_args = ["-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter",
-                "-Wno-missing-field-initializers", "-fno-strict-aliasing"]
+                "-Wno-missing-field-initializers", "-fno-strict-aliasing",
+                "-fvisibility=hidden"]
 link_args = []
 macros = []
 

@@ -31,6 +31,10 @@
 
 #include "registry.h"
 
+#if PY_VERSION_HEX < 0x030B0000
+#  include <frameobject.h>   /* PyFrame_Type */
+#endif
+
 /* ALTGC_DEBUG builds keep assertions on and validate the registry after
  * every collection (see agc_registry_validate). */
 #ifdef ALTGC_DEBUG
@@ -38,6 +42,93 @@
 #else
 #  define AGC_ASSERT(cond) ((void)0)
 #endif
+
+/* Free-list kinds: the built-in container types whose deallocators keep
+ * dead exact instances on a free list instead of freeing them, so that
+ * only an interposed tp_dealloc sees those deaths (hooks.c).  Subclass
+ * instances are never free-listed (every one of these deallocators checks
+ * the exact type), so their deaths reach the allocator's free hook. */
+enum {
+    AGC_KIND_LIST,
+    AGC_KIND_DICT,
+    AGC_KIND_TUPLE,
+    AGC_KIND_SLICE,
+    AGC_KIND_FRAME,
+    AGC_KIND_CONTEXT,
+    AGC_KIND_ASEND,
+#if PY_VERSION_HEX < 0x030D0000
+    AGC_KIND_WRAPPED,
+#endif
+    AGC_NKINDS
+};
+
+/* The free-list kind of objects of exact type tp (borrowed), or -1.  Most
+ * registered objects are lists, dicts, tuples or instances of classes
+ * (heap types), which the first four tests settle. */
+static inline int
+agc_freelist_kind(PyTypeObject *tp)
+{
+    if (tp == &PyList_Type) {
+        return AGC_KIND_LIST;
+    }
+    if (tp == &PyDict_Type) {
+        return AGC_KIND_DICT;
+    }
+    if (tp == &PyTuple_Type) {
+        return AGC_KIND_TUPLE;
+    }
+    if (tp->tp_flags & Py_TPFLAGS_HEAPTYPE) {
+        return -1;
+    }
+    if (tp == &PySlice_Type) {
+        return AGC_KIND_SLICE;
+    }
+    if (tp == &PyFrame_Type) {
+        return AGC_KIND_FRAME;
+    }
+    if (tp == &PyContext_Type) {
+        return AGC_KIND_CONTEXT;
+    }
+    if (tp == &_PyAsyncGenASend_Type) {
+        return AGC_KIND_ASEND;
+    }
+#if PY_VERSION_HEX < 0x030D0000
+    if (tp == &_PyAsyncGenWrappedValue_Type) {
+        return AGC_KIND_WRAPPED;
+    }
+#endif
+    return -1;
+}
+
+/* Interposition demand (hooks.c): how many registered entries and watched
+ * objects of each free-list kind need its tp_dealloc interposed.  A kind's
+ * deallocator is interposed exactly while its demand is > 0, so with
+ * nothing of a kind registered or watched its deaths cost nothing extra.
+ * The switch happens between deallocations, under the GIL, and is safe in
+ * the middle of one (see hooks.c). */
+extern Py_ssize_t agc_dealloc_demand[AGC_NKINDS];
+void agc_hooks_set_interposed(int kind, int on);   /* never fails */
+int agc_hooks_interposed(int kind);       /* 1: our hook is in its chain */
+/* {type name: demand} of the kinds interposed now: a new reference, or
+ * NULL with an exception (_core._interposed(), for tests). */
+PyObject *agc_hooks_interposed_dict(void);
+
+static inline void
+agc_dealloc_demand_add(int kind)
+{
+    if (agc_dealloc_demand[kind]++ == 0) {
+        agc_hooks_set_interposed(kind, 1);
+    }
+}
+
+static inline void
+agc_dealloc_demand_drop(int kind)
+{
+    AGC_ASSERT(agc_dealloc_demand[kind] > 0);
+    if (--agc_dealloc_demand[kind] == 0) {
+        agc_hooks_set_interposed(kind, 0);
+    }
+}
 
 #define AGC_NUM_GENERATIONS 3
 
@@ -205,7 +296,6 @@ PyObject *agc_install_info_fn(PyObject *module, PyObject *unused);
 
 /* hooks.c */
 int agc_hooks_install(void);              /* 0, or -1 with exception */
-void agc_note_death(PyObject *op);        /* borrowed op; never fails */
 /* Re-wraps the object allocator if our hook is no longer the outermost
  * one; only safe when no other hook that wraps ours is active (called right
  * after tracemalloc.stop()).  Returns 1 if it re-installed. */

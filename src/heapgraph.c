@@ -57,6 +57,9 @@ typedef struct {
     int64_t token;
     int64_t death_ns;      /* 0 while alive */
     int alive;
+    int kind;              /* free-list kind (altgc.h) or -1: while alive,
+                              it holds one unit of that kind's demand for
+                              an interposed tp_dealloc */
 } watch_entry;
 
 static watch_entry *watches = NULL;
@@ -66,12 +69,22 @@ static int64_t next_token = 1;
 Py_ssize_t agc_watch_live = 0;
 static uintptr_t watch_lo = UINTPTR_MAX, watch_hi = 0;
 
+/* A live watch ends (its object died, or the watch is discarded). */
+static void
+watch_end(watch_entry *w)
+{
+    w->alive = 0;
+    agc_watch_live--;
+    if (w->kind >= 0) {
+        agc_dealloc_demand_drop(w->kind);
+    }
+}
+
 static void
 watch_mark_dead(watch_entry *w)
 {
-    w->alive = 0;
     w->death_ns = agc_now_ns();
-    agc_watch_live--;
+    watch_end(w);
 }
 
 void
@@ -173,7 +186,11 @@ hg_watch_add(PyObject *module, PyObject *obj)
     w->token = next_token++;
     w->death_ns = 0;
     w->alive = 1;
+    w->kind = agc_freelist_kind(Py_TYPE(obj));
     agc_watch_live++;
+    if (w->kind >= 0) {
+        agc_dealloc_demand_add(w->kind);
+    }
     if (w->addr < watch_lo) {
         watch_lo = w->addr;
     }
@@ -235,7 +252,7 @@ hg_watch_discard(PyObject *module, PyObject *arg)
         return NULL;
     }
     if (w->alive) {
-        agc_watch_live--;
+        watch_end(w);
     }
     memset(w, 0, sizeof(*w));
     while (nwatches > 0 && watches[nwatches - 1].addr == 0) {

@@ -16,23 +16,24 @@
  *    tuple, slice, frame, context, async-generator helpers).  Such an
  *    object never reaches PyObject_Free; its address comes back as a *new*
  *    object of the same type.  The interposed tp_dealloc reports the death
- *    first, then calls the original.
+ *    first, then calls the original.  A type is interposed only while
+ *    objects of that exact type are registered or watched (see "per
+ *    free-list kind" below).
  *
  * Why not PyRefTracer (3.13+)?  3.13.0's eval loop frees objects without
  * sending DESTROY, and tracemalloc replaces the tracer; the two hooks above
- * see every death on every version.  Cost: with an empty registry each hook
- * is one load and a branch; otherwise an address-range test, the page and
+ * see every death on every version.  Cost: with an empty registry the free
+ * hook is one load and a branch and no deallocator is interposed; otherwise an address-range test, the page and
  * tag filters (inlined, registry.h agc_registry_maybe), and only then a
  * table probe (two for the free hook).  Deaths the collector announces
  * (agc_registry_expect) need no probe.
  *
- * The hooks stay installed for the life of the process (an extension
- * module is never unloaded).  If another allocator hook (tracemalloc) is
+ * The allocator hook stays installed for the life of the process (an
+ * extension module is never unloaded).  If another allocator hook (tracemalloc) is
  * installed later it wraps ours, which still sees every free.
  */
 #include "altgc.h"
 
-#include <frameobject.h>   /* PyFrame_Type on 3.10 */
 #include "heapgraph.h"      /* watched objects (altgc.watch) */
 
 static PyMemAllocatorEx orig_obj_alloc;
@@ -47,8 +48,10 @@ count_death(void)
     }
 }
 
-void
-agc_note_death(PyObject *op)
+/* A registered or watched object may be dying (op borrowed, refcount 0,
+ * its memory still its own): forget it. */
+static inline void
+note_death(PyObject *op)
 {
     if (agc_watch_live != 0) {
         agc_watch_note_death(op);
@@ -71,8 +74,15 @@ note_block(void *block)
     if (reg->used == 0 || block == NULL) {
         return;
     }
+    /* The object would start 16 or 32 bytes in; both addresses nearly
+     * always lie in one 4 KiB page, which one page-filter test then
+     * settles for both (most frees are of objects in pages that hold no
+     * registered object: ints, strings, short-lived instances). */
     uintptr_t a = (uintptr_t)block;
     if (a + 32 < reg->lo_addr || a + 16 > reg->hi_addr) {
+        return;
+    }
+    if ((((a + 16) ^ (a + 32)) >> 12) == 0 && !agc_pages_test(reg, a + 16)) {
         return;
     }
     if (!agc_registry_maybe(reg, a + 16) && !agc_registry_maybe(reg, a + 32)) {
@@ -121,51 +131,170 @@ hook_free(void *ctx, void *ptr)
     orig_obj_alloc.free(orig_obj_alloc.ctx, ptr);
 }
 
-/* One interposed tp_dealloc per free-list type.  `op`: the dying object,
+/* ---- tp_dealloc interposition, per free-list kind ---------------------
+ *
+ * A kind's deallocator is interposed only while something needs it: its
+ * demand (altgc.h) counts the registered entries and watched objects of
+ * that kind.  With no registered list, the deaths of lists cost nothing;
+ * install mode, which registers every container, keeps list, dict and
+ * tuple interposed for as long as it is installed.
+ *
+ * Switching is a store to the static type's tp_dealloc under the GIL.
+ * The interpreter reads tp_dealloc afresh at every deallocation
+ * (_Py_Dealloc, subtype_dealloc's base deallocator, the trashcan's
+ * deferred destruction), so each deallocation runs one version or the
+ * other.  Switching in the middle of one is safe both ways:
+ *  - off, from inside the hook (the last registered list dies): the hook
+ *    has reported the death; its trashcan test below finds tp_dealloc no
+ *    longer the hook and stands aside, and the original's own test now
+ *    succeeds, so exactly one of them protects the deallocation;
+ *  - on, from inside the original (a finalizer run by a dying list's items
+ *    registers a list): the dying list is not registered (nothing with
+ *    refcount 0 can be), and the original's trashcan calls balance
+ *    whatever tp_dealloc says by then.
+ * If another extension interposed over ours meanwhile (tp_dealloc is
+ * neither ours nor the original), ours stays in its chain: switching off
+ * then leaves it in place (it only reports deaths; the registry decides),
+ * and it is never wrapped twice. */
+
+typedef struct {
+    PyTypeObject *type;
+    destructor hook;
+    destructor orig;      /* the deallocator we wrap */
+    int in_chain;         /* our hook is in the type's tp_dealloc chain */
+} dealloc_site;
+
+static dealloc_site sites[AGC_NKINDS];
+Py_ssize_t agc_dealloc_demand[AGC_NKINDS];
+
+/* One interposed tp_dealloc per free-list kind.  `op`: the dying object,
  * borrowed (refcount 0).  The hook reports the death, then calls the
  * original deallocator. */
-#define AGC_DEALLOC_HOOK(NAME)                                          \
-    static destructor orig_dealloc_##NAME;                              \
+#define AGC_DEALLOC_HOOK(NAME, KIND)                                    \
     static void                                                         \
     hook_dealloc_##NAME(PyObject *op)                                   \
     {                                                                   \
-        agc_note_death(op);                                             \
-        orig_dealloc_##NAME(op);                                        \
+        note_death(op);                                                 \
+        sites[KIND].orig(op);                                           \
     }
 
 /* list, dict and tuple protect deep structures with the trashcan, but
  * only when Py_TYPE(op)->tp_dealloc is their own deallocator, which it no
- * longer is: so for them the hook runs the trashcan itself, keyed on its
- * own address (a subclass instance reaches the hook from subtype_dealloc,
- * whose own trashcan applies instead).  An object deferred by the trashcan
- * must be untracked by the builtin gc first; these three deallocators
- * begin with the idempotent PyObject_GC_UnTrack anyway, so untracking a
- * moment earlier changes nothing.  (Types whose deallocator starts with
- * the unconditional _PyObject_GC_UNTRACK, like slice, must not be
- * untracked here: they use the plain hook above.) */
-#define AGC_DEALLOC_HOOK_TRASHCAN(NAME)                                 \
-    static destructor orig_dealloc_##NAME;                              \
+ * longer is while interposed: so for them the hook provides it.
+ *
+ * Shallow deallocations skip it: `hook_depth` counts the deallocations of
+ * these hooks in progress (over all threads, so at least the current
+ * thread's own nesting), and below TRASH_FREE_LEVELS the original runs
+ * directly -- the common case, a container holding no container, costs
+ * no thread-state lookup.  From that depth on the trashcan is used, keyed
+ * on the hook's own address (a subclass instance reaches the hook from
+ * subtype_dealloc, whose own trashcan applies instead), so a 10^6-deep
+ * list needs at most TRASH_FREE_LEVELS more C frames than without altgc.
+ * An object deferred by the trashcan must be untracked by the builtin gc
+ * first; these three deallocators begin with the idempotent
+ * PyObject_GC_UnTrack anyway, so untracking a moment earlier changes
+ * nothing.  (Types whose deallocator starts with the unconditional
+ * _PyObject_GC_UNTRACK, like slice, must not be untracked here: they use
+ * the plain hook above.) */
+#define TRASH_FREE_LEVELS 20
+static int hook_depth = 0;
+
+#define AGC_DEALLOC_HOOK_TRASHCAN(NAME, KIND)                           \
     static void hook_dealloc_##NAME(PyObject *op);                      \
     static void                                                         \
     hook_dealloc_##NAME(PyObject *op)                                   \
     {                                                                   \
-        agc_note_death(op);                                             \
+        note_death(op);                                                 \
+        if (hook_depth < TRASH_FREE_LEVELS) {                           \
+            hook_depth++;                                               \
+            sites[KIND].orig(op);                                       \
+            hook_depth--;                                               \
+            return;                                                     \
+        }                                                               \
         PyObject_GC_UnTrack(op);                                        \
         Py_TRASHCAN_BEGIN(op, hook_dealloc_##NAME)                      \
-        orig_dealloc_##NAME(op);                                        \
+        sites[KIND].orig(op);                                           \
         Py_TRASHCAN_END                                                 \
     }
 
-AGC_DEALLOC_HOOK_TRASHCAN(list)
-AGC_DEALLOC_HOOK_TRASHCAN(dict)
-AGC_DEALLOC_HOOK_TRASHCAN(tuple)
-AGC_DEALLOC_HOOK(slice)
-AGC_DEALLOC_HOOK(frame)
-AGC_DEALLOC_HOOK(context)
-AGC_DEALLOC_HOOK(asend)
+AGC_DEALLOC_HOOK_TRASHCAN(list, AGC_KIND_LIST)
+AGC_DEALLOC_HOOK_TRASHCAN(dict, AGC_KIND_DICT)
+AGC_DEALLOC_HOOK_TRASHCAN(tuple, AGC_KIND_TUPLE)
+AGC_DEALLOC_HOOK(slice, AGC_KIND_SLICE)
+AGC_DEALLOC_HOOK(frame, AGC_KIND_FRAME)
+AGC_DEALLOC_HOOK(context, AGC_KIND_CONTEXT)
+AGC_DEALLOC_HOOK(asend, AGC_KIND_ASEND)
 #if PY_VERSION_HEX < 0x030D0000
-AGC_DEALLOC_HOOK(wrapped)
+AGC_DEALLOC_HOOK(wrapped, AGC_KIND_WRAPPED)
 #endif
+
+static void
+sites_init(void)
+{
+#define SITE(KIND, TYPE, NAME)                                          \
+    sites[KIND].type = &(TYPE);                                         \
+    sites[KIND].hook = hook_dealloc_##NAME
+    SITE(AGC_KIND_LIST, PyList_Type, list);
+    SITE(AGC_KIND_DICT, PyDict_Type, dict);
+    SITE(AGC_KIND_TUPLE, PyTuple_Type, tuple);
+    SITE(AGC_KIND_SLICE, PySlice_Type, slice);
+    SITE(AGC_KIND_FRAME, PyFrame_Type, frame);
+    SITE(AGC_KIND_CONTEXT, PyContext_Type, context);
+    SITE(AGC_KIND_ASEND, _PyAsyncGenASend_Type, asend);
+#if PY_VERSION_HEX < 0x030D0000
+    SITE(AGC_KIND_WRAPPED, _PyAsyncGenWrappedValue_Type, wrapped);
+#endif
+#undef SITE
+}
+
+void
+agc_hooks_set_interposed(int kind, int on)
+{
+    dealloc_site *site = &sites[kind];
+    if (!hooks_installed) {
+        return;       /* agc_hooks_install applies the demand */
+    }
+    if (on) {
+        if (!site->in_chain) {
+            site->orig = site->type->tp_dealloc;
+            site->type->tp_dealloc = site->hook;
+            site->in_chain = 1;
+        }
+    }
+    else if (site->in_chain && site->type->tp_dealloc == site->hook) {
+        site->type->tp_dealloc = site->orig;
+        site->in_chain = 0;
+    }
+}
+
+int
+agc_hooks_interposed(int kind)
+{
+    return sites[kind].in_chain;
+}
+
+PyObject *
+agc_hooks_interposed_dict(void)
+{
+    PyObject *d = PyDict_New();
+    if (d == NULL) {
+        return NULL;
+    }
+    for (int k = 0; k < AGC_NKINDS; k++) {
+        if (!sites[k].in_chain) {
+            continue;
+        }
+        PyObject *v = PyLong_FromSsize_t(agc_dealloc_demand[k]);
+        if (v == NULL || PyDict_SetItemString(d, sites[k].type->tp_name,
+                                              v) < 0) {
+            Py_XDECREF(v);
+            Py_DECREF(d);
+            return NULL;
+        }
+        Py_DECREF(v);
+    }
+    return d;
+}
 
 int
 agc_hooks_reinstall_if_dropped(void)
@@ -189,12 +318,6 @@ agc_hooks_reinstall_if_dropped(void)
     return 1;
 }
 
-#define AGC_INTERPOSE(TYPE, NAME)                                       \
-    do {                                                                \
-        orig_dealloc_##NAME = (TYPE).tp_dealloc;                        \
-        (TYPE).tp_dealloc = hook_dealloc_##NAME;                        \
-    } while (0)
-
 int
 agc_hooks_install(void)
 {
@@ -206,17 +329,12 @@ agc_hooks_install(void)
     };
     PyMem_GetAllocator(PYMEM_DOMAIN_OBJ, &orig_obj_alloc);
     PyMem_SetAllocator(PYMEM_DOMAIN_OBJ, &mine);
-
-    AGC_INTERPOSE(PyList_Type, list);
-    AGC_INTERPOSE(PyDict_Type, dict);
-    AGC_INTERPOSE(PyTuple_Type, tuple);
-    AGC_INTERPOSE(PySlice_Type, slice);
-    AGC_INTERPOSE(PyFrame_Type, frame);
-    AGC_INTERPOSE(PyContext_Type, context);
-    AGC_INTERPOSE(_PyAsyncGenASend_Type, asend);
-#if PY_VERSION_HEX < 0x030D0000
-    AGC_INTERPOSE(_PyAsyncGenWrappedValue_Type, wrapped);
-#endif
+    sites_init();
     hooks_installed = 1;
+    for (int k = 0; k < AGC_NKINDS; k++) {
+        if (agc_dealloc_demand[k] > 0) {
+            agc_hooks_set_interposed(k, 1);
+        }
+    }
     return 0;
 }

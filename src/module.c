@@ -558,6 +558,12 @@ agc_validate(PyObject *module, PyObject *unused)
 }
 
 static PyObject *
+agc_interposed(PyObject *module, PyObject *unused)
+{
+    return agc_hooks_interposed_dict();
+}
+
+static PyObject *
 agc_reinstall_hooks(PyObject *module, PyObject *unused)
 {
     return PyBool_FromLong(agc_hooks_reinstall_if_dropped());
@@ -620,6 +626,7 @@ static PyMethodDef core_methods[] = {
     {"_validate", agc_validate, METH_NOARGS, NULL},
     {"_debug_build", agc_debug_build, METH_NOARGS, NULL},
     {"_reinstall_hooks", agc_reinstall_hooks, METH_NOARGS, NULL},
+    {"_interposed", agc_interposed, METH_NOARGS, NULL},
     {"_set_cycle_detail_limit", agc_set_cycle_detail_limit, METH_O, NULL},
     {"_install", agc_install_fn, METH_VARARGS, NULL},
     {"_uninstall", agc_uninstall_fn, METH_VARARGS, NULL},

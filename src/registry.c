@@ -209,19 +209,30 @@ int
 agc_registry_add(agc_registry *reg, PyObject *op, uintptr_t flags)
 {
     /* A registration may reuse the address of an announced death that has
-     * happened: from now on that address needs the table again. */
+     * happened, or of a death found unregistered (`absent`: the object's
+     * own entry, and those of the blocks it may start 16 or 32 bytes
+     * into): from now on that address needs the table again. */
     reg->expect = NULL;
+    uintptr_t a = (uintptr_t)op;
+    reg->absent[agc_absent_slot(a)] = 0;
+    reg->absent[agc_absent_slot(a - 16)] = 0;
+    reg->absent[agc_absent_slot(a - 32)] = 0;
     if (agc_registry_find(reg, op) >= 0) {
         return 0;
     }
     if (agc_registry_reserve(reg, 1) < 0) {
         return -1;
     }
+    int kind = agc_freelist_kind(Py_TYPE(op));
+    flags &= AGC_ENTRY_PRE32 | AGC_ENTRY_ADOPTED;
+    if (kind >= 0) {
+        flags |= AGC_ENTRY_FREELIST;
+        agc_dealloc_demand_add(kind);
+    }
     Py_ssize_t idx = reg->n++;
-    reg->objs[idx] = (uintptr_t)op | (flags & AGC_ENTRY_FLAGS);
+    reg->objs[idx] = (uintptr_t)op | flags;
     slot_insert(reg, op, idx);
     reg->used++;
-    uintptr_t a = (uintptr_t)op;
     if (a < reg->lo_addr) {
         reg->lo_addr = a;
     }
@@ -319,10 +330,26 @@ reset_range_if_empty(agc_registry *reg)
     }
 }
 
+/* An entry is leaving the registry: lower its kind's interposition demand
+ * (registry.h, AGC_ENTRY_FREELIST).  Reads the object's type: the object
+ * is alive, or dying with its memory not yet freed or free-listed. */
+static inline void
+entry_gone(uintptr_t e)
+{
+    if (e & AGC_ENTRY_FREELIST) {
+        int kind = agc_freelist_kind(Py_TYPE(AGC_ENTRY_OBJ(e)));
+        AGC_ASSERT(kind >= 0);
+        if (kind >= 0) {
+            agc_dealloc_demand_drop(kind);
+        }
+    }
+}
+
 /* Removes the entry at `idx` whose slot is at `pos`. */
 static void
 discard_at(agc_registry *reg, size_t pos, Py_ssize_t idx)
 {
+    entry_gone(reg->objs[idx]);
     slot_delete(reg, pos);
     reg->used--;
     if (reg->pinned) {
@@ -410,8 +437,13 @@ agc_registry_discard(agc_registry *reg, const PyObject *op)
     if (reg->expect != NULL && op == reg->expect) {
         return take_expected(reg);
     }
+    uintptr_t *absent = &reg->absent[agc_absent_slot((uintptr_t)op)];
+    if (*absent == (uintptr_t)op) {
+        return 0;
+    }
     size_t pos = find_slot(reg, op, &idx);
     if (pos == (size_t)-1) {
+        *absent = (uintptr_t)op;
         return 0;
     }
     discard_at(reg, pos, idx);
@@ -429,8 +461,17 @@ agc_registry_discard_block(agc_registry *reg, const void *block)
             return take_expected(reg);
         }
     }
+    /* A block's entry is its address with the low bit set, so that it
+     * never answers for an object at that address; a registration at
+     * block + 16 or block + 32 clears it (agc_registry_add). */
+    uintptr_t key = (uintptr_t)block | 1;
+    uintptr_t *absent = &reg->absent[agc_absent_slot((uintptr_t)block)];
+    if (*absent == key) {
+        return 0;
+    }
     size_t pos = find_block_slot(reg, block, &idx);
     if (pos == (size_t)-1) {
+        *absent = key;
         return 0;
     }
     discard_at(reg, pos, idx);
@@ -497,6 +538,7 @@ agc_registry_discard_flagged(agc_registry *reg, uintptr_t flags)
                 reg->objs[w++] = e;
             }
             else if (e != 0) {
+                entry_gone(e);
                 removed++;
             }
         }
@@ -711,6 +753,7 @@ agc_registry_validate(const agc_registry *reg, int deep,
     }
     /* I4 */
     Py_ssize_t holes = 0, live = 0;
+    Py_ssize_t kinds[AGC_NKINDS] = {0};
     for (Py_ssize_t i = 0; i < reg->n; i++) {
         uintptr_t e = reg->objs[i];
         if (e == 0) {
@@ -747,6 +790,26 @@ agc_registry_validate(const agc_registry *reg, int deep,
             if (!PyType_IS_GC(Py_TYPE(op))) {
                 FAIL("I6: entry %zd (%p) is not a GC object", i, (void *)op);
             }
+            /* I7 */
+            int kind = agc_freelist_kind(Py_TYPE(op));
+            if ((kind >= 0) != ((e & AGC_ENTRY_FREELIST) != 0)) {
+                FAIL("I7: entry %zd (%p, %.50s) has the free-list bit %s",
+                     i, (void *)op, Py_TYPE(op)->tp_name,
+                     kind >= 0 ? "clear" : "set");
+            }
+            if (kind >= 0) {
+                kinds[kind]++;
+            }
+        }
+    }
+    for (int k = 0; k < AGC_NKINDS; k++) {
+        if (kinds[k] > agc_dealloc_demand[k]) {
+            FAIL("I7: %zd entries of free-list kind %d, demand %zd",
+                 kinds[k], k, agc_dealloc_demand[k]);
+        }
+        if (kinds[k] > 0 && !agc_hooks_interposed(k)) {
+            FAIL("I7: %zd entries of free-list kind %d, tp_dealloc not "
+                 "interposed", kinds[k], k);
         }
     }
     if (holes != reg->nholes) {

@@ -23,9 +23,17 @@
  *                    map a freed block back to the object without reading
  *                    the block.
  *   AGC_ENTRY_ADOPTED  install mode registered the object (install.c);
-                    uninstall() removes exactly these entries.  track()
-                    of an adopted object clears the bit (the user's
-                    registration outlives uninstall()).
+ *                    uninstall() removes exactly these entries.  track()
+ *                    of an adopted object clears the bit (the user's
+ *                    registration outlives uninstall()).
+ *   AGC_ENTRY_FREELIST  the object is an exact instance of a free-list
+ *                    type (agc_freelist_kind, altgc.h), whose deaths only
+ *                    an interposed tp_dealloc sees.  Adding such an entry
+ *                    raises its kind's interposition demand (hooks.c),
+ *                    removing it lowers the demand again; removal reads
+ *                    the object's type to know the kind (its memory is
+ *                    still the object's then: every removal happens
+ *                    before the block is freed or free-listed).
  * A zero entry is a *hole*: a registered object that died (or was
  * untracked) while the layout was pinned (during a collection or a scan
  * that may call back into Python).  Holes are removed by
@@ -64,6 +72,12 @@
  *       or 0 while it is being deallocated -- then the interpreter has
  *       untracked it (the collector skips it, ST_OUTSIDE in collector.c)
  *       and it leaves the registry when its memory is freed or free-listed
+ *   I7  (debug only, reads the objects) an entry has AGC_ENTRY_FREELIST
+ *       exactly when its object's type is a free-list kind; the number of
+ *       such entries of each kind is at most that kind's interposition
+ *       demand, and a kind with such entries has its tp_dealloc
+ *       interposed (hooks.c) -- so no registered object can go to a free
+ *       list unseen
  */
 #ifndef ALTGC_REGISTRY_H
 #define ALTGC_REGISTRY_H
@@ -73,6 +87,7 @@
 
 #define AGC_ENTRY_PRE32 ((uintptr_t)1)
 #define AGC_ENTRY_ADOPTED ((uintptr_t)2)
+#define AGC_ENTRY_FREELIST ((uintptr_t)4)
 #define AGC_ENTRY_FLAGS ((uintptr_t)7)
 #define AGC_ENTRY_OBJ(e) ((PyObject *)((e) & ~AGC_ENTRY_FLAGS))
 
@@ -105,7 +120,23 @@ typedef struct agc_registry {
     size_t expect_pos;
     int expect_pre32;         /* its entry has AGC_ENTRY_PRE32 */
     int expect_done;          /* its entry is gone already */
+    /* Addresses a death notification found unregistered although the
+     * filters let them through (direct-mapped by agc_absent_slot; memory
+     * blocks, from the free hook, with the low bit set).  Free lists hand
+     * the same few addresses out again and again, so one unlucky address
+     * would otherwise cost a table probe at every death.
+     * agc_registry_add clears the slots an address could be answered
+     * from before registering it. */
+    uintptr_t absent[16];
 } agc_registry;
+
+#define AGC_ABSENT_SLOTS 16
+
+static inline size_t
+agc_absent_slot(uintptr_t a)
+{
+    return (size_t)(a >> 4) & (AGC_ABSENT_SLOTS - 1);
+}
 
 /* murmur3's 64-bit finalizer: every bit of the address reaches the high
  * half, which gives both the tag and the home slot. */
@@ -170,7 +201,8 @@ int agc_registry_reserve(agc_registry *reg, Py_ssize_t extra);
 int agc_registry_discard(agc_registry *reg, const PyObject *op);
 
 /* Removes the object whose memory block starts at `block` (the free
- * hook's case): 1 removed, 0 none.  Never reads the block. */
+ * hook's case): 1 removed, 0 none.  Reads nothing in the block but the
+ * removed object's type, and that only for AGC_ENTRY_FREELIST entries. */
 int agc_registry_discard_block(agc_registry *reg, const void *block);
 
 /* Announced deaths.  The collector, about to drop what it knows to be the
