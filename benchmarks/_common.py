@@ -182,6 +182,15 @@ def ratio_row(case, description, builtin_samples, altgc_samples, goal=None,
                           min(altgc_samples) / min(builtin_samples)
                           if builtin_samples and altgc_samples
                           and min(builtin_samples) else None),
+                      # samples are taken in alternation, so sample i of
+                      # each side ran at nearly the same time: the median
+                      # of the per-pair ratios resists slow spells of a
+                      # shared machine better than the ratio of medians
+                      pair_ratio_median=(
+                          median([a_ / b_ for a_, b_ in
+                                  zip(altgc_samples, builtin_samples)
+                                  if b_])
+                          if builtin_samples and altgc_samples else None),
                       builtin_samples=list(builtin_samples),
                       altgc_samples=list(altgc_samples)),
     }
@@ -229,10 +238,12 @@ class Report:
             if floor is not None:
                 bounds += ", floor <= %g" % floor
         if row["metric"] == "ratio":
-            self.log("  %-28s builtin %-10s altgc %-10s ratio %-7s %s [%s]"
+            pairs = row["extra"].get("pair_ratio_median")
+            self.log("  %-28s builtin %-10s altgc %-10s ratio %-7s %s [%s]%s"
                      % (row["case"], fmt_seconds(row["builtin_s"]),
                         fmt_seconds(row["altgc_s"]), fmt_value(row), bounds,
-                        status(row)))
+                        status(row),
+                        "  (pairs %.2fx)" % pairs if pairs else ""))
         else:
             self.log("  %-28s %-18s %s [%s]"
                      % (row["case"], fmt_value(row), bounds, status(row)))

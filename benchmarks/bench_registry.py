@@ -16,6 +16,11 @@
                    Goal <= 1.15.
   death_hook_empty info only: the same with altgc imported, nothing
                    registered.
+  death_hook_all_kinds  info only: the same with the 10**5 registered
+                   objects split among lists, dicts and tuples, so that
+                   all three free-list deallocators are interposed (as
+                   in install mode); death_hook registers lists only,
+                   which leaves the dict and tuple deallocators alone.
 """
 
 import json
@@ -39,8 +44,14 @@ if mode != "plain":
     except ImportError:
         sys.path.insert(0, root)
         import altgc
-    keep = [[] for _ in range(n_registered)]
-    if mode == "registered":
+    if mode == "all_kinds":
+        third = n_registered // 3
+        keep = ([[] for _ in range(n_registered - 2 * third)]
+                + [{"k": []} for _ in range(third)]
+                + [([],) for _ in range(third)])
+    else:
+        keep = [[] for _ in range(n_registered)]
+    if mode in ("registered", "all_kinds"):
         for obj in keep:
             altgc.track(obj)
     altgc.collect()      # nothing pending when the timed loop starts
@@ -71,6 +82,7 @@ elapsed = time.perf_counter() - t0
 extra = {}
 if mode != "plain":
     extra["registry_size"] = altgc.stats().registry_size
+    extra["interposed"] = sorted(altgc._core._interposed())
 print(json.dumps({"elapsed": elapsed, "extra": extra}))
 """
 
@@ -138,10 +150,12 @@ def bench_memory_and_track(report, args, altgc):
 def bench_death_hook(report, args):
     n_containers = 10**6 if args.quick else 10**7
     n_registered = 10**4 if args.quick else 10**5
-    samples = {"plain": [], "registered": [], "empty": []}
+    modes = ("plain", "registered", "empty", "all_kinds")
+    samples = {mode: [] for mode in modes}
     reg_sizes = []
-    for _ in range(args.repeat):
-        for mode in ("plain", "registered", "empty"):
+    for i in range(args.repeat):
+        # ABBA: each mode runs as often early as late in a round
+        for mode in (modes if i % 2 == 0 else modes[::-1]):
             elapsed, extra = run_child(mode, n_containers, n_registered)
             samples[mode].append(elapsed)
             if mode == "registered":
@@ -160,6 +174,12 @@ def bench_death_hook(report, args):
         "death_hook_empty",
         "as death_hook, altgc imported with an empty registry",
         samples["plain"], samples["empty"],
+        extra={"n_containers": n_containers}))
+    report.add(ratio_row(
+        "death_hook_all_kinds",
+        "as death_hook, the registered objects lists, dicts and tuples "
+        "(all three deallocators interposed)",
+        samples["plain"], samples["all_kinds"],
         extra={"n_containers": n_containers}))
 
 

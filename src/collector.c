@@ -97,15 +97,10 @@ typedef struct {
      * the lookups' cache misses then overlap instead of following one
      * another.  `mode` says what a found referent's update is. */
     int mode;
+    visitproc visit;          /* the visitor of `mode` (set_mode) */
     int python_ran;           /* a callback or finalizer was called */
     int nbatch;
     PyObject *batch[AGC_BATCH];
-    /* Recent lookups, direct-mapped: referent -> young index or -1.  A
-     * heap that fits in the cache (or an object visited by many, such as a
-     * class visited by each of its instances) is then served without the
-     * table.  Valid for one phase: reset whenever Python code may have run
-     * since (reset_recent). */
-    struct { PyObject *ref; Py_ssize_t j; } recent[AGC_RECENT];
     /* Young index: when the young set is a small part of the registry (a
      * young collection), a private open-addressing table from address to
      * young index, built at the start.  Every lookup of the collection then
@@ -117,12 +112,29 @@ typedef struct {
      * touches. */
     struct ytab_slot { PyObject *key; Py_ssize_t j; } *ytab;
     size_t ytab_mask;
+    /* Young-to-young edges captured by the subtract pass of a small young
+     * set (CAPTURE_MAX), so that the garbage's strongly connected
+     * components need no second traversal: the referents' young indices,
+     * cap_off[j] .. cap_off[j + 1] for young object j.  cap_ok: complete
+     * (memory did not run short). */
+    uint32_t *cap_edges;
+    uint32_t *cap_off;
+    size_t cap_n;
+    size_t cap_size;
+    int cap_ok;
     /* edge collection for the strongly connected components */
     Py_ssize_t *local;        /* young index -> node number, or -1 */
     uint32_t *edges;
     Py_ssize_t nedges;
     Py_ssize_t edges_cap;
     int edges_failed;
+    /* Recent lookups, direct-mapped: referent -> young index or -1, for
+     * lookups through the registry's table (no young index).  An object
+     * visited by many, such as a class visited by each of its instances,
+     * is then served without the table.  Valid for one phase: reset
+     * whenever Python code may have run since (reset_recent).  Last, so
+     * that work_init need not clear it when a young index serves. */
+    struct { PyObject *ref; Py_ssize_t j; } recent[AGC_RECENT];
 } agc_work;
 
 int64_t
@@ -133,13 +145,20 @@ agc_now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+static inline Py_ssize_t ytab_find(const agc_work *w, PyObject *ref);
+
 /* Young index of `ref` (borrowed), or -1 when it is not a registered young
- * object. */
+ * object.  Through the young index, when there is one, the index may be
+ * that of a young object that has died since (its node is ST_HOLE): the
+ * callers check the state. */
 static inline Py_ssize_t
 young_index(const agc_work *w, PyObject *ref)
 {
     if (ref == NULL) {
         return -1;      /* a hostile tp_traverse may visit NULL */
+    }
+    if (w->ytab != NULL) {
+        return ytab_find(w, ref);
     }
     Py_ssize_t idx = agc_registry_find(w->reg, ref);
     if (idx < w->ys || idx >= w->ye) {
@@ -219,13 +238,18 @@ ytab_find(const agc_work *w, PyObject *ref)
 }
 
 /* Builds the young index when the young set is at most a quarter of the
- * registry.  Leaves w->ytab NULL (registry table used) otherwise or when
- * memory is short. */
+ * registry, or small enough (YTAB_SMALL objects, a table of at most 1 MiB)
+ * for the index to stay in the cache even when it duplicates the
+ * registry's table: a direct address -> index probe is cheaper than the
+ * registry's tag, slot and confirmation.  Leaves w->ytab NULL (registry
+ * table used) otherwise or when memory is short. */
+#define YTAB_SMALL ((Py_ssize_t)1 << 15)
+
 static void
 ytab_build(agc_work *w)
 {
     Py_ssize_t m = w->ye - w->ys;
-    if (m == 0 || (size_t)m * 4 > w->reg->used) {
+    if (m == 0 || (m > YTAB_SMALL && (size_t)m * 4 > w->reg->used)) {
         return;
     }
     size_t size = 64;
@@ -261,7 +285,9 @@ recent_slot(PyObject *ref)
 static void
 reset_recent(agc_work *w)
 {
-    memset(w->recent, 0, sizeof(w->recent));
+    if (w->ytab == NULL) {
+        memset(w->recent, 0, sizeof(w->recent));
+    }
 }
 
 static inline void
@@ -384,6 +410,99 @@ visit_batched(PyObject *ref, void *arg)
     return 0;
 }
 
+/* The visitors of the two hot modes when a young index serves: one probe
+ * of the small table, no batching, no mode switch.  `ref` borrowed; NULL
+ * (a hostile tp_traverse) dropped. */
+static int
+visit_decref_ytab(PyObject *ref, void *arg)
+{
+    agc_work *w = arg;
+    if (ref != NULL) {
+        Py_ssize_t j = ytab_find(w, ref);
+        if (j >= 0) {
+            w->nodes[j].shadow--;
+        }
+    }
+    return 0;
+}
+
+static int
+visit_mark_ytab(PyObject *ref, void *arg)
+{
+    agc_work *w = arg;
+    if (ref != NULL) {
+        Py_ssize_t j = ytab_find(w, ref);
+        if (j >= 0 && STATE(w, j) == w->from) {
+            SET_STATE(w, j, w->to);
+            if (j < w->scan) {
+                w->stack[w->sp++] = (uint32_t)j;
+                AGC_PREFETCH(ref);
+            }
+        }
+    }
+    return 0;
+}
+
+/* visit_decref_ytab that also captures the edge (see agc_work). */
+static int
+visit_decref_capture(PyObject *ref, void *arg)
+{
+    agc_work *w = arg;
+    if (ref != NULL) {
+        Py_ssize_t j = ytab_find(w, ref);
+        if (j >= 0) {
+            w->nodes[j].shadow--;
+            if (w->cap_n == w->cap_size) {
+                /* A dense graph: the garbage, if any, will be traversed
+                 * again instead. */
+                w->cap_ok = 0;
+                w->visit = visit_decref_ytab;
+                return 0;
+            }
+            w->cap_edges[w->cap_n++] = (uint32_t)j;
+        }
+    }
+    return 0;
+}
+
+/* Young sets up to this size capture their edges in the subtract pass,
+ * up to CAPTURE_PER_OBJECT young referents per object on average. */
+#define CAPTURE_MAX ((Py_ssize_t)1 << 16)
+#define CAPTURE_PER_OBJECT 8
+
+/* Sets the update the visitor applies, and the visitor.  MODE_DECREF
+ * starts the edge capture when it applies (capture_start). */
+static void
+set_mode(agc_work *w, int mode)
+{
+    w->mode = mode;
+    if (w->ytab == NULL || mode == MODE_DECREF_WITHIN) {
+        w->visit = visit_batched;
+    }
+    else if (mode == MODE_DECREF) {
+        w->visit = w->cap_ok ? visit_decref_capture : visit_decref_ytab;
+    }
+    else {
+        w->visit = visit_mark_ytab;
+    }
+}
+
+/* Sets up the edge capture of a small young set (m objects) served by a
+ * young index; leaves cap_ok 0 (no capture) otherwise or when memory is
+ * short. */
+static void
+capture_start(agc_work *w, Py_ssize_t m)
+{
+    if (w->ytab == NULL || m > CAPTURE_MAX) {
+        return;
+    }
+    w->cap_size = (size_t)m * CAPTURE_PER_OBJECT + 64;
+    w->cap_edges = PyMem_RawMalloc(w->cap_size * sizeof(uint32_t));
+    w->cap_off = PyMem_RawMalloc(((size_t)m + 1) * sizeof(uint32_t));
+    w->cap_n = 0;
+    w->cap_ok = w->cap_edges != NULL && w->cap_off != NULL;
+}
+
 /* Everything reachable from the stack's nodes through objects in state
  * `from` moves to state `to`.  Each node is pushed at most once, so the
  * stack (sized to the young set) cannot overflow. */
@@ -392,7 +511,7 @@ propagate(agc_work *w, uint8_t from, uint8_t to)
 {
     w->from = from;
     w->to = to;
-    w->mode = MODE_MARK;
+    set_mode(w, MODE_MARK);
     w->scan = w->ye - w->ys;
     for (;;) {
         if (w->sp == 0) {
@@ -405,7 +524,7 @@ propagate(agc_work *w, uint8_t from, uint8_t to)
         Py_ssize_t j = w->stack[--w->sp];
         PyObject *op = young_obj(w, j);
         if (op != NULL) {
-            traverse(op, visit_batched, w);
+            traverse(op, w->visit, w);
         }
     }
 }
@@ -439,14 +558,21 @@ deduce_unreachable(agc_work *w, int64_t *phase_ns)
         w->nodes[j].shadow = st == ST_TENTATIVE ? external_count(op) : 0;
     }
     int64_t t1 = agc_now_ns();
-    w->mode = MODE_DECREF;
+    capture_start(w, m);
+    set_mode(w, MODE_DECREF);
     for (Py_ssize_t j = 0; j < m; j++) {
         if (j + 8 < m) {
             AGC_PREFETCH(young_obj(w, j + 8));
         }
-        if (STATE(w, j) == ST_TENTATIVE) {
-            traverse(young_obj(w, j), visit_batched, w);
+        if (w->cap_off != NULL) {
+            w->cap_off[j] = (uint32_t)w->cap_n;
         }
+        if (STATE(w, j) == ST_TENTATIVE) {
+            traverse(young_obj(w, j), w->visit, w);
+        }
+    }
+    if (w->cap_off != NULL) {
+        w->cap_off[m] = (uint32_t)w->cap_n;
     }
     flush_batch(w);
     int64_t t2 = agc_now_ns();
@@ -456,7 +582,7 @@ deduce_unreachable(agc_work *w, int64_t *phase_ns)
      * only after the scan passed it, from the stack. */
     Py_ssize_t nreach = 0;
     w->sp = 0;
-    w->mode = MODE_MARK;
+    set_mode(w, MODE_MARK);
     w->from = ST_TENTATIVE;
     w->to = ST_REACHABLE;
     for (Py_ssize_t j = 0; j < m; j++) {
@@ -468,7 +594,7 @@ deduce_unreachable(agc_work *w, int64_t *phase_ns)
             SET_STATE(w, j, ST_REACHABLE);
         }
         if (STATE(w, j) == ST_REACHABLE) {
-            traverse(young_obj(w, j), visit_batched, w);
+            traverse(young_obj(w, j), w->visit, w);
         }
     }
     propagate(w, ST_TENTATIVE, ST_REACHABLE);
@@ -492,7 +618,7 @@ deduce_unreachable(agc_work *w, int64_t *phase_ns)
 static int
 work_init(agc_work *w, int generation)
 {
-    memset(w, 0, sizeof(*w));
+    memset(w, 0, offsetof(agc_work, recent));
     w->reg = &AGC.reg;
     w->ys = agc_registry_gen_start(w->reg, generation);
     w->ye = w->reg->n;
@@ -508,12 +634,15 @@ work_init(agc_work *w, int generation)
         return -1;
     }
     ytab_build(w);
+    reset_recent(w);
     return 0;
 }
 
 static void
 work_fini(agc_work *w)
 {
+    PyMem_RawFree(w->cap_edges);
+    PyMem_RawFree(w->cap_off);
     PyMem_RawFree(w->ytab);
     PyMem_RawFree(w->nodes);
     PyMem_RawFree(w->stack);
@@ -522,25 +651,35 @@ work_fini(agc_work *w)
 
 /* ---- strongly connected components of the garbage ------------------- */
 
-static int
-visit_edge(PyObject *ref, void *arg)
+/* Adds the edge to young object j to the component graph if j is one of
+ * its nodes. */
+static inline void
+edge_append(agc_work *w, Py_ssize_t j)
 {
-    agc_work *w = arg;
-    Py_ssize_t j = young_index(w, ref);
-    if (j < 0 || w->local[j] < 0) {
-        return 0;
+    if (w->local[j] < 0) {
+        return;
     }
     if (w->nedges == w->edges_cap) {
         Py_ssize_t cap = w->edges_cap * 2 + 1024;
         uint32_t *e = PyMem_RawRealloc(w->edges, (size_t)cap * sizeof(*e));
         if (e == NULL) {
             w->edges_failed = 1;
-            return 0;
+            return;
         }
         w->edges = e;
         w->edges_cap = cap;
     }
     w->edges[w->nedges++] = (uint32_t)w->local[j];
+}
+
+static int
+visit_edge(PyObject *ref, void *arg)
+{
+    agc_work *w = arg;
+    Py_ssize_t j = young_index(w, ref);
+    if (j >= 0) {
+        edge_append(w, j);
+    }
     return 0;
 }
 
@@ -571,11 +710,21 @@ garbage_components(agc_work *w, uint8_t s1, uint8_t s2, Py_ssize_t *k_out,
     w->local = local;
     w->nedges = 0;
     w->edges_failed = 0;
+    /* The edges captured by the subtract pass, if any, are the graph as it
+     * is now: no Python code has run since (the callers run before
+     * weakrefs and finalizers). */
     for (Py_ssize_t j = 0; j < m; j++) {
         if (local[j] >= 0) {
             nodes[local[j]] = j;
             offsets[local[j]] = w->nedges;
-            traverse(young_obj(w, j), visit_edge, w);
+            if (w->cap_ok) {
+                for (uint32_t e = w->cap_off[j]; e < w->cap_off[j + 1]; e++) {
+                    edge_append(w, w->cap_edges[e]);
+                }
+            }
+            else {
+                traverse(young_obj(w, j), visit_edge, w);
+            }
         }
     }
     offsets[k] = w->nedges;
@@ -851,10 +1000,10 @@ handle_resurrected(agc_work *w)
     }
     reset_recent(w);          /* finalizers may have changed the registry */
     w->within = ST_UNREACHABLE;
-    w->mode = MODE_DECREF_WITHIN;
+    set_mode(w, MODE_DECREF_WITHIN);
     for (Py_ssize_t j = 0; j < m; j++) {
         if (STATE(w, j) == ST_UNREACHABLE) {
-            traverse(young_obj(w, j), visit_batched, w);
+            traverse(young_obj(w, j), w->visit, w);
         }
     }
     flush_batch(w);
