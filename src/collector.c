@@ -60,7 +60,7 @@ enum {
 PyAPI_FUNC(void) _PyWeakref_ClearRef(PyWeakReference *self);
 
 #define AGC_BATCH 64
-#define AGC_RECENT 1024     /* entries of the recent-lookups cache (2**10) */
+#define AGC_MISSES 8        /* entries of the known-not-young cache */
 
 /* Scratch state of one young object.  `op` is a copy of its registry
  * entry's address (valid for confirming a table lookup: a slot that maps
@@ -82,6 +82,11 @@ enum { MODE_DECREF, MODE_DECREF_WITHIN, MODE_MARK };
 
 typedef struct {
     agc_registry *reg;
+    /* The registry's address range when the collection started: every
+     * young object lies in it (the range only grows while objects are
+     * registered, and is reset only when none is). */
+    uintptr_t lo_addr;
+    uintptr_t hi_addr;
     Py_ssize_t ys;            /* young range [ys, ye) */
     Py_ssize_t ye;
     agc_node *nodes;
@@ -112,29 +117,36 @@ typedef struct {
      * touches. */
     struct ytab_slot { PyObject *key; Py_ssize_t j; } *ytab;
     size_t ytab_mask;
-    /* Young-to-young edges captured by the subtract pass of a small young
-     * set (CAPTURE_MAX), so that the garbage's strongly connected
-     * components need no second traversal: the referents' young indices,
-     * cap_off[j] .. cap_off[j + 1] for young object j.  cap_ok: complete
-     * (memory did not run short). */
+    /* Young-to-young edges captured by the subtract pass, so that the
+     * reachability pass and the garbage's components read them instead of
+     * traversing and looking every referent up again: the referents'
+     * young indices, cap_edges[cap_off[j] .. cap_off[j + 1]) for young
+     * object j < cap_upto (the sources whose lists are complete; the
+     * capture stops when CAPTURE_PER_OBJECT edges per young object are
+     * used up or memory is short).  Valid until Python code runs: only
+     * deduce_unreachable and garbage_components read them.  Sources come
+     * in index order, so cap_off is filled lazily up to cap_next. */
     uint32_t *cap_edges;
     uint32_t *cap_off;
     size_t cap_n;
     size_t cap_size;
-    int cap_ok;
+    size_t cap_max;
+    Py_ssize_t cap_next;      /* cap_off[0 .. cap_next) are set */
+    Py_ssize_t cap_upto;
+    Py_ssize_t cap_src;       /* the object being traversed */
+    int capturing;
+    int32_t batch_src[AGC_BATCH];   /* source of each batched referent */
     /* edge collection for the strongly connected components */
     Py_ssize_t *local;        /* young index -> node number, or -1 */
     uint32_t *edges;
     Py_ssize_t nedges;
     Py_ssize_t edges_cap;
     int edges_failed;
-    /* Recent lookups, direct-mapped: referent -> young index or -1, for
-     * lookups through the registry's table (no young index).  An object
-     * visited by many, such as a class visited by each of its instances,
-     * is then served without the table.  Valid for one phase: reset
-     * whenever Python code may have run since (reset_recent).  Last, so
-     * that work_init need not clear it when a young index serves. */
-    struct { PyObject *ref; Py_ssize_t j; } recent[AGC_RECENT];
+    /* Referents found not young (old, or not registered), direct-mapped:
+     * the type an instance heap's every object visits, say, is then
+     * dropped without hashing it again.  Never reset: the young set only
+     * shrinks during a collection, so what was not young stays so. */
+    PyObject *miss[AGC_MISSES];
 } agc_work;
 
 int64_t
@@ -276,26 +288,47 @@ ytab_build(agc_work *w)
 }
 
 static inline size_t
-recent_slot(PyObject *ref)
+miss_slot(PyObject *ref)
 {
-    uint64_t a = (uint64_t)(uintptr_t)ref >> 4;
-    return (size_t)((a * 0x9E3779B97F4A7C15ULL) >> 54);   /* 10 bits */
+    return ((uintptr_t)ref >> 4) & (AGC_MISSES - 1);
 }
 
-static void
-reset_recent(agc_work *w)
-{
-    if (w->ytab == NULL) {
-        memset(w->recent, 0, sizeof(w->recent));
-    }
-}
-
+/* ref (borrowed) is not young. */
 static inline void
-remember(agc_work *w, PyObject *ref, Py_ssize_t j)
+note_miss(agc_work *w, PyObject *ref)
 {
-    size_t r = recent_slot(ref);
-    w->recent[r].ref = ref;
-    w->recent[r].j = j;
+    w->miss[miss_slot(ref)] = ref;
+}
+
+/* Edge capture (see agc_work).  A young set captures up to this many
+ * young referents per object on average (4 bytes each, freed when the
+ * collection ends). */
+#define CAPTURE_PER_OBJECT 8
+
+/* Records the edge src -> t (young indices), or ends the capture at src
+ * when the buffer is full and cannot grow. */
+static inline void
+cap_append(agc_work *w, Py_ssize_t src, Py_ssize_t t)
+{
+    while (w->cap_next <= src) {
+        w->cap_off[w->cap_next++] = (uint32_t)w->cap_n;
+    }
+    if (w->cap_n == w->cap_size) {
+        size_t size = w->cap_size * 2;
+        if (size > w->cap_max) {
+            size = w->cap_max;
+        }
+        uint32_t *e = size > w->cap_size
+            ? PyMem_RawRealloc(w->cap_edges, size * sizeof(*e)) : NULL;
+        if (e == NULL) {
+            w->capturing = 0;       /* src's list is incomplete */
+            w->cap_upto = src;
+            return;
+        }
+        w->cap_edges = e;
+        w->cap_size = size;
+    }
+    w->cap_edges[w->cap_n++] = (uint32_t)t;
 }
 
 static void
@@ -363,18 +396,20 @@ flush_batch(agc_work *w)
         Py_ssize_t k = cand[i];
         PyObject *ref = w->batch[i];
         if (k == -1) {
-            remember(w, ref, -1);       /* old or not registered */
+            note_miss(w, ref);          /* old or not registered */
             continue;
         }
         if (k == -2 || NODE_OBJ(w, k - w->ys) != ref) {
             k = agc_registry_find(reg, ref);       /* tag collision */
             if (k < w->ys || k >= w->ye) {
-                remember(w, ref, -1);
+                note_miss(w, ref);
                 continue;
             }
         }
-        remember(w, ref, k - w->ys);
         apply_update(w, k - w->ys, ref);
+        if (w->capturing && w->mode == MODE_DECREF) {
+            cap_append(w, w->batch_src[i], k - w->ys);
+        }
     }
 }
 
@@ -386,7 +421,7 @@ visit_batched(PyObject *ref, void *arg)
 {
     agc_work *w = arg;
     uintptr_t a = (uintptr_t)ref;
-    if (a < w->reg->lo_addr || a > w->reg->hi_addr) {
+    if (a < w->lo_addr || a > w->hi_addr) {
         return 0;       /* also NULL */
     }
     if (w->ytab != NULL) {
@@ -396,13 +431,10 @@ visit_batched(PyObject *ref, void *arg)
         }
         return 0;
     }
-    size_t r = recent_slot(ref);
-    if (w->recent[r].ref == ref) {
-        if (w->recent[r].j >= 0) {
-            apply_update(w, w->recent[r].j, ref);
-        }
+    if (w->miss[miss_slot(ref)] == ref) {
         return 0;
     }
+    w->batch_src[w->nbatch] = (int32_t)w->cap_src;
     w->batch[w->nbatch++] = ref;
     if (w->nbatch == AGC_BATCH) {
         flush_batch(w);
@@ -443,7 +475,42 @@ visit_mark_ytab(PyObject *ref, void *arg)
     return 0;
 }
 
-/* visit_decref_ytab that also captures the edge (see agc_work). */
+/* Sets up the capture for a young set of m objects; capturing stays 0
+ * when memory is short. */
+static void
+capture_start(agc_work *w, Py_ssize_t m)
+{
+    w->cap_max = (size_t)m * CAPTURE_PER_OBJECT + 64;
+    if (w->cap_max > UINT32_MAX) {
+        w->cap_max = UINT32_MAX;
+    }
+    w->cap_size = (size_t)m * 2 + 64;
+    if (w->cap_size > w->cap_max) {
+        w->cap_size = w->cap_max;
+    }
+    w->cap_edges = PyMem_RawMalloc(w->cap_size * sizeof(uint32_t));
+    w->cap_off = PyMem_RawMalloc(((size_t)m + 1) * sizeof(uint32_t));
+    w->cap_n = 0;
+    w->cap_next = 0;
+    w->cap_upto = 0;
+    w->capturing = w->cap_edges != NULL && w->cap_off != NULL;
+}
+
+/* After the subtract pass over m objects: the lists still being captured
+ * are complete. */
+static void
+capture_end(agc_work *w, Py_ssize_t m)
+{
+    if (w->capturing) {
+        while (w->cap_next <= m) {
+            w->cap_off[w->cap_next++] = (uint32_t)w->cap_n;
+        }
+        w->cap_upto = m;
+        w->capturing = 0;
+    }
+}
+
+/* visit_decref_ytab that also captures the edge. */
 static int
 visit_decref_capture(PyObject *ref, void *arg)
 {
@@ -452,26 +519,15 @@ visit_decref_capture(PyObject *ref, void *arg)
         Py_ssize_t j = ytab_find(w, ref);
         if (j >= 0) {
             w->nodes[j].shadow--;
-            if (w->cap_n == w->cap_size) {
-                /* A dense graph: the garbage, if any, will be traversed
-                 * again instead. */
-                w->cap_ok = 0;
-                w->visit = visit_decref_ytab;
-                return 0;
+            if (w->capturing) {
+                cap_append(w, w->cap_src, j);
             }
-            w->cap_edges[w->cap_n++] = (uint32_t)j;
         }
     }
     return 0;
 }
 
-/* Young sets up to this size capture their edges in the subtract pass,
- * up to CAPTURE_PER_OBJECT young referents per object on average. */
-#define CAPTURE_MAX ((Py_ssize_t)1 << 16)
-#define CAPTURE_PER_OBJECT 8
-
-/* Sets the update the visitor applies, and the visitor.  MODE_DECREF
- * starts the edge capture when it applies (capture_start). */
+/* Sets the update the visitor applies, and the visitor. */
 static void
 set_mode(agc_work *w, int mode)
 {
@@ -480,34 +536,47 @@ set_mode(agc_work *w, int mode)
         w->visit = visit_batched;
     }
     else if (mode == MODE_DECREF) {
-        w->visit = w->cap_ok ? visit_decref_capture : visit_decref_ytab;
+        w->visit = w->capturing ? visit_decref_capture : visit_decref_ytab;
     }
     else {
         w->visit = visit_mark_ytab;
     }
 }
 
-/* Sets up the edge capture of a small young set (m objects) served by a
- * young index; leaves cap_ok 0 (no capture) otherwise or when memory is
- * short. */
-static void
-capture_start(agc_work *w, Py_ssize_t m)
+/* The MODE_MARK update for a captured edge to young object t. */
+static inline void
+mark_edge(agc_work *w, uint32_t t)
 {
-    if (w->ytab == NULL || m > CAPTURE_MAX) {
+    if (STATE(w, t) == w->from) {
+        SET_STATE(w, t, w->to);
+        if (t < w->scan) {
+            w->stack[w->sp++] = t;
+        }
+    }
+}
+
+/* MODE_MARK over young object j's referents: its captured edges when
+ * `use_edges` and it has them, else a traversal. */
+static inline void
+mark_from(agc_work *w, Py_ssize_t j, int use_edges)
+{
+    if (use_edges && j < w->cap_upto) {
+        for (uint32_t e = w->cap_off[j]; e < w->cap_off[j + 1]; e++) {
+            mark_edge(w, w->cap_edges[e]);
+        }
         return;
     }
-    w->cap_size = (size_t)m * CAPTURE_PER_OBJECT + 64;
-    w->cap_edges = PyMem_RawMalloc(w->cap_size * sizeof(uint32_t));
-    w->cap_off = PyMem_RawMalloc(((size_t)m + 1) * sizeof(uint32_t));
-    w->cap_n = 0;
-    w->cap_ok = w->cap_edges != NULL && w->cap_off != NULL;
+    PyObject *op = young_obj(w, j);
+    if (op != NULL) {
+        traverse(op, w->visit, w);
+    }
 }
 
 /* Everything reachable from the stack's nodes through objects in state
  * `from` moves to state `to`.  Each node is pushed at most once, so the
  * stack (sized to the young set) cannot overflow. */
 static void
-propagate(agc_work *w, uint8_t from, uint8_t to)
+propagate(agc_work *w, uint8_t from, uint8_t to, int use_edges)
 {
     w->from = from;
     w->to = to;
@@ -521,11 +590,7 @@ propagate(agc_work *w, uint8_t from, uint8_t to)
             flush_batch(w);
             continue;
         }
-        Py_ssize_t j = w->stack[--w->sp];
-        PyObject *op = young_obj(w, j);
-        if (op != NULL) {
-            traverse(op, w->visit, w);
-        }
+        mark_from(w, w->stack[--w->sp], use_edges);
     }
 }
 
@@ -564,17 +629,13 @@ deduce_unreachable(agc_work *w, int64_t *phase_ns)
         if (j + 8 < m) {
             AGC_PREFETCH(young_obj(w, j + 8));
         }
-        if (w->cap_off != NULL) {
-            w->cap_off[j] = (uint32_t)w->cap_n;
-        }
         if (STATE(w, j) == ST_TENTATIVE) {
+            w->cap_src = j;
             traverse(young_obj(w, j), w->visit, w);
         }
     }
-    if (w->cap_off != NULL) {
-        w->cap_off[m] = (uint32_t)w->cap_n;
-    }
     flush_batch(w);
+    capture_end(w, m);
     int64_t t2 = agc_now_ns();
     /* Reachability, in the young set's order as CPython's move_unreachable
      * walks its list (sequential memory): each reachable object is
@@ -594,10 +655,10 @@ deduce_unreachable(agc_work *w, int64_t *phase_ns)
             SET_STATE(w, j, ST_REACHABLE);
         }
         if (STATE(w, j) == ST_REACHABLE) {
-            traverse(young_obj(w, j), w->visit, w);
+            mark_from(w, j, 1);
         }
     }
-    propagate(w, ST_TENTATIVE, ST_REACHABLE);
+    propagate(w, ST_TENTATIVE, ST_REACHABLE, 1);
     for (Py_ssize_t j = 0; j < m; j++) {
         if (STATE(w, j) == ST_TENTATIVE) {
             SET_STATE(w, j, ST_UNREACHABLE);
@@ -618,8 +679,10 @@ deduce_unreachable(agc_work *w, int64_t *phase_ns)
 static int
 work_init(agc_work *w, int generation)
 {
-    memset(w, 0, offsetof(agc_work, recent));
+    memset(w, 0, sizeof(*w));
     w->reg = &AGC.reg;
+    w->lo_addr = w->reg->lo_addr;
+    w->hi_addr = w->reg->hi_addr;
     w->ys = agc_registry_gen_start(w->reg, generation);
     w->ye = w->reg->n;
     size_t m = (size_t)(w->ye - w->ys) + 1;
@@ -634,7 +697,6 @@ work_init(agc_work *w, int generation)
         return -1;
     }
     ytab_build(w);
-    reset_recent(w);
     return 0;
 }
 
@@ -717,7 +779,7 @@ garbage_components(agc_work *w, uint8_t s1, uint8_t s2, Py_ssize_t *k_out,
         if (local[j] >= 0) {
             nodes[local[j]] = j;
             offsets[local[j]] = w->nedges;
-            if (w->cap_ok) {
+            if (j < w->cap_upto) {
                 for (uint32_t e = w->cap_off[j]; e < w->cap_off[j + 1]; e++) {
                     edge_append(w, w->cap_edges[e]);
                 }
@@ -998,7 +1060,6 @@ handle_resurrected(agc_work *w)
             }
         }
     }
-    reset_recent(w);          /* finalizers may have changed the registry */
     w->within = ST_UNREACHABLE;
     set_mode(w, MODE_DECREF_WITHIN);
     for (Py_ssize_t j = 0; j < m; j++) {
@@ -1014,7 +1075,7 @@ handle_resurrected(agc_work *w)
             w->stack[w->sp++] = (uint32_t)j;
         }
     }
-    propagate(w, ST_UNREACHABLE, ST_RESURRECTED);
+    propagate(w, ST_UNREACHABLE, ST_RESURRECTED, 0);
     for (Py_ssize_t j = 0; j < m; j++) {
         n += (STATE(w, j) == ST_RESURRECTED);
     }
@@ -1214,10 +1275,15 @@ untrack_atomic(agc_work *w, int dicts)
             continue;
         }
         PyObject *op = young_obj(w, j);
-        if (op == NULL || !PyObject_GC_IsTracked(op)) {
+        if (op == NULL) {
             continue;
         }
-        if (PyTuple_CheckExact(op)) {
+        PyTypeObject *tp = Py_TYPE(op);
+        if ((tp != &PyTuple_Type && (!dicts || tp != &PyDict_Type))
+            || !PyObject_GC_IsTracked(op)) {
+            continue;
+        }
+        if (tp == &PyTuple_Type) {
             Py_ssize_t n = PyTuple_GET_SIZE(op), i;
             for (i = 0; i < n; i++) {
                 PyObject *item = PyTuple_GET_ITEM(op, i);
@@ -1230,7 +1296,7 @@ untrack_atomic(agc_work *w, int dicts)
                 PyObject_GC_UnTrack(op);
             }
         }
-        else if (dicts && PyDict_CheckExact(op)) {
+        else {
             Py_ssize_t pos = 0;
             PyObject *key, *value;
             int keep = 0;
@@ -1311,7 +1377,7 @@ collect_main(int generation, int automatic)
             w.stack[w.sp++] = (uint32_t)j;
         }
     }
-    propagate(&w, ST_UNREACHABLE, ST_LEGACY);
+    propagate(&w, ST_UNREACHABLE, ST_LEGACY, 1);  /* no Python code has run */
     last->unreachable = nunreach;
     last->phase_ns[AGC_PHASE_REACH] += agc_now_ns() - t_reach;
 

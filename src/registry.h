@@ -138,17 +138,17 @@ agc_absent_slot(uintptr_t a)
     return (size_t)(a >> 4) & (AGC_ABSENT_SLOTS - 1);
 }
 
-/* murmur3's 64-bit finalizer: every bit of the address reaches the high
- * half, which gives both the tag and the home slot. */
+/* Multiplicative (Fibonacci-style) hashing of the address without its 4
+ * alignment bits: bit i of the product depends on every address bit below
+ * it, so the high half -- the tag, whose top bits give the home slot and
+ * whose low bits the filter bit -- mixes all the bits that vary between
+ * objects.  One multiply: the collector hashes every referent it visits.
+ * (The multiplier differs from the page filter's, so that the two filters
+ * fail independently.) */
 static inline uint32_t
 agc_tag_of(const void *p)
 {
-    uint64_t x = (uint64_t)(uintptr_t)p;
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
+    uint64_t x = ((uint64_t)(uintptr_t)p >> 4) * 0xD6E8FEB86659FD93ULL;
     return (uint32_t)(x >> 32);
 }
 
