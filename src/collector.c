@@ -136,6 +136,16 @@ typedef struct {
     Py_ssize_t cap_src;       /* the object being traversed */
     int capturing;
     int32_t batch_src[AGC_BATCH];   /* source of each batched referent */
+    Py_ssize_t batch_cnt[AGC_BATCH];  /* ... and how many times in a row
+                                          that source visited it */
+    /* The young index's last answer (visit_*_ytab): consecutive visits of
+     * one referent, [x] * n, need one probe.  Reset by set_mode. */
+    PyObject *last_ref;
+    Py_ssize_t last_j;
+    /* The last edge captured, so that a run of the same edge is kept
+     * once (duplicates change no reachability and no component). */
+    Py_ssize_t cap_last_src;
+    Py_ssize_t cap_last_t;
     /* edge collection for the strongly connected components */
     Py_ssize_t *local;        /* young index -> node number, or -1 */
     uint32_t *edges;
@@ -196,17 +206,18 @@ traverse(PyObject *op, visitproc visit, agc_work *w)
     }
 }
 
-/* The update a referent at young index j receives, by mode. */
+/* The update a referent at young index j receives, by mode, for `times`
+ * references to it. */
 static inline void
-apply_update(agc_work *w, Py_ssize_t j, PyObject *ref)
+apply_update(agc_work *w, Py_ssize_t j, PyObject *ref, Py_ssize_t times)
 {
     switch (w->mode) {
     case MODE_DECREF:
-        w->nodes[j].shadow--;
+        w->nodes[j].shadow -= times;
         break;
     case MODE_DECREF_WITHIN:
         if (STATE(w, j) == w->within) {
-            w->nodes[j].shadow--;
+            w->nodes[j].shadow -= times;
         }
         break;
     default:   /* MODE_MARK */
@@ -310,6 +321,11 @@ note_miss(agc_work *w, PyObject *ref)
 static inline void
 cap_append(agc_work *w, Py_ssize_t src, Py_ssize_t t)
 {
+    if (src == w->cap_last_src && t == w->cap_last_t) {
+        return;
+    }
+    w->cap_last_src = src;
+    w->cap_last_t = t;
     while (w->cap_next <= src) {
         w->cap_off[w->cap_next++] = (uint32_t)w->cap_n;
     }
@@ -406,7 +422,7 @@ flush_batch(agc_work *w)
                 continue;
             }
         }
-        apply_update(w, k - w->ys, ref);
+        apply_update(w, k - w->ys, ref, w->batch_cnt[i]);
         if (w->capturing && w->mode == MODE_DECREF) {
             cap_append(w, w->batch_src[i], k - w->ys);
         }
@@ -427,14 +443,21 @@ visit_batched(PyObject *ref, void *arg)
     if (w->ytab != NULL) {
         Py_ssize_t j = ytab_find(w, ref);
         if (j >= 0) {
-            apply_update(w, j, ref);
+            apply_update(w, j, ref, 1);
         }
         return 0;
     }
     if (w->miss[miss_slot(ref)] == ref) {
         return 0;
     }
-    w->batch_src[w->nbatch] = (int32_t)w->cap_src;
+    int n = w->nbatch;
+    if (n > 0 && w->batch[n - 1] == ref
+        && w->batch_src[n - 1] == (int32_t)w->cap_src) {
+        w->batch_cnt[n - 1]++;      /* the same referent again: [x] * n */
+        return 0;
+    }
+    w->batch_src[n] = (int32_t)w->cap_src;
+    w->batch_cnt[n] = 1;
     w->batch[w->nbatch++] = ref;
     if (w->nbatch == AGC_BATCH) {
         flush_batch(w);
@@ -445,12 +468,24 @@ visit_batched(PyObject *ref, void *arg)
 /* The visitors of the two hot modes when a young index serves: one probe
  * of the small table, no batching, no mode switch.  `ref` borrowed; NULL
  * (a hostile tp_traverse) dropped. */
+/* Young index of ref (not NULL) through the young index, remembering the
+ * last answer. */
+static inline Py_ssize_t
+ytab_find_last(agc_work *w, PyObject *ref)
+{
+    if (ref != w->last_ref) {
+        w->last_ref = ref;
+        w->last_j = ytab_find(w, ref);
+    }
+    return w->last_j;
+}
+
 static int
 visit_decref_ytab(PyObject *ref, void *arg)
 {
     agc_work *w = arg;
     if (ref != NULL) {
-        Py_ssize_t j = ytab_find(w, ref);
+        Py_ssize_t j = ytab_find_last(w, ref);
         if (j >= 0) {
             w->nodes[j].shadow--;
         }
@@ -463,7 +498,7 @@ visit_mark_ytab(PyObject *ref, void *arg)
 {
     agc_work *w = arg;
     if (ref != NULL) {
-        Py_ssize_t j = ytab_find(w, ref);
+        Py_ssize_t j = ytab_find_last(w, ref);
         if (j >= 0 && STATE(w, j) == w->from) {
             SET_STATE(w, j, w->to);
             if (j < w->scan) {
@@ -493,6 +528,7 @@ capture_start(agc_work *w, Py_ssize_t m)
     w->cap_n = 0;
     w->cap_next = 0;
     w->cap_upto = 0;
+    w->cap_last_src = -1;
     w->capturing = w->cap_edges != NULL && w->cap_off != NULL;
 }
 
@@ -516,7 +552,7 @@ visit_decref_capture(PyObject *ref, void *arg)
 {
     agc_work *w = arg;
     if (ref != NULL) {
-        Py_ssize_t j = ytab_find(w, ref);
+        Py_ssize_t j = ytab_find_last(w, ref);
         if (j >= 0) {
             w->nodes[j].shadow--;
             if (w->capturing) {
@@ -532,6 +568,7 @@ static void
 set_mode(agc_work *w, int mode)
 {
     w->mode = mode;
+    w->last_ref = NULL;     /* Python code may have run since */
     if (w->ytab == NULL || mode == MODE_DECREF_WITHIN) {
         w->visit = visit_batched;
     }
