@@ -481,19 +481,6 @@ ytab_find_last(agc_work *w, PyObject *ref)
 }
 
 static int
-visit_decref_ytab(PyObject *ref, void *arg)
-{
-    agc_work *w = arg;
-    if (ref != NULL) {
-        Py_ssize_t j = ytab_find_last(w, ref);
-        if (j >= 0) {
-            w->nodes[j].shadow--;
-        }
-    }
-    return 0;
-}
-
-static int
 visit_mark_ytab(PyObject *ref, void *arg)
 {
     agc_work *w = arg;
@@ -546,9 +533,10 @@ capture_end(agc_work *w, Py_ssize_t m)
     }
 }
 
-/* visit_decref_ytab that also captures the edge. */
+/* The MODE_DECREF visitor when a young index serves; also captures the
+ * edge while the capture lasts. */
 static int
-visit_decref_capture(PyObject *ref, void *arg)
+visit_decref_ytab(PyObject *ref, void *arg)
 {
     agc_work *w = arg;
     if (ref != NULL) {
@@ -573,7 +561,7 @@ set_mode(agc_work *w, int mode)
         w->visit = visit_batched;
     }
     else if (mode == MODE_DECREF) {
-        w->visit = w->capturing ? visit_decref_capture : visit_decref_ytab;
+        w->visit = visit_decref_ytab;
     }
     else {
         w->visit = visit_mark_ytab;

@@ -63,7 +63,8 @@ note_death(PyObject *op)
 }
 
 /* A block is about to be freed or moved: if it held a registered object,
- * that object is dead now.  `block`: borrowed, not read. */
+ * that object is dead now.  `block`: borrowed; nothing in it is read but,
+ * for a removed free-list-kind entry, the object's type (registry.h). */
 static inline void
 note_block(void *block)
 {
