@@ -30,12 +30,15 @@ ones, collect() returned the model's count and last_collection() agrees,
 and _core._validate() passes.
 
 Settings: HYPOTHESIS_PROFILE=ci (also the default when unset) is a quick
-run (60 examples x 40 steps, a few seconds); ALTGC_FUZZ=long runs 2000
-examples x 100 steps (minutes).  -s shows the number of steps executed and
-what was exercised (finalizers, resurrections, trash weakrefs, ...):
+run (60 examples x 40 steps, 10-20 s since the machine also calls
+explain()); ALTGC_FUZZ=long runs 2000 examples x 100 steps (over half an
+hour per interpreter); ALTGC_FUZZ_EXAMPLES=N sets the number of examples of
+either profile.  -s shows the number of steps executed and what was
+exercised (finalizers, resurrections, trash weakrefs, ...):
 
     HYPOTHESIS_PROFILE=ci python -m pytest tests/test_statemachine.py -q -s
     ALTGC_FUZZ=long python -m pytest tests/test_statemachine.py -q -s
+    ALTGC_FUZZ=long ALTGC_FUZZ_EXAMPLES=300 python -m pytest tests/test_statemachine.py -q -s
 """
 
 import collections
@@ -77,7 +80,11 @@ def profile_name():
 
 
 def machine_settings():
-    return settings(**PROFILES[profile_name()])
+    chosen = dict(PROFILES[profile_name()])
+    examples = os.environ.get("ALTGC_FUZZ_EXAMPLES")
+    if examples:
+        chosen["max_examples"] = int(examples)
+    return settings(**chosen)
 
 
 # ---------------------------------------------------------------------------
