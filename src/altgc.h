@@ -185,6 +185,12 @@ typedef struct {
     Py_ssize_t nrecs;
     char *names;               /* PyMem_Raw, NUL-separated */
     size_t names_len;
+    /* The subgraph among the recorded objects (PyMem_Raw, CSR), kept until
+     * last_collection() asks for the groups: computing them is left to
+     * that call (grouped: done, recs[].group, ngroups set). */
+    Py_ssize_t *offsets;
+    uint32_t *edges;
+    int grouped;
     Py_ssize_t ngroups;
     int cycles_truncated;
 } agc_lastinfo;

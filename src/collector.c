@@ -771,17 +771,18 @@ visit_edge(PyObject *ref, void *arg)
 }
 
 /* Numbers the young objects whose state is `s1` or `s2` 0..k-1 (in index
- * order) into nodes[], and computes their strongly connected components.
- * Runs no Python code.  Returns the number of components and sets *k and
- * comp[] (caller frees *nodes_out and *comp_out with PyMem_RawFree), or -1
- * on memory error (no exception set). */
+ * order) into *nodes_out and builds the subgraph they induce: the
+ * successors of node v are (*edges_out)[(*offsets_out)[v] ..
+ * (*offsets_out)[v + 1]).  Runs no Python code.  Returns k (the caller
+ * frees the three arrays with PyMem_RawFree), or -1 on memory error (no
+ * exception set). */
 static Py_ssize_t
-garbage_components(agc_work *w, uint8_t s1, uint8_t s2, Py_ssize_t *k_out,
-                   Py_ssize_t **nodes_out, Py_ssize_t **comp_out)
+garbage_subgraph(agc_work *w, uint8_t s1, uint8_t s2, Py_ssize_t **nodes_out,
+                 Py_ssize_t **offsets_out, uint32_t **edges_out)
 {
-    Py_ssize_t m = w->ye - w->ys, k = 0, ncomp = -1;
+    Py_ssize_t m = w->ye - w->ys, k = 0;
     Py_ssize_t *local = PyMem_RawMalloc(((size_t)m + 1) * sizeof(*local));
-    Py_ssize_t *nodes = NULL, *offsets = NULL, *comp = NULL;
+    Py_ssize_t *nodes = NULL, *offsets = NULL;
     if (local == NULL) {
         return -1;
     }
@@ -790,9 +791,8 @@ garbage_components(agc_work *w, uint8_t s1, uint8_t s2, Py_ssize_t *k_out,
     }
     nodes = PyMem_RawMalloc(((size_t)k + 1) * sizeof(*nodes));
     offsets = PyMem_RawMalloc(((size_t)k + 1) * sizeof(*offsets));
-    comp = PyMem_RawMalloc(((size_t)k + 1) * sizeof(*comp));
-    if (nodes == NULL || offsets == NULL || comp == NULL) {
-        goto done;
+    if (nodes == NULL || offsets == NULL) {
+        goto fail;
     }
     w->local = local;
     w->nedges = 0;
@@ -817,12 +817,44 @@ garbage_components(agc_work *w, uint8_t s1, uint8_t s2, Py_ssize_t *k_out,
     offsets[k] = w->nedges;
     w->local = NULL;
     if (w->edges_failed) {
-        goto done;
+        goto fail;
     }
-    ncomp = agc_scc(k, offsets, w->edges, comp);
-done:
     PyMem_RawFree(local);
+    *nodes_out = nodes;
+    *offsets_out = offsets;
+    *edges_out = w->edges;       /* the caller's now */
+    w->edges = NULL;
+    w->edges_cap = 0;
+    w->nedges = 0;
+    return k;
+fail:
+    w->local = NULL;
+    PyMem_RawFree(local);
+    PyMem_RawFree(nodes);
     PyMem_RawFree(offsets);
+    return -1;
+}
+
+/* garbage_subgraph, then its strongly connected components: returns their
+ * number and sets *k_out, *nodes_out and *comp_out (comp[v]: the component
+ * of node v; the caller frees both arrays), or -1 on memory error (no
+ * exception set). */
+static Py_ssize_t
+garbage_components(agc_work *w, uint8_t s1, uint8_t s2, Py_ssize_t *k_out,
+                   Py_ssize_t **nodes_out, Py_ssize_t **comp_out)
+{
+    Py_ssize_t *nodes, *offsets, *comp = NULL, ncomp = -1;
+    uint32_t *edges;
+    Py_ssize_t k = garbage_subgraph(w, s1, s2, &nodes, &offsets, &edges);
+    if (k < 0) {
+        return -1;
+    }
+    comp = PyMem_RawMalloc(((size_t)k + 1) * sizeof(*comp));
+    if (comp != NULL) {
+        ncomp = agc_scc(k, offsets, edges, comp);
+    }
+    PyMem_RawFree(offsets);
+    PyMem_RawFree(edges);
     if (ncomp < 0) {
         PyMem_RawFree(nodes);
         PyMem_RawFree(comp);
@@ -834,13 +866,18 @@ done:
     return ncomp;
 }
 
-/* Records id, group and type name of the garbage objects of the first
- * `limit` groups into AGC.last, with PyMem_Raw memory only.  Returns 0, or
- * -1 when memory is short (nothing recorded, no exception set). */
+/* At most this many groups are reported by last_collection(). */
+#define CYCLES_REPORTED 1000
+
+/* Records the id and type name of the k garbage objects (nodes[]: their
+ * young indices) and the subgraph among them into AGC.last, with PyMem_Raw
+ * memory only; the subgraph's components are computed only if
+ * last_collection() asks for them (group_last).  Takes offsets and edges
+ * (garbage_subgraph's).  Returns 0, or -1 when memory is short (nothing
+ * recorded, the arrays freed, no exception set). */
 static int
-record_components(agc_work *w, Py_ssize_t ncomp, Py_ssize_t k,
-                  const Py_ssize_t *nodes, const Py_ssize_t *comp,
-                  Py_ssize_t limit)
+record_components(agc_work *w, Py_ssize_t k, const Py_ssize_t *nodes,
+                  Py_ssize_t *offsets, uint32_t *edges)
 {
     agc_lastinfo *last = &AGC.last;
     /* A small direct-mapped cache: type -> offset of its copied name. */
@@ -849,14 +886,10 @@ record_components(agc_work *w, Py_ssize_t ncomp, Py_ssize_t k,
     size_t cap = 256, len = 0;
     char *names = PyMem_RawMalloc(cap);
     agc_cycle_rec *recs = PyMem_RawMalloc(((size_t)k + 1) * sizeof(*recs));
-    Py_ssize_t n = 0;
     if (names == NULL || recs == NULL) {
         goto fail;
     }
     for (Py_ssize_t v = 0; v < k; v++) {
-        if (comp[v] >= limit) {
-            continue;
-        }
         PyObject *op = young_obj(w, nodes[v]);
         PyTypeObject *tp = Py_TYPE(op);
         size_t slot = ((uintptr_t)tp >> 4) & 63;
@@ -880,22 +913,56 @@ record_components(agc_work *w, Py_ssize_t ncomp, Py_ssize_t k,
             coff[slot] = (uint32_t)len;
             len += l;
         }
-        recs[n].id = (uintptr_t)op;
-        recs[n].name_off = coff[slot];
-        recs[n].group = (uint32_t)comp[v];
-        n++;
+        recs[v].id = (uintptr_t)op;
+        recs[v].name_off = coff[slot];
+        recs[v].group = 0;
     }
     last->recs = recs;
-    last->nrecs = n;
+    last->nrecs = k;
     last->names = names;
     last->names_len = len;
-    last->ngroups = ncomp < limit ? ncomp : limit;
-    last->cycles_truncated = ncomp > limit;
+    last->offsets = offsets;
+    last->edges = edges;
+    last->grouped = 0;
     return 0;
 fail:
     PyMem_RawFree(names);
     PyMem_RawFree(recs);
+    PyMem_RawFree(offsets);
+    PyMem_RawFree(edges);
     return -1;
+}
+
+/* Computes the recorded garbage's groups (strongly connected components,
+ * the first CYCLES_REPORTED of them reported) if not done yet.  0, or -1
+ * with MemoryError. */
+static int
+group_last(agc_lastinfo *last)
+{
+    if (last->grouped) {
+        return 0;
+    }
+    Py_ssize_t k = last->nrecs;
+    Py_ssize_t *comp = PyMem_RawMalloc(((size_t)k + 1) * sizeof(*comp));
+    Py_ssize_t ncomp = comp == NULL ? -1
+                       : agc_scc(k, last->offsets, last->edges, comp);
+    if (ncomp < 0) {
+        PyMem_RawFree(comp);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t v = 0; v < k; v++) {
+        last->recs[v].group = (uint32_t)comp[v];
+    }
+    PyMem_RawFree(comp);
+    PyMem_RawFree(last->offsets);
+    PyMem_RawFree(last->edges);
+    last->offsets = NULL;
+    last->edges = NULL;
+    last->ngroups = ncomp < CYCLES_REPORTED ? ncomp : CYCLES_REPORTED;
+    last->cycles_truncated |= ncomp > CYCLES_REPORTED;
+    last->grouped = 1;
+    return 0;
 }
 
 static void
@@ -903,16 +970,24 @@ forget_components(agc_lastinfo *last)
 {
     PyMem_RawFree(last->recs);
     PyMem_RawFree(last->names);
+    PyMem_RawFree(last->offsets);
+    PyMem_RawFree(last->edges);
     last->recs = NULL;
     last->names = NULL;
+    last->offsets = NULL;
+    last->edges = NULL;
     last->nrecs = 0;
     last->ngroups = 0;
+    last->grouped = 1;
 }
 
 PyObject *
 agc_last_cycles(void)
 {
     agc_lastinfo *last = &AGC.last;
+    if (group_last(last) < 0) {
+        return NULL;
+    }
     PyObject *groups = PyList_New(last->ngroups);
     if (groups == NULL) {
         return NULL;
@@ -926,6 +1001,9 @@ agc_last_cycles(void)
     }
     for (Py_ssize_t i = 0; i < last->nrecs; i++) {
         agc_cycle_rec *r = &last->recs[i];
+        if ((Py_ssize_t)r->group >= last->ngroups) {
+            continue;           /* beyond the reported groups */
+        }
         PyObject *item = Py_BuildValue("(sn)", last->names + r->name_off,
                                        (Py_ssize_t)r->id);
         if (item == NULL) {
@@ -1372,6 +1450,7 @@ collect_main(int generation, int automatic)
 
     forget_components(last);
     memset(last, 0, sizeof(*last));
+    last->grouped = 1;          /* nothing to group unless recorded */
     last->generation = generation;
     last->automatic = automatic;
     last->examined = w.ye - w.ys;
@@ -1408,13 +1487,13 @@ collect_main(int generation, int automatic)
 
     /* Record the cycles (before anything is freed). */
     if (nunreach > 0 && nunreach <= AGC.cycle_detail_limit) {
-        Py_ssize_t k, *nodes, *comp;
-        Py_ssize_t nc = garbage_components(&w, ST_UNREACHABLE, ST_LEGACY,
-                                           &k, &nodes, &comp);
-        if (nc >= 0) {
-            (void)record_components(&w, nc, k, nodes, comp, 1000);
+        Py_ssize_t *nodes, *offsets;
+        uint32_t *edges;
+        Py_ssize_t k = garbage_subgraph(&w, ST_UNREACHABLE, ST_LEGACY,
+                                        &nodes, &offsets, &edges);
+        if (k >= 0) {
+            (void)record_components(&w, k, nodes, offsets, edges);
             PyMem_RawFree(nodes);
-            PyMem_RawFree(comp);
         }
     }
     else if (nunreach > 0) {

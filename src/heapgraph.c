@@ -440,7 +440,8 @@ hg_reserve(int64_t want)
         }
         HG.cap = (int32_t)cap;
     }
-    if ((size_t)want * 2 > HG.nslots && hg_resize_slots((size_t)want * 2) < 0) {
+    if ((size_t)want * 2 > HG.nslots
+        && hg_resize_slots((size_t)want * 2) < 0) {
         return -1;
     }
     return 0;
@@ -1174,7 +1175,8 @@ hg_contains(PyObject *module, PyObject *obj)
     return PyBool_FromLong(HG.valid && hg_find(obj) >= 0);
 }
 
-PyObject *agc_frame_locals(PyObject *module, PyObject *frame);  /* framelocals.c */
+/* framelocals.c */
+PyObject *agc_frame_locals(PyObject *module, PyObject *frame);
 
 PyMethodDef agc_heapgraph_methods[] = {
     {"_frame_locals", agc_frame_locals, METH_O, NULL},

@@ -22,15 +22,17 @@
  *
  * Why not PyRefTracer (3.13+)?  3.13.0's eval loop frees objects without
  * sending DESTROY, and tracemalloc replaces the tracer; the two hooks above
- * see every death on every version.  Cost: with an empty registry the free
- * hook is one load and a branch and no deallocator is interposed; otherwise an address-range test, the page and
- * tag filters (inlined, registry.h agc_registry_maybe), and only then a
- * table probe (two for the free hook).  Deaths the collector announces
- * (agc_registry_expect) need no probe.
+ * see every death on every version.  Cost: with an empty registry the
+ * free hook is one load and a branch and no deallocator is interposed;
+ * otherwise an address-range test, the page and tag filters (inlined,
+ * registry.h agc_registry_maybe), and only then a table probe (two for the
+ * free hook).  Deaths the collector announces (agc_registry_expect) need
+ * no probe.
  *
  * The allocator hook stays installed for the life of the process (an
- * extension module is never unloaded).  If another allocator hook (tracemalloc) is
- * installed later it wraps ours, which still sees every free.
+ * extension module is never unloaded).  If another allocator hook
+ * (tracemalloc) is installed later it wraps ours, which still sees every
+ * free.
  */
 #include "altgc.h"
 
@@ -56,8 +58,12 @@ note_death(PyObject *op)
     if (agc_watch_live != 0) {
         agc_watch_note_death(op);
     }
-    if (agc_registry_maybe(&AGC.reg, (uintptr_t)op)
-        && agc_registry_discard(&AGC.reg, op)) {
+    /* While the collector announces deaths (agc_registry_expect), most
+     * deaths are the announced one: straight to the registry, which
+     * checks that first and filters the others itself. */
+    agc_registry *reg = &AGC.reg;
+    if ((reg->expect != NULL || agc_registry_maybe(reg, (uintptr_t)op))
+        && agc_registry_discard(reg, op)) {
         count_death();
     }
 }
@@ -73,6 +79,13 @@ note_block(void *block)
         agc_watch_note_block(block);
     }
     if (reg->used == 0 || block == NULL) {
+        return;
+    }
+    if (reg->expect != NULL) {
+        /* see note_death */
+        if (agc_registry_discard_block(reg, block)) {
+            count_death();
+        }
         return;
     }
     /* The object would start 16 or 32 bytes in; both addresses nearly

@@ -182,3 +182,25 @@ def test_gc_traversal_shape(garbage):
         assert altgc.find_unreachable() == []
         assert altgc.collect() == 0
         del current
+
+
+def test_last_collection_groups_computed_on_demand():
+    # The garbage's groups are recorded with the subgraph among them and
+    # computed when last_collection() is first asked; asking again gives
+    # the same answer, and a collection in between replaces them.
+    rings = []
+    for size in (1, 2, 5):
+        nodes = [[] for _ in range(size)]
+        for i, x in enumerate(nodes):
+            x.append(nodes[(i + 1) % size])
+            altgc.track(x)
+        rings.append(sorted(id(x) for x in nodes))
+    del nodes, x
+    assert altgc.collect() == 8
+    first = altgc.last_collection()
+    got = sorted(sorted(i for _, i in g) for g in first.cycles)
+    assert got == sorted(rings)
+    assert all(name == "list" for g in first.cycles for name, _ in g)
+    assert altgc.last_collection().cycles == first.cycles
+    assert altgc.collect() == 0
+    assert altgc.last_collection().cycles == []
