@@ -25,8 +25,9 @@
  * see every death on every version.  Cost: with an empty registry the
  * free hook is one load and a branch and no deallocator is interposed;
  * otherwise an address-range test, the page and tag filters (inlined,
- * registry.h agc_registry_maybe), and only then a table probe (two for the
- * free hook).  Deaths the collector announces (agc_registry_expect) need
+ * registry.h agc_registry_maybe; the tp_dealloc hooks skip the page
+ * filter, agc_registry_maybe_obj), and only then a table probe (two for
+ * the free hook).  Deaths the collector announces (agc_registry_expect) need
  * no probe.
  *
  * The allocator hook stays installed for the life of the process (an
@@ -62,7 +63,7 @@ note_death(PyObject *op)
      * deaths are the announced one: straight to the registry, which
      * checks that first and filters the others itself. */
     agc_registry *reg = &AGC.reg;
-    if ((reg->expect != NULL || agc_registry_maybe(reg, (uintptr_t)op))
+    if ((reg->expect != NULL || agc_registry_maybe_obj(reg, (uintptr_t)op))
         && agc_registry_discard(reg, op)) {
         count_death();
     }
@@ -71,7 +72,7 @@ note_death(PyObject *op)
 /* A block is about to be freed or moved: if it held a registered object,
  * that object is dead now.  `block`: borrowed; nothing in it is read but,
  * for a removed free-list-kind entry, the object's type (registry.h). */
-static inline void
+static AGC_ALWAYS_INLINE void
 note_block(void *block)
 {
     agc_registry *reg = &AGC.reg;
@@ -91,15 +92,22 @@ note_block(void *block)
     /* The object would start 16 or 32 bytes in; both addresses nearly
      * always lie in one 4 KiB page, which one page-filter test then
      * settles for both (most frees are of objects in pages that hold no
-     * registered object: ints, strings, short-lived instances). */
+     * registered object: ints, strings, short-lived instances), leaving
+     * the tag filter for each. */
     uintptr_t a = (uintptr_t)block;
     if (a + 32 < reg->lo_addr || a + 16 > reg->hi_addr) {
         return;
     }
-    if ((((a + 16) ^ (a + 32)) >> 12) == 0 && !agc_pages_test(reg, a + 16)) {
-        return;
+    if ((((a + 16) ^ (a + 32)) >> 12) == 0) {
+        if (!agc_pages_test(reg, a + 16)
+            || (!agc_filter_test(reg, agc_tag_of((const void *)(a + 16)))
+                && !agc_filter_test(reg,
+                                    agc_tag_of((const void *)(a + 32))))) {
+            return;
+        }
     }
-    if (!agc_registry_maybe(reg, a + 16) && !agc_registry_maybe(reg, a + 32)) {
+    else if (!agc_registry_maybe(reg, a + 16)
+             && !agc_registry_maybe(reg, a + 32)) {
         return;
     }
     if (agc_registry_discard_block(reg, block)) {

@@ -168,8 +168,10 @@ agc_slot_index(uint64_t s)
 
 #if defined(__GNUC__) || defined(__clang__)
 #  define AGC_PREFETCH(p) __builtin_prefetch(p)
+#  define AGC_ALWAYS_INLINE inline __attribute__((always_inline))
 #else
 #  define AGC_PREFETCH(p) ((void)0)
+#  define AGC_ALWAYS_INLINE inline
 #endif
 
 /* All functions borrow the objects they are given; the registry never owns
@@ -282,6 +284,17 @@ agc_registry_prefetch(const agc_registry *reg, const void *op)
     size_t b = tag & (reg->filter_bits - 1);
     AGC_PREFETCH(&reg->filter[b >> 6]);
     AGC_PREFETCH(&reg->slots[agc_home_of(tag, reg->nslots)]);
+}
+
+/* 0 proves that no object registered now starts at address `a`, by the
+ * address range and the tag filter: for the tp_dealloc hooks, whose dying
+ * objects are of a registered kind and so nearly always in pages that
+ * hold registered objects (the page filter would pass them). */
+static inline int
+agc_registry_maybe_obj(const agc_registry *reg, uintptr_t a)
+{
+    return reg->used != 0 && a >= reg->lo_addr && a <= reg->hi_addr
+           && agc_filter_test(reg, agc_tag_of((const void *)a));
 }
 
 /* 0 proves that no object registered now starts at address `a`: the
