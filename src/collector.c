@@ -124,7 +124,7 @@ typedef struct {
      * object j < cap_upto (the sources whose lists are complete; the
      * capture stops when CAPTURE_PER_OBJECT edges per young object are
      * used up or memory is short).  Valid until Python code runs: only
-     * deduce_unreachable and garbage_components read them.  Sources come
+     * deduce_unreachable and garbage_subgraph read them.  Sources come
      * in index order, so cap_off is filled lazily up to cap_next. */
     uint32_t *cap_edges;
     uint32_t *cap_off;
