@@ -17,7 +17,7 @@ SOURCES = [
     "src/graph.c",
     "src/install.c",
     "src/heapgraph.c",
-    "src/framelocals.c",
+    "src/frames.c",
     "src/module.c",
 ]
 
@@ -49,7 +49,7 @@ setup(
         Extension(
             "altgc._core",
             sources=SOURCES,
-            depends=["src/altgc.h", "src/registry.h", "src/collector.h",
+            depends=["src/altgc.h", "src/registry.h", "src/compat.h",
                      "src/heapgraph.h"],
             define_macros=macros,
             extra_compile_args=compile_args,

@@ -31,6 +31,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from . import _version_check
+
+_version_check.check()
+
 try:
     from . import _core
 except ImportError as _exc:  # pragma: no cover - depends on the checkout
@@ -196,7 +200,7 @@ def get_threshold() -> Tuple[int, int, int]:
     """The collection thresholds ``(threshold0, threshold1, threshold2)``.
 
     They start at the running interpreter's own defaults: ``(700, 10, 10)``
-    on CPython 3.10-3.12, ``(2000, 10, 10)`` on 3.13.
+    on CPython 3.11-3.12, ``(2000, 10, 10)`` from 3.13.
 
     >>> import altgc, gc, sys
     >>> altgc.get_threshold()[1:]

@@ -986,16 +986,14 @@ def _explain_box3(box: List[Any], w: Optional[_Watch], max_paths: int,
     del raw_paths, result     # they hold the path's objects
     notes: List[str] = []
     # References nobody visible accounts for: the count now, less our own
-    # (calibrated), the heap's, the named-roots list's, and on 3.11+ the
-    # running functions' locals (frames no longer traverse them).
+    # (calibrated), the heap's, the named-roots list's, and the running
+    # functions' locals (running frames do not traverse them).
     rc = sys.getrefcount(box[0])
     in_roots = sum(1 for r in roots if r is box[0])
-    frame_refs = 0
-    if sys.version_info >= (3, 11):
-        mine = {id(x) for x in my_frames}
-        frame_refs = sum(1 for f in _stack_frames() if f.f_code.co_flags & 1
-                         and id(f) not in mine
-                         for _, v in _frame_locals(f) if v is box[0])
+    mine = {id(x) for x in my_frames}
+    frame_refs = sum(1 for f in _stack_frames() if f.f_code.co_flags & 1
+                     and id(f) not in mine
+                     for _, v in _frame_locals(f) if v is box[0])
     immortal = rc >= _IMMORTAL_REFCNT
     unexplained = 0 if immortal else max(
         0, rc - own - indeg - frame_refs - in_roots)

@@ -117,7 +117,7 @@ def install(adopt: bool = True) -> bool:
     From here on every new container is adopted by altgc, the builtin gc no
     longer collects automatically, and altgc collects on its thresholds,
     which start as the builtin gc's current ones (by default 700/10/10 on
-    3.10-3.12, 2000/10/10 on 3.13); its enabled flag and debug flags are
+    3.11-3.12, 2000/10/10 from 3.13); its enabled flag and debug flags are
     taken over too.  With ``adopt=True`` every container the builtin gc
     tracks now is adopted as well (into generation 2), so the whole heap is
     altgc's; with ``adopt=False`` only containers created from now on are,

@@ -4,12 +4,18 @@
  * The sources are split by concern, after CPython's split of Python/gc.c
  * (the algorithm) from Modules/gcmodule.c (the module):
  *
+ *   compat.h     what differs between CPython versions (free-listed
+ *                types, trashcan, stack references, private functions)
  *   registry.c   the registry of borrowed object pointers (registry.h)
  *   hooks.c      learning of deaths: PEP 445 allocator wrapper and
  *                tp_dealloc interposition for free-list types
  *   collector.c  CPython's collection algorithm over the registry
+ *   frames.c     reading frames: locals (3.11-3.12), borrowed stack
+ *                references (3.14+)
  *   graph.c      graph queries: referrers, referents, strongly connected
  *                components
+ *   heapgraph.c  watched objects and explain()'s heap index (heapgraph.h)
+ *   install.c    install mode: altgc as the process's cycle collector
  *   module.c     the Python-facing module (argument checking, stats,
  *                thresholds, scheduling of automatic collections)
  *
@@ -22,18 +28,8 @@
 #include <Python.h>
 #include <stdint.h>
 
-#if PY_VERSION_HEX < 0x030A0000
-#  error "altgc needs CPython 3.10 or newer"
-#endif
-#ifdef Py_GIL_DISABLED
-#  error "altgc does not support the free-threaded build of CPython"
-#endif
-
+#include "compat.h"
 #include "registry.h"
-
-#if PY_VERSION_HEX < 0x030B0000
-#  include <frameobject.h>   /* PyFrame_Type */
-#endif
 
 /* ALTGC_DEBUG builds keep assertions on and validate the registry after
  * every collection (see agc_registry_validate). */
@@ -43,28 +39,13 @@
 #  define AGC_ASSERT(cond) ((void)0)
 #endif
 
-/* Free-list kinds: the built-in container types whose deallocators keep
- * dead exact instances on a free list instead of freeing them, so that
- * only an interposed tp_dealloc sees those deaths (hooks.c).  Subclass
- * instances are never free-listed (every one of these deallocators checks
- * the exact type), so their deaths reach the allocator's free hook. */
-enum {
-    AGC_KIND_LIST,
-    AGC_KIND_DICT,
-    AGC_KIND_TUPLE,
-    AGC_KIND_SLICE,
-    AGC_KIND_FRAME,
-    AGC_KIND_CONTEXT,
-    AGC_KIND_ASEND,
-#if PY_VERSION_HEX < 0x030D0000
-    AGC_KIND_WRAPPED,
-#endif
-    AGC_NKINDS
-};
+/* The free-list kind (compat.h) of objects of exact type tp (borrowed),
+ * -1 for none, or AGC_KIND_REFUSED for an _asyncio.FutureIter type beyond
+ * the AGC_FUTUREITER_SITES that can be interposed.  Most registered
+ * objects are lists, dicts, tuples or instances of classes (heap types
+ * that accept subclasses), which the first four tests settle. */
+int agc_heap_freelist_kind(PyTypeObject *tp);   /* hooks.c: FutureIter */
 
-/* The free-list kind of objects of exact type tp (borrowed), or -1.  Most
- * registered objects are lists, dicts, tuples or instances of classes
- * (heap types), which the first four tests settle. */
 static inline int
 agc_freelist_kind(PyTypeObject *tp)
 {
@@ -78,25 +59,23 @@ agc_freelist_kind(PyTypeObject *tp)
         return AGC_KIND_TUPLE;
     }
     if (tp->tp_flags & Py_TPFLAGS_HEAPTYPE) {
-        return -1;
+        /* Classes made by `class` accept subclasses; FutureIter does not,
+         * and its name starts with "_asyncio." (a heap type from 3.12, a
+         * static one on 3.11). */
+        if ((tp->tp_flags & Py_TPFLAGS_BASETYPE) || tp->tp_name[0] != '_') {
+            return -1;
+        }
+        return agc_heap_freelist_kind(tp);
     }
-    if (tp == &PySlice_Type) {
-        return AGC_KIND_SLICE;
+#define AGC_KIND_TEST_(KIND, TYPE, NAME)                                \
+    if (tp == &(TYPE)) {                                                \
+        return KIND;                                                    \
     }
-    if (tp == &PyFrame_Type) {
-        return AGC_KIND_FRAME;
+    AGC_FREELIST_KINDS(AGC_KIND_TEST_)
+#undef AGC_KIND_TEST_
+    if (!(tp->tp_flags & Py_TPFLAGS_BASETYPE) && tp->tp_name[0] == '_') {
+        return agc_heap_freelist_kind(tp);      /* 3.11's FutureIter */
     }
-    if (tp == &PyContext_Type) {
-        return AGC_KIND_CONTEXT;
-    }
-    if (tp == &_PyAsyncGenASend_Type) {
-        return AGC_KIND_ASEND;
-    }
-#if PY_VERSION_HEX < 0x030D0000
-    if (tp == &_PyAsyncGenWrappedValue_Type) {
-        return AGC_KIND_WRAPPED;
-    }
-#endif
     return -1;
 }
 
@@ -112,6 +91,10 @@ int agc_hooks_interposed(int kind);       /* 1: our hook is in its chain */
 /* {type name: demand} of the kinds interposed now: a new reference, or
  * NULL with an exception (_core._interposed(), for tests). */
 PyObject *agc_hooks_interposed_dict(void);
+/* {kind number: type} of every free-list kind of this version (compat.h),
+ * with the _asyncio.FutureIter types met so far: a new reference, or NULL
+ * with an exception (_core._freelist_kinds(), for tests). */
+PyObject *agc_hooks_freelist_types(void);
 
 static inline void
 agc_dealloc_demand_add(int kind)
@@ -154,6 +137,7 @@ typedef struct {
     Py_ssize_t collections;
     Py_ssize_t collected;
     Py_ssize_t uncollectable;
+    Py_ssize_t candidates;     /* objects examined, summed (3.15's key) */
     int64_t total_pause_ns;
     int64_t last_pause_ns;
     int64_t max_pause_ns;
@@ -171,6 +155,8 @@ typedef struct {
     int generation;
     int automatic;
     Py_ssize_t examined;
+    Py_ssize_t candidates;     /* the tracked mortal objects among those
+                                  examined (CPython's `candidates`) */
     Py_ssize_t unreachable;
     Py_ssize_t collected;
     Py_ssize_t uncollectable;
@@ -208,12 +194,12 @@ typedef struct {
      * installed, so the hook's test never fires then. */
     Py_ssize_t budget;
     /* The builtin gc's functions (strong), set while installed. */
-    PyObject *b_get_objects;   /* 3.10-3.11 adoption */
+    PyObject *b_get_objects;   /* 3.11, 3.14+ adoption */
     PyObject *b_get_count;
     PyObject *b_freeze;
     PyObject *b_unfreeze;
     PyObject *b_collect;
-    PyObject *spare;           /* 3.10-3.11: get_objects()'s list, kept */
+    PyObject *spare;           /* get_objects()'s list, kept (3.11, 3.14+) */
     int in_builtin_collect;    /* altgc itself called the builtin collect */
     int warned_builtin_enabled;
     /* Figures for install_info(). */
@@ -250,31 +236,6 @@ typedef struct {
 } agc_state;
 
 extern agc_state AGC;
-
-/* 1 if objects of type tp have a 32-byte pre-header before them (3.11
- * managed dict, 3.12+ managed dict or weakref; see registry.h). */
-static inline int
-agc_has_pre32(PyTypeObject *tp)
-{
-#if PY_VERSION_HEX >= 0x030C0000
-    return (tp->tp_flags
-            & (Py_TPFLAGS_MANAGED_DICT | Py_TPFLAGS_MANAGED_WEAKREF)) != 0;
-#elif PY_VERSION_HEX >= 0x030B0000
-    return (tp->tp_flags & Py_TPFLAGS_MANAGED_DICT) != 0;
-#else
-    return 0;
-#endif
-}
-
-static inline int
-agc_is_finalizing(void)
-{
-#if PY_VERSION_HEX >= 0x030D0000
-    return Py_IsFinalizing();
-#else
-    return _Py_IsFinalizing();
-#endif
-}
 
 /* module.c: CPython's gc_collect_generations over the registry (an
  * automatic collection; errors go to sys.unraisablehook). */

@@ -21,12 +21,14 @@
  *
  * The order of the phases, and which objects each touches, follows
  * CPython: deduce the unreachable set; move legacy-finalizer objects and
- * what they reach aside (uncollectable); clear weakrefs and run the
- * callbacks of the weakrefs that are not garbage; call tp_finalize once;
- * recompute reachability among the remaining garbage (resurrection); call
- * tp_clear on what is still unreachable; count the uncollectable objects
- * and hand them to `garbage`.  All traversal is iterative (an explicit
- * work stack), so a 10**6-long chain needs no C recursion.
+ * what they reach aside (uncollectable); clear weakrefs (3.15: only those
+ * with callbacks) and run the callbacks of the weakrefs that are not
+ * garbage; call tp_finalize once; recompute reachability among the
+ * remaining garbage (resurrection); 3.14+: clear, without callbacks, the
+ * weakrefs still left to what is still garbage; call tp_clear on what is
+ * still unreachable; count the uncollectable objects and hand them to
+ * `garbage`.  All traversal is iterative (an explicit work stack), so a
+ * 10**6-long chain needs no C recursion.
  */
 #include "altgc.h"
 
@@ -45,19 +47,6 @@ enum {
                           collection neither examines nor traverses it */
     ST_DOOMED,         /* garbage held by delete_garbage until released */
 };
-
-#if PY_VERSION_HEX >= 0x030C0000
-#  define AGC_IS_IMMORTAL(op) _Py_IsImmortal(op)
-/* _Py_TPFLAGS_STATIC_BUILTIN (internal): such types keep their weakref
- * list in the interpreter state, not at tp_weaklistoffset. */
-#  define AGC_TPFLAGS_STATIC_BUILTIN (1UL << 1)
-#else
-#  define AGC_IS_IMMORTAL(op) 0
-#endif
-
-/* Exported by libpython on every supported version (not in the public
- * headers since 3.13): clears a weakref without calling its callback. */
-PyAPI_FUNC(void) _PyWeakref_ClearRef(PyWeakReference *self);
 
 #define AGC_BATCH 64
 #define AGC_MISSES 8        /* entries of the known-not-young cache */
@@ -104,6 +93,8 @@ typedef struct {
     int mode;
     visitproc visit;          /* the visitor of `mode` (set_mode) */
     int python_ran;           /* a callback or finalizer was called */
+    Py_ssize_t candidates;    /* deduce_unreachable: tracked mortal young
+                                 objects (CPython's update_refs count) */
     int nbatch;
     PyObject *batch[AGC_BATCH];
     /* Young index: when the young set is a small part of the registry (a
@@ -619,6 +610,33 @@ propagate(agc_work *w, uint8_t from, uint8_t to, int use_edges)
     }
 }
 
+/* agc_visit_borrowed's visitor after a subtract pass (MODE_DECREF or
+ * MODE_DECREF_WITHIN): gives back the reference the traversal subtracted
+ * for a borrowed stack reference to `ref` (borrowed), which ob_refcnt
+ * never counted (compat.h). */
+static int
+visit_give_back(PyObject *ref, void *arg)
+{
+    agc_work *w = arg;
+    Py_ssize_t j = young_index(w, ref);
+    if (j >= 0 && (w->mode == MODE_DECREF || STATE(w, j) == w->within)) {
+        w->nodes[j].shadow++;
+    }
+    return 0;
+}
+
+/* The subtract pass's traversal of young object j: its referents' shadow
+ * counts drop by one per reference it holds. */
+static inline void
+subtract_from(agc_work *w, Py_ssize_t j)
+{
+    PyObject *op = young_obj(w, j);
+    traverse(op, w->visit, w);
+    if (agc_may_borrow(Py_TYPE(op))) {
+        agc_visit_borrowed(op, visit_give_back, w);
+    }
+}
+
 static Py_ssize_t
 external_count(PyObject *op)
 {
@@ -646,6 +664,7 @@ deduce_unreachable(agc_work *w, int64_t *phase_ns)
                      : PyObject_GC_IsTracked(op) ? ST_TENTATIVE : ST_OUTSIDE;
         w->nodes[j].op = (uintptr_t)op | st;
         w->nodes[j].shadow = st == ST_TENTATIVE ? external_count(op) : 0;
+        w->candidates += (st == ST_TENTATIVE && !AGC_IS_IMMORTAL(op));
     }
     int64_t t1 = agc_now_ns();
     capture_start(w, m);
@@ -656,7 +675,7 @@ deduce_unreachable(agc_work *w, int64_t *phase_ns)
         }
         if (STATE(w, j) == ST_TENTATIVE) {
             w->cap_src = j;
-            traverse(young_obj(w, j), w->visit, w);
+            subtract_from(w, j);
         }
     }
     flush_batch(w);
@@ -1023,30 +1042,37 @@ error:
 
 /* ---- the phases that run Python code -------------------------------- */
 
-static PyObject **
-weaklist_of(PyObject *op)
+/* Appends wr (borrowed) to *tocall, whose capacity is *cap, taking a new
+ * reference.  0, or -1 with MemoryError (nothing appended, *tocall still
+ * valid). */
+static int
+tocall_append(PyObject ***tocall, Py_ssize_t *ncall, Py_ssize_t *cap,
+              PyObject *wr)
 {
-    PyTypeObject *tp = Py_TYPE(op);
-#if PY_VERSION_HEX >= 0x030C0000
-    if (tp->tp_weaklistoffset == 0) {
-        return NULL;
+    if (*ncall == *cap) {
+        Py_ssize_t ncap = *cap * 2 + 16;
+        PyObject **t = PyMem_RawRealloc(*tocall,
+                                        (size_t)ncap * sizeof(*t));
+        if (t == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        *tocall = t;
+        *cap = ncap;
     }
-    if (PyType_Check(op)
-        && (((PyTypeObject *)op)->tp_flags & AGC_TPFLAGS_STATIC_BUILTIN)) {
-        return NULL;   /* immortal: never garbage */
-    }
-#else
-    if (tp->tp_weaklistoffset <= 0) {
-        return NULL;
-    }
-#endif
-    return (PyObject **)((char *)op + tp->tp_weaklistoffset);
+    (*tocall)[(*ncall)++] = Py_NewRef(wr);
+    return 0;
 }
 
-/* CPython's handle_weakrefs: clear every weakref to garbage; weakrefs that
- * are garbage themselves are cleared and their callbacks never run; the
- * other callbacks run after all clearing.  Returns how many weakref
- * objects (registered, young) died right after their callback. */
+/* CPython's handle_weakrefs (until 3.14) or handle_weakref_callbacks
+ * (3.15, AGC_WEAKREFS_SPLIT), before the finalizers.  Until 3.14: clears
+ * every weakref to the garbage and every weakref that is garbage itself.
+ * 3.15: clears only the weakrefs with a callback to the garbage; the
+ * others wait for clear_weakrefs, after the resurrection check.  Either
+ * way the callbacks of the cleared weakrefs that are not garbage run
+ * after all clearing (a weakref in the garbage never calls back).
+ * Returns how many weakref objects (registered, young) died right after
+ * their callback. */
 static Py_ssize_t
 handle_weakrefs(agc_work *w)
 {
@@ -1056,22 +1082,29 @@ handle_weakrefs(agc_work *w)
         if (STATE(w, j) != ST_UNREACHABLE) {
             continue;
         }
-        PyObject *op = young_obj(w, j);
+        PyObject *op = young_obj(w, j);    /* borrowed */
         if (op == NULL) {
             continue;
         }
-        if (PyWeakref_Check(op)) {
+        if (!AGC_WEAKREFS_SPLIT && PyWeakref_Check(op)) {
             /* A weakref in the garbage must not fire later from tp_clear
-             * (bpo-38006). */
+             * (bpo-38006).  3.15 clears it in clear_weakrefs, if it is
+             * still garbage then. */
             _PyWeakref_ClearRef((PyWeakReference *)op);
         }
-        PyObject **wrlist = weaklist_of(op);
+        PyObject **wrlist = agc_weaklist_of(op);
         if (wrlist == NULL) {
             continue;
         }
-        PyWeakReference *wr;
-        while ((wr = (PyWeakReference *)*wrlist) != NULL) {
-            _PyWeakref_ClearRef(wr);       /* unlinks wr from *wrlist */
+        /* _PyWeakref_ClearRef unlinks wr from *wrlist; the next one is
+         * read first, since a weakref without callback may stay. */
+        PyWeakReference *wr, *next;
+        for (wr = (PyWeakReference *)*wrlist; wr != NULL; wr = next) {
+            next = wr->wr_next;
+            if (AGC_WEAKREFS_SPLIT && wr->wr_callback == NULL) {
+                continue;                  /* cleared after resurrection */
+            }
+            _PyWeakref_ClearRef(wr);
             if (wr->wr_callback == NULL) {
                 continue;
             }
@@ -1079,22 +1112,11 @@ handle_weakrefs(agc_work *w)
             if (jw >= 0 && STATE(w, jw) == ST_UNREACHABLE) {
                 continue;                  /* trash: no callback */
             }
-            if (ncall == cap) {
-                cap = cap * 2 + 16;
-                PyObject **t = PyMem_RawRealloc(tocall,
-                                                (size_t)cap * sizeof(*t));
-                if (t == NULL) {
-                    /* Cannot remember it: its callback is lost, as when
-                     * CPython cannot allocate.  Report it. */
-                    PyErr_NoMemory();
-                    PyErr_WriteUnraisable((PyObject *)wr);
-                    cap = ncall;
-                    continue;
-                }
-                tocall = t;
+            if (tocall_append(&tocall, &ncall, &cap, (PyObject *)wr) < 0) {
+                /* Cannot remember it: its callback is lost, as when
+                 * CPython cannot allocate.  Report it. */
+                PyErr_WriteUnraisable((PyObject *)wr);
             }
-            Py_INCREF(wr);
-            tocall[ncall++] = (PyObject *)wr;
         }
     }
     w->python_ran |= (ncall > 0);
@@ -1119,6 +1141,39 @@ handle_weakrefs(agc_work *w)
     }
     PyMem_RawFree(tocall);
     return nfreed;
+}
+
+/* CPython's clear_weakrefs over the garbage left after the resurrection
+ * check (3.14+, AGC_WEAKREFS_RECLEAR): clears, without calling any
+ * callback, every weakref that is still garbage and every weakref to an
+ * object that is still garbage, so that tp_clear's victims cannot be
+ * reached through one.  3.14: those are the weakrefs created by the
+ * finalizers and callbacks; 3.15: all the callback-less ones too.  Runs
+ * no Python code; never fails. */
+static void
+clear_weakrefs(agc_work *w)
+{
+    Py_ssize_t m = w->ye - w->ys;
+    for (Py_ssize_t j = 0; j < m; j++) {
+        if (STATE(w, j) != ST_UNREACHABLE) {
+            continue;
+        }
+        PyObject *op = young_obj(w, j);    /* borrowed */
+        if (op == NULL) {
+            continue;
+        }
+        if (PyWeakref_Check(op)) {
+            _PyWeakref_ClearRef((PyWeakReference *)op);
+        }
+        PyObject **wrlist = agc_weaklist_of(op);
+        if (wrlist == NULL) {
+            continue;
+        }
+        PyWeakReference *wr;
+        while ((wr = (PyWeakReference *)*wrlist) != NULL) {
+            _PyWeakref_ClearRef(wr);       /* unlinks wr from *wrlist */
+        }
+    }
 }
 
 /* tp_finalize (PEP 442) once per garbage object, under a strong reference. */
@@ -1167,7 +1222,7 @@ handle_resurrected(agc_work *w)
     set_mode(w, MODE_DECREF_WITHIN);
     for (Py_ssize_t j = 0; j < m; j++) {
         if (STATE(w, j) == ST_UNREACHABLE) {
-            traverse(young_obj(w, j), w->visit, w);
+            subtract_from(w, j);
         }
     }
     flush_batch(w);
@@ -1295,17 +1350,41 @@ debug_cycle(const char *msg, PyObject *op)
     PySys_FormatStderr("gc: %s <%s %p>\n", msg, Py_TYPE(op)->tp_name, op);
 }
 
+/* The callbacks' info dict, as the builtin gc's: a new reference, or NULL
+ * with an exception.  last (borrowed): the collection that ended, for the
+ * "stop" phase; NULL for "start" (every figure 0).  3.15 adds candidates
+ * and duration (AGC_GC_STATS_DETAIL). */
+static PyObject *
+callback_info(int generation, const agc_lastinfo *last)
+{
+    Py_ssize_t collected = last != NULL ? last->collected : 0;
+    Py_ssize_t uncollectable = last != NULL ? last->uncollectable : 0;
+#if AGC_GC_STATS_DETAIL
+    Py_ssize_t candidates = last != NULL ? last->candidates : 0;
+    double duration = last != NULL ? (double)last->total_ns / 1e9 : 0.0;
+    return Py_BuildValue("{sisnsnsnsd}", "generation", generation,
+                         "collected", collected,
+                         "uncollectable", uncollectable,
+                         "candidates", candidates,
+                         "duration", duration);
+#else
+    return Py_BuildValue("{sisnsn}", "generation", generation,
+                         "collected", collected,
+                         "uncollectable", uncollectable);
+#endif
+}
+
+/* Calls each of altgc.callbacks with (phase, info); errors go to
+ * sys.unraisablehook.  last: as for callback_info. */
 static void
-invoke_callbacks(const char *phase, int generation, Py_ssize_t collected,
-                 Py_ssize_t uncollectable)
+invoke_callbacks(const char *phase, int generation,
+                 const agc_lastinfo *last)
 {
     PyObject *cbs = AGC.callbacks;
     if (cbs == NULL || PyList_GET_SIZE(cbs) == 0) {
         return;
     }
-    PyObject *info = Py_BuildValue("{sisnsn}", "generation", generation,
-                                   "collected", collected,
-                                   "uncollectable", uncollectable);
+    PyObject *info = callback_info(generation, last);
     if (info == NULL) {
         PyErr_WriteUnraisable(NULL);
         return;
@@ -1457,6 +1536,7 @@ collect_main(int generation, int automatic)
 
     Py_ssize_t m = w.ye - w.ys;
     Py_ssize_t nreach = deduce_unreachable(&w, last->phase_ns);
+    last->candidates = w.candidates;
     untrack_atomic(&w, 0);
     int64_t t_reach = agc_now_ns();
 
@@ -1516,6 +1596,11 @@ collect_main(int generation, int automatic)
     /* Without a callback or finalizer run, no reference count of the
      * garbage can have changed: the recount would find nothing. */
     last->resurrected = w.python_ran ? handle_resurrected(&w) : 0;
+    /* 3.14: only finalizers and callbacks can have made weakrefs to the
+     * garbage since handle_weakrefs; 3.15 left the callback-less ones. */
+    if (AGC_WEAKREFS_RECLEAR && (AGC_WEAKREFS_SPLIT || w.python_ran)) {
+        clear_weakrefs(&w);
+    }
     int64_t t_clear = agc_now_ns();
     last->phase_ns[AGC_PHASE_FINALIZE] = t_clear - t_fin;
 
@@ -1544,7 +1629,7 @@ collect_main(int generation, int automatic)
 
     /* Survivors of every kind join the next generation. */
     if (generation == AGC_NUM_GENERATIONS - 1) {
-        untrack_atomic(&w, 1);
+        untrack_atomic(&w, AGC_GC_UNTRACKS_DICTS);
     }
     agc_registry_promote(reg, generation, w.ye);
     work_fini(&w);
@@ -1562,6 +1647,7 @@ collect_main(int generation, int automatic)
     st->collections++;
     st->collected += collected;
     st->uncollectable += uncollectable;
+    st->candidates += last->candidates;
     st->last_pause_ns = last->total_ns;
     st->total_pause_ns += last->total_ns;
     if (last->total_ns > st->max_pause_ns) {
@@ -1581,11 +1667,10 @@ agc_collect(int generation, int automatic)
 {
     AGC_ASSERT(!AGC.collecting);
     AGC.collecting = 1;
-    invoke_callbacks("start", generation, 0, 0);
+    invoke_callbacks("start", generation, NULL);
     Py_ssize_t n = collect_main(generation, automatic);
     if (n >= 0) {
-        invoke_callbacks("stop", generation, AGC.last.collected,
-                         AGC.last.uncollectable);
+        invoke_callbacks("stop", generation, &AGC.last);
     }
     AGC.collecting = 0;
     if (AGC.pending_freeze > 0) {

@@ -124,23 +124,14 @@ block_offset(PyObject *op)
 {
     PyTypeObject *tp = Py_TYPE(op);
     if (PyType_HasFeature(tp, Py_TPFLAGS_HAVE_GC)) {
-        if (tp->tp_free != PyObject_GC_Del) {
+        if (tp->tp_free != PyObject_GC_Del
+            || agc_freelist_kind(tp) == AGC_KIND_REFUSED) {
             return -1;
         }
-#if PY_VERSION_HEX >= 0x030C0000
-        if (tp->tp_flags & (Py_TPFLAGS_MANAGED_DICT
-                            | Py_TPFLAGS_MANAGED_WEAKREF)) {
-            return 32;
-        }
-#elif PY_VERSION_HEX >= 0x030B0000
-        if (tp->tp_flags & Py_TPFLAGS_MANAGED_DICT) {
-            return 32;
-        }
-#endif
-        return 16;
+        return agc_has_pre32(tp) ? 32 : 16;
     }
-    /* float keeps dead floats on a free list that no hook sees. */
-    if (PyFloat_CheckExact(op) || tp->tp_free != PyObject_Free) {
+    /* Free-listed non-containers (float, ...) die unseen by any hook. */
+    if (agc_nongc_freelisted(op) || tp->tp_free != PyObject_Free) {
         return -1;
     }
     return 0;

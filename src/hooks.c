@@ -200,9 +200,12 @@ Py_ssize_t agc_dealloc_demand[AGC_NKINDS];
         sites[KIND].orig(op);                                           \
     }
 
-/* list, dict and tuple protect deep structures with the trashcan, but
- * only when Py_TYPE(op)->tp_dealloc is their own deallocator, which it no
- * longer is while interposed: so for them the hook provides it.
+#if AGC_DEALLOC_TRASHCAN
+/* Until 3.13 list, dict and tuple protect deep structures with the
+ * trashcan, but only when Py_TYPE(op)->tp_dealloc is their own
+ * deallocator, which it no longer is while interposed: so for them the
+ * hook provides it.  (From 3.14 _Py_Dealloc provides it for every GC
+ * object, and these use the plain hook.)
  *
  * Shallow deallocations skip it: `hook_depth` counts the deallocations of
  * these hooks in progress (over all threads, so at least the current
@@ -238,35 +241,77 @@ static int hook_depth = 0;
         sites[KIND].orig(op);                                           \
         Py_TRASHCAN_END                                                 \
     }
-
-AGC_DEALLOC_HOOK_TRASHCAN(list, AGC_KIND_LIST)
-AGC_DEALLOC_HOOK_TRASHCAN(dict, AGC_KIND_DICT)
-AGC_DEALLOC_HOOK_TRASHCAN(tuple, AGC_KIND_TUPLE)
-AGC_DEALLOC_HOOK(slice, AGC_KIND_SLICE)
-AGC_DEALLOC_HOOK(frame, AGC_KIND_FRAME)
-AGC_DEALLOC_HOOK(context, AGC_KIND_CONTEXT)
-AGC_DEALLOC_HOOK(asend, AGC_KIND_ASEND)
-#if PY_VERSION_HEX < 0x030D0000
-AGC_DEALLOC_HOOK(wrapped, AGC_KIND_WRAPPED)
+#else
+#  define AGC_DEALLOC_HOOK_TRASHCAN AGC_DEALLOC_HOOK
 #endif
+
+/* One hook per kind of compat.h's table: list, dict and tuple with the
+ * trashcan where the version needs it, the others plain. */
+#define AGC_HOOK_DEF_(KIND, TYPE, NAME)                                 \
+    AGC_HOOK_DEF_##NAME(NAME, KIND)
+#define AGC_HOOK_DEF_list AGC_DEALLOC_HOOK_TRASHCAN
+#define AGC_HOOK_DEF_dict AGC_DEALLOC_HOOK_TRASHCAN
+#define AGC_HOOK_DEF_tuple AGC_DEALLOC_HOOK_TRASHCAN
+#define AGC_HOOK_DEF_slice AGC_DEALLOC_HOOK
+#define AGC_HOOK_DEF_context AGC_DEALLOC_HOOK
+#define AGC_HOOK_DEF_asend AGC_DEALLOC_HOOK
+#define AGC_HOOK_DEF_wrapped AGC_DEALLOC_HOOK
+#define AGC_HOOK_DEF_listiter AGC_DEALLOC_HOOK
+#define AGC_HOOK_DEF_tupleiter AGC_DEALLOC_HOOK
+#define AGC_HOOK_DEF_cfunction AGC_DEALLOC_HOOK
+#define AGC_HOOK_DEF_cmethod AGC_DEALLOC_HOOK
+#define AGC_HOOK_DEF_method AGC_DEALLOC_HOOK
+AGC_FREELIST_KINDS(AGC_HOOK_DEF_)
+
+/* _asyncio.FutureIter: one site per FutureIter type met (compat.h). */
+AGC_DEALLOC_HOOK(futureiter0, AGC_KIND_FUTUREITER0 + 0)
+AGC_DEALLOC_HOOK(futureiter1, AGC_KIND_FUTUREITER0 + 1)
+AGC_DEALLOC_HOOK(futureiter2, AGC_KIND_FUTUREITER0 + 2)
+AGC_DEALLOC_HOOK(futureiter3, AGC_KIND_FUTUREITER0 + 3)
+static const destructor futureiter_hooks[AGC_FUTUREITER_SITES] = {
+    hook_dealloc_futureiter0, hook_dealloc_futureiter1,
+    hook_dealloc_futureiter2, hook_dealloc_futureiter3,
+};
+#define FUTUREITER_NAME "_asyncio.FutureIter"
 
 static void
 sites_init(void)
 {
-#define SITE(KIND, TYPE, NAME)                                          \
+#define AGC_SITE_(KIND, TYPE, NAME)                                     \
     sites[KIND].type = &(TYPE);                                         \
-    sites[KIND].hook = hook_dealloc_##NAME
-    SITE(AGC_KIND_LIST, PyList_Type, list);
-    SITE(AGC_KIND_DICT, PyDict_Type, dict);
-    SITE(AGC_KIND_TUPLE, PyTuple_Type, tuple);
-    SITE(AGC_KIND_SLICE, PySlice_Type, slice);
-    SITE(AGC_KIND_FRAME, PyFrame_Type, frame);
-    SITE(AGC_KIND_CONTEXT, PyContext_Type, context);
-    SITE(AGC_KIND_ASEND, _PyAsyncGenASend_Type, asend);
-#if PY_VERSION_HEX < 0x030D0000
-    SITE(AGC_KIND_WRAPPED, _PyAsyncGenWrappedValue_Type, wrapped);
-#endif
-#undef SITE
+    sites[KIND].hook = hook_dealloc_##NAME;
+    AGC_FREELIST_KINDS(AGC_SITE_)
+#undef AGC_SITE_
+    for (int i = 0; i < AGC_FUTUREITER_SITES; i++) {
+        sites[AGC_KIND_FUTUREITER0 + i].hook = futureiter_hooks[i];
+    }
+}
+
+int
+agc_heap_freelist_kind(PyTypeObject *tp)
+{
+    int free_site = -1;
+    for (int i = 0; i < AGC_FUTUREITER_SITES; i++) {
+        dealloc_site *site = &sites[AGC_KIND_FUTUREITER0 + i];
+        if (site->type == tp) {
+            return AGC_KIND_FUTUREITER0 + i;
+        }
+        if (free_site < 0 && site->type == NULL) {
+            free_site = i;
+        }
+    }
+    if (strcmp(tp->tp_name, FUTUREITER_NAME) != 0) {
+        return -1;
+    }
+    if (free_site < 0) {
+        return AGC_KIND_REFUSED;
+    }
+    /* A new FutureIter type: its site keeps the type (a strong reference,
+     * so that the address is never reused by another type while the site
+     * names it). */
+    sites[AGC_KIND_FUTUREITER0 + free_site].type =
+        (PyTypeObject *)Py_NewRef((PyObject *)tp);
+    return AGC_KIND_FUTUREITER0 + free_site;
 }
 
 void
@@ -314,6 +359,38 @@ agc_hooks_interposed_dict(void)
             return NULL;
         }
         Py_DECREF(v);
+    }
+    return d;
+}
+
+PyObject *
+agc_hooks_freelist_types(void)
+{
+    PyObject *d = PyDict_New();
+    if (d == NULL) {
+        return NULL;
+    }
+    for (int k = 0; k < AGC_NKINDS; k++) {
+        PyTypeObject *tp = NULL;
+#define AGC_KIND_TYPE_(KIND, TYPE, NAME)                                \
+        if (k == KIND) {                                                \
+            tp = &(TYPE);                                               \
+        }
+        AGC_FREELIST_KINDS(AGC_KIND_TYPE_)
+#undef AGC_KIND_TYPE_
+        if (k >= AGC_KIND_FUTUREITER0) {
+            tp = sites[k].type;
+        }
+        if (tp == NULL) {
+            continue;
+        }
+        PyObject *key = PyLong_FromLong(k);
+        if (key == NULL || PyDict_SetItem(d, key, (PyObject *)tp) < 0) {
+            Py_XDECREF(key);
+            Py_DECREF(d);
+            return NULL;
+        }
+        Py_DECREF(key);
     }
     return d;
 }

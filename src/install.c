@@ -1,7 +1,7 @@
 /*
  * install.c -- install mode: altgc as the process's cycle collector.
  *
- * How altgc learns of new containers (one mechanism on 3.10-3.13)
+ * How altgc learns of new containers (one mechanism on 3.11-3.15)
  * ---------------------------------------------------------------
  * CPython has no hook on "an object was tracked".  What every supported
  * version offers (DESIGN §3) is the builtin gc's own generation lists and
@@ -41,7 +41,7 @@
  * Pending calls: on 3.12+ the poll is queued for whichever thread runs
  * next (_PyEval_AddPendingCall without the main-thread-only flag), so a
  * program whose main thread waits in join() still collects in its workers.
- * On 3.10-3.11 pending calls run in the main thread only: collections wait
+ * On 3.11 pending calls run in the main thread only: collections wait
  * for the main thread to run Python code (documented in the README).
  *
  * Queries that must see every container (collect, get_objects, get_count,
@@ -49,17 +49,6 @@
  * agc_install_sync() first.
  */
 #include "altgc.h"
-
-#if PY_VERSION_HEX >= 0x030C0000
-/* Exported by libpython for _testinternalcapi (declared in the internal
- * header pycore_ceval.h, which extensions should not include).  The last
- * argument is `mainthreadonly` on 3.12 and a flags word on 3.13
- * (_Py_PENDING_MAINTHREADONLY == 1); 0 means "any thread" on both.
- * Returns 0 on success, -1 when the queue is full. */
-PyAPI_FUNC(int) _PyEval_AddPendingCall(PyInterpreterState *interp,
-                                       int (*func)(void *), void *arg,
-                                       int flags);
-#endif
 
 #define RETRY_BUDGET 4096     /* allocations before retrying a failed poll */
 
@@ -74,7 +63,7 @@ agc_install_init(void)
 static int
 queue_poll(void)
 {
-#if PY_VERSION_HEX >= 0x030C0000
+#if AGC_PENDING_ANY_THREAD
     return _PyEval_AddPendingCall(PyInterpreterState_Main(), poll_cb, NULL,
                                   0);
 #else
@@ -130,15 +119,18 @@ call_builtin(PyObject *fn)
     return 0;
 }
 
-/* Registers op (borrowed) as adopted.  1 added, 0 already registered, -1
- * out of memory (no exception set). */
+/* Registers op (borrowed) as adopted.  1 added, 0 already registered or
+ * not registrable (a FutureIter type beyond those altgc can interpose,
+ * compat.h: it stays with the builtin gc's frozen objects), -1 out of
+ * memory (no exception set). */
 static int
 adopt_one(PyObject *op)
 {
-    return agc_registry_add(&AGC.reg, op,
-                            AGC_ENTRY_ADOPTED
-                            | (agc_has_pre32(Py_TYPE(op)) ? AGC_ENTRY_PRE32
-                                                          : 0));
+    int rc = agc_registry_add(&AGC.reg, op,
+                              AGC_ENTRY_ADOPTED
+                              | (agc_has_pre32(Py_TYPE(op)) ? AGC_ENTRY_PRE32
+                                                            : 0));
+    return rc == -2 ? 0 : rc;
 }
 
 /* Adoption registers objects a batch at a time: the registry slots a batch
@@ -178,7 +170,7 @@ adopt_flush(adopt_ctx *c)
     c->n = 0;
 }
 
-#if PY_VERSION_HEX >= 0x030C0000
+#if AGC_ADOPT_BY_VISIT
 static int
 count_visit(PyObject *op, void *arg)
 {
@@ -209,7 +201,7 @@ adopt_visit(PyObject *op, void *arg)
 static Py_ssize_t
 adopt_pending(int bulk)
 {
-#if PY_VERSION_HEX >= 0x030C0000
+#if AGC_ADOPT_BY_VISIT
     adopt_ctx c;
     c.n = 0;
     c.added = 0;

@@ -128,6 +128,14 @@ agc_track(PyObject *module, PyObject *obj)
         return NULL;
     }
     int rc = agc_registry_add(&AGC.reg, obj, agc_has_pre32(Py_TYPE(obj)));
+    if (rc == -2) {
+        PyErr_Format(PyExc_TypeError,
+                     "track() argument 'obj': altgc can follow the deaths "
+                     "of %d %.100s types (one per _asyncio module); this "
+                     "one is another", AGC_FUTUREITER_SITES,
+                     Py_TYPE(obj)->tp_name);
+        return NULL;
+    }
     if (rc < 0) {
         return PyErr_NoMemory();
     }
@@ -445,10 +453,22 @@ agc_get_stats(PyObject *module, PyObject *unused)
     }
     for (int i = 0; i < AGC_NUM_GENERATIONS; i++) {
         agc_genstats *st = &AGC.stats[i];
+        /* The builtin gc's keys (3.15 adds the summed candidates and
+         * duration, compat.h AGC_GC_STATS_DETAIL). */
+#if AGC_GC_STATS_DETAIL
+        PyObject *d = Py_BuildValue("{snsnsnsnsd}",
+                                    "collections", st->collections,
+                                    "collected", st->collected,
+                                    "uncollectable", st->uncollectable,
+                                    "candidates", st->candidates,
+                                    "duration",
+                                    (double)st->total_pause_ns / 1e9);
+#else
         PyObject *d = Py_BuildValue("{snsnsn}",
                                     "collections", st->collections,
                                     "collected", st->collected,
                                     "uncollectable", st->uncollectable);
+#endif
         if (d == NULL) {
             Py_DECREF(result);
             return NULL;
@@ -558,6 +578,12 @@ agc_validate(PyObject *module, PyObject *unused)
 }
 
 static PyObject *
+agc_freelist_kinds(PyObject *module, PyObject *unused)
+{
+    return agc_hooks_freelist_types();
+}
+
+static PyObject *
 agc_interposed(PyObject *module, PyObject *unused)
 {
     return agc_hooks_interposed_dict();
@@ -627,6 +653,7 @@ static PyMethodDef core_methods[] = {
     {"_debug_build", agc_debug_build, METH_NOARGS, NULL},
     {"_reinstall_hooks", agc_reinstall_hooks, METH_NOARGS, NULL},
     {"_interposed", agc_interposed, METH_NOARGS, NULL},
+    {"_freelist_kinds", agc_freelist_kinds, METH_NOARGS, NULL},
     {"_set_cycle_detail_limit", agc_set_cycle_detail_limit, METH_O, NULL},
     {"_install", agc_install_fn, METH_VARARGS, NULL},
     {"_uninstall", agc_uninstall_fn, METH_VARARGS, NULL},
@@ -658,7 +685,7 @@ collector_init(void)
     AGC.callbacks = callbacks;
     AGC.enabled = 1;
     /* The running interpreter's own defaults. */
-    AGC.threshold[0] = PY_VERSION_HEX >= 0x030D0000 ? 2000 : 700;
+    AGC.threshold[0] = AGC_DEFAULT_THRESHOLD0;
     AGC.threshold[1] = 10;
     AGC.threshold[2] = 10;
     AGC.cycle_detail_limit = 10000;

@@ -220,10 +220,13 @@ agc_registry_add(agc_registry *reg, PyObject *op, uintptr_t flags)
     if (agc_registry_find(reg, op) >= 0) {
         return 0;
     }
+    int kind = agc_freelist_kind(Py_TYPE(op));
+    if (kind == AGC_KIND_REFUSED) {
+        return -2;
+    }
     if (agc_registry_reserve(reg, 1) < 0) {
         return -1;
     }
-    int kind = agc_freelist_kind(Py_TYPE(op));
     flags &= AGC_ENTRY_PRE32 | AGC_ENTRY_ADOPTED;
     if (kind >= 0) {
         flags |= AGC_ENTRY_FREELIST;

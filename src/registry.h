@@ -184,6 +184,8 @@ void agc_registry_init(agc_registry *reg);
  * `flags`: AGC_ENTRY_* bits for the new entry (AGC_ENTRY_PRE32 == 1, so a
  * 0/1 "has a 32-byte pre-header" flag may be passed as is). */
 int agc_registry_add(agc_registry *reg, PyObject *op, uintptr_t flags);
+/* (-2: op is an _asyncio.FutureIter of a type beyond those altgc can
+ * interpose, compat.h AGC_KIND_REFUSED: not registered.) */
 
 /* Removes every entry with any of the `flags` bits (holes while pinned;
  * otherwise one compaction pass and a table rebuild).  Returns the number

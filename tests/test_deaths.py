@@ -44,8 +44,8 @@ def _frame():
 
 
 # Factories producing a fresh GC object of a type that may use a free list
-# (DESIGN §3: list, dict, tuple on all versions; frame, async-gen asend,
-# context on 3.10; slice on 3.13).
+# (list, dict, tuple, slice, context, async-gen asend on every version;
+# list/tuple iterators and bound methods from 3.14: src/compat.h).
 FACTORIES = {
     "frame": lambda: _frame(),
     "context": lambda: contextvars.copy_context(),
@@ -344,3 +344,112 @@ altgc._core._validate()
 print("ok")
 """
     assert run_python(code).stdout.strip() == "ok"
+
+
+# ---- free-list kinds, generated from the version's table ---------------
+#
+# _core._freelist_kinds() is compat.h's table of free-listed container
+# types for the running version (plus the _asyncio.FutureIter types met so
+# far).  Each needs a factory here: a kind added to the table without one
+# fails test_every_freelist_kind_has_a_factory.
+
+class _WithMethod:
+    def meth(self):
+        pass
+
+
+def _find_cmethod():
+    import collections
+    import _io
+    for obj in (collections.deque(), _io.BytesIO(), _io.StringIO(),
+                __import__("array").array("b")):
+        for name in dir(obj):
+            try:
+                m = getattr(obj, name)
+            except Exception:
+                continue
+            if type(m).__name__ == "builtin_method":
+                return m
+    raise LookupError("no builtin_method found")
+
+
+_LOOP = None
+
+
+def _futureiter():
+    global _LOOP
+    import asyncio
+    if _LOOP is None:
+        _LOOP = asyncio.new_event_loop()
+    return _LOOP.create_future().__await__()
+
+
+KIND_FACTORIES = {
+    "list": lambda: [],
+    "dict": lambda: {},
+    "tuple": lambda: ([], 1),
+    "slice": lambda: slice([], None),
+    "Context": lambda: contextvars.copy_context(),
+    "async_generator_asend": _asend,
+    "async_generator_wrapped_value": None,     # not reachable from Python
+    "list_iterator": lambda: iter([1, 2]),
+    "tuple_iterator": lambda: iter((1, 2)),
+    "builtin_function_or_method": lambda: [].append,
+    "builtin_method": _find_cmethod,
+    "method": lambda: _WithMethod().meth,
+    "FutureIter": _futureiter,
+}
+
+
+def _interposed(name):
+    # _interposed() names types by tp_name ("_asyncio.FutureIter")
+    return any(k.rsplit(".", 1)[-1] == name for k in _core._interposed())
+
+
+def _kind_names():
+    return sorted({tp.__name__ for tp in _core._freelist_kinds().values()}
+                  | {"FutureIter"})
+
+
+def test_every_freelist_kind_has_a_factory():
+    for tp in _core._freelist_kinds().values():
+        assert tp.__name__ in KIND_FACTORIES, tp
+
+
+def test_freelist_table_matches_version():
+    names = {tp.__name__ for tp in _core._freelist_kinds().values()}
+    base = {"list", "dict", "tuple", "slice", "Context",
+            "async_generator_asend"}
+    new = {"list_iterator", "tuple_iterator", "builtin_function_or_method",
+           "builtin_method", "method"}
+    assert base <= names
+    assert (new <= names) == (PY >= (3, 14))
+    assert not (new & names) or PY >= (3, 14)
+
+
+@ASEND_WARNING
+@pytest.mark.parametrize("name", _kind_names())
+def test_freelist_kind_reuse_is_not_registered(name):
+    make = KIND_FACTORIES[name]
+    if make is None:
+        pytest.skip("objects of this kind cannot be made from Python")
+    x = make()
+    assert type(x).__name__ == name
+    assert _gc_capable(x)
+    altgc.track(x)
+    assert altgc.is_tracked(x)
+    kinds = {tp.__name__ for tp in _core._freelist_kinds().values()}
+    assert name in kinds          # FutureIter joins when first registered
+    assert _interposed(name)
+    ys = []             # before the death: [] would take a freed list
+    reused = False
+    addr = id(x)
+    del x
+    for _ in range(20):
+        y = make()
+        ys.append(y)
+        reused = reused or id(y) == addr
+        assert not altgc.is_tracked(y)
+    assert reused, "the free list did not hand the address out again"
+    assert altgc.get_objects() == []
+    assert not _interposed(name)

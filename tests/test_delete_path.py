@@ -13,7 +13,6 @@ which the ALTGC_DEBUG build also runs after every collection).
 """
 
 import gc
-import sys
 
 from hypothesis import given, settings, strategies as st
 
@@ -49,12 +48,9 @@ class Hook:
 
 
 def track_node(n):
-    """Register a Node and, where it is a separate object that its
-    tp_traverse visits (3.10), its __dict__.  On 3.11+ the values live in
-    the instance (not materialised here)."""
+    """Register a Node (its attribute values live in the instance: no
+    separate __dict__ is materialised here)."""
     altgc.track(n)
-    if sys.version_info < (3, 11):
-        altgc.track(n.__dict__)
 
 
 def find_nodes(cls):

@@ -263,7 +263,7 @@ def test_eight_threads_with_cyclic_garbage():
 
 
 @pytest.mark.skipif(sys.version_info < (3, 12),
-                    reason="3.10-3.11 run pending calls in the main thread "
+                    reason="3.11 runs pending calls in the main thread "
                            "only (documented limitation)")
 def test_workers_collect_while_main_thread_waits():
     out = run("""
@@ -284,7 +284,7 @@ def test_workers_collect_while_main_thread_waits():
 
 
 def test_limitation_main_thread_only_before_312():
-    # Documented: on 3.10-3.11 the automatic collections of a program whose
+    # Documented: on 3.11 the automatic collections of a program whose
     # main thread waits run only when the main thread runs Python again.
     out = run("""
         import threading

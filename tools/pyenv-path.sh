@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Source me: `. tools/pyenv-path.sh`
 #
-# Makes python3.10, python3.11, python3.12 and python3.13 from pyenv findable on
+# Makes python3.11, python3.12 and python3.13 from pyenv findable on
 # PATH (tox's interpreter discovery looks them up by those names) without
 # changing what `python`, `python3` or `pip` mean: it symlinks only the
 # versioned names into one small directory and puts that directory first.
@@ -12,7 +12,7 @@ _altgc_pyenv_root=$(pyenv root 2>/dev/null || true)
 _altgc_pyenv_root=${_altgc_pyenv_root:-${PYENV_ROOT:-$HOME/.pyenv}}
 _altgc_pybin=${ALTGC_PYBIN_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/altgc-pybin}
 mkdir -p "$_altgc_pybin"
-for _altgc_minor in 10 11 12 13; do
+for _altgc_minor in 11 12 13; do
     _altgc_exe=$(ls -d "$_altgc_pyenv_root"/versions/3."$_altgc_minor".*/bin/python3."$_altgc_minor" 2>/dev/null \
                  | sort -V | tail -n 1)
     if [ -n "$_altgc_exe" ]; then

@@ -39,7 +39,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONUNBUFFERED=1
 # scenarios (-m slow), too slow under valgrind (~20-50x), and files whose tests
 # all run in a child interpreter (test_tracemalloc.py): children run untraced
 # (the sanitize stage covers them, its LD_PRELOAD is inherited).
-VG_TESTS=(tests/test_api.py tests/test_collect.py tests/test_deaths.py tests/test_hostile.py tests/test_install_inprocess.py tests/test_interposition.py tests/test_edge_capture.py -m "not slow")
+VG_TESTS=(tests/test_api.py tests/test_collect.py tests/test_deaths.py tests/test_hostile.py tests/test_install_inprocess.py tests/test_interposition.py tests/test_edge_capture.py tests/test_stackrefs.py -m "not slow")
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -76,7 +76,7 @@ if git -C "$ROOT" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
     (cd "$ROOT" && git ls-files -z --cached --others --exclude-standard \
         | tar --null --ignore-failed-read -T - -cf - 2>/dev/null) | tar -xf - -C "$WORK"
 else
-    (cd "$ROOT" && tar --exclude=./build --exclude='./venv*' --exclude=./.tox --exclude='*.so' -cf - .) \
+    (cd "$ROOT" && tar --exclude=./build --exclude='./venv*' --exclude=./.tox --exclude='./.sid*' --exclude='*.so' -cf - .) \
         | tar -xf - -C "$WORK"
 fi
 LOGS=$WORK/vg-logs
