@@ -403,9 +403,14 @@ def test_is_finalized():
 def test_get_stats_shape():
     st = altgc.get_stats()
     assert isinstance(st, list) and len(st) == 3
+    keys = {"collections", "collected", "uncollectable"}
+    if sys.version_info >= (3, 15):
+        keys |= {"candidates", "duration"}      # as the builtin gc's
+    assert [set(d) for d in st] == [set(d) for d in gc.get_stats()]
     for d in st:
-        assert set(d) == {"collections", "collected", "uncollectable"}
-        assert all(isinstance(v, int) and v >= 0 for v in d.values())
+        assert set(d) == keys
+        assert all(isinstance(v, (float if k == "duration" else int))
+                   and v >= 0 for k, v in d.items())
 
 
 def test_get_stats_counters():
