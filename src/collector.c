@@ -41,10 +41,12 @@ enum {
     ST_UNREACHABLE,    /* collectable garbage */
     ST_LEGACY,         /* garbage kept alive by a legacy tp_del */
     ST_RESURRECTED,    /* garbage made reachable again by a finalizer */
-    ST_OUTSIDE,        /* registered, but the interpreter has untracked it
-                          (e.g. it is being deallocated): as the builtin
-                          gc, which only examines tracked objects, the
-                          collection neither examines nor traverses it */
+    ST_OUTSIDE,        /* registered, but the interpreter has untracked it,
+                          or it is dying (refcount 0, agc_is_dying: its
+                          deallocation may be deferred by the trashcan):
+                          as the builtin gc, which only examines tracked
+                          objects, the collection neither examines nor
+                          traverses it */
     ST_DOOMED,         /* garbage held by delete_garbage until released */
 };
 
@@ -661,7 +663,8 @@ deduce_unreachable(agc_work *w, int64_t *phase_ns)
         }
         PyObject *op = young_obj(w, j);
         uint8_t st = op == NULL ? ST_HOLE
-                     : PyObject_GC_IsTracked(op) ? ST_TENTATIVE : ST_OUTSIDE;
+                     : (PyObject_GC_IsTracked(op) && !agc_is_dying(op))
+                       ? ST_TENTATIVE : ST_OUTSIDE;
         w->nodes[j].op = (uintptr_t)op | st;
         w->nodes[j].shadow = st == ST_TENTATIVE ? external_count(op) : 0;
         w->candidates += (st == ST_TENTATIVE && !AGC_IS_IMMORTAL(op));
@@ -1627,9 +1630,11 @@ collect_main(int generation, int automatic)
         }
     }
 
-    /* Survivors of every kind join the next generation. */
-    if (generation == AGC_NUM_GENERATIONS - 1) {
-        untrack_atomic(&w, AGC_GC_UNTRACKS_DICTS);
+    /* Survivors of every kind join the next generation.  Until 3.13 a
+     * full collection also untracks atomic dicts (the tuples were done
+     * after deduce_unreachable; from 3.14 there is nothing more to do). */
+    if (AGC_GC_UNTRACKS_DICTS && generation == AGC_NUM_GENERATIONS - 1) {
+        untrack_atomic(&w, 1);
     }
     agc_registry_promote(reg, generation, w.ye);
     work_fini(&w);

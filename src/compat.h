@@ -141,6 +141,28 @@ agc_nongc_freelisted(PyObject *op)
     return 0;
 }
 
+/* A registered object is *dying* while its refcount is 0: its deallocator
+ * has been called or is deferred, and its entry leaves the registry when
+ * its memory is freed or free-listed.  Nothing may take a new reference to
+ * it, traverse it or treat it as garbage meanwhile.  The interpreter
+ * untracks it first, but PyObject_GC_IsTracked cannot be relied on to say
+ * so: from 3.14 the trashcan in _Py_Dealloc defers a deep deallocation by
+ * chaining the object through its GC header (_gc_next holds the link, so
+ * it reads as tracked) until the C stack unwinds, and a collection or a
+ * finalizer may run in between.  `op` borrowed. */
+static inline int
+agc_is_dying(PyObject *op)
+{
+    return Py_REFCNT(op) == 0;
+}
+
+/* 1 where a dying object may read as tracked (the 3.14+ trashcan). */
+#if PY_VERSION_HEX >= 0x030E0000
+#  define AGC_DYING_MAY_LOOK_TRACKED 1
+#else
+#  define AGC_DYING_MAY_LOOK_TRACKED 0
+#endif
+
 /* 1 if objects of type tp have a 32-byte pre-header before them (3.11
  * managed dict, 3.12+ managed dict or weakref); 0: the 16-byte PyGC_Head
  * only. */

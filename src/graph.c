@@ -142,7 +142,7 @@ agc_get_referrers(PyObject *objs)
             continue;
         }
         PyObject *op = AGC_ENTRY_OBJ(e);
-        if (op == objs || op == result) {
+        if (op == objs || op == result || agc_is_dying(op)) {
             continue;
         }
         traverseproc traverse = Py_TYPE(op)->tp_traverse;

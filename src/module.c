@@ -174,7 +174,8 @@ agc_is_tracked(PyObject *module, PyObject *obj)
             return NULL;
         }
         return PyBool_FromLong(agc_registry_find(&AGC.reg, obj) >= 0
-                               && PyObject_GC_IsTracked(obj));
+                               && PyObject_GC_IsTracked(obj)
+                               && !agc_is_dying(obj));
     }
     return PyBool_FromLong(agc_registry_find(&AGC.reg, obj) >= 0);
 }
@@ -216,7 +217,8 @@ agc_get_objects(PyObject *module, PyObject *args, PyObject *kwargs)
     agc_registry_pin(reg);
     for (Py_ssize_t i = lo; i < hi; i++) {
         uintptr_t e = reg->objs[i];
-        if (e != 0 && PyList_Append(result, AGC_ENTRY_OBJ(e)) < 0) {
+        if (e != 0 && !agc_is_dying(AGC_ENTRY_OBJ(e))
+            && PyList_Append(result, AGC_ENTRY_OBJ(e)) < 0) {
             Py_CLEAR(result);
             break;
         }

@@ -786,7 +786,8 @@ agc_registry_validate(const agc_registry *reg, int deep,
         /* I6 */
         if (deep) {
             if (Py_REFCNT(op) < 0
-                || (Py_REFCNT(op) == 0 && PyObject_GC_IsTracked(op))) {
+                || (Py_REFCNT(op) == 0 && PyObject_GC_IsTracked(op)
+                    && !AGC_DYING_MAY_LOOK_TRACKED)) {
                 FAIL("I6: entry %zd (%p) has refcount %zd", i, (void *)op,
                      (Py_ssize_t)Py_REFCNT(op));
             }

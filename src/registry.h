@@ -69,9 +69,12 @@
  *       filter
  *   I6  (debug only, reads the objects) every non-hole entry is a live
  *       object: its type has Py_TPFLAGS_HAVE_GC and its refcount is > 0,
- *       or 0 while it is being deallocated -- then the interpreter has
- *       untracked it (the collector skips it, ST_OUTSIDE in collector.c)
- *       and it leaves the registry when its memory is freed or free-listed
+ *       or 0 while it is being deallocated (dying, compat.h
+ *       agc_is_dying) -- then the interpreter has untracked it, or from
+ *       3.14 the trashcan may have chained it through its GC header (it
+ *       reads as tracked); the collector skips it (ST_OUTSIDE in
+ *       collector.c), get_objects() and get_referrers() leave it out, and
+ *       it leaves the registry when its memory is freed or free-listed
  *   I7  (debug only, reads the objects) an entry has AGC_ENTRY_FREELIST
  *       exactly when its object's type is a free-list kind; the number of
  *       such entries of each kind is at most that kind's interposition

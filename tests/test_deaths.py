@@ -453,3 +453,70 @@ def test_freelist_kind_reuse_is_not_registered(name):
     assert reused, "the free list did not hand the address out again"
     assert altgc.get_objects() == []
     assert not _interposed(name)
+
+
+# ---- deaths the trashcan defers -----------------------------------------
+#
+# Near the C stack's limit the interpreter defers deallocations (the
+# trashcan: inside each container deallocator until 3.13, in _Py_Dealloc
+# for every GC object from 3.14, which chains the object through its GC
+# header so that it reads as tracked).  Objects whose last reference a
+# collection drops there stay registered, dying (refcount 0), until the
+# stack unwinds; a second collection, get_objects() or get_referrers()
+# before that must not treat them as garbage or hand them out.
+
+TRASH_SCENARIO = r'''
+import sys
+MODE = %(mode)r
+if MODE == "builtin":
+    import gc
+else:
+    import altgc as gc
+    if MODE == "install":
+        gc.install()
+
+class Node:
+    pass
+
+class Done(Exception):
+    pass
+
+def rec():
+    try:
+        return list(map(lambda _: rec(), [0]))   # C-level recursion
+    except RecursionError:
+        pass
+    a = Node(); b = Node(); a.b = b; b.a = a
+    if MODE == "track":
+        gc.track(a); gc.track(b)
+    ida, idb = id(a), id(b)
+    del a, b
+    n1 = gc.collect()          # frees the pair: deferred this deep
+    seen = 0
+    if MODE != "builtin":
+        seen = sum(id(o) in (ida, idb) for o in gc.get_objects())
+        gc._core._validate()
+    n2 = gc.collect()          # must not find the dying pair again
+    raise Done(n1, n2, seen)
+
+sys.setrecursionlimit(10**6)
+gc.collect()
+try:
+    rec()
+except Done as e:
+    print(*e.args)
+if MODE != "builtin":
+    gc._core._validate()
+    print("registered", len(gc.get_objects()) if MODE == "track" else "-")
+'''
+
+
+@pytest.mark.parametrize("mode", ["builtin", "track", "install"])
+def test_collection_near_the_stack_limit_defers_deaths_safely(mode):
+    proc = run_python(TRASH_SCENARIO % {"mode": mode}, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.split("\n")
+    n1, n2, seen = map(int, lines[0].split())
+    assert (n1, n2, seen) == (2, 0, 0), proc.stdout
+    if mode == "track":
+        assert lines[1] == "registered 0"
