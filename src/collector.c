@@ -95,6 +95,10 @@ typedef struct {
     int mode;
     visitproc visit;          /* the visitor of `mode` (set_mode) */
     int python_ran;           /* a callback or finalizer was called */
+    /* Young objects that are exact tuples or dicts, a bit each (set by
+     * deduce_unreachable, which reads every object's header anyway):
+     * the only objects untrack_atomic needs to look at. */
+    uint64_t *atomic_bits;
     Py_ssize_t candidates;    /* deduce_unreachable: tracked mortal young
                                  objects (CPython's update_refs count) */
     int nbatch;
@@ -648,6 +652,47 @@ external_count(PyObject *op)
     return Py_REFCNT(op);
 }
 
+/* A list keeps its items in a separate block, which its tp_traverse reads
+ * right after the object: once the object itself is in cache (prefetched
+ * a few objects earlier), prefetch that block too.  `op` borrowed, may be
+ * NULL (a hole). */
+static inline void
+prefetch_items(PyObject *op)
+{
+    if (op != NULL && Py_TYPE(op) == &PyList_Type) {
+        AGC_PREFETCH(((PyListObject *)op)->ob_item);
+    }
+}
+
+/* How many objects ahead the reachability scan prefetches what marking
+ * from an object will read. */
+#define AGC_SCAN_AHEAD 6
+
+/* The reachability scan will mark from young object j if it is (or is
+ * about to be found) reachable: prefetch the nodes its captured edges
+ * lead to (random reads of the node array, otherwise one cache miss after
+ * another), or, without captured edges, the object it will traverse. */
+static inline void
+prefetch_scan_ahead(agc_work *w, Py_ssize_t j, Py_ssize_t m)
+{
+    if (j >= m) {
+        return;
+    }
+    uint8_t st = STATE(w, j);
+    if (st != ST_REACHABLE
+        && !(st == ST_TENTATIVE && w->nodes[j].shadow > 0)) {
+        return;
+    }
+    if (j < w->cap_upto) {
+        for (uint32_t e = w->cap_off[j]; e < w->cap_off[j + 1]; e++) {
+            AGC_PREFETCH(&w->nodes[w->cap_edges[e]]);
+        }
+    }
+    else {
+        AGC_PREFETCH(young_obj(w, j));
+    }
+}
+
 /* Steps 1-3 of DESIGN §4: afterwards every young object is ST_HOLE,
  * ST_OUTSIDE,
  * ST_REACHABLE or ST_UNREACHABLE.  Returns the number of reachable
@@ -668,6 +713,10 @@ deduce_unreachable(agc_work *w, int64_t *phase_ns)
         w->nodes[j].op = (uintptr_t)op | st;
         w->nodes[j].shadow = st == ST_TENTATIVE ? external_count(op) : 0;
         w->candidates += (st == ST_TENTATIVE && !AGC_IS_IMMORTAL(op));
+        if (st == ST_TENTATIVE && (Py_TYPE(op) == &PyTuple_Type
+                                   || Py_TYPE(op) == &PyDict_Type)) {
+            w->atomic_bits[j >> 6] |= (uint64_t)1 << (j & 63);
+        }
     }
     int64_t t1 = agc_now_ns();
     capture_start(w, m);
@@ -675,6 +724,9 @@ deduce_unreachable(agc_work *w, int64_t *phase_ns)
     for (Py_ssize_t j = 0; j < m; j++) {
         if (j + 8 < m) {
             AGC_PREFETCH(young_obj(w, j + 8));
+        }
+        if (j + 4 < m) {
+            prefetch_items(young_obj(w, j + 4));
         }
         if (STATE(w, j) == ST_TENTATIVE) {
             w->cap_src = j;
@@ -695,9 +747,7 @@ deduce_unreachable(agc_work *w, int64_t *phase_ns)
     w->to = ST_REACHABLE;
     for (Py_ssize_t j = 0; j < m; j++) {
         w->scan = j + 1;
-        if (j + 8 < m) {
-            AGC_PREFETCH(young_obj(w, j + 8));
-        }
+        prefetch_scan_ahead(w, j + AGC_SCAN_AHEAD, m);
         if (STATE(w, j) == ST_TENTATIVE && w->nodes[j].shadow > 0) {
             SET_STATE(w, j, ST_REACHABLE);
         }
@@ -735,11 +785,14 @@ work_init(agc_work *w, int generation)
     size_t m = (size_t)(w->ye - w->ys) + 1;
     w->nodes = PyMem_RawMalloc(m * sizeof(agc_node));
     w->stack = PyMem_RawMalloc(m * sizeof(uint32_t));
-    if (w->nodes == NULL || w->stack == NULL) {
+    w->atomic_bits = PyMem_RawCalloc(m / 64 + 1, sizeof(uint64_t));
+    if (w->nodes == NULL || w->stack == NULL || w->atomic_bits == NULL) {
         PyMem_RawFree(w->nodes);
         PyMem_RawFree(w->stack);
+        PyMem_RawFree(w->atomic_bits);
         w->nodes = NULL;
         w->stack = NULL;
+        w->atomic_bits = NULL;
         PyErr_NoMemory();
         return -1;
     }
@@ -755,6 +808,7 @@ work_fini(agc_work *w)
     PyMem_RawFree(w->ytab);
     PyMem_RawFree(w->nodes);
     PyMem_RawFree(w->stack);
+    PyMem_RawFree(w->atomic_bits);
     PyMem_RawFree(w->edges);
 }
 
@@ -1444,53 +1498,65 @@ may_be_tracked(PyObject *op)
     return 1;
 }
 
+/* Untracks young object j (a reachable or resurrected exact tuple, or
+ * with `dicts` dict) if it holds only objects that cannot be in a cycle,
+ * as _PyTuple_MaybeUntrack / _PyDict_MaybeUntrack do.  Runs no Python
+ * code. */
+static void
+untrack_if_atomic(agc_work *w, Py_ssize_t j, int dicts)
+{
+    uint8_t st = STATE(w, j);
+    if (st != ST_REACHABLE && st != ST_RESURRECTED) {
+        return;
+    }
+    PyObject *op = young_obj(w, j);
+    if (op == NULL) {
+        return;
+    }
+    PyTypeObject *tp = Py_TYPE(op);
+    if ((tp != &PyTuple_Type && (!dicts || tp != &PyDict_Type))
+        || !PyObject_GC_IsTracked(op)) {
+        return;
+    }
+    if (tp == &PyTuple_Type) {
+        Py_ssize_t n = PyTuple_GET_SIZE(op), i;
+        for (i = 0; i < n; i++) {
+            PyObject *item = PyTuple_GET_ITEM(op, i);
+            /* NULL: a tuple still being built */
+            if (item == NULL || may_be_tracked(item)) {
+                return;
+            }
+        }
+        PyObject_GC_UnTrack(op);
+        return;
+    }
+    Py_ssize_t pos = 0;
+    PyObject *key, *value;
+    while (PyDict_Next(op, &pos, &key, &value)) {
+        if (may_be_tracked(key) || may_be_tracked(value)) {
+            return;
+        }
+    }
+    PyObject_GC_UnTrack(op);
+}
+
 /* CPython's untrack_tuples (every collection) and untrack_dicts (full
- * collections): a surviving tuple or dict that holds only objects which
- * cannot be in a cycle is untracked by the interpreter, as the builtin gc
- * does (_PyTuple_MaybeUntrack / _PyDict_MaybeUntrack, written with public
- * API: 3.13 no longer exports them).  It stays registered; collections
- * skip it while it is untracked (ST_OUTSIDE).  Runs no Python code. */
+ * collections until 3.13): a surviving tuple or dict that holds only
+ * objects which cannot be in a cycle is untracked by the interpreter, as
+ * the builtin gc does (written with public API: 3.13 no longer exports
+ * _PyTuple_MaybeUntrack / _PyDict_MaybeUntrack).  It stays registered;
+ * collections skip it while it is untracked (ST_OUTSIDE).  Only the young
+ * objects deduce_unreachable found to be tuples or dicts are looked at
+ * (atomic_bits), so a young set without any costs one pass over a bitmap,
+ * not a read of every object.  Runs no Python code. */
 static void
 untrack_atomic(agc_work *w, int dicts)
 {
-    Py_ssize_t m = w->ye - w->ys;
-    for (Py_ssize_t j = 0; j < m; j++) {
-        uint8_t st = STATE(w, j);
-        if (st != ST_REACHABLE && st != ST_RESURRECTED) {
-            continue;
-        }
-        PyObject *op = young_obj(w, j);
-        if (op == NULL) {
-            continue;
-        }
-        PyTypeObject *tp = Py_TYPE(op);
-        if ((tp != &PyTuple_Type && (!dicts || tp != &PyDict_Type))
-            || !PyObject_GC_IsTracked(op)) {
-            continue;
-        }
-        if (tp == &PyTuple_Type) {
-            Py_ssize_t n = PyTuple_GET_SIZE(op), i;
-            for (i = 0; i < n; i++) {
-                PyObject *item = PyTuple_GET_ITEM(op, i);
-                /* NULL: a tuple still being built */
-                if (item == NULL || may_be_tracked(item)) {
-                    break;
-                }
-            }
-            if (i == n) {
-                PyObject_GC_UnTrack(op);
-            }
-        }
-        else {
-            Py_ssize_t pos = 0;
-            PyObject *key, *value;
-            int keep = 0;
-            while (!keep && PyDict_Next(op, &pos, &key, &value)) {
-                keep = may_be_tracked(key) || may_be_tracked(value);
-            }
-            if (!keep) {
-                PyObject_GC_UnTrack(op);
-            }
+    Py_ssize_t words = (w->ye - w->ys) / 64 + 1;
+    for (Py_ssize_t k = 0; k < words; k++) {
+        for (uint64_t bits = w->atomic_bits[k]; bits != 0;
+             bits &= bits - 1) {
+            untrack_if_atomic(w, k * 64 + __builtin_ctzll(bits), dicts);
         }
     }
 }

@@ -84,7 +84,9 @@ def _pooled(value):
 
 def _cleanup():
     """Drop interpreter caches that grow on their own, then collect."""
-    sys._clear_type_cache()
+    # 3.13+: _clear_internal_caches (type cache and more); the older name
+    # is deprecated from 3.13 on.
+    (getattr(sys, "_clear_internal_caches", None) or sys._clear_type_cache)()
     re.purge()
     typing = sys.modules.get("typing")
     if typing is not None:
