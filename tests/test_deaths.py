@@ -499,7 +499,10 @@ def rec():
     n2 = gc.collect()          # must not find the dying pair again
     raise Done(n1, n2, seen)
 
-sys.setrecursionlimit(10**6)
+# 3.12+ stop C recursion themselves (RecursionError near the C stack's
+# end); 3.11 would overflow the C stack: its default limit stops first.
+if sys.version_info >= (3, 12):
+    sys.setrecursionlimit(10**6)
 gc.collect()
 try:
     rec()
@@ -517,6 +520,11 @@ def test_collection_near_the_stack_limit_defers_deaths_safely(mode):
     assert proc.returncode == 0, proc.stderr[-2000:]
     lines = proc.stdout.split("\n")
     n1, n2, seen = map(int, lines[0].split())
-    assert (n1, n2, seen) == (2, 0, 0), proc.stdout
+    # Explicit registration: exactly the pair.  Otherwise the first
+    # collection may also find other garbage of the recursion, depending on
+    # when the last automatic collection ran (altgc's run at pending-call
+    # points, 3.11's builtin gc inside an allocation).
+    assert n1 == 2 if mode == "track" else n1 >= 2, proc.stdout
+    assert (n2, seen) == (0, 0), proc.stdout
     if mode == "track":
         assert lines[1] == "registered 0"
