@@ -371,16 +371,9 @@ agc_hooks_freelist_types(void)
         return NULL;
     }
     for (int k = 0; k < AGC_NKINDS; k++) {
-        PyTypeObject *tp = NULL;
-#define AGC_KIND_TYPE_(KIND, TYPE, NAME)                                \
-        if (k == KIND) {                                                \
-            tp = &(TYPE);                                               \
-        }
-        AGC_FREELIST_KINDS(AGC_KIND_TYPE_)
-#undef AGC_KIND_TYPE_
-        if (k >= AGC_KIND_FUTUREITER0) {
-            tp = sites[k].type;
-        }
+        /* sites_init named the table's types; FutureIter sites name a
+         * type once one was met (agc_heap_freelist_kind). */
+        PyTypeObject *tp = sites[k].type;
         if (tp == NULL) {
             continue;
         }

@@ -528,3 +528,53 @@ def test_collection_near_the_stack_limit_defers_deaths_safely(mode):
     assert (n2, seen) == (0, 0), proc.stdout
     if mode == "track":
         assert lines[1] == "registered 0"
+
+
+# ---- a documented limit: FutureIter types beyond the interposable ones ---
+
+FUTUREITER_TYPES = r'''
+import asyncio, importlib, sys
+import altgc
+loop = asyncio.new_event_loop()
+its, seen, results, msg = [], set(), [], ""
+for i in range(6):
+    sys.modules.pop("_asyncio", None)
+    mod = importlib.import_module("_asyncio")   # a fresh module and types
+    it = mod.Future(loop=loop).__await__()
+    its.append(it)
+    if type(it) in seen:
+        results.append("same type")
+        continue
+    seen.add(type(it))
+    try:
+        altgc.track(it)
+        results.append("tracked")
+    except TypeError as e:
+        msg = str(e)
+        try:
+            altgc.watch(it)
+            results.append("refused, watched")
+        except TypeError:
+            results.append("refused")
+print(results)
+print(msg)
+del its
+print(len(altgc.get_objects()))
+'''
+
+
+def test_futureiter_types_beyond_the_sites_are_refused_clearly():
+    # One _asyncio.FutureIter type per _asyncio module object; altgc can
+    # interpose the deallocators of AGC_FUTUREITER_SITES (4) of them.  A
+    # fifth is refused with a TypeError naming the limit, never registered
+    # unseen (its deaths would skip the allocator).
+    proc = run_python(FUTUREITER_TYPES)
+    results, msg, left = proc.stdout.splitlines()
+    results = eval(results)
+    if results.count("same type") == 5:
+        pytest.skip("a fresh import of _asyncio gives the same types here")
+    assert results == ["tracked"] * 4 + ["refused"] * 2
+    assert msg == ("track() argument 'obj': altgc can follow the deaths of "
+                   "4 _asyncio.FutureIter types (one per _asyncio module); "
+                   "this one is another")
+    assert left == "0"        # the four tracked ones died and left
