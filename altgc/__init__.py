@@ -29,7 +29,8 @@ The C core, ``altgc._core``, returns plain data; this module gives it names
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from collections.abc import Callable
+from typing import Any
 
 from . import _version_check
 
@@ -39,14 +40,34 @@ try:
     from . import _core
 except ImportError as _exc:  # pragma: no cover - depends on the checkout
     import os as _os
+
     raise ImportError(
-        "altgc's C extension altgc._core is not built in %s -- probably the "
+        f"altgc's C extension altgc._core is not built in "
+        f"{_os.path.dirname(_os.path.abspath(__file__))} -- probably the "
         "source tree is shadowing an installed altgc.  Build it in place "
         "with `python -m pip install -e .` (or `python setup.py build_ext "
         "--inplace`), or run from another directory."
-        % _os.path.dirname(_os.path.abspath(__file__))) from _exc
+    ) from _exc
 
-__all__ = [
+from ._explain import (
+    CAUSES,
+    Explanation,
+    HeapIndex,
+    RefPath,
+    WatchInfo,
+    explain,
+    heap_index,
+    survivors,
+    unwatch,
+    watch,
+    watched,
+)
+from ._install import InstallInfo, install, install_info, installed, is_installed, uninstall
+from ._util import fmt_ns as _fmt_ns
+from .compare import HeapComparison, HeapDifference, compare_heap
+
+# Grouped by topic, as docs/API.md lists them (not sorted).
+__all__ = [  # noqa: RUF022
     "track", "untrack", "is_tracked", "get_objects",
     "collect", "find_unreachable",
     "get_threshold", "set_threshold", "get_count",
@@ -59,31 +80,29 @@ __all__ = [
     "DEBUG_STATS", "DEBUG_COLLECTABLE", "DEBUG_UNCOLLECTABLE",
     "DEBUG_SAVEALL", "DEBUG_LEAK",
     "Stats", "GenerationStats", "CollectionInfo",
-    # ---- compare (issue 5) ----
+    # the live-heap comparison (altgc.compare)
     "compare_heap", "HeapComparison", "HeapDifference",
-    # ---- end compare ----
-    # install mode (_install.py)
+    # install mode (altgc._install)
     "install", "uninstall", "installed", "is_installed", "install_info",
     "InstallInfo",
-    # ---- explain / watch (altgc/_explain.py) ----
+    # why is it still alive? (altgc._explain, altgc._ipython)
     "watch", "unwatch", "watched", "explain", "survivors", "heap_index",
     "Explanation", "RefPath", "WatchInfo", "HeapIndex", "CAUSES",
     "load_ipython_extension", "unload_ipython_extension",
-    # ---- end explain / watch ----
-]
+]  # fmt: skip
 
 __version__ = "0.1.0"
 
 #: Objects found uncollectable (legacy ``tp_del`` cycles), and with
 #: ``DEBUG_SAVEALL`` every object found unreachable.  The same list for the
 #: life of the process, as :data:`gc.garbage`.
-garbage: List[Any] = _core.garbage
+garbage: list[Any] = _core.garbage
 
 #: Callables invoked as ``cb(phase, info)`` before (``"start"``) and after
 #: (``"stop"``) every collection, ``info`` being a dict with the keys
 #: ``"generation"``, ``"collected"`` and ``"uncollectable"`` -- as
 #: :data:`gc.callbacks`.
-callbacks: List[Callable[[str, Dict[str, int]], object]] = _core.callbacks
+callbacks: list[Callable[[str, dict[str, int]], object]] = _core.callbacks
 
 DEBUG_STATS: int = _core.DEBUG_STATS
 DEBUG_COLLECTABLE: int = _core.DEBUG_COLLECTABLE
@@ -93,6 +112,7 @@ DEBUG_LEAK: int = _core.DEBUG_LEAK
 
 
 # ---- the registry -------------------------------------------------------
+
 
 def track(obj: object) -> None:
     """Register a container object with altgc.
@@ -113,7 +133,7 @@ def track(obj: object) -> None:
     Traceback (most recent call last):
     ...
     TypeError: track() argument 'obj' must be a container object whose type supports the cycle collector, not int
-    """
+    """  # noqa: E501 - a doctest's expected output is one line
     _core.track(obj)
 
 
@@ -139,7 +159,7 @@ def is_tracked(obj: object) -> bool:
     return _core.is_tracked(obj)
 
 
-def get_objects(generation: Optional[int] = None) -> List[Any]:
+def get_objects(generation: int | None = None) -> list[Any]:
     """The registered objects of ``generation`` (0, 1 or 2), or of all three.
 
     Frozen objects (see :func:`freeze`) are not included, as with
@@ -157,6 +177,7 @@ def get_objects(generation: Optional[int] = None) -> List[Any]:
 
 
 # ---- collecting ---------------------------------------------------------
+
 
 def collect(generation: int = 2) -> int:
     """Collect generations ``0..generation``; return how many unreachable
@@ -176,7 +197,7 @@ def collect(generation: int = 2) -> int:
     return _core.collect(generation)
 
 
-def find_unreachable(generation: int = 2) -> List[List[Any]]:
+def find_unreachable(generation: int = 2) -> list[list[Any]]:
     """The unreachable registered objects of generations ``0..generation``,
     without finalizing or freeing anything.
 
@@ -196,7 +217,7 @@ def find_unreachable(generation: int = 2) -> List[List[Any]]:
     return _core.find_unreachable(generation)
 
 
-def get_threshold() -> Tuple[int, int, int]:
+def get_threshold() -> tuple[int, int, int]:
     """The collection thresholds ``(threshold0, threshold1, threshold2)``.
 
     They start at the running interpreter's own defaults: ``(700, 10, 10)``
@@ -209,8 +230,9 @@ def get_threshold() -> Tuple[int, int, int]:
     return _core.get_threshold()
 
 
-def set_threshold(threshold0: int, threshold1: Optional[int] = None,
-                  threshold2: Optional[int] = None) -> None:
+def set_threshold(
+    threshold0: int, threshold1: int | None = None, threshold2: int | None = None
+) -> None:
     """Set the collection thresholds (omitted ones stay as they are).
 
     ``threshold0`` is how many registrations (minus deaths) trigger a
@@ -234,7 +256,7 @@ def set_threshold(threshold0: int, threshold1: Optional[int] = None,
     _core.set_threshold(threshold0, **kwargs)
 
 
-def get_count() -> Tuple[int, int, int]:
+def get_count() -> tuple[int, int, int]:
     """``(count0, count1, count2)``: registrations minus deaths since the
     last collection of generation 0, and collections of generations 0 and 1
     since the last collection of generations 1 and 2.
@@ -338,7 +360,7 @@ def get_freeze_count() -> int:
     return _core.get_freeze_count()
 
 
-def get_referrers(*objs: object) -> List[Any]:
+def get_referrers(*objs: object) -> list[Any]:
     """The registered objects (generations 0-2) that refer to any of
     ``objs``, as :func:`gc.get_referrers` does over the gc's objects.
 
@@ -352,7 +374,7 @@ def get_referrers(*objs: object) -> List[Any]:
     return _core.get_referrers(*objs)
 
 
-def get_referents(*objs: object) -> List[Any]:
+def get_referents(*objs: object) -> list[Any]:
     """The objects that ``objs`` refer to, as reported by their
     ``tp_traverse`` (as :func:`gc.get_referents`).
 
@@ -375,7 +397,8 @@ def is_finalized(obj: object) -> bool:
 
 # ---- inspection ---------------------------------------------------------
 
-def get_stats() -> List[Dict[str, Any]]:
+
+def get_stats() -> list[dict[str, Any]]:
     """Per generation ``{"collections", "collected", "uncollectable"}``
     (and on 3.15 ``"candidates"``, the objects examined, and
     ``"duration"``, seconds): exactly the shape of :func:`gc.get_stats`.
@@ -405,7 +428,7 @@ class Stats:
     """What :func:`stats` returns: per-generation counters and pause times,
     and the size and memory of the registry."""
 
-    generations: List[GenerationStats]
+    generations: list[GenerationStats]
     permanent_size: int
     registry_size: int
     registry_bytes: int
@@ -419,22 +442,24 @@ class Stats:
             return 0.0
         return self.registry_bytes / self.registry_size
 
-    def as_dict(self) -> Dict[str, Any]:
+    def as_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["bytes_per_object"] = self.bytes_per_object
         return d
 
     def __str__(self) -> str:
-        lines = ["gen  size       collections  collected  uncollectable"
-                 "  total pause  max pause"]
+        lines = ["gen  size       collections  collected  uncollectable  total pause  max pause"]
         for i, g in enumerate(self.generations):
             lines.append(
                 f"{i:<4} {g.size:<10} {g.collections:<12} {g.collected:<10} "
                 f"{g.uncollectable:<14} {_fmt_ns(g.total_pause_ns):<12} "
-                f"{_fmt_ns(g.max_pause_ns)}")
-        lines.append(f"permanent: {self.permanent_size}; registry: "
-                     f"{self.registry_size} objects, {self.registry_bytes} "
-                     f"bytes ({self.bytes_per_object:.1f} per object)")
+                f"{_fmt_ns(g.max_pause_ns)}"
+            )
+        lines.append(
+            f"permanent: {self.permanent_size}; registry: "
+            f"{self.registry_size} objects, {self.registry_bytes} "
+            f"bytes ({self.bytes_per_object:.1f} per object)"
+        )
         return "\n".join(lines)
 
 
@@ -470,19 +495,18 @@ class CollectionInfo:
     collected: int
     uncollectable: int
     resurrected: int
-    cycles: List[List[Tuple[str, int]]]
+    cycles: list[list[tuple[str, int]]]
     cycles_truncated: bool
-    phases_ns: Dict[str, int]
+    phases_ns: dict[str, int]
     total_ns: int
     automatic: bool
 
-    def as_dict(self) -> Dict[str, Any]:
+    def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     def __str__(self) -> str:
         kind = "automatic" if self.automatic else "explicit"
-        phases = ", ".join(f"{k} {_fmt_ns(v)}"
-                           for k, v in self.phases_ns.items())
+        phases = ", ".join(f"{k} {_fmt_ns(v)}" for k, v in self.phases_ns.items())
         lines = [
             f"{kind} collection of generation {self.generation}: examined "
             f"{self.examined}, unreachable {self.unreachable}, collected "
@@ -499,7 +523,7 @@ class CollectionInfo:
         return "\n".join(lines)
 
 
-def last_collection() -> Optional[CollectionInfo]:
+def last_collection() -> CollectionInfo | None:
     """A :class:`CollectionInfo` for the most recent collection, or None.
 
     >>> import altgc
@@ -547,38 +571,20 @@ def _guard_tracemalloc() -> None:
 
 _guard_tracemalloc()
 
-# ---- compare (issue 5) ----
-from .compare import HeapComparison, HeapDifference, compare_heap  # noqa: E402
-# ---- end compare ----
-from ._install import (InstallInfo, install, install_info,  # noqa: E402
-                       installed, is_installed, uninstall)
 
-
-def _fmt_ns(ns: int) -> str:
-    if ns >= 1_000_000_000:
-        return f"{ns / 1e9:.2f} s"
-    if ns >= 1_000_000:
-        return f"{ns / 1e6:.2f} ms"
-    if ns >= 1_000:
-        return f"{ns / 1e3:.1f} us"
-    return f"{ns} ns"
-
-
-# ---- explain / watch (altgc/_explain.py, altgc/_ipython.py) ---------------
-from ._explain import (  # noqa: E402
-    CAUSES, Explanation, HeapIndex, RefPath, WatchInfo, explain, heap_index,
-    survivors, unwatch, watch, watched)
+# ---- the IPython extension ------------------------------------------------
 
 
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext altgc``: the ``%altgc`` line magic and post-cell notices
     (see :mod:`altgc._ipython`)."""
     from . import _ipython
+
     _ipython.load(ipython)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
     """``%unload_ext altgc``."""
     from . import _ipython
+
     _ipython.unload(ipython)
-# ---- end explain / watch ------------------------------------------------

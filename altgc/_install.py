@@ -12,49 +12,32 @@ from __future__ import annotations
 import atexit
 import contextlib
 import dataclasses
-import importlib.machinery
-import importlib.util
-import sys
 import threading
-from typing import Any, Dict, Iterator, Optional, Tuple
+from collections.abc import Iterator
+from typing import Any
 
 from . import _core
-
-
-def _find_builtin_gc() -> Any:
-    """The interpreter's own gc module, even if ``sys.modules["gc"]`` has
-    been replaced by altgc."""
-    mod = sys.modules.get("gc")
-    if mod is not None and getattr(mod, "__name__", None) == "gc" \
-            and getattr(mod, "__loader__", None) is \
-            importlib.machinery.BuiltinImporter:
-        return mod
-    spec = importlib.machinery.BuiltinImporter.find_spec("gc")
-    if spec is None:  # pragma: no cover - gc is always built in
-        raise ImportError("the builtin gc module is missing")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)  # type: ignore[union-attr]
-    return mod
-
+from ._util import find_builtin_gc
 
 #: The builtin gc module (never altgc, whatever ``sys.modules`` says).
-builtin_gc = _find_builtin_gc()
+builtin_gc = find_builtin_gc()
 
 
 @dataclasses.dataclass(frozen=True)
 class _Saved:
     builtin_enabled: bool
-    builtin_threshold: Tuple[int, int, int]
+    builtin_threshold: tuple[int, int, int]
     builtin_debug: int
     altgc_enabled: bool
-    altgc_threshold: Tuple[int, int, int]
+    altgc_threshold: tuple[int, int, int]
     altgc_debug: int
 
 
 _lock = threading.RLock()
-_saved: Optional[_Saved] = None
+_saved: _Saved | None = None
 
-def _builtin_collect_hook(phase: str, info: Dict[str, int]) -> None:
+
+def _builtin_collect_hook(phase: str, info: dict[str, int]) -> None:
     """In the builtin gc's callbacks while installed.
 
     A direct call of the builtin ``gc.collect(n)`` (code that imported gc
@@ -79,8 +62,7 @@ def _at_exit() -> None:
             _restore(keep_registry=True)
 
 
-def _apply(module: Any, threshold: Tuple[int, int, int], debug: int,
-           enabled: bool) -> None:
+def _apply(module: Any, threshold: tuple[int, int, int], debug: int, enabled: bool) -> None:
     """Set a collector's (the builtin gc's or altgc's) thresholds, debug
     flags and enabled flag."""
     module.set_threshold(*threshold)
@@ -92,20 +74,18 @@ def _restore(keep_registry: bool) -> None:
     global _saved
     saved = _saved
     assert saved is not None
-    error: Optional[BaseException] = None
+    error: BaseException | None = None
     try:
         _core._uninstall(keep_registry)
     except BaseException as exc:
-        if is_installed():      # refused (during a collection): no change
+        if is_installed():  # refused (during a collection): no change
             raise
-        error = exc             # uninstalled, but the hand-back failed
+        error = exc  # uninstalled, but the hand-back failed
     _saved = None
     with contextlib.suppress(ValueError):
         builtin_gc.callbacks.remove(_builtin_collect_hook)
-    _apply(builtin_gc, saved.builtin_threshold, saved.builtin_debug,
-           saved.builtin_enabled)
-    _apply(_core, saved.altgc_threshold, saved.altgc_debug,
-           saved.altgc_enabled)
+    _apply(builtin_gc, saved.builtin_threshold, saved.builtin_debug, saved.builtin_enabled)
+    _apply(_core, saved.altgc_threshold, saved.altgc_debug, saved.altgc_enabled)
     atexit.unregister(_at_exit)
     if error is not None:
         raise error
@@ -146,23 +126,25 @@ def install(adopt: bool = True) -> bool:
     """
     global _saved
     if not isinstance(adopt, bool):
-        raise TypeError("install() argument 'adopt' must be bool, not %s"
-                        % type(adopt).__name__)
+        raise TypeError(f"install() argument 'adopt' must be bool, not {type(adopt).__name__}")
     with _lock:
         if _saved is not None:
             return False
-        saved = _Saved(builtin_gc.isenabled(), builtin_gc.get_threshold(),
-                       builtin_gc.get_debug(), _core.isenabled(),
-                       _core.get_threshold(), _core.get_debug())
+        saved = _Saved(
+            builtin_gc.isenabled(),
+            builtin_gc.get_threshold(),
+            builtin_gc.get_debug(),
+            _core.isenabled(),
+            _core.get_threshold(),
+            _core.get_debug(),
+        )
         builtin_gc.disable()
         try:
             # altgc takes over the builtin gc's settings
-            _apply(_core, saved.builtin_threshold, saved.builtin_debug,
-                   saved.builtin_enabled)
+            _apply(_core, saved.builtin_threshold, saved.builtin_debug, saved.builtin_enabled)
             _core._install(builtin_gc, adopt)
         except BaseException:
-            _apply(_core, saved.altgc_threshold, saved.altgc_debug,
-                   saved.altgc_enabled)
+            _apply(_core, saved.altgc_threshold, saved.altgc_debug, saved.altgc_enabled)
             if saved.builtin_enabled:
                 builtin_gc.enable()
             raise

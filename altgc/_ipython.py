@@ -20,14 +20,15 @@ still alive gets a one-line notice naming the cause and the fix.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import re
 import shlex
 import sys
-from typing import Any, Dict, Optional
+from typing import Any
 
-from . import _core
-from . import _explain
+from . import _core, _explain
+from ._explain import watching
 
 _USAGE = __doc__.split("::", 1)[1].split("After each cell")[0]
 
@@ -36,19 +37,20 @@ class _State:
     def __init__(self, shell: Any) -> None:
         self.shell = shell
         self.notices = True
-        self.auto_min_size: Optional[int] = None
-        self.bound_before: Dict[str, int] = {}    # label -> id when bound
-        self.names_before: set = set()
+        self.auto_min_size: int | None = None
+        self.bound_before: dict[str, int] = {}  # label -> id when bound
+        self.names_before: set[str] = set()
 
 
-_state: Optional[_State] = None
+_state: _State | None = None
 
 
 def _parse_size(text: str) -> int:
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kKmMgG]?)[bB]?\s*", text)
     if not m:
-        raise ValueError(f"%altgc watch: --min-size {text!r} is not a size "
-                         "(examples: 1000000, 500KB, 10MB)")
+        raise ValueError(
+            f"%altgc watch: --min-size {text!r} is not a size (examples: 1000000, 500KB, 10MB)"
+        )
     mult = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9}[m.group(2).lower()]
     return int(float(m.group(1)) * mult)
 
@@ -58,26 +60,25 @@ def _size(obj: Any) -> int:
         n = sys.getsizeof(obj)
     except Exception:
         n = 0
-    nbytes = getattr(type(obj), "nbytes", None)   # numpy arrays, views
+    nbytes = getattr(type(obj), "nbytes", None)  # numpy arrays, views
     if nbytes is not None:
-        try:
+        with contextlib.suppress(Exception):
             n = max(n, int(obj.nbytes))
-        except Exception:
-            pass
     return n
 
 
-def _user_ns() -> Dict[str, Any]:
+def _user_ns() -> dict[str, Any]:
     assert _state is not None
-    return _state.shell.user_ns
+    ns: dict[str, Any] = _state.shell.user_ns
+    return ns
 
 
-def _watched_bindings() -> Dict[str, int]:
+def _watched_bindings() -> dict[str, int]:
     """label -> id(obj) for watched labels the namespace binds to their
     (alive) object."""
     ns = _user_ns()
     out = {}
-    for w in list(_explain._watches.values()):
+    for w in list(watching.watches.values()):
         obj = _core._watch_get(w.token)
         if obj is None:
             continue
@@ -102,14 +103,12 @@ def _post_run_cell(*args: Any) -> None:
     ns = _user_ns()
     if st.auto_min_size is not None:
         for name in set(ns) - st.names_before:
-            if name.startswith("_") or name in _explain._watches:
+            if name.startswith("_") or name in watching.watches:
                 continue
             obj = ns[name]
             if _size(obj) >= st.auto_min_size:
-                try:
+                with contextlib.suppress(TypeError):
                     _watch_in_ns(obj, name)
-                except TypeError:
-                    pass
             del obj
     if not st.notices:
         return
@@ -117,7 +116,7 @@ def _post_run_cell(*args: Any) -> None:
     gone = [label for label in st.bound_before if label not in now]
     first = True
     for label in gone:
-        w = _explain._watches.get(label)
+        w = watching.watches.get(label)
         if w is None or not _core._watch_state(w.token)[0]:
             continue
         e = _explain.explain(label, 3, refresh=first)
@@ -125,20 +124,22 @@ def _post_run_cell(*args: Any) -> None:
         if not e.alive:
             continue
         where = f": {e.paths[0].expr}" if e.paths else ""
-        print(f"altgc: {label} ({e.type_name}) is still alive after del -- "
-              f"{e.cause_text}{where}; release it: {e.release or '?'}")
+        print(
+            f"altgc: {label} ({e.type_name}) is still alive after del -- "
+            f"{e.cause_text}{where}; release it: {e.release or '?'}"
+        )
 
 
 def _watch_in_ns(obj: Any, name: str) -> None:
     _explain.watch(obj, name)
-    w = _explain._watches[name]
+    w = watching.watches[name]
     w.names = [(_user_ns(), name)]
 
 
 def altgc_magic(line: str) -> Any:
     """``%altgc why|watch|report|collect|stats|notices ...``"""
     st = _state
-    if st is None:   # pragma: no cover - registered by load()
+    if st is None:  # pragma: no cover - registered by load()
         raise RuntimeError("%load_ext altgc first")
     try:
         args = shlex.split(line)
@@ -151,26 +152,29 @@ def altgc_magic(line: str) -> Any:
     ns = _user_ns()
     if cmd == "why":
         if not rest:
-            raise ValueError("%altgc why: give a watched label or an "
-                             "expression")
+            raise ValueError("%altgc why: give a watched label or an expression")
         what = line.split(None, 1)[1].strip()
-        if what in _explain._watches:
+        if what in watching.watches:
             return _explain.explain(what)
         try:
             obj = eval(what, ns)
         except NameError:
-            known = ", ".join(repr(k) for k in _explain._watches) or "none"
-            raise KeyError(f"%altgc why: {what!r} is neither a watched label "
-                           f"nor a name in the namespace; watched labels: "
-                           f"{known}") from None
+            known = ", ".join(repr(k) for k in watching.watches) or "none"
+            raise KeyError(
+                f"%altgc why: {what!r} is neither a watched label "
+                f"nor a name in the namespace; watched labels: "
+                f"{known}"
+            ) from None
         e = _explain.explain(obj, literal=True)
         del obj
         return e
     if cmd == "watch":
         if not rest:
             st.auto_min_size = st.auto_min_size or 1_000_000
-            print(f"altgc: watching every new object of at least "
-                  f"{st.auto_min_size} bytes that a cell binds")
+            print(
+                f"altgc: watching every new object of at least "
+                f"{st.auto_min_size} bytes that a cell binds"
+            )
             return None
         if rest[0] == "--off":
             st.auto_min_size = None
@@ -180,13 +184,14 @@ def altgc_magic(line: str) -> Any:
             if len(rest) != 2:
                 raise ValueError("%altgc watch --min-size SIZE")
             st.auto_min_size = _parse_size(rest[1])
-            print(f"altgc: watching every new object of at least "
-                  f"{st.auto_min_size} bytes that a cell binds")
+            print(
+                f"altgc: watching every new object of at least "
+                f"{st.auto_min_size} bytes that a cell binds"
+            )
             return None
         missing = [n for n in rest if n not in ns]
         if missing:
-            raise KeyError(f"%altgc watch: no variable named "
-                           f"{', '.join(missing)}")
+            raise KeyError(f"%altgc watch: no variable named {', '.join(missing)}")
         for name in rest:
             _watch_in_ns(ns[name], name)
         st.bound_before = _watched_bindings()
@@ -202,13 +207,15 @@ def altgc_magic(line: str) -> Any:
         before = {w.label for w in _explain.watched() if w.alive}
         n = gc.collect()
         m = _core.collect(2)
-        freed = sorted(before - {w.label for w in _explain.watched()
-                                 if w.alive})
-        print(f"gc.collect(): {n} unreachable; altgc.collect(): {m}"
-              + (f"; freed watched: {', '.join(freed)}" if freed else ""))
+        freed = sorted(before - {w.label for w in _explain.watched() if w.alive})
+        print(
+            f"gc.collect(): {n} unreachable; altgc.collect(): {m}"
+            + (f"; freed watched: {', '.join(freed)}" if freed else "")
+        )
         return None
     if cmd == "stats":
         from . import stats
+
         print(stats())
         idx = _core._hg_stats()
         if idx is not None:
@@ -236,10 +243,7 @@ def unload(ipython: Any) -> None:
     global _state
     if _state is None:
         return
-    for name, cb in (("pre_run_cell", _pre_run_cell),
-                     ("post_run_cell", _post_run_cell)):
-        try:
+    for name, cb in (("pre_run_cell", _pre_run_cell), ("post_run_cell", _post_run_cell)):
+        with contextlib.suppress(ValueError):
             ipython.events.unregister(name, cb)
-        except ValueError:
-            pass
     _state = None

@@ -10,13 +10,12 @@ ImportError that names the running version and the supported ones.
     >>> from altgc._version_check import unsupported_reason
     >>> unsupported_reason("cpython", (3, 16, 0), gil_disabled=False)
     'altgc supports CPython 3.11, 3.12, 3.13, 3.14 and 3.15 (default GIL builds); this is CPython 3.16.0'
-"""
+"""  # noqa: E501 - a doctest's expected output is one line
 
 from __future__ import annotations
 
 import sys
 import sysconfig
-from typing import Optional, Tuple
 
 #: The CPython minor versions altgc supports.
 SUPPORTED = ((3, 11), (3, 12), (3, 13), (3, 14), (3, 15))
@@ -24,34 +23,33 @@ SUPPORTED = ((3, 11), (3, 12), (3, 13), (3, 14), (3, 15))
 
 def _supported_text() -> str:
     names = ["%d.%d" % v for v in SUPPORTED]
-    listed = names[0] if len(names) == 1 else "%s and %s" % (
-        ", ".join(names[:-1]), names[-1])
-    return "CPython %s (default GIL builds)" % listed
+    listed = names[0] if len(names) == 1 else "{} and {}".format(", ".join(names[:-1]), names[-1])
+    return f"CPython {listed} (default GIL builds)"
 
 
-def unsupported_reason(implementation: str, version: Tuple[int, ...],
-                       gil_disabled: bool) -> Optional[str]:
+def unsupported_reason(
+    implementation: str, version: tuple[int, ...], gil_disabled: bool
+) -> str | None:
     """Why altgc cannot run on this interpreter, or None if it can.
 
     `implementation` is ``sys.implementation.name``, `version` the
     ``sys.version_info`` numbers, `gil_disabled` whether this is a
     free-threaded build.
     """
-    where = "%s %s%s" % (
+    where = "{} {}{}".format(
         "CPython" if implementation == "cpython" else implementation,
         ".".join(str(v) for v in version[:3]),
-        " (free-threaded build)" if gil_disabled else "")
-    if (implementation != "cpython" or tuple(version[:2]) not in SUPPORTED
-            or gil_disabled):
-        return "altgc supports %s; this is %s" % (_supported_text(), where)
+        " (free-threaded build)" if gil_disabled else "",
+    )
+    if implementation != "cpython" or tuple(version[:2]) not in SUPPORTED or gil_disabled:
+        return f"altgc supports {_supported_text()}; this is {where}"
     return None
 
 
-def current_reason() -> Optional[str]:
+def current_reason() -> str | None:
     """unsupported_reason() for the running interpreter."""
     gil_disabled = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
-    return unsupported_reason(sys.implementation.name,
-                              tuple(sys.version_info[:3]), gil_disabled)
+    return unsupported_reason(sys.implementation.name, tuple(sys.version_info[:3]), gil_disabled)
 
 
 def _running_as_main() -> bool:
@@ -61,7 +59,7 @@ def _running_as_main() -> bool:
     argv = list(getattr(sys, "orig_argv", []))
     for i, arg in enumerate(argv[:-1]):
         if arg == "-m":
-            return argv[i + 1] == "altgc" or argv[i + 1].startswith("altgc.")
+            return bool(argv[i + 1] == "altgc" or argv[i + 1].startswith("altgc."))
     return False
 
 

@@ -54,33 +54,33 @@ then holds the whole heap in its generation 2: compare generation 2.
 from __future__ import annotations
 
 import dataclasses
-import sys
+import types
 from collections import Counter, deque
-from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Set
+from collections.abc import Callable, Iterable
+from typing import Any
 
-import altgc
+from . import _core
+from ._install import is_installed
+from ._util import find_builtin_gc
 
-__all__ = ["compare_heap", "HeapComparison", "HeapDifference",
-           "builtin_gc", "REASONS"]
+__all__ = ["compare_heap", "HeapComparison", "HeapDifference", "builtin_gc", "REASONS"]  # noqa: RUF022 - as documented
 
 #: Reason code -> explanation, for every difference compare_heap can report.
-REASONS: Dict[str, str] = {
+REASONS: dict[str, str] = {
     "unregistered": "not registered with altgc, which cannot see it",
     "altgc_frozen": "frozen in altgc (permanent generation, altgc.freeze)",
-    "altgc_older_generation": "in an older altgc generation than the one "
-                              "collected",
+    "altgc_older_generation": "in an older altgc generation than the one collected",
     "held_from_outside_registry": "held from outside altgc's registry",
     "builtin_untracked": "not tracked by the builtin gc",
     "builtin_frozen": "frozen in the builtin gc (gc.freeze)",
-    "builtin_older_generation": "in an older builtin gc generation than the "
-                                "one collected",
+    "builtin_older_generation": "in an older builtin gc generation than the one collected",
     "held_by_unexamined": "held by an object the builtin gc did not examine",
     "resurrected": "resurrected by a __del__ the builtin gc ran",
     "unexplained": "UNEXPLAINED: both collectors examined it",
 }
 
 
-def builtin_gc() -> Any:
+def builtin_gc() -> types.ModuleType:
     """The builtin :mod:`gc` module, even when ``sys.modules["gc"]`` has
     been replaced (``sys.modules["gc"] = altgc`` in install mode).
 
@@ -88,19 +88,13 @@ def builtin_gc() -> Any:
     >>> altgc.compare.builtin_gc().__name__, altgc.compare.builtin_gc() is not altgc
     ('gc', True)
     """
-    mod = sys.modules.get("gc")
-    spec = getattr(mod, "__spec__", None)
-    if (mod is not None and getattr(mod, "__name__", None) == "gc"
-            and spec is not None and spec.origin == "built-in"):
-        return mod
-    import _imp
-    import importlib.machinery
-    spec = importlib.machinery.ModuleSpec(
-        "gc", importlib.machinery.BuiltinImporter, origin="built-in")
-    return _imp.create_builtin(spec)
+    return find_builtin_gc()
 
 
 _gc = builtin_gc()
+
+#: (source id, hops) of the nearest source an object is reachable from
+Reach = tuple[int, int]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,7 +112,7 @@ class HeapDifference:
     reason: str
     detail: str
 
-    def as_dict(self) -> Dict[str, Any]:
+    def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
 
@@ -134,9 +128,9 @@ class HeapComparison:
     """
 
     generation: int
-    altgc_ids: FrozenSet[int]
-    builtin_ids: FrozenSet[int]
-    differences: List[HeapDifference]
+    altgc_ids: frozenset[int]
+    builtin_ids: frozenset[int]
+    differences: list[HeapDifference]
     registered: int
     builtin_examined: int
 
@@ -152,18 +146,17 @@ class HeapComparison:
     def explained(self) -> bool:
         return all(d.reason != "unexplained" for d in self.differences)
 
-    def only(self, side: str) -> List[HeapDifference]:
+    def only(self, side: str) -> list[HeapDifference]:
         """The differences found by ``side`` only ("altgc" or "builtin")."""
         if side not in ("altgc", "builtin"):
-            raise ValueError("only() argument 'side' must be 'altgc' or "
-                             "'builtin', not %r" % (side,))
+            raise ValueError(f"only() argument 'side' must be 'altgc' or 'builtin', not {side!r}")
         return [d for d in self.differences if d.side == side]
 
-    def reasons(self) -> Dict[str, int]:
+    def reasons(self) -> dict[str, int]:
         """How many differences each reason explains."""
         return dict(Counter(d.reason for d in self.differences))
 
-    def as_dict(self) -> Dict[str, Any]:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "generation": self.generation,
             "altgc_ids": sorted(self.altgc_ids),
@@ -176,16 +169,20 @@ class HeapComparison:
         }
 
     def __str__(self, limit: int = 40) -> str:
-        verdict = "AGREE" if self.agree else (
-            "DIFFER (every difference explained)" if self.explained
-            else "DIFFER (some differences UNEXPLAINED)")
+        verdict = (
+            "AGREE"
+            if self.agree
+            else (
+                "DIFFER (every difference explained)"
+                if self.explained
+                else "DIFFER (some differences UNEXPLAINED)"
+            )
+        )
         lines = [
             f"compare_heap(generation={self.generation}): {verdict}",
             f"{'':28}{'altgc':>12}{'builtin gc':>14}",
-            f"{'containers examined':28}{self.registered:>12}"
-            f"{self.builtin_examined:>14}",
-            f"{'unreachable':28}{len(self.altgc_ids):>12}"
-            f"{len(self.builtin_ids):>14}",
+            f"{'containers examined':28}{self.registered:>12}{self.builtin_examined:>14}",
+            f"{'unreachable':28}{len(self.altgc_ids):>12}{len(self.builtin_ids):>14}",
             f"{'  found by both':28}{self.common:>12}{self.common:>14}",
             f"{'  found by this side only':28}"
             f"{len(self.altgc_ids - self.builtin_ids):>12}"
@@ -193,30 +190,34 @@ class HeapComparison:
         ]
         if self.differences:
             lines.append("")
-            lines.append(f"{'only':8} {'type':16} {'id':>16}  why the other "
-                         "side did not find it")
+            lines.append(f"{'only':8} {'type':16} {'id':>16}  why the other side did not find it")
             for d in self.differences[:limit]:
-                lines.append(f"{d.side:8} {d.type_name[:16]:16} "
-                             f"{d.id:#16x}  {d.reason}: {d.detail}")
+                lines.append(
+                    f"{d.side:8} {d.type_name[:16]:16} {d.id:#16x}  {d.reason}: {d.detail}"
+                )
             if len(self.differences) > limit:
-                lines.append(f"... {len(self.differences) - limit} more "
-                             f"({', '.join(f'{k} {v}' for k, v in sorted(self.reasons().items()))})")
+                lines.append(
+                    f"... {len(self.differences) - limit} more "
+                    f"({', '.join(f'{k} {v}' for k, v in sorted(self.reasons().items()))})"
+                )
         return "\n".join(lines)
 
 
 def _check_generation(generation: object) -> int:
     if isinstance(generation, bool) or not isinstance(generation, int):
-        raise TypeError("compare_heap() argument 'generation' must be an "
-                        "int, not %s" % type(generation).__name__)
+        raise TypeError(
+            f"compare_heap() argument 'generation' must be an int, not {type(generation).__name__}"
+        )
     if not 0 <= generation <= 2:
-        raise ValueError("compare_heap() argument 'generation' must be 0, "
-                         "1 or 2, not %d" % generation)
+        raise ValueError(
+            "compare_heap() argument 'generation' must be 0, 1 or 2, not %d" % generation
+        )
     return generation
 
 
-def _generation_map(objects_of) -> Dict[int, int]:
+def _generation_map(objects_of: Callable[[int], list[Any]]) -> dict[int, int]:
     """id -> generation (0..2) of the objects a collector lists."""
-    gens: Dict[int, int] = {}
+    gens: dict[int, int] = {}
     for g in range(3):
         objs = objects_of(g)
         for o in objs:
@@ -225,21 +226,22 @@ def _generation_map(objects_of) -> Dict[int, int]:
     return gens
 
 
-def _edges(objs: Dict[int, Any]) -> Dict[int, List[int]]:
+def _edges(objs: dict[int, Any]) -> dict[int, list[int]]:
     """referrer id -> referent ids, within ``objs`` (via gc.get_referents)."""
-    out: Dict[int, List[int]] = {}
+    out: dict[int, list[int]] = {}
     for i, o in objs.items():
         out[i] = [id(r) for r in _gc.get_referents(o) if id(r) in objs]
     return out
 
 
-def _spread(sources: Iterable[int], edges: Dict[int, List[int]],
-            targets: Set[int]) -> Dict[int, tuple]:
+def _spread(
+    sources: Iterable[int], edges: dict[int, list[int]], targets: set[int]
+) -> dict[int, Reach]:
     """Multi-source BFS: target id -> (source id, hops) of the nearest
     source it is reachable from."""
-    found: Dict[int, tuple] = {}
-    seen: Set[int] = set()
-    queue: deque = deque()
+    found: dict[int, Reach] = {}
+    seen: set[int] = set()
+    queue: deque[tuple[int, int, int]] = deque()
     for s in sources:
         seen.add(s)
         queue.append((s, s, 0))
@@ -255,19 +257,18 @@ def _spread(sources: Iterable[int], edges: Dict[int, List[int]],
     return found
 
 
-def _name(objs: Dict[int, Any], i: int) -> str:
+def _name(objs: dict[int, Any], i: int) -> str:
     return f"{type(objs[i]).__name__}@{i:#x}"
 
 
-def _held_by(objs: Dict[int, Any], found: tuple, reason: Dict[int, tuple],
-             collector: str) -> str:
+def _held_by(
+    objs: dict[int, Any], found: Reach, reason: dict[int, tuple[str, str]], collector: str
+) -> str:
     """Words for an object reachable from a source ``collector`` did not
     examine: ``found`` is ``(source id, hops)`` from :func:`_spread`."""
     src, hops = found
-    how = ("referenced by" if hops == 1 else
-           f"reachable ({hops} references) from")
-    return (f"{how} {_name(objs, src)}, which {collector} did not examine "
-            f"({reason[src][0]})")
+    how = "referenced by" if hops == 1 else f"reachable ({hops} references) from"
+    return f"{how} {_name(objs, src)}, which {collector} did not examine ({reason[src][0]})"
 
 
 def compare_heap(generation: int = 2) -> HeapComparison:
@@ -292,17 +293,16 @@ def compare_heap(generation: int = 2) -> HeapComparison:
     gc_debug = _gc.get_debug()
     gc_threshold = _gc.get_threshold()
     gc_callbacks = list(_gc.callbacks)
-    altgc_enabled = altgc.isenabled()
+    altgc_enabled = _core.isenabled()
     _gc.disable()
-    altgc.disable()
+    _core.disable()
     saved_garbage = list(_gc.garbage)
     try:
         # altgc first: its look changes nothing.  Keep ids and the facts
         # needed later, not the objects (the builtin gc must see them as
         # unreachable too).
         a_ids, a_finalized = _altgc_look(generation)
-        registered = sum(len(altgc.get_objects(g))
-                         for g in range(generation + 1))
+        registered = sum(len(_core.get_objects(g)) for g in range(generation + 1))
 
         # The builtin gc, saving everything it finds instead of freeing it.
         # (No callbacks: not even install mode's, which would run an altgc
@@ -310,7 +310,7 @@ def compare_heap(generation: int = 2) -> HeapComparison:
         _gc.callbacks[:] = []
         del _gc.garbage[:]
         _gc.set_debug(_gc.DEBUG_SAVEALL)
-        installed = _installed()
+        installed = is_installed()
         try:
             if installed:
                 # Install mode parks what altgc adopted in the builtin gc's
@@ -322,43 +322,39 @@ def compare_heap(generation: int = 2) -> HeapComparison:
             _gc.set_debug(gc_debug)
             _gc.callbacks[:] = gc_callbacks
             if installed:
-                altgc.get_count()    # install mode adopts and re-freezes
+                _core.get_count()  # install mode adopts and re-freezes
         b_objs = {id(o): o for o in _gc.garbage}
         # Hand the garbage back: restored gc.garbage, the found objects
         # are unreachable again once b_objs goes.
         _gc.garbage[:] = saved_garbage
         b_ids = set(b_objs)
-        differences: List[HeapDifference] = []
+        differences: list[HeapDifference] = []
         if a_ids != b_ids:
-            differences = _explain(generation, a_ids, b_objs, a_finalized,
-                                   b_young)
+            differences = _explain_differences(generation, a_ids, b_objs, a_finalized, b_young)
         del b_objs
-        return HeapComparison(generation=generation,
-                              altgc_ids=frozenset(a_ids),
-                              builtin_ids=frozenset(b_ids),
-                              differences=differences,
-                              registered=registered,
-                              builtin_examined=len(b_young))
+        return HeapComparison(
+            generation=generation,
+            altgc_ids=frozenset(a_ids),
+            builtin_ids=frozenset(b_ids),
+            differences=differences,
+            registered=registered,
+            builtin_examined=len(b_young),
+        )
     finally:
         if _gc.garbage is not None and len(_gc.garbage) != len(saved_garbage):
             _gc.garbage[:] = saved_garbage
         _gc.set_threshold(*gc_threshold)
         if altgc_enabled:
-            altgc.enable()
+            _core.enable()
         if gc_enabled:
             _gc.enable()
 
 
-def _installed() -> bool:
-    is_installed = getattr(altgc, "is_installed", None)
-    return bool(is_installed is not None and is_installed())
-
-
-def _altgc_look(generation: int) -> tuple:
+def _altgc_look(generation: int) -> tuple[set[int], dict[int, bool]]:
     """altgc's unreachable ids, and whether each was finalized already."""
-    groups = altgc.find_unreachable(generation)
-    ids: Set[int] = set()
-    finalized: Dict[int, bool] = {}
+    groups = _core.find_unreachable(generation)
+    ids: set[int] = set()
+    finalized: dict[int, bool] = {}
     for group in groups:
         for o in group:
             ids.add(id(o))
@@ -366,36 +362,42 @@ def _altgc_look(generation: int) -> tuple:
     return ids, finalized
 
 
-def _young_ids(objects_of, generation: int) -> Set[int]:
+def _young_ids(objects_of: Callable[[int], list[Any]], generation: int) -> set[int]:
     """ids of the objects a collector lists in generations 0..generation."""
-    ids: Set[int] = set()
+    ids: set[int] = set()
     for g in range(generation + 1):
         ids.update(map(id, objects_of(g)))
     return ids
 
 
-def _explain(generation: int, a_ids: Set[int], b_objs: Dict[int, Any],
-             a_finalized: Dict[int, bool],
-             b_young: Set[int]) -> List[HeapDifference]:
+def _explain_differences(
+    generation: int,
+    a_ids: set[int],
+    b_objs: dict[int, Any],
+    a_finalized: dict[int, bool],
+    b_young: set[int],
+) -> list[HeapDifference]:
     """One HeapDifference per object in one set only."""
-    diffs: List[HeapDifference] = []
+    diffs: list[HeapDifference] = []
     b_ids = set(b_objs)
 
     # --- found by the builtin gc only: why did altgc not see it? --------
     only_b = b_ids - a_ids
     if only_b:
-        a_gen = _generation_map(altgc.get_objects)
-        reason: Dict[int, tuple] = {}
+        a_gen = _generation_map(_core.get_objects)
+        reason: dict[int, tuple[str, str]] = {}
         for i in only_b | (b_ids & a_ids):
             o = b_objs[i]
-            if not altgc.is_tracked(o):
+            if not _core.is_tracked(o):
                 reason[i] = ("unregistered", REASONS["unregistered"])
             elif i not in a_gen:
                 reason[i] = ("altgc_frozen", REASONS["altgc_frozen"])
             elif a_gen[i] > generation:
-                reason[i] = ("altgc_older_generation",
-                             f"in altgc generation {a_gen[i]}, older than "
-                             f"the collected generation {generation}")
+                reason[i] = (
+                    "altgc_older_generation",
+                    f"in altgc generation {a_gen[i]}, older than "
+                    f"the collected generation {generation}",
+                )
         sources = [i for i in reason if i in b_ids]
         pending = {i for i in only_b if i not in reason}
         reach = _spread(sources, _edges(b_objs), pending)
@@ -407,16 +409,14 @@ def _explain(generation: int, a_ids: Set[int], b_objs: Dict[int, Any],
                 text = _held_by(b_objs, reach[i], reason, "altgc")
             else:
                 code, text = "unexplained", REASONS["unexplained"]
-            diffs.append(HeapDifference("builtin",
-                                        type(b_objs[i]).__name__, i,
-                                        code, text))
+            diffs.append(HeapDifference("builtin", type(b_objs[i]).__name__, i, code, text))
 
     # --- found by altgc only: why did the builtin gc not collect it? ----
     only_a = a_ids - b_ids
     if only_a:
-        a_objs: Dict[int, Any] = {}
+        a_objs: dict[int, Any] = {}
         for g in range(3):
-            objs = altgc.get_objects(g)
+            objs = _core.get_objects(g)
             for o in objs:
                 if id(o) in a_ids:
                     a_objs[id(o)] = o
@@ -431,41 +431,54 @@ def _explain(generation: int, a_ids: Set[int], b_objs: Dict[int, Any],
             elif i not in b_all:
                 reason[i] = ("builtin_frozen", REASONS["builtin_frozen"])
             elif i not in b_young:
-                reason[i] = ("builtin_older_generation",
-                             f"in builtin gc generation {b_all[i]}, older "
-                             f"than the collected generation {generation}")
+                reason[i] = (
+                    "builtin_older_generation",
+                    f"in builtin gc generation {b_all[i]}, older "
+                    f"than the collected generation {generation}",
+                )
         edges = _edges(a_objs)
         pending = {i for i in only_a if i in a_objs and i not in reason}
         reach = _spread(list(reason), edges, pending)
-        resurrected = [i for i in only_a if i in a_objs and i not in reason
-                       and not a_finalized.get(i, False)
-                       and _gc.is_finalized(a_objs[i])]
+        resurrected = [
+            i
+            for i in only_a
+            if i in a_objs
+            and i not in reason
+            and not a_finalized.get(i, False)
+            and _gc.is_finalized(a_objs[i])
+        ]
         reach_res = _spread(resurrected, edges, pending)
         for i in sorted(only_a):
             if i not in a_objs:
-                diffs.append(HeapDifference(
-                    "altgc", "?", i, "unexplained",
-                    "freed while the builtin gc ran (a finalizer or "
-                    "callback dropped it)"))
+                diffs.append(
+                    HeapDifference(
+                        "altgc",
+                        "?",
+                        i,
+                        "unexplained",
+                        "freed while the builtin gc ran (a finalizer or callback dropped it)",
+                    )
+                )
                 continue
             if i in reason:
                 code, text = reason[i]
             elif i in resurrected:
                 code = "resurrected"
-                text = ("its __del__ ran during the builtin gc's "
-                        "collection and made it reachable again")
+                text = (
+                    "its __del__ ran during the builtin gc's collection and made it reachable again"
+                )
             elif i in reach:
                 code = "held_by_unexamined"
                 text = _held_by(a_objs, reach[i], reason, "the builtin gc")
             elif i in reach_res:
-                src, hops = reach_res[i]
+                src, _hops = reach_res[i]
                 code = "resurrected"
-                text = (f"reachable from {_name(a_objs, src)}, resurrected "
-                        "by its __del__ during the builtin gc's collection")
+                text = (
+                    f"reachable from {_name(a_objs, src)}, resurrected "
+                    "by its __del__ during the builtin gc's collection"
+                )
             else:
                 code, text = "unexplained", REASONS["unexplained"]
-            diffs.append(HeapDifference("altgc",
-                                        type(a_objs[i]).__name__, i,
-                                        code, text))
+            diffs.append(HeapDifference("altgc", type(a_objs[i]).__name__, i, code, text))
         del a_objs
     return diffs

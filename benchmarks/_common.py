@@ -42,11 +42,11 @@ perf_counter = time.perf_counter
 def import_altgc():
     """Import altgc, falling back to the source checkout (in-place build)."""
     try:
-        import altgc  # noqa: F401
+        import altgc
     except ImportError:
         if REPO_ROOT not in sys.path:
             sys.path.insert(0, REPO_ROOT)
-        import altgc  # noqa: F811
+        import altgc
     return altgc
 
 
@@ -66,13 +66,17 @@ def altgc_build_info():
 def parse_args(description, argv=None, extra=None):
     """Common command line: --quick, --repeat N, --json-only."""
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--quick", action="store_true",
-                        help="CI-speed smoke run: small sizes, 3 repetitions")
-    parser.add_argument("--repeat", "-r", type=int, default=None,
-                        help="repetitions per measurement (default 5, "
-                             "3 with --quick); medians are reported")
-    parser.add_argument("--json-only", action="store_true",
-                        help="print only the final JSON line")
+    parser.add_argument(
+        "--quick", action="store_true", help="CI-speed smoke run: small sizes, 3 repetitions"
+    )
+    parser.add_argument(
+        "--repeat",
+        "-r",
+        type=int,
+        default=None,
+        help="repetitions per measurement (default 5, 3 with --quick); medians are reported",
+    )
+    parser.add_argument("--json-only", action="store_true", help="print only the final JSON line")
     if extra is not None:
         extra(parser)
     args = parser.parse_args(argv)
@@ -136,7 +140,7 @@ def fmt_seconds(s):
     if s is None or s != s:
         return "-"
     if s >= 1.0:
-        return "%.3f s" % s
+        return f"{s:.3f} s"
     if s >= 1e-3:
         return "%.2f ms" % (s * 1e3)
     return "%.1f us" % (s * 1e6)
@@ -147,8 +151,8 @@ def fmt_value(row):
     if v is None or v != v:
         return "-"
     if row.get("metric") == "ratio":
-        return "%.2fx" % v
-    return "%.1f %s" % (v, row.get("metric", ""))
+        return f"{v:.2f}x"
+    return "{:.1f} {}".format(v, row.get("metric", ""))
 
 
 def status(row):
@@ -164,8 +168,7 @@ def status(row):
     return "above floor" if floor is not None else "above goal"
 
 
-def ratio_row(case, description, builtin_samples, altgc_samples, goal=None,
-              floor=None, extra=None):
+def ratio_row(case, description, builtin_samples, altgc_samples, goal=None, floor=None, extra=None):
     b = median(builtin_samples)
     a = median(altgc_samples)
     return {
@@ -177,27 +180,31 @@ def ratio_row(case, description, builtin_samples, altgc_samples, goal=None,
         "floor": floor,
         "builtin_s": b,
         "altgc_s": a,
-        "extra": dict(extra or {},
-                      ratio_of_minima=(
-                          min(altgc_samples) / min(builtin_samples)
-                          if builtin_samples and altgc_samples
-                          and min(builtin_samples) else None),
-                      # samples are taken in alternation, so sample i of
-                      # each side ran at nearly the same time: the median
-                      # of the per-pair ratios resists slow spells of a
-                      # shared machine better than the ratio of medians
-                      pair_ratio_median=(
-                          median([a_ / b_ for a_, b_ in
-                                  zip(altgc_samples, builtin_samples)
-                                  if b_])
-                          if builtin_samples and altgc_samples else None),
-                      builtin_samples=list(builtin_samples),
-                      altgc_samples=list(altgc_samples)),
+        "extra": dict(
+            extra or {},
+            ratio_of_minima=(
+                min(altgc_samples) / min(builtin_samples)
+                if builtin_samples and altgc_samples and min(builtin_samples)
+                else None
+            ),
+            # samples are taken in alternation, so sample i of
+            # each side ran at nearly the same time: the median
+            # of the per-pair ratios resists slow spells of a
+            # shared machine better than the ratio of medians
+            pair_ratio_median=(
+                median(
+                    [a_ / b_ for a_, b_ in zip(altgc_samples, builtin_samples, strict=False) if b_]
+                )
+                if builtin_samples and altgc_samples
+                else None
+            ),
+            builtin_samples=list(builtin_samples),
+            altgc_samples=list(altgc_samples),
+        ),
     }
 
 
-def value_row(case, description, metric, value, goal=None, floor=None,
-              extra=None):
+def value_row(case, description, metric, value, goal=None, floor=None, extra=None):
     return {
         "case": case,
         "description": description,
@@ -234,31 +241,42 @@ class Report:
         floor = row.get("floor")
         bounds = ""
         if goal is not None:
-            bounds = "goal <= %g" % goal
+            bounds = f"goal <= {goal:g}"
             if floor is not None:
-                bounds += ", floor <= %g" % floor
+                bounds += f", floor <= {floor:g}"
         if row["metric"] == "ratio":
             pairs = row["extra"].get("pair_ratio_median")
-            self.log("  %-28s builtin %-10s altgc %-10s ratio %-7s %s [%s]%s"
-                     % (row["case"], fmt_seconds(row["builtin_s"]),
-                        fmt_seconds(row["altgc_s"]), fmt_value(row), bounds,
-                        status(row),
-                        "  (pairs %.2fx)" % pairs if pairs else ""))
+            self.log(
+                "  %-28s builtin %-10s altgc %-10s ratio %-7s %s [%s]%s"
+                % (
+                    row["case"],
+                    fmt_seconds(row["builtin_s"]),
+                    fmt_seconds(row["altgc_s"]),
+                    fmt_value(row),
+                    bounds,
+                    status(row),
+                    f"  (pairs {pairs:.2f}x)" if pairs else "",
+                )
+            )
         else:
-            self.log("  %-28s %-18s %s [%s]"
-                     % (row["case"], fmt_value(row), bounds, status(row)))
+            self.log("  %-28s %-18s %s [%s]" % (row["case"], fmt_value(row), bounds, status(row)))
 
     def header(self, what):
         self.altgc_path, self.altgc_debug = altgc_build_info()
-        self.log("%s (Python %s, %s, repeat=%d%s)"
-                 % (what, platform.python_version(),
-                    platform.python_implementation(), self.args.repeat,
-                    ", quick" if self.args.quick else ""))
-        self.log("altgc from %s%s" % (self.altgc_path, ", DEBUG BUILD"
-                                      if self.altgc_debug else ""))
+        self.log(
+            "%s (Python %s, %s, repeat=%d%s)"
+            % (
+                what,
+                platform.python_version(),
+                platform.python_implementation(),
+                self.args.repeat,
+                ", quick" if self.args.quick else "",
+            )
+        )
+        debug = ", DEBUG BUILD" if self.altgc_debug else ""
+        self.log(f"altgc from {self.altgc_path}{debug}")
         if self.altgc_debug:
-            self.warn("altgc was built with ALTGC_DEBUG: timings are not "
-                      "representative")
+            self.warn("altgc was built with ALTGC_DEBUG: timings are not representative")
 
     def emit(self, error=None):
         result = {
@@ -284,8 +302,9 @@ def run_main(name, what, args, body):
         body(report)
     except Exception as exc:  # report, then fail the process
         import traceback
+
         traceback.print_exc()
-        report.emit(error="%s: %s" % (type(exc).__name__, exc))
+        report.emit(error=f"{type(exc).__name__}: {exc}")
         return 1
     report.emit()
     return 0

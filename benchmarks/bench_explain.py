@@ -16,7 +16,7 @@ gc.get_referrers -- a scan of the whole heap -- for every node it visits.
 Both must find the same 10-object chain (checked).  objgraph is only in the
 `bench` extra; without it the ratio rows are left out with a warning.
 
-Goals (issue 4): first <= 0.5 s in every shape and never slower than
+Goals: first <= 0.5 s in every shape and never slower than
 objgraph on the same heap; later <= 10 ms.  The heap index's memory per
 object is reported too.
 
@@ -29,14 +29,13 @@ import sys
 import time
 import types
 
-from _common import (import_altgc, median, parse_args, ratio_row, run_main,
-                     value_row)
+from _common import import_altgc, median, parse_args, ratio_row, run_main, value_row
 
 altgc = import_altgc()
 
 try:
     import objgraph
-except ImportError:   # pragma: no cover - depends on the environment
+except ImportError:  # pragma: no cover - depends on the environment
     objgraph = None
 
 
@@ -47,7 +46,7 @@ def build(shape, mod):
     node = target
     for _ in range(8):
         node = [node]
-    mod.head = [node]                      # module global -> 9 lists
+    mod.head = [node]  # module global -> 9 lists
     fan = {"chain9": 0, "fan50": 49, "fan300": 299}[shape]
     decoys = [[target, i] for i in range(fan)]
     # each decoy is itself referred to by a few containers, so a search
@@ -79,45 +78,73 @@ def body(report):
         # paths: the benchmark's own local `target`, and the module chain
         for x in (e, e2):
             [p] = [p for p in x.paths if p.root == "name"]
-            assert len(p.types) == 11 and p.expr == \
-                "bench_explain_heap.head[0][0][0][0][0][0][0][0][0]", p
+            assert (
+                len(p.types) == 11
+                and p.expr == "bench_explain_heap.head[0][0][0][0][0][0][0][0][0]"
+            ), p
         idx = e.index
-        report.add(value_row(
-            f"{shape}_first", f"first explain ({shape}, {idx.nodes} objects "
-            "indexed)", "ms", median(first) * 1e3, goal=500,
-            extra={"samples": first, "nodes": idx.nodes,
-                   "edges": idx.edges}))
-        report.add(value_row(
-            f"{shape}_later", f"later explain reusing the index ({shape})",
-            "ms", median(later) * 1e3, goal=10, extra={"samples": later}))
+        report.add(
+            value_row(
+                f"{shape}_first",
+                f"first explain ({shape}, {idx.nodes} objects indexed)",
+                "ms",
+                median(first) * 1e3,
+                goal=500,
+                extra={"samples": first, "nodes": idx.nodes, "edges": idx.edges},
+            )
+        )
+        report.add(
+            value_row(
+                f"{shape}_later",
+                f"later explain reusing the index ({shape})",
+                "ms",
+                median(later) * 1e3,
+                goal=10,
+                extra={"samples": later},
+            )
+        )
         if shape == "chain9":
-            report.add(value_row(
-                "index_bytes_per_object", "heap index memory per object",
-                "bytes/object", idx.bytes_per_object,
-                extra={"bytes": idx.bytes, "nodes": idx.nodes}))
+            report.add(
+                value_row(
+                    "index_bytes_per_object",
+                    "heap index memory per object",
+                    "bytes/object",
+                    idx.bytes_per_object,
+                    extra={"bytes": idx.bytes, "nodes": idx.nodes},
+                )
+            )
         if objgraph is not None:
-            sys.stderr.write(f"objgraph.find_backref_chain on {shape} "
-                             "(rescans the heap per node: up to ~10 s) ...\n")
+            sys.stderr.write(
+                f"objgraph.find_backref_chain on {shape} "
+                "(rescans the heap per node: up to ~10 s) ...\n"
+            )
             sys.stderr.flush()
-            reps = 1 if not args.quick else 1
+            reps = 1
             og = []
             for _ in range(reps):
                 t0 = time.perf_counter()
-                chain = objgraph.find_backref_chain(target, inspect.ismodule,
-                                                    max_depth=15)
+                chain = objgraph.find_backref_chain(target, inspect.ismodule, max_depth=15)
                 og.append(time.perf_counter() - t0)
-            assert chain[0] is mod and chain[-1] is target \
-                and len(chain) == 12, [type(c) for c in chain]
+            assert chain[0] is mod and chain[-1] is target and len(chain) == 12, [
+                type(c) for c in chain
+            ]
             del chain
-            report.add(ratio_row(
-                f"{shape}_vs_objgraph", f"first explain / objgraph "
-                f"find_backref_chain ({shape}); builtin_s is objgraph",
-                og, first, goal=1.0))
+            report.add(
+                ratio_row(
+                    f"{shape}_vs_objgraph",
+                    f"first explain / objgraph find_backref_chain ({shape}); builtin_s is objgraph",
+                    og,
+                    first,
+                    goal=1.0,
+                )
+            )
         del target, decoys, e, e2
         altgc._core._hg_clear()
     if objgraph is None:
-        report.warn("objgraph is not installed (pip install objgraph, or the "
-                    "'bench' extra): no comparison rows")
+        report.warn(
+            "objgraph is not installed (pip install objgraph, or the "
+            "'bench' extra): no comparison rows"
+        )
     del sys.modules[mod.__name__]
     del fillers
 

@@ -25,8 +25,16 @@ import gc
 import random
 import sys
 
-from _common import (alternate, consume, import_altgc, isolate_builtin_heap,
-                     parse_args, perf_counter, ratio_row, run_main)
+from _common import (
+    alternate,
+    consume,
+    import_altgc,
+    isolate_builtin_heap,
+    parse_args,
+    perf_counter,
+    ratio_row,
+    run_main,
+)
 
 FLOOR = 1.3
 GOAL = 1.0
@@ -40,7 +48,7 @@ def build_graph(n, seed=SEED):
     picks = rng.choices(nodes, k=3 * n)
     it = iter(picks)
     nxt = nodes[1:] + nodes[:1]
-    for node, after, a, b, c in zip(nodes, nxt, it, it, it):
+    for node, after, a, b, c in zip(nodes, nxt, it, it, it, strict=False):
         node += (after, a, b, c)
     return nodes
 
@@ -57,7 +65,7 @@ def bench(report, args):
         report.log("building %d live lists..." % n)
         nodes = build_graph(n)
         consume(map(altgc.track, nodes))
-        gc.collect()            # warm up; survivors go to the oldest gen
+        gc.collect()  # warm up; survivors go to the oldest gen
         altgc.collect()
 
         def live(collect):
@@ -65,18 +73,28 @@ def bench(report, args):
                 t0 = perf_counter()
                 found = collect()
                 return perf_counter() - t0, found
+
             return measure
 
         t_builtin, t_altgc, found_b, found_a = alternate(
-            reps, live(gc.collect), live(altgc.collect))
+            reps, live(gc.collect), live(altgc.collect)
+        )
         if any(found_a) or any(found_b):
-            report.warn("full_live: collections found garbage in a live heap "
-                        "(builtin %r, altgc %r)" % (found_b, found_a))
-        report.add(ratio_row(
-            "full_live",
-            "full collection, %d live lists x 4 refs" % n,
-            t_builtin, t_altgc, goal=GOAL, floor=FLOOR,
-            extra={"n": n, "builtin_found": found_b, "altgc_found": found_a}))
+            report.warn(
+                "full_live: collections found garbage in a live heap "
+                f"(builtin {found_b!r}, altgc {found_a!r})"
+            )
+        report.add(
+            ratio_row(
+                "full_live",
+                "full collection, %d live lists x 4 refs" % n,
+                t_builtin,
+                t_altgc,
+                goal=GOAL,
+                floor=FLOOR,
+                extra={"n": n, "builtin_found": found_b, "altgc_found": found_a},
+            )
+        )
         consume(map(altgc.untrack, nodes))
         del nodes
         gc.collect()
@@ -90,27 +108,39 @@ def bench(report, args):
             def measure():
                 nodes = build_graph(n)
                 consume(map(track, nodes))
-                del nodes       # the lists are now cyclic garbage
+                del nodes  # the lists are now cyclic garbage
                 t0 = perf_counter()
                 found = collect()
                 elapsed = perf_counter() - t0
                 left = gc.collect()
                 if left:
-                    report.warn("full_dead: builtin gc found %d objects left "
-                                "after the measured collection" % left)
+                    report.warn(
+                        "full_dead: builtin gc found %d objects left "
+                        "after the measured collection" % left
+                    )
                 return elapsed, found
+
             return measure
 
         t_builtin, t_altgc, found_b, found_a = alternate(
-            reps, dead(gc.collect, id), dead(altgc.collect, altgc.track))
+            reps, dead(gc.collect, id), dead(altgc.collect, altgc.track)
+        )
         if any(f != n for f in found_a) or any(f < n for f in found_b):
-            report.warn("full_dead: expected %d unreachable; builtin found "
-                        "%r, altgc found %r" % (n, found_b, found_a))
-        report.add(ratio_row(
-            "full_dead",
-            "full collection, %d dead lists x 4 refs (all freed)" % n,
-            t_builtin, t_altgc, goal=GOAL, floor=FLOOR,
-            extra={"n": n, "builtin_found": found_b, "altgc_found": found_a}))
+            report.warn(
+                "full_dead: expected %d unreachable; builtin found "
+                "%r, altgc found %r" % (n, found_b, found_a)
+            )
+        report.add(
+            ratio_row(
+                "full_dead",
+                "full collection, %d dead lists x 4 refs (all freed)" % n,
+                t_builtin,
+                t_altgc,
+                goal=GOAL,
+                floor=FLOOR,
+                extra={"n": n, "builtin_found": found_b, "altgc_found": found_a},
+            )
+        )
     finally:
         gc.unfreeze()
         gc.enable()
@@ -120,8 +150,12 @@ def bench(report, args):
 
 def main(argv=None):
     args = parse_args(__doc__.splitlines()[0], argv)
-    return run_main("bench_full", "Full collection, random graph of lists",
-                    args, lambda report: bench(report, args))
+    return run_main(
+        "bench_full",
+        "Full collection, random graph of lists",
+        args,
+        lambda report: bench(report, args),
+    )
 
 
 if __name__ == "__main__":

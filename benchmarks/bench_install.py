@@ -23,10 +23,18 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from _common import (REPO_ROOT, Report, import_altgc, median,  # noqa: E402
-                     parse_args, perf_counter, ratio_row, value_row)
+from _common import (  # noqa: E402 - found through the sys.path entry above
+    REPO_ROOT,
+    Report,
+    import_altgc,
+    median,
+    parse_args,
+    perf_counter,
+    ratio_row,
+    value_row,
+)
 
-CHILD = r'''
+CHILD = r"""
 import json, resource, sys, time
 from collections import deque
 mode, iterations = sys.argv[1], int(sys.argv[2])
@@ -102,18 +110,25 @@ print(json.dumps({**extra,
     "collections": len(pauses),
     "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
 }))
-'''
+"""
 
 
 def run_child(mode, iterations):
     env = dict(os.environ)
     altgc = import_altgc()
-    env["PYTHONPATH"] = os.path.dirname(os.path.dirname(
-        os.path.abspath(altgc.__file__))) + os.pathsep + env.get(
-            "PYTHONPATH", "")
-    out = subprocess.run([sys.executable, "-c", CHILD, mode,
-                          str(iterations)], capture_output=True, text=True,
-                         env=env, cwd=REPO_ROOT, check=True).stdout
+    env["PYTHONPATH"] = (
+        os.path.dirname(os.path.dirname(os.path.abspath(altgc.__file__)))
+        + os.pathsep
+        + env.get("PYTHONPATH", "")
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, mode, str(iterations)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO_ROOT,
+        check=True,
+    ).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -127,41 +142,80 @@ def bench_program(report, args):
     b, a = runs["builtin"], runs["altgc"]
     if {r["result"] for r in b} != {r["result"] for r in a}:
         report.warn("the program's result differs between the collectors")
-    desc = "program-shaped workload, %d iterations (child processes)" % (
-        iterations)
-    report.add(ratio_row("program wall", desc, [r["wall"] for r in b],
-                         [r["wall"] for r in a], goal=1.2, extra={
-                             "collections_builtin": median(
-                                 [r["collections"] for r in b]),
-                             "collections_altgc": median(
-                                 [r["collections"] for r in a])}))
-    report.add(ratio_row("program total GC time", desc,
-                         [r["gc_ns"] / 1e9 for r in b],
-                         [r["gc_ns"] / 1e9 for r in a]))
-    report.add(ratio_row("program longest pause", desc,
-                         [r["max_pause_ns"] / 1e9 for r in b],
-                         [r["max_pause_ns"] / 1e9 for r in a]))
+    desc = "program-shaped workload, %d iterations (child processes)" % (iterations)
+    report.add(
+        ratio_row(
+            "program wall",
+            desc,
+            [r["wall"] for r in b],
+            [r["wall"] for r in a],
+            goal=1.2,
+            extra={
+                "collections_builtin": median([r["collections"] for r in b]),
+                "collections_altgc": median([r["collections"] for r in a]),
+            },
+        )
+    )
+    report.add(
+        ratio_row(
+            "program total GC time",
+            desc,
+            [r["gc_ns"] / 1e9 for r in b],
+            [r["gc_ns"] / 1e9 for r in a],
+        )
+    )
+    report.add(
+        ratio_row(
+            "program longest pause",
+            desc,
+            [r["max_pause_ns"] / 1e9 for r in b],
+            [r["max_pause_ns"] / 1e9 for r in a],
+        )
+    )
     adopt = median([r["adopt_ns"] / max(1, r["adopted"]) for r in a])
     poll = median([r["poll_ns"] / max(1, r["polls"]) for r in a])
-    report.add(value_row("install: adoption per object", desc, "ns/object",
-                         adopt, extra={"polls_per_run": median(
-                             [r["polls"] for r in a]), "ns_per_poll": poll}))
-    report.log("    install mode bookkeeping: %.0f ns per adopted object, "
-               "%.0f polls per run at %.0f ns each"
-               % (adopt, median([r["polls"] for r in a]), poll))
+    report.add(
+        value_row(
+            "install: adoption per object",
+            desc,
+            "ns/object",
+            adopt,
+            extra={"polls_per_run": median([r["polls"] for r in a]), "ns_per_poll": poll},
+        )
+    )
+    report.log(
+        "    install mode bookkeeping: {:.0f} ns per adopted object, "
+        "{:.0f} polls per run at {:.0f} ns each".format(
+            adopt, median([r["polls"] for r in a]), poll
+        )
+    )
     rss_b = median([r["maxrss_kb"] for r in b]) / 1024
     rss_a = median([r["maxrss_kb"] for r in a]) / 1024
-    report.add(value_row("program peak RSS", desc, "ratio", rss_a / rss_b,
-                         extra={"builtin_mb": rss_b, "altgc_mb": rss_a}))
-    report.log("    peak RSS: builtin %.1f MB, altgc %.1f MB; collections: "
-               "builtin %d, altgc %d" % (
-                   rss_b, rss_a, median([r["collections"] for r in b]),
-                   median([r["collections"] for r in a])))
+    report.add(
+        value_row(
+            "program peak RSS",
+            desc,
+            "ratio",
+            rss_a / rss_b,
+            extra={"builtin_mb": rss_b, "altgc_mb": rss_a},
+        )
+    )
+    report.log(
+        "    peak RSS: builtin %.1f MB, altgc %.1f MB; collections: "
+        "builtin %d, altgc %d"
+        % (
+            rss_b,
+            rss_a,
+            median([r["collections"] for r in b]),
+            median([r["collections"] for r in a]),
+        )
+    )
 
 
 def bench_install_cost(report, args):
     altgc = import_altgc()
     import gc
+
     n = 100_000 if args.quick else 1_000_000
 
     class Obj:
@@ -184,18 +238,33 @@ def bench_install_cost(report, args):
         t_uninstall.append(perf_counter() - t0)
     k = median(adopted)
     desc = "install(adopt=True) over %d containers (+ the interpreter's)" % n
-    report.add(value_row("install(adopt=True)", desc, "ns/object",
-                         median(t_install) / k * 1e9, extra={
-                             "seconds": median(t_install),
-                             "adopted": k,
-                             "builtin_full_collect_s": median(t_builtin)}))
-    report.add(value_row("uninstall()", desc, "ns/object",
-                         median(t_uninstall) / k * 1e9, extra={
-                             "seconds": median(t_uninstall)}))
-    report.log("    install %.3f s, uninstall %.3f s, builtin gc.collect() "
-               "on the same heap %.3f s (%d objects adopted)"
-               % (median(t_install), median(t_uninstall), median(t_builtin),
-                  k))
+    report.add(
+        value_row(
+            "install(adopt=True)",
+            desc,
+            "ns/object",
+            median(t_install) / k * 1e9,
+            extra={
+                "seconds": median(t_install),
+                "adopted": k,
+                "builtin_full_collect_s": median(t_builtin),
+            },
+        )
+    )
+    report.add(
+        value_row(
+            "uninstall()",
+            desc,
+            "ns/object",
+            median(t_uninstall) / k * 1e9,
+            extra={"seconds": median(t_uninstall)},
+        )
+    )
+    report.log(
+        "    install %.3f s, uninstall %.3f s, builtin gc.collect() "
+        "on the same heap %.3f s (%d objects adopted)"
+        % (median(t_install), median(t_uninstall), median(t_builtin), k)
+    )
     del heap
 
 

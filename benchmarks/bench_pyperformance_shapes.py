@@ -20,9 +20,17 @@ median builtin sample.  Goal <= 1.0, floor <= 1.3 (as bench_full).
 import gc
 import sys
 
-from _common import (alternate, consume, import_altgc, isolate_builtin_heap,
-                     parse_args, perf_counter, ratio_row, run_main,
-                     track_new_objects)
+from _common import (
+    alternate,
+    consume,
+    import_altgc,
+    isolate_builtin_heap,
+    parse_args,
+    perf_counter,
+    ratio_row,
+    run_main,
+    track_new_objects,
+)
 
 GOAL = 1.0
 FLOOR = 1.3
@@ -77,19 +85,27 @@ def bench_traversal(report, args, altgc):
                 found += collect()
                 total += perf_counter() - t0
             return total, found
+
         return run
 
     t_builtin, t_altgc, found_b, found_a = alternate(
-        args.repeat, measure(gc.collect), measure(altgc.collect))
+        args.repeat, measure(gc.collect), measure(altgc.collect)
+    )
     if any(found_a) or any(found_b):
-        report.warn("gc_traversal: garbage found in a live heap (builtin %r, "
-                    "altgc %r)" % (found_b, found_a))
-    report.add(ratio_row(
-        "gc_traversal",
-        "%d nested lists, 499,500 refs, live; %d collections per sample"
-        % (N_LEVELS, loops),
-        t_builtin, t_altgc, goal=GOAL, floor=FLOOR,
-        extra={"loops": loops, "registered": registered}))
+        report.warn(
+            f"gc_traversal: garbage found in a live heap (builtin {found_b!r}, altgc {found_a!r})"
+        )
+    report.add(
+        ratio_row(
+            "gc_traversal",
+            "%d nested lists, 499,500 refs, live; %d collections per sample" % (N_LEVELS, loops),
+            t_builtin,
+            t_altgc,
+            goal=GOAL,
+            floor=FLOOR,
+            extra={"loops": loops, "registered": registered},
+        )
+    )
     consume(map(altgc.untrack, gc.get_objects()))
     del heap
     gc.collect()
@@ -114,26 +130,38 @@ def bench_collect(report, args, altgc):
                 t0 = perf_counter()
                 found.append(collect())
                 total += perf_counter() - t0
-                gc.collect()    # nothing should be left
+                gc.collect()  # nothing should be left
             return total, found
+
         return run
 
     t_builtin, t_altgc, found_b, found_a = alternate(
-        args.repeat, measure(gc.collect, False), measure(altgc.collect, True))
+        args.repeat, measure(gc.collect, False), measure(altgc.collect, True)
+    )
     counts_b = sorted({c for f in found_b for c in f})
     counts_a = sorted({c for f in found_a for c in f})
     if counts_a != counts_b or counts_b[0] < expected:
-        report.warn("gc_collect: unreachable counts differ: builtin %r, "
-                    "altgc %r (expected >= %d)" % (counts_b, counts_a,
-                                                   expected))
-    report.add(ratio_row(
-        "gc_collect",
-        "%d rings x %d nodes, all garbage; %d collections per sample"
-        % (CYCLES, LINKS + 1, loops),
-        t_builtin, t_altgc, goal=GOAL, floor=FLOOR,
-        extra={"loops": loops, "builtin_found": counts_b,
-               "altgc_found": counts_a,
-               "registered": sorted(set(registered))}))
+        report.warn(
+            "gc_collect: unreachable counts differ: builtin %r, "
+            "altgc %r (expected >= %d)" % (counts_b, counts_a, expected)
+        )
+    report.add(
+        ratio_row(
+            "gc_collect",
+            "%d rings x %d nodes, all garbage; %d collections per sample"
+            % (CYCLES, LINKS + 1, loops),
+            t_builtin,
+            t_altgc,
+            goal=GOAL,
+            floor=FLOOR,
+            extra={
+                "loops": loops,
+                "builtin_found": counts_b,
+                "altgc_found": counts_a,
+                "registered": sorted(set(registered)),
+            },
+        )
+    )
 
 
 def bench(report, args):
@@ -153,9 +181,12 @@ def bench(report, args):
 
 def main(argv=None):
     args = parse_args(__doc__.splitlines()[0], argv)
-    return run_main("bench_pyperformance_shapes",
-                    "pyperformance gc_traversal / gc_collect shapes",
-                    args, lambda report: bench(report, args))
+    return run_main(
+        "bench_pyperformance_shapes",
+        "pyperformance gc_traversal / gc_collect shapes",
+        args,
+        lambda report: bench(report, args),
+    )
 
 
 if __name__ == "__main__":

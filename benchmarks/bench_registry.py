@@ -1,34 +1,43 @@
 """Registry cost: memory per entry, track cost, death-notification cost.
 
-  registry_bytes   altgc.stats().bytes_per_object with N = 10**6 lists
-                   registered (registry_bytes / registry_size).  Goal <= 24.
-  track_ns         ns per altgc.track(obj) over N new lists, driven at C
-                   speed (deque(map(altgc.track, objs))), minus the same
-                   loop with id() (so call overhead is mostly excluded; the
-                   raw figure is in extra).  Info only.
-  untrack_ns       the same for altgc.untrack.  Info only.
-  death_hook       time to create and drop 10**7 small containers (lists,
-                   dicts, tuples, instances of a plain class) in a
-                   subprocess WITH altgc imported and 10**5 objects
-                   registered, over the same in a subprocess WITHOUT altgc
-                   imported.  The two kinds run alternately; the workload
-                   is timed inside the child (startup excluded).
-                   Goal <= 1.15.
-  death_hook_empty info only: the same with altgc imported, nothing
-                   registered.
-  death_hook_all_kinds  info only: the same with the 10**5 registered
-                   objects split among lists, dicts and tuples, so that
-                   all three free-list deallocators are interposed (as
-                   in install mode); death_hook registers lists only,
-                   which leaves the dict and tuple deallocators alone.
+registry_bytes   altgc.stats().bytes_per_object with N = 10**6 lists
+                 registered (registry_bytes / registry_size).  Goal <= 24.
+track_ns         ns per altgc.track(obj) over N new lists, driven at C
+                 speed (deque(map(altgc.track, objs))), minus the same
+                 loop with id() (so call overhead is mostly excluded; the
+                 raw figure is in extra).  Info only.
+untrack_ns       the same for altgc.untrack.  Info only.
+death_hook       time to create and drop 10**7 small containers (lists,
+                 dicts, tuples, instances of a plain class) in a
+                 subprocess WITH altgc imported and 10**5 objects
+                 registered, over the same in a subprocess WITHOUT altgc
+                 imported.  The two kinds run alternately; the workload
+                 is timed inside the child (startup excluded).
+                 Goal <= 1.15.
+death_hook_empty info only: the same with altgc imported, nothing
+                 registered.
+death_hook_all_kinds  info only: the same with the 10**5 registered
+                 objects split among lists, dicts and tuples, so that
+                 all three free-list deallocators are interposed (as
+                 in install mode); death_hook registers lists only,
+                 which leaves the dict and tuple deallocators alone.
 """
 
 import json
 import subprocess
 import sys
 
-from _common import (REPO_ROOT, consume, import_altgc, median, parse_args,
-                     perf_counter, ratio_row, run_main, value_row)
+from _common import (
+    REPO_ROOT,
+    consume,
+    import_altgc,
+    median,
+    parse_args,
+    perf_counter,
+    ratio_row,
+    run_main,
+    value_row,
+)
 
 BYTES_GOAL = 24
 DEATH_GOAL = 1.15
@@ -89,9 +98,11 @@ print(json.dumps({"elapsed": elapsed, "extra": extra}))
 
 def run_child(mode, n_containers, n_registered):
     out = subprocess.run(
-        [sys.executable, "-c", CHILD, mode, str(n_containers),
-         str(n_registered), REPO_ROOT],
-        check=True, stdout=subprocess.PIPE, universal_newlines=True).stdout
+        [sys.executable, "-c", CHILD, mode, str(n_containers), str(n_registered), REPO_ROOT],
+        check=True,
+        stdout=subprocess.PIPE,
+        text=True,
+    ).stdout
     result = json.loads(out.strip().splitlines()[-1])
     return result["elapsed"], result["extra"]
 
@@ -120,27 +131,45 @@ def bench_memory_and_track(report, args, altgc):
             consume(map(altgc.untrack, objs))
             t_untrack.append(perf_counter() - t0)
         if min(reg_size) < base + n:
-            report.warn("registry_size %d < %d after tracking %d objects"
-                        % (min(reg_size), base + n, n))
-        report.add(value_row(
-            "registry_bytes",
-            "registry bytes per registered object at %d objects" % n,
-            "bytes/object", median(bytes_per), goal=BYTES_GOAL,
-            extra={"n": n, "registry_bytes": median(reg_bytes),
-                   "registry_size": median(reg_size),
-                   "bytes_per_object_samples": bytes_per}))
+            report.warn(
+                "registry_size %d < %d after tracking %d objects" % (min(reg_size), base + n, n)
+            )
+        report.add(
+            value_row(
+                "registry_bytes",
+                "registry bytes per registered object at %d objects" % n,
+                "bytes/object",
+                median(bytes_per),
+                goal=BYTES_GOAL,
+                extra={
+                    "n": n,
+                    "registry_bytes": median(reg_bytes),
+                    "registry_size": median(reg_size),
+                    "bytes_per_object_samples": bytes_per,
+                },
+            )
+        )
         base_ns = median(t_base) * 1e9 / n
         track_raw = median(t_track) * 1e9 / n
         untrack_raw = median(t_untrack) * 1e9 / n
-        report.add(value_row(
-            "track_ns", "altgc.track() per object, minus an id() call loop",
-            "ns/object", track_raw - base_ns,
-            extra={"n": n, "raw_ns": track_raw, "id_loop_ns": base_ns}))
-        report.add(value_row(
-            "untrack_ns",
-            "altgc.untrack() per object, minus an id() call loop",
-            "ns/object", untrack_raw - base_ns,
-            extra={"n": n, "raw_ns": untrack_raw, "id_loop_ns": base_ns}))
+        report.add(
+            value_row(
+                "track_ns",
+                "altgc.track() per object, minus an id() call loop",
+                "ns/object",
+                track_raw - base_ns,
+                extra={"n": n, "raw_ns": track_raw, "id_loop_ns": base_ns},
+            )
+        )
+        report.add(
+            value_row(
+                "untrack_ns",
+                "altgc.untrack() per object, minus an id() call loop",
+                "ns/object",
+                untrack_raw - base_ns,
+                extra={"n": n, "raw_ns": untrack_raw, "id_loop_ns": base_ns},
+            )
+        )
         del objs
     finally:
         if was_enabled:
@@ -155,32 +184,49 @@ def bench_death_hook(report, args):
     reg_sizes = []
     for i in range(args.repeat):
         # ABBA: each mode runs as often early as late in a round
-        for mode in (modes if i % 2 == 0 else modes[::-1]):
+        for mode in modes if i % 2 == 0 else modes[::-1]:
             elapsed, extra = run_child(mode, n_containers, n_registered)
             samples[mode].append(elapsed)
             if mode == "registered":
                 reg_sizes.append(extra.get("registry_size"))
     if reg_sizes and min(reg_sizes) < n_registered:
-        report.warn("death_hook: registry held %r entries, expected >= %d"
-                    % (reg_sizes, n_registered))
-    report.add(ratio_row(
-        "death_hook",
-        "create+drop %d small containers; altgc imported with %d registered "
-        "vs not imported (subprocesses)" % (n_containers, n_registered),
-        samples["plain"], samples["registered"], goal=DEATH_GOAL,
-        extra={"n_containers": n_containers, "n_registered": n_registered,
-               "registry_size": reg_sizes}))
-    report.add(ratio_row(
-        "death_hook_empty",
-        "as death_hook, altgc imported with an empty registry",
-        samples["plain"], samples["empty"],
-        extra={"n_containers": n_containers}))
-    report.add(ratio_row(
-        "death_hook_all_kinds",
-        "as death_hook, the registered objects lists, dicts and tuples "
-        "(all three deallocators interposed)",
-        samples["plain"], samples["all_kinds"],
-        extra={"n_containers": n_containers}))
+        report.warn(
+            "death_hook: registry held %r entries, expected >= %d" % (reg_sizes, n_registered)
+        )
+    report.add(
+        ratio_row(
+            "death_hook",
+            "create+drop %d small containers; altgc imported with %d registered "
+            "vs not imported (subprocesses)" % (n_containers, n_registered),
+            samples["plain"],
+            samples["registered"],
+            goal=DEATH_GOAL,
+            extra={
+                "n_containers": n_containers,
+                "n_registered": n_registered,
+                "registry_size": reg_sizes,
+            },
+        )
+    )
+    report.add(
+        ratio_row(
+            "death_hook_empty",
+            "as death_hook, altgc imported with an empty registry",
+            samples["plain"],
+            samples["empty"],
+            extra={"n_containers": n_containers},
+        )
+    )
+    report.add(
+        ratio_row(
+            "death_hook_all_kinds",
+            "as death_hook, the registered objects lists, dicts and tuples "
+            "(all three deallocators interposed)",
+            samples["plain"],
+            samples["all_kinds"],
+            extra={"n_containers": n_containers},
+        )
+    )
 
 
 def bench(report, args):
@@ -192,16 +238,22 @@ def bench(report, args):
 
 
 def _extra_args(parser):
-    parser.add_argument("--no-memory", action="store_true",
-                        help="skip the registry memory / track cost part")
-    parser.add_argument("--no-death", action="store_true",
-                        help="skip the death-notification subprocess part")
+    parser.add_argument(
+        "--no-memory", action="store_true", help="skip the registry memory / track cost part"
+    )
+    parser.add_argument(
+        "--no-death", action="store_true", help="skip the death-notification subprocess part"
+    )
 
 
 def main(argv=None):
     args = parse_args(__doc__.splitlines()[0], argv, extra=_extra_args)
-    return run_main("bench_registry", "Registry memory, track and death cost",
-                    args, lambda report: bench(report, args))
+    return run_main(
+        "bench_registry",
+        "Registry memory, track and death cost",
+        args,
+        lambda report: bench(report, args),
+    )
 
 
 if __name__ == "__main__":

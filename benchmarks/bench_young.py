@@ -23,8 +23,15 @@ import gc
 import random
 import sys
 
-from _common import (consume, import_altgc, isolate_builtin_heap, parse_args,
-                     perf_counter, ratio_row, run_main)
+from _common import (
+    consume,
+    import_altgc,
+    isolate_builtin_heap,
+    parse_args,
+    perf_counter,
+    ratio_row,
+    run_main,
+)
 from bench_full import build_graph
 
 GOAL = 1.5
@@ -36,8 +43,14 @@ def make_batch(size, old, rng):
     n_old = len(old)
     for i in range(size):
         if i:
-            append([batch[i - 1], batch[rng.randrange(i)],
-                    old[rng.randrange(n_old)], old[rng.randrange(n_old)]])
+            append(
+                [
+                    batch[i - 1],
+                    batch[rng.randrange(i)],
+                    old[rng.randrange(n_old)],
+                    old[rng.randrange(n_old)],
+                ]
+            )
         else:
             append([old[0], old[1]])
     return batch
@@ -70,14 +83,13 @@ def bench(report, args):
     try:
         report.log("building %d old lists..." % n_old)
         old = build_graph(n_old)
-        gc.collect()        # builtin gc: old lists -> its oldest generation
+        gc.collect()  # builtin gc: old lists -> its oldest generation
         t_empty, t_full, t_builtin = [], [], []
         found = {"empty": [], "full": [], "builtin": []}
         gen2_sizes = []
         for _ in range(args.repeat):
             # altgc, old generation empty (old lists not registered)
-            t, f = time_young(loops, old, rng, young, altgc.collect,
-                              altgc.track)
+            t, f = time_young(loops, old, rng, young, altgc.collect, altgc.track)
             t_empty.append(t)
             found["empty"] += f
 
@@ -89,8 +101,7 @@ def bench(report, args):
                 altgc.collect()
                 size2 = altgc.stats().generations[2].size
             gen2_sizes.append(size2)
-            t, f = time_young(loops, old, rng, young, altgc.collect,
-                              altgc.track)
+            t, f = time_young(loops, old, rng, young, altgc.collect, altgc.track)
             t_full.append(t)
             found["full"] += f
 
@@ -100,26 +111,38 @@ def bench(report, args):
             found["builtin"] += f
             consume(map(altgc.untrack, old))
         if min(gen2_sizes) < n_old:
-            report.warn("young: only %d of %d old lists reached generation 2"
-                        % (min(gen2_sizes), n_old))
+            report.warn(
+                "young: only %d of %d old lists reached generation 2" % (min(gen2_sizes), n_old)
+            )
         for key, values in found.items():
             if any(values):
-                report.warn("young (%s): garbage found in a live heap: %r"
-                            % (key, sorted(set(values))))
-        report.add(ratio_row(
-            "young_full_old",
-            "collect(0) of %d lists: %d old registered vs none "
-            "(both altgc; %d collections per sample)" % (young, n_old, loops),
-            t_empty, t_full, goal=GOAL,
-            extra={"n_old": n_old, "young": young, "loops": loops,
-                   "gen2_size": gen2_sizes,
-                   "note": "builtin_s = altgc with empty old generation"}))
-        report.add(ratio_row(
-            "young_vs_builtin",
-            "collect(0) of %d lists, %d old: altgc vs builtin gc"
-            % (young, n_old),
-            t_builtin, t_full,
-            extra={"n_old": n_old, "young": young, "loops": loops}))
+                report.warn(f"young ({key}): garbage found in a live heap: {sorted(set(values))!r}")
+        report.add(
+            ratio_row(
+                "young_full_old",
+                "collect(0) of %d lists: %d old registered vs none "
+                "(both altgc; %d collections per sample)" % (young, n_old, loops),
+                t_empty,
+                t_full,
+                goal=GOAL,
+                extra={
+                    "n_old": n_old,
+                    "young": young,
+                    "loops": loops,
+                    "gen2_size": gen2_sizes,
+                    "note": "builtin_s = altgc with empty old generation",
+                },
+            )
+        )
+        report.add(
+            ratio_row(
+                "young_vs_builtin",
+                "collect(0) of %d lists, %d old: altgc vs builtin gc" % (young, n_old),
+                t_builtin,
+                t_full,
+                extra={"n_old": n_old, "young": young, "loops": loops},
+            )
+        )
         del old
     finally:
         gc.collect()
@@ -131,8 +154,12 @@ def bench(report, args):
 
 def main(argv=None):
     args = parse_args(__doc__.splitlines()[0], argv)
-    return run_main("bench_young", "Young collection vs old generation size",
-                    args, lambda report: bench(report, args))
+    return run_main(
+        "bench_young",
+        "Young collection vs old generation size",
+        args,
+        lambda report: bench(report, args),
+    )
 
 
 if __name__ == "__main__":

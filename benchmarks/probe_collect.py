@@ -28,13 +28,15 @@ import time
 
 from _common import import_altgc
 from bench_full import build_graph
-from bench_pyperformance_shapes import (N_LEVELS, create_recursive_containers,
-                                        create_rings)
+from bench_pyperformance_shapes import N_LEVELS, create_recursive_containers, create_rings
 
 
 def main(argv):
-    if len(argv) < 2 or argv[0] not in ("live", "rings", "trav") \
-            or argv[1] not in ("altgc", "builtin"):
+    if (
+        len(argv) < 2
+        or argv[0] not in ("live", "rings", "trav")
+        or argv[1] not in ("altgc", "builtin")
+    ):
         print(__doc__, file=sys.stderr)
         return 2
     shape, which = argv[0], argv[1]
@@ -78,8 +80,9 @@ def main(argv):
             collect()
             times.append(time.perf_counter() - t0)
         del heap
-    print("%s %s: %.1f us per collection (min of %d)"
-          % (shape, which, min(times) * 1e6, len(times)))
+    print(
+        "%s %s: %.1f us per collection (min of %d)" % (shape, which, min(times) * 1e6, len(times))
+    )
     return 0
 
 

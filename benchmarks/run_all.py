@@ -37,10 +37,9 @@ BENCHMARKS = [
 
 def run_one(name, passthrough, verbose=False):
     """Run benchmarks/<name>.py; return its parsed JSON result (a dict)."""
-    cmd = [sys.executable, os.path.join(HERE, name + ".py")] + passthrough
+    cmd = [sys.executable, os.path.join(HERE, name + ".py"), *passthrough]
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          universal_newlines=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True)
     wall = time.perf_counter() - t0
     lines = [line for line in proc.stdout.splitlines() if line.strip()]
     if verbose:
@@ -55,8 +54,7 @@ def run_one(name, passthrough, verbose=False):
         except ValueError:
             result = None
     if not isinstance(result, dict):
-        result = {"benchmark": name, "rows": [], "warnings": [],
-                  "error": "no JSON result line"}
+        result = {"benchmark": name, "rows": [], "warnings": [], "error": "no JSON result line"}
     if proc.returncode != 0 and not result.get("error"):
         result["error"] = "exit status %d" % proc.returncode
     if proc.returncode < 0:
@@ -66,41 +64,53 @@ def run_one(name, passthrough, verbose=False):
 
 
 def markdown_table(results):
-    out = ["| benchmark | case | builtin gc (baseline) | altgc | value | "
-           "goal | floor | status |",
-           "|---|---|---|---|---|---|---|---|"]
+    out = [
+        "| benchmark | case | builtin gc (baseline) | altgc | value | goal | floor | status |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for res in results:
         name = res.get("benchmark", "?")
         if res.get("error"):
-            out.append("| %s | - | - | - | - | - | - | ERROR: %s |"
-                       % (name, str(res["error"]).replace("|", "/")))
+            out.append(
+                "| {} | - | - | - | - | - | - | ERROR: {} |".format(
+                    name, str(res["error"]).replace("|", "/")
+                )
+            )
         for row in res.get("rows", []):
             goal = row.get("goal")
             floor = row.get("floor")
-            out.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
-                name, row.get("case", "?"),
-                fmt_seconds(row.get("builtin_s")),
-                fmt_seconds(row.get("altgc_s")),
-                fmt_value(row),
-                "<= %g" % goal if goal is not None else "-",
-                "<= %g" % floor if floor is not None else "-",
-                status(row)))
+            out.append(
+                "| {} | {} | {} | {} | {} | {} | {} | {} |".format(
+                    name,
+                    row.get("case", "?"),
+                    fmt_seconds(row.get("builtin_s")),
+                    fmt_seconds(row.get("altgc_s")),
+                    fmt_value(row),
+                    f"<= {goal:g}" if goal is not None else "-",
+                    f"<= {floor:g}" if floor is not None else "-",
+                    status(row),
+                )
+            )
     return "\n".join(out)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="CI-speed smoke run (small sizes)")
-    parser.add_argument("--repeat", "-r", type=int, default=None,
-                        help="repetitions per measurement (default 5; 3 "
-                             "with --quick)")
-    parser.add_argument("--only", nargs="+", metavar="NAME",
-                        choices=BENCHMARKS, help="run only these")
-    parser.add_argument("--json", metavar="PATH",
-                        help="also write all results as JSON to PATH")
-    parser.add_argument("--verbose", "-v", action="store_true",
-                        help="echo each benchmark's own output to stderr")
+    parser.add_argument("--quick", action="store_true", help="CI-speed smoke run (small sizes)")
+    parser.add_argument(
+        "--repeat",
+        "-r",
+        type=int,
+        default=None,
+        help="repetitions per measurement (default 5; 3 with --quick)",
+    )
+    parser.add_argument(
+        "--only", nargs="+", metavar="NAME", choices=BENCHMARKS, help="run only these"
+    )
+    parser.add_argument("--json", metavar="PATH", help="also write all results as JSON to PATH")
+    parser.add_argument(
+        "--verbose", "-v", action="store_true", help="echo each benchmark's own output to stderr"
+    )
     args = parser.parse_args(argv)
 
     passthrough = ["--json-only"]
@@ -113,32 +123,43 @@ def main(argv=None):
 
     results = []
     for name in args.only or BENCHMARKS:
-        print("running %s ..." % name, file=sys.stderr, flush=True)
+        print(f"running {name} ...", file=sys.stderr, flush=True)
         results.append(run_one(name, passthrough, verbose=args.verbose))
 
-    repeat = args.repeat if args.repeat is not None else (
-        3 if args.quick else 5)
-    print("altgc benchmarks: Python %s (%s), %s, repeat=%d%s\n"
-          % (platform.python_version(), platform.python_implementation(),
-             platform.machine(), repeat, ", quick" if args.quick else ""))
-    print("Ratios are altgc / builtin gc (medians, same run); value <= goal "
-          "is better.\n")
+    repeat = args.repeat if args.repeat is not None else (3 if args.quick else 5)
+    print(
+        "altgc benchmarks: Python %s (%s), %s, repeat=%d%s\n"
+        % (
+            platform.python_version(),
+            platform.python_implementation(),
+            platform.machine(),
+            repeat,
+            ", quick" if args.quick else "",
+        )
+    )
+    print("Ratios are altgc / builtin gc (medians, same run); value <= goal is better.\n")
     print(markdown_table(results))
     print("\nCases:")
     for res in results:
         for row in res.get("rows", []):
-            print("- `%s`: %s" % (row.get("case"), row.get("description")))
-    warnings = [(r.get("benchmark"), w) for r in results
-                for w in r.get("warnings", [])]
+            print("- `{}`: {}".format(row.get("case"), row.get("description")))
+    warnings = [(r.get("benchmark"), w) for r in results for w in r.get("warnings", [])]
     if warnings:
         print("\nWarnings:")
         for name, w in warnings:
-            print("- %s: %s" % (name, w))
+            print(f"- {name}: {w}")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"python": platform.python_version(),
-                       "quick": args.quick, "repeat": repeat,
-                       "results": results}, f, indent=2)
+            json.dump(
+                {
+                    "python": platform.python_version(),
+                    "quick": args.quick,
+                    "repeat": repeat,
+                    "results": results,
+                },
+                f,
+                indent=2,
+            )
     return 1 if any(r.get("error") for r in results) else 0
 
 

@@ -32,6 +32,7 @@ CHILD_MARKERS = ("assert_python_ok", "subprocess.Popen", "script_helper")
 
 def _runs_child(test):
     import inspect
+
     try:
         src = inspect.getsource(getattr(test, test._testMethodName))
     except (OSError, TypeError):
@@ -52,35 +53,36 @@ def main():
     altgc_skips = []
     for name in modules:
         for test in _flatten(loader.loadTestsFromName(name)):
-            reason = next((r for k, r in SKIP.items()
-                           if test.id().endswith(k)), None)
+            reason = next((r for k, r in SKIP.items() if test.id().endswith(k)), None)
             if reason is not None and not builtin:
-                setattr(test, test._testMethodName,
-                        unittest.skip(reason)(lambda *a: None))
+                setattr(test, test._testMethodName, unittest.skip(reason)(lambda *a: None))
                 altgc_skips.append(test.id())
             if _runs_child(test):
                 child.append(test.id())
             suite.addTest(test)
     gc_module_ok = not builtin and all(
-        getattr(sys.modules[m], "gc", altgc) is altgc for m in modules)
-    result = unittest.TextTestRunner(stream=sys.stderr, verbosity=1).run(
-        suite)
+        getattr(sys.modules[m], "gc", altgc) is altgc for m in modules
+    )
+    result = unittest.TextTestRunner(stream=sys.stderr, verbosity=1).run(suite)
     info = altgc.install_info()
-    print(json.dumps({
-        "python": "%d.%d" % sys.version_info[:2],
-        "collector": "builtin" if builtin else "altgc",
-        "run": result.testsRun,
-        "failures": [t.id() for t, _ in result.failures],
-        "errors": [t.id() for t, _ in result.errors],
-        "skipped": {t.id(): r for t, r in result.skipped},
-        "altgc_skips": altgc_skips,
-        "child_interpreter": child,
-        "gc_module_is_altgc": gc_module_ok,
-        "installed_at_end": altgc.is_installed(),
-        "altgc_collections": sum(g.collections
-                                 for g in altgc.stats().generations),
-        "adopted": info.adopted,
-    }))
+    print(
+        json.dumps(
+            {
+                "python": "%d.%d" % sys.version_info[:2],
+                "collector": "builtin" if builtin else "altgc",
+                "run": result.testsRun,
+                "failures": [t.id() for t, _ in result.failures],
+                "errors": [t.id() for t, _ in result.errors],
+                "skipped": {t.id(): r for t, r in result.skipped},
+                "altgc_skips": altgc_skips,
+                "child_interpreter": child,
+                "gc_module_is_altgc": gc_module_ok,
+                "installed_at_end": altgc.is_installed(),
+                "altgc_collections": sum(g.collections for g in altgc.stats().generations),
+                "adopted": info.adopted,
+            }
+        )
+    )
 
 
 def _flatten(suite):

@@ -5,11 +5,9 @@ import gc
 import sys
 
 import pytest
+from support import PY, run_python, track_with_dict
 
 import altgc
-from altgc import _core
-
-from conftest import PY, run_python, track_with_dict
 
 
 class Plain:
@@ -19,6 +17,7 @@ class Plain:
 # ---------------------------------------------------------------------------
 # Bad input
 # ---------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("func", [altgc.collect, altgc.find_unreachable])
 @pytest.mark.parametrize("gen", [3, -1, 100, -100])
@@ -56,10 +55,12 @@ def test_set_threshold_errors():
 def test_threshold_defaults_and_partial_set():
     # defaults are checked in a fresh interpreter (this one's fixture state
     # is restored, but be independent of it)
-    code = ("import gc, altgc; "
-            "assert altgc.get_threshold() == gc.get_threshold(), "
-            "(altgc.get_threshold(), gc.get_threshold()); "
-            "print(*altgc.get_threshold())")
+    code = (
+        "import gc, altgc; "
+        "assert altgc.get_threshold() == gc.get_threshold(), "
+        "(altgc.get_threshold(), gc.get_threshold()); "
+        "print(*altgc.get_threshold())"
+    )
     out = run_python(code).stdout.split()
     expected = (2000, 10, 10) if PY >= (3, 13) else (700, 10, 10)
     assert tuple(map(int, out)) == expected
@@ -73,8 +74,7 @@ def test_threshold_defaults_and_partial_set():
     assert type(altgc.get_threshold()) is tuple
 
 
-@pytest.mark.parametrize("obj", [42, "s", 1.5, None, b"x", 
-                                 object(), True, 10 ** 30])
+@pytest.mark.parametrize("obj", [42, "s", 1.5, None, b"x", object(), True, 10**30])
 def test_track_non_gc_type_raises(obj):
     n = len(altgc.get_objects())
     with pytest.raises(TypeError):
@@ -107,6 +107,7 @@ def test_get_objects_arguments():
 # ---------------------------------------------------------------------------
 # Registry basics
 # ---------------------------------------------------------------------------
+
 
 def test_track_untrack_is_tracked():
     a = []
@@ -182,6 +183,7 @@ def test_get_objects_is_new_list():
 # ---------------------------------------------------------------------------
 # get_count / generations
 # ---------------------------------------------------------------------------
+
 
 def test_collect_generations_counts():
     # as CPython's test_collect_generations, for altgc's own counts
@@ -259,6 +261,7 @@ def test_young_cycle_referenced_by_old_object_survives_young_collection():
 # enable / disable / debug / constants
 # ---------------------------------------------------------------------------
 
+
 def test_enable_disable():
     altgc.enable()
     assert altgc.isenabled() is True
@@ -288,21 +291,22 @@ def test_garbage_and_callbacks_are_stable_lists():
     c = altgc.callbacks
     assert type(g) is list and type(c) is list
     import importlib
+
     importlib.import_module("altgc")
     assert altgc.garbage is g and altgc.callbacks is c
-    l = []
-    l.append(l)
-    altgc.track(l)
-    del l
+    lst = []
+    lst.append(lst)
+    altgc.track(lst)
+    del lst
     altgc.collect()
     assert altgc.garbage is g
 
 
 def test_debug_stats_output(capfd):
-    l = []
-    l.append(l)
-    altgc.track(l)
-    del l
+    lst = []
+    lst.append(lst)
+    altgc.track(lst)
+    del lst
     altgc.set_debug(altgc.DEBUG_STATS | altgc.DEBUG_COLLECTABLE)
     n = altgc.collect()
     altgc.set_debug(0)
@@ -316,6 +320,7 @@ def test_debug_stats_output(capfd):
 # get_referents / get_referrers
 # ---------------------------------------------------------------------------
 
+
 def test_get_referents_like_gc():
     alist = [1, 3, 5]
     assert sorted(altgc.get_referents(alist)) == alist
@@ -324,7 +329,7 @@ def test_get_referents_like_gc():
     adict = {1: 3, 5: 7}
     assert sorted(altgc.get_referents(adict)) == [1, 3, 5, 7]
     got = sorted(altgc.get_referents([1, 2], {3: 4}, (0, 0, 0)))
-    assert got == [0, 0] + list(range(5))
+    assert got == [0, 0, *range(5)]
     assert altgc.get_referents(1, "a", 4j) == []
     assert altgc.get_referents() == []
     # unregistered objects are fine (like gc: any object)
@@ -364,16 +369,17 @@ def test_get_referrers_among_registered():
 
 
 def test_get_referrers_self_reference():
-    l = []
-    l.append(l)
-    altgc.track(l)
-    got = altgc.get_referrers(l)
-    assert len(got) == 1 and got[0] is l
+    lst = []
+    lst.append(lst)
+    altgc.track(lst)
+    got = altgc.get_referrers(lst)
+    assert len(got) == 1 and got[0] is lst
 
 
 # ---------------------------------------------------------------------------
 # is_finalized
 # ---------------------------------------------------------------------------
+
 
 def test_is_finalized():
     assert altgc.is_finalized(3) is False
@@ -400,17 +406,19 @@ def test_is_finalized():
 # get_stats / stats() / last_collection() shapes
 # ---------------------------------------------------------------------------
 
+
 def test_get_stats_shape():
     st = altgc.get_stats()
     assert isinstance(st, list) and len(st) == 3
     keys = {"collections", "collected", "uncollectable"}
     if sys.version_info >= (3, 15):
-        keys |= {"candidates", "duration"}      # as the builtin gc's
+        keys |= {"candidates", "duration"}  # as the builtin gc's
     assert [set(d) for d in st] == [set(d) for d in gc.get_stats()]
     for d in st:
         assert set(d) == keys
-        assert all(isinstance(v, (float if k == "duration" else int))
-                   and v >= 0 for k, v in d.items())
+        assert all(
+            isinstance(v, (float if k == "duration" else int)) and v >= 0 for k, v in d.items()
+        )
 
 
 def test_get_stats_counters():
@@ -424,10 +432,10 @@ def test_get_stats_counters():
     new2 = altgc.get_stats()
     assert new2[1]["collections"] == new[1]["collections"] + 1
     assert new2[0]["collections"] == new[0]["collections"]
-    l = []
-    l.append(l)
-    altgc.track(l)
-    del l
+    lst = []
+    lst.append(lst)
+    altgc.track(lst)
+    del lst
     assert altgc.collect(2) == 1
     new3 = altgc.get_stats()
     assert new3[2]["collections"] == new2[2]["collections"] + 1
@@ -439,8 +447,15 @@ def test_stats_object():
     s = altgc.stats()
     assert len(s.generations) == 3
     for g in s.generations:
-        for f in ("collections", "collected", "uncollectable",
-                  "total_pause_ns", "last_pause_ns", "max_pause_ns", "size"):
+        for f in (
+            "collections",
+            "collected",
+            "uncollectable",
+            "total_pause_ns",
+            "last_pause_ns",
+            "max_pause_ns",
+            "size",
+        ):
             assert isinstance(getattr(g, f), int)
     assert s.registry_size == 0
     assert s.permanent_size == 0
@@ -493,8 +508,7 @@ def test_last_collection_fields():
     assert info.uncollectable == 0
     assert info.resurrected == 0
     assert info.automatic is False
-    assert set(info.phases_ns) == {"shadow", "subtract", "reachability",
-                                   "finalizers", "clear"}
+    assert set(info.phases_ns) == {"shadow", "subtract", "reachability", "finalizers", "clear"}
     assert all(isinstance(v, int) and v >= 0 for v in info.phases_ns.values())
     assert info.total_ns >= 0
     assert info.cycles_truncated is False
@@ -522,10 +536,10 @@ def test_last_collection_generation_and_examined():
 
 
 def test_find_unreachable_does_not_touch_stats():
-    l = []
-    l.append(l)
-    altgc.track(l)
-    del l
+    lst = []
+    lst.append(lst)
+    altgc.track(lst)
+    del lst
     before = altgc.get_stats()
     count = altgc.get_count()
     groups = altgc.find_unreachable()
@@ -538,12 +552,11 @@ def test_find_unreachable_does_not_touch_stats():
 
 
 def test_last_collection_cycles_capped():
-    objs = []
     for _ in range(1500):
-        l = []
-        l.append(l)
-        altgc.track(l)
-    del l
+        lst = []
+        lst.append(lst)
+        altgc.track(lst)
+    del lst
     assert altgc.collect() == 1500
     info = altgc.last_collection()
     assert info.unreachable == 1500 and info.collected == 1500
@@ -552,14 +565,17 @@ def test_last_collection_cycles_capped():
 
 
 def test_last_collection_none_before_any_collection():
-    code = ("import altgc; assert altgc.last_collection() is None; "
-            "altgc.collect(); assert altgc.last_collection() is not None; "
-            "print('ok')")
+    code = (
+        "import altgc; assert altgc.last_collection() is None; "
+        "altgc.collect(); assert altgc.last_collection() is not None; "
+        "print('ok')"
+    )
     assert run_python(code).stdout.strip() == "ok"
 
 
 def test_debug_uncollectable_output(capfd):
     from altgc import _testobjs
+
     a = _testobjs.LegacyDel()
     a.ref = a
     altgc.track(a)
@@ -579,10 +595,10 @@ def test_debug_uncollectable_output(capfd):
 
 
 def test_debug_saveall_via_debug_leak():
-    l = []
-    l.append(l)
-    altgc.track(l)
-    del l
+    lst = []
+    lst.append(lst)
+    altgc.track(lst)
+    del lst
     altgc.set_debug(altgc.DEBUG_LEAK)
     try:
         assert altgc.collect() == 1

@@ -5,27 +5,26 @@ registered explicitly), checked against the builtin gc where possible."""
 import gc
 import sys
 import weakref
+from typing import ClassVar
 
 import pytest
+from support import (
+    PY,
+    Inst,
+    L,
+    altgc_unreachable,
+    capture_unraisable,
+    check_against_builtin,
+    find_groups_ids,
+    track_with_dict,
+)
 
 import altgc
 from altgc import _testobjs
 
-from conftest import (PY, altgc_unreachable, capture_unraisable,
-                      check_against_builtin, find_groups_ids, registry_size,
-                      track_with_dict)
-
-
-class Inst:
-    pass
-
 
 class Slots:
-    __slots__ = ("a", "b", "__weakref__")
-
-
-class L(list):
-    pass
+    __slots__ = ("__weakref__", "a", "b")
 
 
 def self_loop_inst(cls=Inst):
@@ -38,21 +37,23 @@ def self_loop_inst(cls=Inst):
 # CPython test_gc.GCTests, re-expressed
 # ---------------------------------------------------------------------------
 
+
 def test_list():
-    l = []
-    l.append(l)
-    altgc.track(l)
+    lst = []
+    lst.append(lst)
+    altgc.track(lst)
     assert altgc.collect() == 0
-    del l
+    del lst
     assert altgc.collect() == 1
     assert altgc.get_objects() == []
 
 
 def test_list_vs_builtin():
     def build():
-        l = []
-        l.append(l)
-        return [l], None
+        lst = []
+        lst.append(lst)
+        return [lst], None
+
     check_against_builtin(build, exact=1)
 
 
@@ -66,23 +67,24 @@ def test_dict():
 
 
 def test_tuple():
-    l = []
-    t = (l,)
-    l.append(t)
-    altgc.track(l)
+    lst = []
+    t = (lst,)
+    lst.append(t)
+    altgc.track(lst)
     altgc.track(t)
     assert altgc.collect() == 0
     del t
-    del l
+    del lst
     assert altgc.collect() == 2
 
 
 def test_tuple_vs_builtin():
     def build():
-        l = []
-        t = (l,)
-        l.append(t)
+        lst = []
+        t = (lst,)
+        lst.append(t)
         return [t], None
+
     check_against_builtin(build, exact=2)
 
 
@@ -91,7 +93,7 @@ def test_partially_registered_cycle_is_not_garbage():
     a = []
     b = [a]
     a.append(b)
-    altgc.track(a)   # b is not registered
+    altgc.track(a)  # b is not registered
     del a, b
     assert altgc.find_unreachable() == []
     assert altgc.collect() == 0
@@ -102,17 +104,21 @@ def test_class():
     def build():
         class A:
             pass
+
         A.a = A
         return [A], None
+
     n = check_against_builtin(build, exact_free=False)
     assert n >= 1
 
 
 def test_newstyleclass():
     def build():
-        class A(object):
+        class A:
             pass
+
         return [A], None
+
     check_against_builtin(build, exact_free=False)
 
 
@@ -121,13 +127,14 @@ def test_instance():
         a = Inst()
         a.a = a
         return [a], None
+
     n = check_against_builtin(build)
     assert n == 1
 
 
 def test_newinstance():
     def build():
-        class A(object):
+        class A:
             pass
 
         class B(list):
@@ -135,9 +142,11 @@ def test_newinstance():
 
         class C(B, A):
             pass
+
         a = C()
         a.a = a
         return [a], (A, B, C)
+
     check_against_builtin(build)
 
 
@@ -146,8 +155,10 @@ def test_method():
         class A:
             def __init__(self):
                 self.init = self.__init__
+
         a = A()
         return [a], A
+
     n = check_against_builtin(build)
     assert n >= 2  # instance + bound method
 
@@ -157,20 +168,22 @@ def test_function():
         d = {}
         exec("def f(): pass\n", d)
         return [d], None
+
     check_against_builtin(build, exact=2)
 
 
 def test_frame():
     def f():
-        frame = sys._getframe()
+        _frame = sys._getframe()  # the local makes the cycle frame -> frame
 
     gc.collect()
     f()
-    assert gc.collect() == 1   # the builtin gc's answer, as in test_gc
+    assert gc.collect() == 1  # the builtin gc's answer, as in test_gc
 
     def f():
         frame = sys._getframe()
         altgc.track(frame)
+
     f()
     groups = altgc.find_unreachable()
     assert len(groups) == 1 and len(groups[0]) == 1
@@ -187,10 +200,13 @@ def test_bound_method_and_closure_cycle():
 
             def inner():
                 return x
+
             x = inner  # cell -> inner -> closure tuple -> cell
             return inner
+
         fn = outer()
         return [fn], None
+
     check_against_builtin(build, min_found=2)
 
 
@@ -290,6 +306,7 @@ def test_finalizer_breaking_cycle_counts_like_builtin():
 # Legacy finalizers, DEBUG_SAVEALL
 # ---------------------------------------------------------------------------
 
+
 def test_legacy_finalizer():
     a = _testobjs.LegacyDel()
     a.ref = a
@@ -313,7 +330,6 @@ def test_legacy_finalizer():
     info = altgc.last_collection()
     assert info.uncollectable == 1 and info.collected == nb
     # break the cycle: tp_del runs at dealloc
-    calls = []
     obj.ref = None
     altgc.garbage.remove(obj)
     del obj
@@ -323,7 +339,7 @@ def test_legacy_finalizer():
 def test_legacy_finalizer_reachable_objects_are_uncollectable():
     calls = []
     a = _testobjs.LegacyDel(lambda o: calls.append(1))
-    hang = []          # reachable from a, not itself legacy
+    hang = []  # reachable from a, not itself legacy
     cyc = [a, hang]
     a.ref = cyc
     altgc.track(a)
@@ -368,6 +384,7 @@ def test_legacy_finalizer_vs_builtin():
         a.ref = [b]
         b.ref = a
         return [a], None
+
     # builtin gc with SAVEALL sees the same unreachable set; phase 2 checks
     # collect() counts them (as uncollectable)
     try:
@@ -377,8 +394,7 @@ def test_legacy_finalizer_vs_builtin():
             for o in garbage:
                 if type(o) is _testobjs.LegacyDel:
                     o.ref = None
-            garbage[:] = [o for o in garbage
-                          if type(o) is not _testobjs.LegacyDel]
+            garbage[:] = [o for o in garbage if type(o) is not _testobjs.LegacyDel]
 
 
 def test_saveall_with_legacy_finalizer_saves_everything():
@@ -406,7 +422,7 @@ def test_saveall_with_legacy_finalizer_saves_everything():
             o.ref = None
     del o
     altgc.garbage.clear()
-    assert altgc.collect() == 1        # `other` (saved, not cleared)
+    assert altgc.collect() == 1  # `other` (saved, not cleared)
     assert altgc.get_objects() == []
 
 
@@ -423,7 +439,7 @@ def test_saveall():
     assert len(altgc.garbage) == 1
     obj = altgc.garbage.pop()
     assert id(obj) == id_L
-    assert obj[0] is obj   # not cleared
+    assert obj[0] is obj  # not cleared
     assert altgc.is_tracked(obj)
 
 
@@ -452,10 +468,11 @@ def test_saveall_does_not_run_clear_but_runs_finalizers():
 # PEP 442 finalization (test_finalization.py)
 # ---------------------------------------------------------------------------
 
+
 class NonGCSimpleBase:
-    survivors = []
-    del_calls = []
-    errors = []
+    survivors: ClassVar[list] = []
+    del_calls: ClassVar[list] = []
+    errors: ClassVar[list] = []
     _cleaning = False
     __slots__ = ()
 
@@ -665,15 +682,13 @@ CHAINS = {
     "homogenous_resurrect": ([ChainedResurrector] * 3, True),
     "homogenous_suicidal": ([SuicidalChained] * 3, False),
     "heterogenous_suicidal_one": ([SuicidalChained, SimpleChained] * 2, False),
-    "heterogenous_suicidal_two": ([SuicidalChained] * 2 + [SimpleChained] * 2,
-                                  False),
-    "heterogenous_resurrect_one": ([ChainedResurrector, SimpleChained] * 2,
-                                   True),
-    "heterogenous_resurrect_two": ([ChainedResurrector, SimpleChained,
-                                    SuicidalChained] * 2, True),
-    "heterogenous_resurrect_three": ([ChainedResurrector] * 2
-                                     + [SimpleChained] * 2
-                                     + [SuicidalChained] * 2, True),
+    "heterogenous_suicidal_two": ([SuicidalChained] * 2 + [SimpleChained] * 2, False),
+    "heterogenous_resurrect_one": ([ChainedResurrector, SimpleChained] * 2, True),
+    "heterogenous_resurrect_two": ([ChainedResurrector, SimpleChained, SuicidalChained] * 2, True),
+    "heterogenous_resurrect_three": (
+        [ChainedResurrector] * 2 + [SimpleChained] * 2 + [SuicidalChained] * 2,
+        True,
+    ),
 }
 
 
@@ -706,7 +721,7 @@ def test_fin_chain(fin, name):
 def test_resurrection_only_happens_once_per_object():
     class Lazarus:
         resurrected = 0
-        resurrected_instances = []
+        resurrected_instances: ClassVar[list] = []
 
         def __init__(self):
             self.me = self
@@ -733,7 +748,7 @@ def test_resurrection_is_transitive():
             self.me = self
 
     class Lazarus:
-        resurrected_instances = []
+        resurrected_instances: ClassVar[list] = []
 
         def __del__(self):
             Lazarus.resurrected_instances.append(self)
@@ -781,12 +796,12 @@ def test_resurrection_does_not_block_cleanup_of_other_objects():
 
     probe = A()
     track_with_dict(probe)
-    k = len(altgc.get_objects())   # objects per instance
+    k = len(altgc.get_objects())  # objects per instance
     del probe
     altgc.collect()
 
     oldc, oldnc = getstats()
-    for i in range(N):
+    for _ in range(N):
         track_with_dict(A())
     t = altgc.collect()
     c, nc = getstats()
@@ -803,7 +818,7 @@ def test_resurrection_does_not_block_cleanup_of_other_objects():
     assert nc - oldnc == 0
 
     oldc, oldnc = c, nc
-    for i in range(N):
+    for _ in range(N):
         track_with_dict(A())
     track_with_dict(Z())
     t = altgc.collect()
@@ -867,6 +882,7 @@ def test_finalizer_sees_intact_cycle():
 # Weak references
 # ---------------------------------------------------------------------------
 
+
 class C1055820:
     def __init__(self, i):
         self.i = i
@@ -882,7 +898,6 @@ def test_bug1055820b():
     Cs = [C1055820(i) for i in range(2)]
     track_with_dict(*Cs)
     WRs = [weakref.ref(c, callback) for c in Cs]
-    c = None
     altgc.collect()
     assert len(ouch) == 0
     Cs = None
@@ -901,7 +916,7 @@ def test_weakref_callback_sees_cleared_ref_and_runs_once():
     o = self_loop_inst()
     track_with_dict(o)
     w = weakref.ref(o, cb)
-    w2 = weakref.ref(o)   # no callback
+    w2 = weakref.ref(o)  # no callback
     del o
     altgc.collect()
     assert calls == [True]
@@ -997,7 +1012,7 @@ def test_weakref_callback_resurrecting_referent_is_impossible():
     o = L()
     o.append(o)
     altgc.track(o)
-    w = weakref.ref(o, cb)
+    _wr = weakref.ref(o, cb)  # alive, so that its callback runs
     del o
     assert altgc.collect() == 1
     assert got == [None]
@@ -1020,6 +1035,7 @@ def test_weakref_to_reachable_object_not_cleared():
 # Callbacks
 # ---------------------------------------------------------------------------
 
+
 def test_callbacks_start_stop():
     visit = []
 
@@ -1031,10 +1047,10 @@ def test_callbacks_start_stop():
 
     altgc.callbacks.append(cb1)
     altgc.callbacks.append(cb2)
-    l = []
-    l.append(l)
-    altgc.track(l)
-    del l
+    lst = []
+    lst.append(lst)
+    altgc.track(lst)
+    del lst
     n = altgc.collect()
     assert n == 1
     assert [v[0] for v in visit] == [1, 2, 1, 2]
@@ -1060,7 +1076,10 @@ def test_callbacks_start_stop():
 
 def test_removed_callback_not_called():
     visit = []
-    cb = lambda p, i: visit.append(p)
+
+    def cb(p, i):
+        visit.append(p)
+
     altgc.callbacks.append(cb)
     altgc.collect()
     assert visit == ["start", "stop"]
@@ -1075,10 +1094,8 @@ def test_callback_cleans_uncollectable_garbage():
     def cb(phase, info):
         visit.append((phase, dict(info)))
         if phase == "stop":
-            uc = [e for e in altgc.garbage
-                  if type(e) is _testobjs.LegacyDel]
-            altgc.garbage[:] = [e for e in altgc.garbage
-                                if type(e) is not _testobjs.LegacyDel]
+            uc = [e for e in altgc.garbage if type(e) is _testobjs.LegacyDel]
+            altgc.garbage[:] = [e for e in altgc.garbage if type(e) is not _testobjs.LegacyDel]
             for e in uc:
                 e.ref = None
 
@@ -1107,10 +1124,10 @@ def test_callback_raising_is_unraisable_and_collection_completes():
     good = []
     altgc.callbacks.append(bad)
     altgc.callbacks.append(lambda p, i: good.append(p))
-    l = []
-    l.append(l)
-    altgc.track(l)
-    del l
+    lst = []
+    lst.append(lst)
+    altgc.track(lst)
+    del lst
     with capture_unraisable() as caught:
         n = altgc.collect()
     assert n == 1
@@ -1145,7 +1162,7 @@ def test_weakref_callback_raising_is_unraisable():
     o = self_loop_inst()
     track_with_dict(o)
     k = len(altgc.get_objects())
-    w = weakref.ref(o, cb)
+    _wr = weakref.ref(o, cb)  # alive, so that its callback runs
     del o
     with capture_unraisable() as caught:
         n = altgc.collect()
@@ -1156,6 +1173,7 @@ def test_weakref_callback_raising_is_unraisable():
 # ---------------------------------------------------------------------------
 # Freeze
 # ---------------------------------------------------------------------------
+
 
 def test_freeze_unfreeze():
     a = []
@@ -1172,7 +1190,7 @@ def test_freeze_unfreeze():
     ida = id(a)
     del a
     assert altgc.find_unreachable() == []
-    assert altgc.collect() == 0          # frozen garbage is not examined
+    assert altgc.collect() == 0  # frozen garbage is not examined
     assert altgc.get_freeze_count() == 2
     altgc.unfreeze()
     assert altgc.get_freeze_count() == 0
@@ -1211,23 +1229,23 @@ def test_freeze_then_new_objects():
 # find_unreachable groups
 # ---------------------------------------------------------------------------
 
+
 def test_find_unreachable_groups_are_sccs():
     a = []
     b = [a]
-    a.append(b)          # a <-> b
+    a.append(b)  # a <-> b
     tail = [1]
-    a.append(tail)       # tail hangs off the cycle: own singleton
+    a.append(tail)  # tail hangs off the cycle: own singleton
     c = {}
-    c["c"] = c           # separate self-loop
+    c["c"] = c  # separate self-loop
     for o in (a, b, tail, c):
         altgc.track(o)
-    ids = {frozenset({id(a), id(b)}), frozenset({id(tail)}),
-           frozenset({id(c)})}
+    ids = {frozenset({id(a), id(b)}), frozenset({id(tail)}), frozenset({id(c)})}
     del a, b, tail, c, o
     got, expected = find_groups_ids()
     assert got == ids
     assert expected == ids
-    assert len(altgc.get_objects()) == 4   # nothing freed
+    assert len(altgc.get_objects()) == 4  # nothing freed
     assert altgc.collect() == 4
 
 
@@ -1255,18 +1273,19 @@ def test_find_unreachable_is_repeatable_and_non_destructive():
 
 def test_collection_untracks_atomic_tuples_and_dicts_like_the_builtin_gc():
     import gc
+
     # tracked now although its items are atomic (3.14+ untracks most such
     # tuples at creation; a dict item pair it does not)
     t_atomic = next(iter({3: 1}.items()))
     t_box = tuple([1, []])
-    d_atomic = dict(a=1, b=t_atomic)       # tracked: holds a tracked tuple
+    d_atomic = dict(a=1, b=t_atomic)  # tracked: holds a tracked tuple
     d_box = dict(a=[])
     objs = (t_atomic, t_box, d_atomic, d_box)
     assert all(gc.is_tracked(o) for o in objs)
     for o in objs:
         altgc.track(o)
     assert altgc.find_unreachable() == []
-    assert all(gc.is_tracked(o) for o in objs)      # a look changes nothing
+    assert all(gc.is_tracked(o) for o in objs)  # a look changes nothing
     altgc.collect(0)
     # young collections untrack tuples only
     assert not gc.is_tracked(t_atomic)
@@ -1288,6 +1307,7 @@ def test_collection_untracks_atomic_tuples_and_dicts_like_the_builtin_gc():
 # 3.15), each scenario run under the builtin gc and under altgc
 # ---------------------------------------------------------------------------
 
+
 def _weakref_scenario(kind, use_altgc):
     """Builds the scenario `kind`, collects it with the builtin gc or with
     altgc and returns what can be seen of its weakrefs afterwards."""
@@ -1302,8 +1322,7 @@ def _weakref_scenario(kind, use_altgc):
         def __del__(self):
             # a weakref with a callback to other garbage, made during the
             # collection
-            keep.append(weakref.ref(self.other,
-                                    lambda r: calls.append("late")))
+            keep.append(weakref.ref(self.other, lambda r: calls.append("late")))
 
     if kind == "resurrect":
         o = Resurrector()
@@ -1318,8 +1337,8 @@ def _weakref_scenario(kind, use_altgc):
         o = Resurrector()
         o.me = o
         o.wr = weakref.ref(target)
-        objs = [o, o.wr]      # the weakref is garbage too: register it
-    else:   # "late_ref"
+        objs = [o, o.wr]  # the weakref is garbage too: register it
+    else:  # "late_ref"
         o = LateRef()
         other = Inst()
         o.other = other
@@ -1381,6 +1400,7 @@ def test_weakref_made_by_finalizer_cleared_without_callback_from_314():
 
 def test_get_stats_and_callback_info_keys_by_version():
     import gc as builtin_gc
+
     detail = PY >= (3, 15)
     keys = {"collections", "collected", "uncollectable"}
     if detail:
@@ -1401,8 +1421,7 @@ def test_get_stats_and_callback_info_keys_by_version():
     new = altgc.get_stats()
     assert [p for p, _ in infos] == ["start", "stop"]
     start, stop = infos[0][1], infos[1][1]
-    assert set(start) == set(stop) == (keys - {"collections"}) | {
-        "generation"}
+    assert set(start) == set(stop) == (keys - {"collections"}) | {"generation"}
     assert stop["generation"] == 0 and stop["collected"] == 1
     if not detail:
         return
@@ -1413,8 +1432,8 @@ def test_get_stats_and_callback_info_keys_by_version():
     assert stop["candidates"] == 6
     assert new[0]["candidates"] == old[0]["candidates"] + 6
     assert new[0]["duration"] == pytest.approx(
-        old[0]["duration"] + stop["duration"], rel=1e-6, abs=1e-9)
+        old[0]["duration"] + stop["duration"], rel=1e-6, abs=1e-9
+    )
     for g in (1, 2):
         assert new[g] == old[g]
-    assert all(isinstance(d["candidates"], int)
-               and isinstance(d["duration"], float) for d in new)
+    assert all(isinstance(d["candidates"], int) and isinstance(d["duration"], float) for d in new)

@@ -1,4 +1,4 @@
-"""Comparing altgc with the builtin gc (issue 5).
+"""Comparing altgc with the builtin gc: compare_heap and `python -m altgc compare`.
 
 compare_heap: the two collectors agree on random graphs whose containers are
 all registered; each planted difference (an unregistered container in a
@@ -15,26 +15,32 @@ the process's collector need install mode (altgc.install).
 import gc
 import json
 import os
-import subprocess
-import sys
 import weakref
+from typing import ClassVar
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import (
+    PKG_PARENT,
+    run_cli,
+    run_python,
+    scc_partition,
+    track_with_dict,
+    untrack_everything,
+)
 
 import altgc
-from altgc import _compare_cli as cli
+from altgc import _program_comparison as cli
 from altgc.compare import REASONS, HeapComparison, compare_heap
-from conftest import (run_python, scc_partition, track_with_dict,
-                      untrack_everything)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROGRAMS = os.path.join(HERE, "programs")
 HAS_INSTALL = callable(getattr(altgc, "install", None))
 needs_install = pytest.mark.skipif(
-    not HAS_INSTALL, reason="needs altgc install mode (altgc.install, "
-                            "issue 3), which this altgc does not have")
+    not HAS_INSTALL,
+    reason="needs altgc install mode (altgc.install), which this altgc does not have",
+)
 
 
 def program(name):
@@ -45,12 +51,13 @@ def program(name):
 # compare_heap
 # ---------------------------------------------------------------------------
 
+
 class Obj:
     pass
 
 
 class Resurrector:
-    saved = []
+    saved: ClassVar[list] = []
 
     def __init__(self):
         self.me = self
@@ -77,8 +84,7 @@ def only_test_differences(r, ids):
     garbage of the test machinery) must be an unregistered container."""
     mine = [d for d in r.differences if d.id in ids]
     others = [d for d in r.differences if d.id not in ids]
-    assert all(d.side == "builtin" and d.reason == "unregistered"
-               for d in others), others
+    assert all(d.side == "builtin" and d.reason == "unregistered" for d in others), others
     return mine
 
 
@@ -140,21 +146,24 @@ def build_graph(kinds, edges, roots):
     for i, n in enumerate(nodes):
         if i in alive and altgc.is_tracked(n):
             garbage.add(id(n))
-            if isinstance(n, Obj):           # and its __dict__, if any
-                garbage.update(id(r) for r in gc.get_referents(n)
-                               if type(r) is dict and altgc.is_tracked(r)
-                               and id(r) not in node_ids)
+            if isinstance(n, Obj):  # and its __dict__, if any
+                garbage.update(
+                    id(r)
+                    for r in gc.get_referents(n)
+                    if type(r) is dict and altgc.is_tracked(r) and id(r) not in node_ids
+                )
     return all_ids, garbage, keep
 
 
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(kinds=st.lists(st.integers(0, 2), min_size=1, max_size=25),
-       edges=st.lists(st.tuples(st.integers(0, 24), st.integers(0, 24)),
-                      max_size=60),
-       roots=st.lists(st.integers(0, 24), max_size=4))
-def test_compare_heap_agrees_on_random_registered_graphs(
-        kinds, edges, roots, frozen_rest):
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    kinds=st.lists(st.integers(0, 2), min_size=1, max_size=25),
+    edges=st.lists(st.tuples(st.integers(0, 24), st.integers(0, 24)), max_size=60),
+    roots=st.lists(st.integers(0, 24), max_size=4),
+)
+def test_compare_heap_agrees_on_random_registered_graphs(kinds, edges, roots, frozen_rest):
     all_ids, expected, keep = build_graph(kinds, edges, roots)
     try:
         r = compare_heap()
@@ -171,14 +180,16 @@ def test_compare_heap_agrees_on_random_registered_graphs(
         gc.collect()
 
 
-def test_compare_heap_agrees_exactly_when_nothing_else_is_garbage(
-        frozen_rest):
-    a = []; b = [a]; a.append(b)
-    altgc.track(a); altgc.track(b)
+def test_compare_heap_agrees_exactly_when_nothing_else_is_garbage(frozen_rest):
+    a = []
+    b = [a]
+    a.append(b)
+    altgc.track(a)
+    altgc.track(b)
     ida, idb = id(a), id(b)
     del a, b
     r = compare_heap()
-    if r.builtin_ids == {ida, idb}:       # no incidental garbage this time
+    if r.builtin_ids == {ida, idb}:  # no incidental garbage this time
         assert r.agree and r.differences == []
         assert "AGREE" in str(r).splitlines()[0]
     assert r.altgc_ids == {ida, idb}
@@ -186,7 +197,7 @@ def test_compare_heap_agrees_exactly_when_nothing_else_is_garbage(
 
 def test_unregistered_container_in_a_cycle_is_explained(frozen_rest):
     a = []
-    b = [a]                      # never registered
+    b = [a]  # never registered
     a.append(b)
     altgc.track(a)
     ida, idb = id(a), id(b)
@@ -209,44 +220,46 @@ def with_dicts(*objs):
     """ids of objs and of their instance __dict__ when it is an object."""
     ids = {id(o) for o in objs}
     for o in objs:
-        ids.update(id(r) for r in gc.get_referents(o)
-                   if type(r) is dict and gc.is_tracked(r))
+        ids.update(id(r) for r in gc.get_referents(o) if type(r) is dict and gc.is_tracked(r))
     return ids
 
 
 def test_frozen_in_the_builtin_gc_is_explained(frozen_rest):
-    a = Obj(); b = [a]; a.b = b
+    a = Obj()
+    b = [a]
+    a.b = b
     track_with_dict(a, b)
-    gc.freeze()                  # the builtin gc will not examine them
+    gc.freeze()  # the builtin gc will not examine them
     ids = with_dicts(a, b)
     del a, b
     r = compare_heap()
     mine = only_test_differences(r, ids)
     assert {d.id for d in mine} == ids
-    assert {(d.side, d.reason) for d in mine} == {("altgc",
-                                                   "builtin_frozen")}
+    assert {(d.side, d.reason) for d in mine} == {("altgc", "builtin_frozen")}
     assert ids <= r.altgc_ids
     assert r.explained
 
 
 def test_frozen_in_altgc_is_explained(frozen_rest):
-    a = []; b = [a]; a.append(b)
-    altgc.track(a); altgc.track(b)
+    a = []
+    b = [a]
+    a.append(b)
+    altgc.track(a)
+    altgc.track(b)
     altgc.freeze()
     ids = {id(a), id(b)}
     del a, b
     r = compare_heap()
     mine = only_test_differences(r, ids)
     assert {d.id for d in mine} == ids
-    assert {(d.side, d.reason) for d in mine} == {("builtin",
-                                                   "altgc_frozen")}
+    assert {(d.side, d.reason) for d in mine} == {("builtin", "altgc_frozen")}
     assert not (ids & r.altgc_ids)
 
 
 def test_held_by_an_object_the_builtin_gc_does_not_examine(frozen_rest):
     a = []
     altgc.track(a)
-    gc.freeze()                  # a: frozen in the builtin gc
+    gc.freeze()  # a: frozen in the builtin gc
     b = [a]
     a.append(b)
     altgc.track(b)
@@ -266,11 +279,13 @@ def test_container_the_builtin_gc_does_not_track_agrees(frozen_rest):
     # items is untracked from creation); registered with altgc, it is
     # skipped by altgc's collections too (as the builtin gc skips
     # untracked objects): neither side reports it, no difference.
-    a = []; a.append(a)
+    a = []
+    a.append(a)
     d = next(c for c in ({}, tuple([1, "x"])) if not gc.is_tracked(c))
     a.append(d)
     assert not gc.is_tracked(d)
-    altgc.track(a); altgc.track(d)
+    altgc.track(a)
+    altgc.track(d)
     ida, idd = id(a), id(d)
     del a, d
     r = compare_heap()
@@ -298,31 +313,36 @@ def test_resurrection_by_a_finalizer_is_explained(frozen_rest):
 
 def test_older_builtin_generation_is_explained(frozen_rest):
     holder = []
-    a = []; b = [a]; a.append(b)
+    a = []
+    b = [a]
+    a.append(b)
     holder.append(a)
-    gc.collect()                 # a and b survive into builtin generation 2
-    altgc.track(a); altgc.track(b)   # altgc generation 0
+    gc.collect()  # a and b survive into builtin generation 2
+    altgc.track(a)
+    altgc.track(b)  # altgc generation 0
     ids = {id(a), id(b)}
     del a, b, holder[:]
     r = compare_heap(0)
     mine = only_test_differences(r, ids)
     assert {d.id for d in mine} == ids
-    assert {(d.side, d.reason) for d in mine} == {
-        ("altgc", "builtin_older_generation")}
+    assert {(d.side, d.reason) for d in mine} == {("altgc", "builtin_older_generation")}
     assert all("generation 2" in d.detail for d in mine)
 
 
 def test_compare_heap_hands_the_heap_back_unchanged(frozen_rest):
     class Node:
         pass
-    n = Node(); lst = [n, "payload"]; n.lst = lst
+
+    n = Node()
+    lst = [n, "payload"]
+    n.lst = lst
     track_with_dict(n, lst)
     probe = weakref.ref(n)
     ids = {id(n), id(lst)}
     sentinel = object()
     gc.garbage.append(sentinel)
     calls = []
-    cb = lambda phase, info: calls.append(phase)      # noqa: E731
+    cb = lambda phase, info: calls.append(phase)  # noqa: E731
     gc.callbacks.append(cb)
     threshold = gc.get_threshold()
     gc.set_threshold(1234, 5, 6)
@@ -333,7 +353,7 @@ def test_compare_heap_hands_the_heap_back_unchanged(frozen_rest):
         assert calls == []
         assert gc.get_debug() == 0
         assert gc.get_threshold() == (1234, 5, 6)
-        assert not gc.isenabled()           # the test fixture's setting
+        assert not gc.isenabled()  # the test fixture's setting
         assert not altgc.isenabled()
         assert ids <= r.altgc_ids and ids <= r.builtin_ids
         # Documented side effect: the builtin gc clears weakrefs to the
@@ -343,7 +363,7 @@ def test_compare_heap_hands_the_heap_back_unchanged(frozen_rest):
         # unchanged -- and still garbage.
         objs = [o for o in altgc.get_objects() if id(o) in ids]
         assert len(objs) == 2
-        node = [o for o in objs if isinstance(o, Node)][0]
+        node = next(o for o in objs if isinstance(o, Node))
         assert node.lst[0] is node and node.lst[1] == "payload"
         del objs, node
         gc.callbacks.remove(cb)
@@ -367,16 +387,19 @@ def test_compare_heap_restores_automatic_collection():
         altgc.disable()
 
 
-@pytest.mark.parametrize("bad, exc", [(3, ValueError), (-1, ValueError),
-                                      ("2", TypeError), (True, TypeError),
-                                      (None, TypeError)])
+@pytest.mark.parametrize(
+    "bad, exc",
+    [(3, ValueError), (-1, ValueError), ("2", TypeError), (True, TypeError), (None, TypeError)],
+)
 def test_compare_heap_rejects_bad_generations(bad, exc):
     with pytest.raises(exc, match="generation"):
         compare_heap(bad)
 
 
 def test_result_as_dict_and_helpers(frozen_rest):
-    a = []; b = [a]; a.append(b)
+    a = []
+    b = [a]
+    a.append(b)
     altgc.track(a)
     del a, b
     r = compare_heap()
@@ -393,10 +416,10 @@ def test_result_as_dict_and_helpers(frozen_rest):
 
 def test_compare_module_docstrings_run():
     out = run_python(
-        "import doctest, gc, altgc.compare, altgc._compare_cli\n"
+        "import doctest, gc, altgc.compare, altgc._program_comparison.runner\n"
         "gc.disable()\n"
         "a = doctest.testmod(altgc.compare)\n"
-        "b = doctest.testmod(altgc._compare_cli)\n"
+        "b = doctest.testmod(altgc._program_comparison.runner)\n"
         "print(a.failed + b.failed, a.attempted + b.attempted)\n"
     ).stdout.split()
     assert int(out[-2]) == 0
@@ -410,12 +433,14 @@ def test_builtin_gc_found_when_gc_is_replaced():
         "b = c.builtin_gc()\n"
         "assert b is not altgc and b.__name__ == 'gc'\n"
         "real.enable(); b.disable(); assert not real.isenabled()\n"
-        "b.enable(); assert real.isenabled()\n")
+        "b.enable(); assert real.isenabled()\n"
+    )
 
 
 # ---------------------------------------------------------------------------
 # python -m altgc compare: the harness (builtin side needs no install mode)
 # ---------------------------------------------------------------------------
+
 
 def assert_counts_match_own_stats(run):
     """The recorded collections are exactly those the collector counted."""
@@ -426,17 +451,19 @@ def assert_counts_match_own_stats(run):
         ev = [e for e in run.events if e["generation"] == g]
         assert len(ev) == delta[g]["collections"], (g, run.collector)
         assert sum(e["collected"] for e in ev) == delta[g]["collected"]
-        assert sum(e["uncollectable"] for e in ev) == \
-            delta[g]["uncollectable"]
+        assert sum(e["uncollectable"] for e in ev) == delta[g]["uncollectable"]
     for e in run.events:
         assert e["pause_ns"] >= 0 and 0 <= e["t_ns"] <= run.script_ns + 10**9
 
 
-@pytest.mark.parametrize("name, expect", [
-    ("acyclic_churn", "rows 200000 checksum"),
-    ("cyclic_garbage", "probes freed 3000 of 3000"),
-    ("finalizers_weakrefs", "finalizers 10000 distinct 10000"),
-])
+@pytest.mark.parametrize(
+    "name, expect",
+    [
+        ("acyclic_churn", "rows 200000 checksum"),
+        ("cyclic_garbage", "probes freed 3000 of 3000"),
+        ("finalizers_weakrefs", "finalizers 10000 distinct 10000"),
+    ],
+)
 def test_builtin_run_records_every_collection(name, expect):
     run = cli.run_once("builtin", program(name), [])
     assert run.status == 0, run.stderr
@@ -465,7 +492,7 @@ def test_builtin_run_records_gc_disable():
     run = cli.run_once("builtin", program("disables_gc"), [])
     assert run.status == 0
     assert [c["func"] for c in run.gc_calls] == ["disable"]
-    assert run.gc_calls[0]["where"] == "disables_gc.py:5"
+    assert run.gc_calls[0]["where"] == "disables_gc.py:6"  # the gc.disable() line
     assert run.enabled_at_exit is False
 
 
@@ -476,9 +503,9 @@ def test_builtin_run_sees_argv_exit_code_and_threshold(tmp_path):
         "print(sys.argv, __name__, gc.get_threshold())\n"
         "print(os.path.dirname(sys.path[0]) == os.path.dirname("
         "os.path.abspath(__file__)) or sys.path[0])\n"
-        "sys.exit(3)\n")
-    run = cli.run_once("builtin", str(script), ["a", "--b"],
-                       threshold=[123, 4, 5])
+        "sys.exit(3)\n"
+    )
+    run = cli.run_once("builtin", str(script), ["a", "--b"], threshold=[123, 4, 5])
     assert run.status == 3
     lines = run.stdout.splitlines()
     assert lines[0] == "[%r, 'a', '--b'] __main__ (123, 4, 5)" % str(script)
@@ -493,8 +520,9 @@ def test_run_killed_by_os_exit_is_reported_without_a_record(tmp_path):
     assert run.stdout == "bye\n"
 
 
-@pytest.mark.parametrize("text, expect", [
-    ("700,10,10", [700, 10, 10]), ("5", [5]), (" 1, 2 ", [1, 2])])
+@pytest.mark.parametrize(
+    "text, expect", [("700,10,10", [700, 10, 10]), ("5", [5]), (" 1, 2 ", [1, 2])]
+)
 def test_parse_threshold(text, expect):
     assert cli.parse_threshold(text) == expect
 
@@ -505,28 +533,12 @@ def test_parse_threshold_rejects(text):
         cli.parse_threshold(text)
 
 
-def run_cli(*args, env_extra=None, timeout=600):
-    """python -m altgc ARGS in a subprocess (the altgc under test)."""
-    pkg_parent = os.path.dirname(os.path.dirname(os.path.abspath(
-        altgc.__file__)))
-    env = dict(os.environ)
-    env["PYTHONPATH"] = pkg_parent + os.pathsep + env.get("PYTHONPATH", "")
-    env.update(env_extra or {})
-    return subprocess.run(
-        [sys.executable, "-c",
-         "import sys, runpy; sys.argv = ['altgc'] + sys.argv[1:];"
-         "runpy.run_module('altgc', run_name='__main__')"] + list(args),
-        capture_output=True, text=True, timeout=timeout, cwd=pkg_parent,
-        env=env)
-
-
 def test_cli_nonexistent_script_exits_2_with_one_line():
     proc = run_cli("compare", "no/such/script.py")
     assert proc.returncode == 2
     assert proc.stdout == ""
     lines = proc.stderr.strip().splitlines()
-    assert lines == ["altgc compare: error: no such script: "
-                     "no/such/script.py"]
+    assert lines == ["altgc compare: error: no such script: no/such/script.py"]
 
 
 def test_cli_bad_threshold_exits_2():
@@ -546,28 +558,18 @@ def test_cli_png_without_matplotlib_says_how_to_get_it(tmp_path):
     block = tmp_path / "block"
     block.mkdir()
     (block / "matplotlib.py").write_text("raise ImportError('blocked')\n")
-    proc = run_cli("compare", "--png", str(tmp_path / "t.png"),
-                   program("raises"),
-                   env_extra={"PYTHONPATH": str(block) + os.pathsep +
-                              os.path.dirname(os.path.dirname(
-                                  os.path.abspath(altgc.__file__)))})
+    proc = run_cli(
+        "compare",
+        "--png",
+        str(tmp_path / "t.png"),
+        program("raises"),
+        env_extra={"PYTHONPATH": str(block) + os.pathsep + PKG_PARENT},
+        # not the package's directory: matplotlib may be installed beside it
+        cwd=tmp_path,
+    )
     assert proc.returncode == 2
     assert "needs matplotlib" in proc.stderr
     assert "altgc[plot]" in proc.stderr
-
-
-def test_cli_without_install_mode_says_so():
-    # An altgc without install mode (as before issue 3): exit 2, one line.
-    proc = run_python(
-        "import sys, altgc\n"
-        "del altgc.install\n"
-        "from altgc.__main__ import main\n"
-        "sys.exit(main(['compare', %r]))\n" % program("raises"),
-        check=False)
-    assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines() == [
-        "altgc compare: error: the altgc side needs install mode "
-        "(altgc.install), which this altgc does not have"]
 
 
 @needs_install
@@ -602,9 +604,9 @@ def test_compare_heap_in_install_mode_agrees():
 # python -m altgc compare: both sides (install mode)
 # ---------------------------------------------------------------------------
 
+
 @needs_install
-@pytest.mark.parametrize("name", ["acyclic_churn", "cyclic_garbage",
-                                  "finalizers_weakrefs"])
+@pytest.mark.parametrize("name", ["acyclic_churn", "cyclic_garbage", "finalizers_weakrefs"])
 def test_compare_programs(name, tmp_path):
     out = tmp_path / "out.json"
     proc = run_cli("compare", "-q", "--json", str(out), program(name))
@@ -614,8 +616,7 @@ def test_compare_programs(name, tmp_path):
     assert cli.CompareReport.from_json(report.to_json()) == report
     assert json.loads(report.to_json()) == json.loads(out.read_text())
     # outputs match, exit statuses too
-    assert report.outputs_match() == {"stdout": True, "stderr": True,
-                                      "status": True}
+    assert report.outputs_match() == {"stdout": True, "stderr": True, "status": True}
     for side in cli.SIDES:
         (run,) = report.runs[side]
         assert run.collector == side and run.status == 0
@@ -623,16 +624,17 @@ def test_compare_programs(name, tmp_path):
     # the table shows the recorded counts
     table = proc.stdout
     assert table == cli.format_table(report) + "\n"
-    row = [line for line in table.splitlines()
-           if line.startswith("collections gen 0 / 1 / 2")][0]
+    row = next(line for line in table.splitlines() if line.startswith("collections gen 0 / 1 / 2"))
     for side in cli.SIDES:
         s = cli.summarize(report.runs[side])
         assert " / ".join(map(str, s["collections"])) in row
         assert s["collections"] == [
-            d["collections"] for d in report.runs[side][0].own_stats_delta()]
-    row = [line for line in table.splitlines()
-           if line.startswith("same stdout / stderr / status")][0]
-    assert row.split()[-10:] == "yes / yes / yes yes / yes / yes".split()
+            d["collections"] for d in report.runs[side][0].own_stats_delta()
+        ]
+    row = next(
+        line for line in table.splitlines() if line.startswith("same stdout / stderr / status")
+    )
+    assert row.split()[-10:] == ["yes", "/", "yes", "/", "yes", "yes", "/", "yes", "/", "yes"]
     if name != "acyclic_churn":
         for side in cli.SIDES:
             assert cli.summarize(report.runs[side])["collected"] > 0
@@ -642,7 +644,7 @@ def test_compare_programs(name, tmp_path):
 def test_compare_script_that_raises_reports_both_runs(tmp_path):
     out = tmp_path / "r.json"
     proc = run_cli("compare", "-q", "--json", str(out), program("raises"))
-    assert proc.returncode == 0, proc.stderr       # both sides failed alike
+    assert proc.returncode == 0, proc.stderr  # both sides failed alike
     report = cli.CompareReport.from_json(out.read_text())
     assert [r.status for s in cli.SIDES for r in report.runs[s]] == [1, 1]
     notes = "\n".join(report.notes())
@@ -657,19 +659,28 @@ def test_compare_reports_gc_disable():
     assert proc.returncode == 0, proc.stderr
     assert "builtin gc: the script called gc.disable()" in proc.stdout
     assert "altgc: the script called gc.disable()" in proc.stdout
-    assert "automatic collection was OFF when the script ended" in \
-        proc.stdout
-    row = [line for line in proc.stdout.splitlines()
-           if line.startswith("gc.disable() calls")][0]
+    assert "automatic collection was OFF when the script ended" in proc.stdout
+    row = next(line for line in proc.stdout.splitlines() if line.startswith("gc.disable() calls"))
     assert row.split()[-2:] == ["1", "1"]
 
 
 @needs_install
 def test_compare_repeat_and_thresholds(tmp_path):
     out = tmp_path / "r.json"
-    proc = run_cli("compare", "-q", "--repeat", "2", "--builtin-threshold",
-                   "300,5,5", "--altgc-threshold", "900", "--json",
-                   str(out), program("cyclic_garbage"), "3000")
+    proc = run_cli(
+        "compare",
+        "-q",
+        "--repeat",
+        "2",
+        "--builtin-threshold",
+        "300,5,5",
+        "--altgc-threshold",
+        "900",
+        "--json",
+        str(out),
+        program("cyclic_garbage"),
+        "3000",
+    )
     assert proc.returncode == 0, proc.stderr
     report = cli.CompareReport.from_json(out.read_text())
     assert report.repeat == 2 and len(report.runs["altgc"]) == 2
@@ -682,6 +693,7 @@ def test_compare_repeat_and_thresholds(tmp_path):
 # ---------------------------------------------------------------------------
 # python -m altgc bench
 # ---------------------------------------------------------------------------
+
 
 def test_bench_without_benchmarks_dir_says_so(tmp_path):
     proc = run_cli("bench", "--benchmarks", str(tmp_path))
@@ -704,8 +716,9 @@ def test_bench_quick_runs_with_progress():
     bench = os.path.join(os.path.dirname(HERE), "benchmarks")
     if not os.path.isdir(bench):
         pytest.skip("no benchmarks/ next to tests/")
-    proc = run_cli("bench", "--benchmarks", bench, "--quick", "--repeat",
-                   "1", "--only", "bench_registry")
+    proc = run_cli(
+        "bench", "--benchmarks", bench, "--quick", "--repeat", "1", "--only", "bench_registry"
+    )
     assert proc.returncode == 0, proc.stderr
     assert "running bench_registry" in proc.stderr
     assert "[1/1] bench_registry done in" in proc.stderr

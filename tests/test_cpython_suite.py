@@ -7,26 +7,28 @@ import json
 import os
 
 import pytest
-
-from conftest import run_python
+from support import run_python
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def _run_suite(*args):
-    probe = run_python("import test.test_gc, test.test_finalization",
-                       check=False)
+    probe = run_python("import test.test_gc, test.test_finalization", check=False)
     if probe.returncode != 0:
         # e.g. Debian's python3.11-dbg: Lib/test is a separate package
-        pytest.skip("CPython's own test suite is not installed for this "
-                    "interpreter (Debian: libpython3.X-testsuite)")
+        pytest.skip(
+            "CPython's own test suite is not installed for this "
+            "interpreter (Debian: libpython3.X-testsuite)"
+        )
     with open(os.path.join(HERE, "cpython_suite.py")) as f:
         code = f.read()
     code = "import sys\nsys.argv[1:] = %r\n%s" % (list(args), code)
     proc = run_python(code, timeout=900, check=False)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     assert lines, "no result line\nstdout:\n%s\nstderr:\n%s" % (
-        proc.stdout[-3000:], proc.stderr[-5000:])
+        proc.stdout[-3000:],
+        proc.stderr[-5000:],
+    )
     result = json.loads(lines[-1])
     result["stderr"] = proc.stderr
     return result
@@ -73,11 +75,12 @@ def test_only_cpythons_own_skips(suite_result, builtin_result):
     # build): exactly those are skipped under the builtin gc too.  Beyond
     # them, only cpython_suite.SKIP's (each with its reason).
     import cpython_suite
+
     assert suite_result["run"] == builtin_result["run"]
     own = set(suite_result["altgc_skips"])
     for test_id in own:
-        assert any(test_id.endswith(k) and r
-                   for k, r in cpython_suite.SKIP.items()), test_id
-    assert set(suite_result["skipped"]) - own == set(
-        builtin_result["skipped"]), (suite_result["skipped"],
-                                     builtin_result["skipped"])
+        assert any(test_id.endswith(k) and r for k, r in cpython_suite.SKIP.items()), test_id
+    assert set(suite_result["skipped"]) - own == set(builtin_result["skipped"]), (
+        suite_result["skipped"],
+        builtin_result["skipped"],
+    )

@@ -1,6 +1,7 @@
-"""The registry learns of every death (DESIGN §2-§3): refcount deaths,
-free-list reuse of the same address, deaths caused by the builtin gc, and
-registration never changes an object's lifetime."""
+"""The registry learns of every death (docs/DESIGN.md, "The registry
+contract" and "Learning of deaths"): refcount deaths, free-list reuse of the
+same address, deaths caused by the builtin gc, and registration never
+changes an object's lifetime."""
 
 import contextvars
 import gc
@@ -8,23 +9,14 @@ import sys
 import weakref
 
 import pytest
+from support import PY, Inst, L, registry_size, run_python, track_with_dict
 
 import altgc
 from altgc import _core
 
-from conftest import PY, registry_size, run_python, track_with_dict
-
-
-class Inst:
-    pass
-
 
 class Slots:
-    __slots__ = ("a", "__weakref__")
-
-
-class L(list):
-    pass
+    __slots__ = ("__weakref__", "a")
 
 
 def n_registered():
@@ -64,8 +56,8 @@ FACTORIES = {
     "frozenset": lambda: frozenset([(1,)]),
     "list_iter": lambda: iter([1, 2]),
     "method": lambda: Inst().__init__,
-    "func": lambda: (lambda: None),
-    "cell": lambda: (lambda x: (lambda: x))(1).__closure__[0],
+    "func": lambda: lambda: None,
+    "cell": lambda: (lambda x: lambda: x)(1).__closure__[0],
 }
 
 
@@ -73,8 +65,7 @@ def _gc_capable(obj):
     return type(obj).__flags__ & (1 << 14)  # Py_TPFLAGS_HAVE_GC
 
 
-ASEND_WARNING = pytest.mark.filterwarnings(
-    "ignore:coroutine method 'asend':RuntimeWarning")
+ASEND_WARNING = pytest.mark.filterwarnings("ignore:coroutine method 'asend':RuntimeWarning")
 
 
 @ASEND_WARNING
@@ -120,14 +111,14 @@ def test_free_list_reuse_is_not_registered(kind):
     assert altgc.find_unreachable() == []
     assert altgc.collect() == 0
     if kind in ("list", "dict"):
-        # DESIGN §3: the address is reused on every installed version.
+        # (docs/DESIGN.md, "Learning of deaths") the address is reused on
+        # every installed version.
         assert reused, "address was not reused; the test proved nothing"
 
 
 def test_free_list_reused_object_can_be_registered_again():
     x = []
     altgc.track(x)
-    addr = id(x)
     del x
     y = []
     assert not altgc.is_tracked(y)
@@ -267,9 +258,12 @@ def test_untrack_then_die():
 
 
 def test_many_deaths_and_reuse_keep_registry_consistent():
-    for round_ in range(20):
-        objs = [FACTORIES[k]() for k in ("list", "dict1", "tuple1", "inst",
-                                          "set", "L") for _ in range(30)]
+    for _ in range(20):
+        objs = [
+            FACTORIES[k]()
+            for k in ("list", "dict1", "tuple1", "inst", "set", "L")
+            for _ in range(30)
+        ]
         for o in objs:
             altgc.track(o)
         keep = objs[::7]
@@ -297,7 +291,7 @@ def test_get_count_drops_on_death():
 @pytest.mark.skipif(PY < (3, 13), reason="ref tracer exists on 3.13+")
 def test_tracemalloc_start_stop_keeps_death_tracking():
     # tracemalloc.start() replaces the ref tracer on 3.13; deaths must still
-    # be seen (DESIGN §3).
+    # be seen (docs/DESIGN.md, "Learning of deaths").
     code = r"""
 import tracemalloc, altgc, gc
 gc.disable()
@@ -353,16 +347,17 @@ print("ok")
 # far).  Each needs a factory here: a kind added to the table without one
 # fails test_every_freelist_kind_has_a_factory.
 
+
 class _WithMethod:
     def meth(self):
         pass
 
 
 def _find_cmethod():
-    import collections
     import _io
-    for obj in (collections.deque(), _io.BytesIO(), _io.StringIO(),
-                __import__("array").array("b")):
+    import collections
+
+    for obj in (collections.deque(), _io.BytesIO(), _io.StringIO(), __import__("array").array("b")):
         for name in dir(obj):
             try:
                 m = getattr(obj, name)
@@ -379,6 +374,7 @@ _LOOP = None
 def _futureiter():
     global _LOOP
     import asyncio
+
     if _LOOP is None:
         _LOOP = asyncio.new_event_loop()
     return _LOOP.create_future().__await__()
@@ -391,7 +387,7 @@ KIND_FACTORIES = {
     "slice": lambda: slice([], None),
     "Context": lambda: contextvars.copy_context(),
     "async_generator_asend": _asend,
-    "async_generator_wrapped_value": None,     # not reachable from Python
+    "async_generator_wrapped_value": None,  # not reachable from Python
     "list_iterator": lambda: iter([1, 2]),
     "tuple_iterator": lambda: iter((1, 2)),
     "builtin_function_or_method": lambda: [].append,
@@ -407,8 +403,7 @@ def _interposed(name):
 
 
 def _kind_names():
-    return sorted({tp.__name__ for tp in _core._freelist_kinds().values()}
-                  | {"FutureIter"})
+    return sorted({tp.__name__ for tp in _core._freelist_kinds().values()} | {"FutureIter"})
 
 
 def test_every_freelist_kind_has_a_factory():
@@ -418,10 +413,14 @@ def test_every_freelist_kind_has_a_factory():
 
 def test_freelist_table_matches_version():
     names = {tp.__name__ for tp in _core._freelist_kinds().values()}
-    base = {"list", "dict", "tuple", "slice", "Context",
-            "async_generator_asend"}
-    new = {"list_iterator", "tuple_iterator", "builtin_function_or_method",
-           "builtin_method", "method"}
+    base = {"list", "dict", "tuple", "slice", "Context", "async_generator_asend"}
+    new = {
+        "list_iterator",
+        "tuple_iterator",
+        "builtin_function_or_method",
+        "builtin_method",
+        "method",
+    }
     assert base <= names
     assert (new <= names) == (PY >= (3, 14))
     assert not (new & names) or PY >= (3, 14)
@@ -439,9 +438,9 @@ def test_freelist_kind_reuse_is_not_registered(name):
     altgc.track(x)
     assert altgc.is_tracked(x)
     kinds = {tp.__name__ for tp in _core._freelist_kinds().values()}
-    assert name in kinds          # FutureIter joins when first registered
+    assert name in kinds  # FutureIter joins when first registered
     assert _interposed(name)
-    ys = []             # before the death: [] would take a freed list
+    ys = []  # before the death: [] would take a freed list
     reused = False
     addr = id(x)
     del x
@@ -465,7 +464,7 @@ def test_freelist_kind_reuse_is_not_registered(name):
 # stack unwinds; a second collection, get_objects() or get_referrers()
 # before that must not treat them as garbage or hand them out.
 
-TRASH_SCENARIO = r'''
+TRASH_SCENARIO = r"""
 import sys
 MODE = %(mode)r
 if MODE == "builtin":
@@ -511,7 +510,7 @@ except Done as e:
 if MODE != "builtin":
     gc._core._validate()
     print("registered", len(gc.get_objects()) if MODE == "track" else "-")
-'''
+"""
 
 
 @pytest.mark.parametrize("mode", ["builtin", "track", "install"])
@@ -532,7 +531,7 @@ def test_collection_near_the_stack_limit_defers_deaths_safely(mode):
 
 # ---- a documented limit: FutureIter types beyond the interposable ones ---
 
-FUTUREITER_TYPES = r'''
+FUTUREITER_TYPES = r"""
 import asyncio, importlib, sys
 import altgc
 loop = asyncio.new_event_loop()
@@ -560,7 +559,7 @@ print(results)
 print(msg)
 del its
 print(len(altgc.get_objects()))
-'''
+"""
 
 
 def test_futureiter_types_beyond_the_sites_are_refused_clearly():
@@ -574,7 +573,9 @@ def test_futureiter_types_beyond_the_sites_are_refused_clearly():
     if results.count("same type") == 5:
         pytest.skip("a fresh import of _asyncio gives the same types here")
     assert results == ["tracked"] * 4 + ["refused"] * 2
-    assert msg == ("track() argument 'obj': altgc can follow the deaths of "
-                   "4 _asyncio.FutureIter types (one per _asyncio module); "
-                   "this one is another")
-    assert left == "0"        # the four tracked ones died and left
+    assert msg == (
+        "track() argument 'obj': altgc can follow the deaths of "
+        "4 _asyncio.FutureIter types (one per _asyncio module); "
+        "this one is another"
+    )
+    assert left == "0"  # the four tracked ones died and left

@@ -14,12 +14,12 @@ which the ALTGC_DEBUG build also runs after every collection).
 
 import gc
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from support import registered_ids, run_python, untrack_everything
 
 import altgc
 from altgc import _core
-
-from conftest import run_python, untrack_everything
 
 
 class Node:
@@ -57,10 +57,6 @@ def find_nodes(cls):
     return [o for o in gc.get_objects() if type(o) is cls]
 
 
-def registered_ids():
-    return {id(o) for o in altgc.get_objects()}
-
-
 def test_resurrection_during_clearing_keeps_the_object_registered():
     saved = []
 
@@ -83,11 +79,11 @@ def test_resurrection_during_clearing_keeps_the_object_registered():
     _core._validate()
     assert len(saved) == 2
     for o in saved:
-        assert altgc.is_tracked(o)        # survived its clearing: registered
-        assert o.__dict__ == {}           # but it was cleared, as in CPython
+        assert altgc.is_tracked(o)  # survived its clearing: registered
+        assert o.__dict__ == {}  # but it was cleared, as in CPython
     assert registered_ids() >= {id(o) for o in saved}
     del o
-    saved.clear()                         # no cycle left: they die now
+    saved.clear()  # no cycle left: they die now
     assert find_nodes(N) == []
     assert altgc.get_objects() == []
 
@@ -103,7 +99,7 @@ def test_finalizer_untracks_retracks_and_registers_during_clearing():
             assert altgc.untrack(v) is True
         for v in victims[1::4]:
             altgc.untrack(v)
-            altgc.track(v)                # re-registered at a new index
+            altgc.track(v)  # re-registered at a new index
         # new registered objects, many of them in freed garbage's memory
         for _ in range(200):
             x = []
@@ -111,7 +107,7 @@ def test_finalizer_untracks_retracks_and_registers_during_clearing():
             fresh.append(x)
         for _ in range(200):
             y = [[]]
-            altgc.track(y)                # dies at once: a death mid-delete
+            altgc.track(y)  # dies at once: a death mid-delete
             altgc.track(y[0])
         _core._validate()
 
@@ -127,7 +123,7 @@ def test_finalizer_untracks_retracks_and_registers_during_clearing():
     assert find_nodes(N) == []
     ids = registered_ids()
     assert {id(x) for x in fresh} <= ids
-    assert len(ids) == len(fresh)         # nothing dead left registered
+    assert len(ids) == len(fresh)  # nothing dead left registered
 
 
 def test_python_code_inside_an_announced_death():
@@ -176,12 +172,12 @@ def test_collect_from_a_finalizer_during_clearing_is_refused_safely():
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 39), st.integers(0, 39)),
-                max_size=120),
-       st.lists(st.sampled_from(["list", "tuple", "node", "dict"]),
-                min_size=1, max_size=40),
-       st.sets(st.integers(0, 39), max_size=6),
-       st.integers(0, 3))
+@given(
+    st.lists(st.tuples(st.integers(0, 39), st.integers(0, 39)), max_size=120),
+    st.lists(st.sampled_from(["list", "tuple", "node", "dict"]), min_size=1, max_size=40),
+    st.sets(st.integers(0, 39), max_size=6),
+    st.integers(0, 3),
+)
 def test_random_garbage_with_meddling_finalizers(edges, kinds, hooked, what):
     """Random garbage graphs; some objects hold a Hook whose __del__ (run
     mid-delete) untracks, re-tracks, resurrects or registers.  The registry
@@ -193,7 +189,7 @@ def test_random_garbage_with_meddling_finalizers(edges, kinds, hooked, what):
 
     def meddle():
         if not active[0]:
-            return                # the test's own cleanup
+            return  # the test's own cleanup
         alive = find_nodes(N)
         if what == 0:
             for o in alive[::2]:
@@ -210,9 +206,10 @@ def test_random_garbage_with_meddling_finalizers(edges, kinds, hooked, what):
             fresh.append(x)
         # (no _validate() here: a registered object whose deallocation
         # freed the Hook is still registered, with refcount 0, until its
-        # memory is freed -- DESIGN §3 -- which I6 would report)
+        # memory is freed -- docs/DESIGN.md, "Learning of deaths" -- which
+        # I6 would report)
 
-    untrack_everything()       # what earlier examples left
+    untrack_everything()  # what earlier examples left
     n = len(kinds)
     slots = [[] for _ in range(n)]
     for a, b in edges:
@@ -230,8 +227,7 @@ def test_random_garbage_with_meddling_finalizers(edges, kinds, hooked, what):
     for i, k in enumerate(kinds):
         if k == "tuple":
             # (never the empty tuple: a singleton, immortal on 3.12+)
-            objs[i] = tuple(objs[j] for j in slots[i]
-                            if objs[j] is not None) + (i,)
+            objs[i] = (*tuple(objs[j] for j in slots[i] if objs[j] is not None), i)
     for i, k in enumerate(kinds):
         refs = [objs[j] for j in slots[i] if objs[j] is not None]
         if i in hooked:
@@ -241,7 +237,7 @@ def test_random_garbage_with_meddling_finalizers(edges, kinds, hooked, what):
         elif k == "dict":
             objs[i].update(enumerate(refs))
         elif k == "node":
-            objs[i].ref = refs            # registered below, with the dict
+            objs[i].ref = refs  # registered below, with the dict
     for o in objs:
         if isinstance(o, Node):
             track_node(o)
@@ -250,7 +246,7 @@ def test_random_garbage_with_meddling_finalizers(edges, kinds, hooked, what):
             altgc.track(o)
     del objs, refs, o
     altgc.collect()
-    _core._validate()          # I6: every registered object is alive
+    _core._validate()  # I6: every registered object is alive
     assert {id(x) for x in fresh} <= registered_ids()
     active[0] = False
     kept.clear()

@@ -1,30 +1,34 @@
 """Differential tests: on random object graphs, altgc's unreachable set must
-equal the builtin gc's (DESIGN §5), its groups must be the strongly connected
-components of the unreachable subgraph, and altgc.collect() must free exactly
-those objects with CPython's weakref / finalizer semantics."""
+equal the builtin gc's (docs/DESIGN.md, "Semantics we test against"), its
+groups must be the strongly connected components of the unreachable
+subgraph, and altgc.collect() must free exactly those objects with CPython's
+weakref / finalizer semantics."""
 
-import gc
 import weakref
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from support import (
+    Inst,
+    L,
+    altgc_unreachable,
+    builtin_unreachable,
+    register_closure,
+    registered_ids,
+    sccs,
+    untrack_everything,
+)
 
 import altgc
 from altgc import _core, _testobjs
-
-from conftest import (altgc_unreachable, builtin_unreachable, register_closure,
-                      registered_ids, sccs, untrack_everything)
-
 
 # ---------------------------------------------------------------------------
 # Node kinds
 # ---------------------------------------------------------------------------
 
-class Inst:
-    pass
-
 
 class SlotsInst:
-    __slots__ = ("s0", "s1", "s2", "s3", "__weakref__")
+    __slots__ = ("__weakref__", "s0", "s1", "s2", "s3")
 
 
 DEL_CALLS = []
@@ -36,10 +40,6 @@ class DelInst:
         DEL_CALLS.append(id(self))
 
 
-class L(list):
-    pass
-
-
 WATCHABLE = (Inst, SlotsInst, DelInst, L, _testobjs.Hostile)
 
 
@@ -47,8 +47,7 @@ def wr_callback(wr):
     WR_CALLS.append((id(wr), wr() is None))
 
 
-KINDS = ["list", "dict", "tuple", "inst", "slots", "delinst", "L", "set",
-         "weakref", "hostile"]
+KINDS = ["list", "dict", "tuple", "inst", "slots", "delinst", "L", "set", "weakref", "hostile"]
 WEAKREFABLE = {"inst", "slots", "delinst", "L", "hostile"}
 HASHABLE = {"inst", "slots", "delinst"}
 MAX_SLOTS = 4
@@ -60,37 +59,33 @@ def graphs(draw, max_nodes=14):
     kinds = [draw(st.sampled_from(KINDS)) for _ in range(n)]
     # fix impossible nodes
     for i, k in enumerate(kinds):
-        if k == "weakref" and not any(kinds[j] in WEAKREFABLE
-                                      for j in range(n) if j != i):
+        if k == "weakref" and not any(kinds[j] in WEAKREFABLE for j in range(n) if j != i):
             kinds[i] = "list"
     for i, k in enumerate(kinds):
         if k == "tuple":
             # a tuple holds already-existing objects: non-tuples, or tuples
             # with a lower index
-            allowed = [j for j in range(n)
-                       if kinds[j] != "tuple" or j < i]
+            allowed = [j for j in range(n) if kinds[j] != "tuple" or j < i]
             if not any(kinds[j] != "tuple" for j in allowed):
                 kinds[i] = "list"
     edges = []
     for i, k in enumerate(kinds):
         if k == "weakref":
-            targets = [draw(st.sampled_from(
-                [j for j in range(n) if kinds[j] in WEAKREFABLE and j != i]))]
+            targets = [
+                draw(st.sampled_from([j for j in range(n) if kinds[j] in WEAKREFABLE and j != i]))
+            ]
             # always with a callback: a callback-less weakref.ref(x) would
             # be shared with the test's own observer weakrefs
             edges.append((targets, True))
             continue
         if k == "tuple":
             cand = [j for j in range(n) if kinds[j] != "tuple" or j < i]
-            targets = draw(st.lists(st.sampled_from(cand), min_size=1,
-                                    max_size=4))
+            targets = draw(st.lists(st.sampled_from(cand), min_size=1, max_size=4))
             if not any(kinds[j] != "tuple" for j in targets):
-                targets.append(draw(st.sampled_from(
-                    [j for j in cand if kinds[j] != "tuple"])))
+                targets.append(draw(st.sampled_from([j for j in cand if kinds[j] != "tuple"])))
         elif k == "set":
             cand = [j for j in range(n) if kinds[j] in HASHABLE]
-            targets = (draw(st.lists(st.sampled_from(cand), max_size=4))
-                       if cand else [])
+            targets = draw(st.lists(st.sampled_from(cand), max_size=4)) if cand else []
         else:
             targets = draw(st.lists(st.integers(0, n - 1), max_size=4))
         if k == "slots":
@@ -106,11 +101,18 @@ def graphs(draw, max_nodes=14):
 
 def build(spec):
     """Build the graph; returns the list of node objects (all of them)."""
-    kinds, edges, roots = spec
+    kinds, edges, _roots = spec
     n = len(kinds)
     nodes = [None] * n
-    factories = {"list": list, "dict": dict, "inst": Inst,
-                 "slots": SlotsInst, "delinst": DelInst, "L": L, "set": set}
+    factories = {
+        "list": list,
+        "dict": dict,
+        "inst": Inst,
+        "slots": SlotsInst,
+        "delinst": DelInst,
+        "L": L,
+        "set": set,
+    }
     for i, k in enumerate(kinds):
         if k in factories:
             nodes[i] = factories[k]()
@@ -153,6 +155,7 @@ def register_graph(nodes):
 
     def allowed(r):
         return id(r) in node_ids or type(r) is dict
+
     register_closure(nodes, allowed)
 
 
@@ -167,10 +170,8 @@ def make_garbage(spec):
 
 # Each example starts by untracking everything; the autouse isolation fixture
 # only brackets the whole test.
-SUPPRESS = [HealthCheck.too_slow, HealthCheck.data_too_large,
-            HealthCheck.function_scoped_fixture]
-COMMON = settings(max_examples=100, deadline=None,
-                  suppress_health_check=SUPPRESS)
+SUPPRESS = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture]
+COMMON = settings(max_examples=100, deadline=None, suppress_health_check=SUPPRESS)
 
 
 @COMMON
@@ -218,20 +219,18 @@ def test_collect_frees_exactly_the_unreachable(spec):
     found = {id(o) for o in flat}
     # observers: weakrefs to weakref-able objects, garbage or not
     live = altgc.get_objects()
-    garbage_watch = [weakref.ref(o) for o in live
-                     if id(o) in found and type(o) in WATCHABLE]
-    alive_watch = [weakref.ref(o) for o in live
-                   if id(o) not in found and type(o) in WATCHABLE]
+    garbage_watch = [weakref.ref(o) for o in live if id(o) in found and type(o) in WATCHABLE]
+    alive_watch = [weakref.ref(o) for o in live if id(o) not in found and type(o) in WATCHABLE]
     # graph weakrefs with callbacks: which must be called?
     # (only the weakrefs that are not garbage themselves may be kept:
     # holding a garbage one would make it reachable)
-    graph_wrs = [o for o in live
-                 if type(o) is weakref.ref and id(o) not in found]
-    expect_called = {id(w) for w in graph_wrs
-                     if w.__callback__ is not None
-                     and w() is not None and id(w()) in found}
-    expect_dead = {id(w) for w in graph_wrs
-                   if w() is not None and id(w()) in found}
+    graph_wrs = [o for o in live if type(o) is weakref.ref and id(o) not in found]
+    expect_called = {
+        id(w)
+        for w in graph_wrs
+        if w.__callback__ is not None and w() is not None and id(w()) in found
+    }
+    expect_dead = {id(w) for w in graph_wrs if w() is not None and id(w()) in found}
     n_del_garbage = sum(1 for o in flat if type(o) is DelInst)
     size = len(live)
     del live, groups, flat
@@ -269,7 +268,7 @@ def test_generational_collect_is_consistent_with_full_analysis(spec, gen):
     nodes = build(spec)
     half = nodes[: len(nodes) // 2]
     register_graph(half)
-    altgc.collect(1)   # everything registered so far -> gen 2 (none garbage:
+    altgc.collect(1)  # everything registered so far -> gen 2 (none garbage:
     # the nodes list holds them all)
     register_graph(nodes)
     roots = [nodes[i] for i in spec[2]]

@@ -1,6 +1,6 @@
 """Every public function's docstring example runs and shows what it says."""
 
-from conftest import run_python
+from support import run_python
 
 
 def test_docstring_examples_run():
@@ -13,7 +13,7 @@ def test_docstring_examples_run():
         "r = doctest.testmod(altgc)\n"
         "r2 = doctest.testmod(altgc._install)\n"
         "print(r.failed + r2.failed, r.attempted + r2.attempted)\n"
-        ).stdout.split()
+    ).stdout.split()
     failed, attempted = int(out[-2]), int(out[-1])
     assert failed == 0
-    assert attempted >= 40          # the examples did run
+    assert attempted >= 40  # the examples did run

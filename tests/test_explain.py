@@ -1,6 +1,6 @@
-"""watch / explain / survivors: every cause of DESIGN §6 in plain Python,
-lifetimes untouched by watching, bad input, deaths during an explanation,
-deep structures (in a subprocess)."""
+"""watch / explain / survivors: every cause of docs/DESIGN.md, "Why memory
+survives del", in plain Python, lifetimes untouched by watching, bad input,
+deaths during an explanation, deep structures (in a subprocess)."""
 
 import doctest
 import functools
@@ -8,13 +8,15 @@ import gc
 import json
 import sys
 import types
+from typing import ClassVar
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from support import run_python
 
 import altgc
 from altgc import _core, _explain, _testobjs
-from conftest import run_python
 
 
 @pytest.fixture(autouse=True)
@@ -38,7 +40,7 @@ class Plain:
 
 
 class Finalized:
-    log = []
+    log: ClassVar[list] = []
 
     def __init__(self, name):
         self.name = name
@@ -121,7 +123,7 @@ def test_reuse_happens_and_is_detected():
     altgc.watch(x, "old")
     del x
     y = [2]
-    assert id(y) == addr          # the case this test is about
+    assert id(y) == addr  # the case this test is about
     assert altgc.explain("old").alive is False
     altgc.watch(y, "new")
     assert altgc.explain("new").alive
@@ -146,13 +148,13 @@ def test_watch_default_label_is_the_name():
 
 
 def test_watch_bad_input():
-    with pytest.raises(TypeError, match="'obj'.*float"):
+    with pytest.raises(TypeError, match=r"'obj'.*float"):
         altgc.watch(1.5, "f")
     with pytest.raises(TypeError, match="'label'"):
         altgc.watch([], 3)
     with pytest.raises(ValueError, match="'label'"):
         altgc.watch([], "")
-    with pytest.raises(KeyError, match="unwatch.*'label'"):
+    with pytest.raises(KeyError, match=r"unwatch.*'label'"):
         altgc.unwatch("nope")
 
 
@@ -160,10 +162,11 @@ def test_watch_bad_input():
 # explain: bad input
 # ---------------------------------------------------------------------------
 
+
 def test_explain_unknown_label_lists_known_labels():
     x = [1]
     altgc.watch(x, "known")
-    with pytest.raises(KeyError, match="nolabel.*known labels: 'known'"):
+    with pytest.raises(KeyError, match=r"nolabel.*known labels: 'known'"):
         altgc.explain("nolabel")
 
 
@@ -178,6 +181,7 @@ def test_explain_bad_max_paths():
 # explain: the causes
 # ---------------------------------------------------------------------------
 
+
 def test_module_global(mod):
     mod.table = {"rows": [1, 2]}
     e = altgc.explain(mod.table["rows"])
@@ -188,7 +192,7 @@ def test_module_global(mod):
 
 
 def test_non_container_referrers_found(mod):
-    mod.big = 10 ** 40 + 1          # an int: not a container
+    mod.big = 10**40 + 1  # an int: not a container
     mod.s = "".join(["not", "interned"])
     e = altgc.explain(mod.big)
     assert e.paths[0].expr == "altgc_test_explain_mod.big"
@@ -217,6 +221,7 @@ def test_local_of_running_function():
     def inner():
         local_thing = [1, 2]
         return altgc.explain(local_thing)
+
     e = inner()
     assert e.cause == "local"
     assert e.paths[0].expr == "local_thing"
@@ -229,18 +234,20 @@ def test_closure_cell(mod):
 
         def fn():
             return captured
+
         return fn
+
     mod.fn = make()
     e = altgc.explain(mod.fn())
     assert e.cause == "closure"
-    assert e.paths[0].expr == "altgc_test_explain_mod.fn.__closure__[0]" \
-        ".cell_contents"
+    assert e.paths[0].expr == "altgc_test_explain_mod.fn.__closure__[0].cell_contents"
     assert e.release.startswith("del altgc_test_explain_mod.fn")
 
 
 def test_class_attribute(mod):
     class Config:
         pass
+
     Config.table = [1, 2]
     mod.Config = Config
     del Config
@@ -251,9 +258,10 @@ def test_class_attribute(mod):
 
 
 def test_lru_cache(mod):
-    @functools.lru_cache(maxsize=None)
+    @functools.cache
     def load(n):
         return [n] * 3
+
     mod.load = load
     del load
     result = mod.load(7)
@@ -271,12 +279,12 @@ def test_traceback_local(monkeypatch):
         secret = ["kept by the traceback"]
         altgc.watch(secret, "secret")
         raise RuntimeError("boom")
+
     try:
         failing()
     except RuntimeError as exc:
         monkeypatch.setattr(sys, "last_value", exc, raising=False)
-        monkeypatch.setattr(sys, "last_traceback", exc.__traceback__,
-                            raising=False)
+        monkeypatch.setattr(sys, "last_traceback", exc.__traceback__, raising=False)
         if sys.version_info >= (3, 12):
             monkeypatch.setattr(sys, "last_exc", exc, raising=False)
     e = altgc.explain("secret")
@@ -388,6 +396,7 @@ def test_matplotlib_figure():
     mpl = pytest.importorskip("matplotlib")
     mpl.use("Agg")
     import matplotlib.pyplot as plt
+
     fig = plt.figure()
     altgc.watch(fig, "fig")
     del fig
@@ -401,7 +410,7 @@ def test_matplotlib_figure():
 
 def test_freed_rss_unchanged(monkeypatch):
     # RSS as the allocator leaves it: pretend it did not drop.
-    monkeypatch.setattr(_explain, "_rss", lambda: 1 << 34)
+    monkeypatch.setattr(_explain.watching, "process_rss", lambda: 1 << 34)
     x = bytearray(4 << 20)
     altgc.watch(x, "big")
     del x
@@ -412,7 +421,7 @@ def test_freed_rss_unchanged(monkeypatch):
 
 @pytest.mark.slow
 def test_freed_and_rss_dropped():
-    x = b"x" * (64 << 20)        # mmap-ed by malloc: given back on free
+    x = b"x" * (64 << 20)  # mmap-ed by malloc: given back on free
     altgc.watch(x, "huge")
     del x
     e = altgc.explain("huge")
@@ -422,6 +431,7 @@ def test_freed_and_rss_dropped():
 # ---------------------------------------------------------------------------
 # Explanation as data
 # ---------------------------------------------------------------------------
+
 
 def test_explanation_formats(mod):
     mod.a = {"k": [1]}
@@ -444,17 +454,20 @@ def test_explanation_holds_no_reference(mod):
     e = altgc.explain("x")
     del mod.x
     assert not altgc.explain("x").alive
-    assert e.alive        # what was true then
+    assert e.alive  # what was true then
 
 
 def test_retained_size_from_dominators(mod):
     inner = [bytearray(10000) for _ in range(3)]
     mod.outer = [inner]
-    mod.shared = inner[0]          # not dominated by outer any more
+    mod.shared = inner[0]  # not dominated by outer any more
     del inner
     e = altgc.explain(mod.outer)
-    sizes = sys.getsizeof(mod.outer) + sys.getsizeof(mod.outer[0]) + sum(
-        sys.getsizeof(b) for b in mod.outer[0][1:])
+    sizes = (
+        sys.getsizeof(mod.outer)
+        + sys.getsizeof(mod.outer[0])
+        + sum(sys.getsizeof(b) for b in mod.outer[0][1:])
+    )
     assert e.retained_bytes == sizes
     assert e.retained_objects == 4
 
@@ -466,17 +479,19 @@ def test_max_paths_and_shortest_first(mod):
     mod.third = [target]
     del target
     e = altgc.explain(mod.direct, max_paths=3)
-    assert [len(p.steps) for p in e.paths] == sorted(
-        len(p.steps) for p in e.paths)
+    assert [len(p.steps) for p in e.paths] == sorted(len(p.steps) for p in e.paths)
     assert e.paths[0].expr == "altgc_test_explain_mod.direct"
     assert len(altgc.explain(mod.direct, max_paths=1).paths) == 1
 
 
 def test_survivors(mod):
     ns = {"altgc": altgc, "mod": mod}
-    exec("item = [1]\nmod.keep = [item]\naltgc.watch(item, 'item')\n"
-         "other = [2]\naltgc.watch(other, 'other')\n", ns)
-    assert [e.label for e in altgc.survivors()] == []     # names still bound
+    exec(
+        "item = [1]\nmod.keep = [item]\naltgc.watch(item, 'item')\n"
+        "other = [2]\naltgc.watch(other, 'other')\n",
+        ns,
+    )
+    assert [e.label for e in altgc.survivors()] == []  # names still bound
     exec("del item", ns)
     [e] = altgc.survivors()
     assert e.label == "item"
@@ -484,13 +499,14 @@ def test_survivors(mod):
     exec("del other", ns)
     assert [e.label for e in altgc.survivors()] == ["item"]
     anonymous = [3]
-    altgc.watch(anonymous, "anon")      # no global name: a survivor
+    altgc.watch(anonymous, "anon")  # no global name: a survivor
     assert "anon" in [e.label for e in altgc.survivors()]
 
 
 # ---------------------------------------------------------------------------
 # the index: reuse, staleness, deaths during an explanation
 # ---------------------------------------------------------------------------
+
 
 def test_reused_index_sees_removed_paths(mod):
     mod.a = [1]
@@ -511,19 +527,19 @@ def test_reused_index_rebuilds_for_new_objects(mod):
 class KillsOnSizeof:
     """__sizeof__ frees other objects of the index and runs the gc."""
 
-    victims = []
+    victims: ClassVar[list] = []
 
     def __sizeof__(self):
         KillsOnSizeof.victims.clear()
         gc.collect()
-        _core._hg_clear()          # even the index goes away
+        _core._hg_clear()  # even the index goes away
         return 100
 
 
 def test_deaths_during_explanation(mod):
     victims = [[i] for i in range(1000)]
     for v in victims[:100]:
-        v.append(v)                  # cycles: freed by gc.collect()
+        v.append(v)  # cycles: freed by gc.collect()
     KillsOnSizeof.victims = victims
     mod.root = [KillsOnSizeof(), victims]
     del victims
@@ -543,7 +559,7 @@ class DelDuringExplain:
 def test_finalizers_during_explanation(mod):
     for _ in range(50):
         a = DelDuringExplain()
-        a.self = a                   # collected whenever the gc runs
+        a.self = a  # collected whenever the gc runs
     del a
     gc.enable()
     try:
@@ -565,7 +581,8 @@ def test_heap_index_figures():
 
 @pytest.mark.slow
 def test_deep_structures_in_subprocess():
-    out = run_python("""
+    out = run_python(
+        """
         import sys, altgc, types
         m = types.ModuleType("deepmod"); sys.modules["deepmod"] = m
 
@@ -595,7 +612,9 @@ def test_deep_structures_in_subprocess():
         e = altgc.explain("tail")
         print(len(e.paths[0].steps), e.cause, len(e.paths[0].expr) < 1000)
         print(altgc.explain(m.head, refresh=False).retained_objects)
-    """, timeout=600)
+    """,
+        timeout=600,
+    )
     lines = out.stdout.split("\n")
     assert lines[0] == "1000001 1 name"
     assert lines[1] == "1000001"
@@ -605,8 +624,11 @@ def test_deep_structures_in_subprocess():
 
 def test_docstring_examples():
     gc.disable()
-    r = doctest.testmod(_explain, optionflags=doctest.ELLIPSIS)
-    assert r.failed == 0 and r.attempted >= 30
+    modules = [_explain] + [
+        getattr(_explain, m) for m in ("watching", "index", "explanation", "explaining")
+    ]
+    rs = [doctest.testmod(m, optionflags=doctest.ELLIPSIS) for m in modules]
+    assert sum(r.failed for r in rs) == 0 and sum(r.attempted for r in rs) >= 30
 
 
 def test_retained_diamond_and_chain(mod):
@@ -618,8 +640,7 @@ def test_retained_diamond_and_chain(mod):
     size = sys.getsizeof
     e = altgc.explain(a)
     assert e.retained_objects == 4
-    assert e.retained_bytes == size(a) + size(a[0]) + size(a[1]) + size(
-        a[0][0])
+    assert e.retained_bytes == size(a) + size(a[0]) + size(a[1]) + size(a[0][0])
     # b alone retains only itself: d is also reached through c
     assert altgc.explain(a[0], refresh=False).retained_objects == 1
     del a
@@ -628,6 +649,7 @@ def test_retained_diamond_and_chain(mod):
 
     class Node:
         __slots__ = ("next",)
+
     head = n = Node()
     for _ in range(2000):
         n.next = Node()
@@ -688,9 +710,12 @@ def test_python_m_altgc_run(tmp_path):
 
 
 def test_python_m_altgc_run_bad_script(tmp_path):
-    proc = run_python("""
+    proc = run_python(
+        """
         import sys
         from altgc.__main__ import main
         sys.exit(main(["run", "/nonexistent/script.py"]))
-    """, check=False)
+    """,
+        check=False,
+    )
     assert proc.returncode == 2 and "no such script" in proc.stderr

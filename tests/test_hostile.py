@@ -1,26 +1,25 @@
-"""Hostile objects (altgc._testobjs), invisible C references and
-re-entrancy from finalizers / callbacks (DESIGN §2: must not crash or
-corrupt the registry).  Crash-prone scenarios run in a subprocess."""
+"""Hostile objects (altgc._testobjs), invisible C references, unusual
+containers (immortal, a 10**7-item list) and re-entrancy: finalizers,
+callbacks and __eq__/__hash__ that collect, register, untrack or mutate the
+graph while a collection runs.  None of it may crash or corrupt the registry
+(docs/DESIGN.md, "The registry contract").  Crash-prone scenarios run in a
+subprocess."""
 
 import gc
+import sys
 import weakref
+from typing import ClassVar
 
 import pytest
+from support import Inst, altgc_unreachable, run_python, track_with_dict
 
 import altgc
 from altgc import _core, _testobjs
 
-from conftest import (altgc_unreachable, capture_unraisable, run_python,
-                      track_with_dict)
-
-
-class Inst:
-    pass
-
-
 # ---------------------------------------------------------------------------
 # Hostile traversal
 # ---------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("repeat", [1, 2, 7, 100])
 def test_repeat_visits_cycle_is_garbage(repeat):
@@ -65,7 +64,7 @@ def test_repeat_visits_held_from_outside_is_not_garbage(repeat):
 
 def test_self_referencing_hostile_many_times():
     a = _testobjs.Hostile(repeat=5)
-    a.set_refs(a, a)        # 10 refs to itself, all visited
+    a.set_refs(a, a)  # 10 refs to itself, all visited
     altgc.track(a)
     del a
     assert len(altgc_unreachable()) == 1
@@ -80,7 +79,7 @@ def test_hostile_set_refs_changes_graph():
     keep_b = b
     del a, b
     assert altgc.find_unreachable() == []
-    keep_b.set_refs()       # drops its refs: a dies
+    keep_b.set_refs()  # drops its refs: a dies
     assert len(altgc.get_objects()) == 1
     keep_b.set_refs(keep_b)
     del keep_b
@@ -105,7 +104,7 @@ def test_no_clear_cycle_stays_and_is_reported_collected():
     objs = altgc.get_objects()
     assert len(objs) == 2
     for o in objs:
-        o.set_refs()      # break it by hand (set_refs always works)
+        o.set_refs()  # break it by hand (set_refs always works)
     del objs, o
     assert altgc.get_objects() == []
 
@@ -148,8 +147,59 @@ def test_traverse_visiting_null():
 
 
 # ---------------------------------------------------------------------------
+# Unusual containers
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="immortal objects are 3.12+")
+def test_immortal_container_is_held_from_outside():
+    empty = ()  # the immortal empty-tuple singleton
+    assert gc.is_tracked(empty) in (False, True)
+    before = sys.getrefcount(empty)
+    altgc.track(empty)
+    try:
+        a = [empty]
+        a.append(a)
+        altgc.track(a)
+        del a
+        groups = altgc.find_unreachable()
+        flat = [o for g in groups for o in g]
+        assert all(o is not empty for o in flat)  # never garbage
+        assert len(flat) == 1  # the list is
+        del groups, flat
+        assert altgc.collect() == 1
+        assert altgc.is_tracked(empty)  # survives, registered
+        assert sys.getrefcount(empty) == before  # immortal: unchanged
+    finally:
+        altgc.untrack(empty)
+
+
+@pytest.mark.slow
+def test_list_of_ten_million_items_in_a_cycle():
+    out = run_python(
+        """
+        import gc, altgc
+        gc.disable(); altgc.disable()
+        big = list(range(10**7))
+        holder = [big]
+        big.append(holder)
+        altgc.track(big); altgc.track(holder)
+        assert altgc.find_unreachable() == []
+        del big, holder
+        groups = altgc.find_unreachable()
+        print(len(groups), sum(len(g) for g in groups))
+        del groups
+        print(altgc.collect(), altgc.stats().registry_size)
+    """,
+        timeout=600,
+    ).stdout.split()
+    assert out == ["1", "2", "2", "0"]
+
+
+# ---------------------------------------------------------------------------
 # Re-entrancy from finalizers
 # ---------------------------------------------------------------------------
+
 
 def _reentrant_class(action):
     class R:
@@ -158,6 +208,7 @@ def _reentrant_class(action):
         def __del__(self):
             R.calls += 1
             action(self)
+
     return R
 
 
@@ -181,7 +232,7 @@ def test_finalizer_calls_collect():
     R = _scenario(lambda self: results.append(altgc.collect()))
     n = altgc.collect()
     assert R.calls == 3
-    assert results == [0, 0, 0]       # re-entrant collect returns 0
+    assert results == [0, 0, 0]  # re-entrant collect returns 0
     assert n >= 6
     _core._validate()
     assert altgc.get_objects() == []
@@ -234,17 +285,15 @@ def test_finalizer_untracks_objects():
         altgc.untrack(self.payload)
 
     R = _scenario(action)
-    n = altgc.collect()
+    altgc.collect()
     assert R.calls == 3
     _core._validate()
-    assert all(altgc.is_tracked(o) is False for o in altgc.get_objects()
-               if type(o).__name__ == "R")
+    assert all(altgc.is_tracked(o) is False for o in altgc.get_objects() if type(o).__name__ == "R")
     assert altgc.collect() == 0
     _core._validate()
 
 
 def test_finalizer_untracks_other_garbage():
-    victims = []
 
     def action(self):
         for o in altgc.get_objects():
@@ -263,7 +312,7 @@ def test_finalizer_resurrects_and_tracks():
 
     def action(self):
         saved.append(self)
-        altgc.track(self.payload)   # already registered: no-op
+        altgc.track(self.payload)  # already registered: no-op
 
     R = _scenario(action)
     assert altgc.collect() == 0
@@ -306,7 +355,7 @@ def test_weakref_callback_calls_collect_and_track():
     o = Inst()
     o.me = o
     track_with_dict(o)
-    w = weakref.ref(o, cb)
+    _wr = weakref.ref(o, cb)  # alive, so that its callback runs
     del o
     n = altgc.collect()
     assert n >= 1
@@ -323,10 +372,10 @@ def test_gc_callback_calls_collect():
         out.append((phase, altgc.collect()))
 
     altgc.callbacks.append(cb)
-    l = []
-    l.append(l)
-    altgc.track(l)
-    del l
+    lst = []
+    lst.append(lst)
+    altgc.track(lst)
+    del lst
     assert altgc.collect() == 1
     assert out == [("start", 0), ("stop", 0)]
     altgc.callbacks.remove(cb)
@@ -346,11 +395,78 @@ def test_builtin_gc_collect_from_finalizer():
         track_with_dict(x)
         other.append(x)
     del x
-    R = _scenario(action)
+    _R = _scenario(action)  # the class stays alive until the end
     del other
     altgc.collect()
     _core._validate()
     assert altgc.get_objects() == []
+
+
+class Key:
+    """A dict key whose __eq__ and __hash__ build and register new cycles
+    (and drop registered objects) while the collector is running."""
+
+    made: ClassVar[list] = []
+
+    def __init__(self, n):
+        self.n = n
+
+    def __hash__(self):
+        c = []
+        c.append(c)
+        altgc.track(c)
+        Key.made.append(c)
+        return hash(self.n)
+
+    def __eq__(self, other):
+        if Key.made:
+            Key.made.pop()  # a registered cycle loses its holder
+        d = {}
+        d["self"] = d
+        altgc.track(d)
+        return isinstance(other, Key) and other.n == self.n
+
+
+class Mutator:
+    """Garbage whose __del__ looks keys up in a dict of Key objects, so
+    Key.__eq__/__hash__ run inside the collection's finalizer phase."""
+
+    table: ClassVar[dict] = {}
+
+    def __del__(self):
+        for i in range(5):
+            Mutator.table.pop(Key(i), None)
+            Mutator.table[Key(i + 100)] = self.peer
+
+
+def test_eq_and_hash_mutating_the_graph_during_a_collection():
+    Mutator.table.clear()
+    Key.made.clear()
+    for i in range(5):
+        Mutator.table[Key(i)] = [i]
+    ms = []
+    for _ in range(20):
+        m = Mutator()
+        m.peer = [m]  # cycle: m -> list -> m
+        altgc.track(m)
+        altgc.track(m.peer)
+        altgc.track(m.__dict__) if gc.is_tracked(getattr(m, "__dict__", None)) else None
+        ms.append(m)
+    del m
+    ms.clear()
+    n = altgc.collect()
+    altgc._core._validate()
+    # The peers are resurrected through Mutator.table (held from outside):
+    # whatever was not resurrected was collected.
+    assert n >= 0
+    assert altgc.collect() >= 0  # the cycles __eq__/__hash__ made
+    altgc._core._validate()
+    Mutator.table.clear()
+    Key.made.clear()
+    altgc.collect()
+    altgc._core._validate()
+    # Nothing the test registered is left: everything died or was freed.
+    assert not [o for o in altgc.get_objects() if isinstance(o, (Mutator, Key))]
 
 
 REENTRANT_SUBPROCESS = r"""
@@ -398,6 +514,7 @@ def test_reentrancy_storm_subprocess():
 # Legacy del with callbacks doing things
 # ---------------------------------------------------------------------------
 
+
 def test_legacydel_callback_runs_collect_at_dealloc():
     out = []
     a = _testobjs.LegacyDel(lambda o: out.append(altgc.collect()))
@@ -406,7 +523,7 @@ def test_legacydel_callback_runs_collect_at_dealloc():
     altgc.track(a)
     altgc.track(b)
     del b
-    del a       # tp_del runs now, and runs a (non re-entrant) collection
+    del a  # tp_del runs now, and runs a (non re-entrant) collection
     assert out == [1]
     _core._validate()
     assert altgc.get_objects() == []

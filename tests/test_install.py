@@ -3,23 +3,22 @@
 Every scenario runs in a fresh interpreter: install mode changes the whole
 process (the builtin gc's settings, every container adopted)."""
 
+import inspect
 import sys
 import textwrap
 
 import pytest
+from support import Node, cycle, run_python
 
-from conftest import run_python
-
-PRELUDE = """
+PRELUDE = (
+    """
 import gc, sys, weakref
 import altgc
 builtin = altgc._install.builtin_gc
-class Node:
-    pass
-def cycle():
-    a = Node(); b = Node(); a.b = b; b.a = a
-    return weakref.ref(a)
 """
+    + inspect.getsource(Node)
+    + inspect.getsource(cycle)
+)
 
 
 def run(code, **kw):
@@ -262,9 +261,10 @@ def test_eight_threads_with_cyclic_garbage():
     assert out.strip().endswith("ok")
 
 
-@pytest.mark.skipif(sys.version_info < (3, 12),
-                    reason="3.11 runs pending calls in the main thread "
-                           "only (documented limitation)")
+@pytest.mark.skipif(
+    sys.version_info < (3, 12),
+    reason="3.11 runs pending calls in the main thread only (documented limitation)",
+)
 def test_workers_collect_while_main_thread_waits():
     out = run("""
         import threading
@@ -348,8 +348,9 @@ def test_finalizers_at_exit_still_run():
     assert "finalized" in out
 
 
-@pytest.mark.skipif(sys.version_info < (3, 12),
-                    reason="_interpreters / interpreters module is 3.12+")
+@pytest.mark.skipif(
+    sys.version_info < (3, 12), reason="_interpreters / interpreters module is 3.12+"
+)
 def test_subinterpreter_import_is_refused_clearly():
     out = run("""
         try:

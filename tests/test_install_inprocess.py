@@ -3,23 +3,13 @@
 run (tests/test_install.py covers the behaviour in fresh interpreters)."""
 
 import gc
-import weakref
 
 import pytest
+from support import cycle
 
 import altgc
 from altgc import _core
 from altgc._install import builtin_gc
-
-
-class Node:
-    pass
-
-
-def cycle():
-    a, b = Node(), Node()
-    a.b, b.a = b, a
-    return weakref.ref(a)
 
 
 @pytest.fixture
@@ -39,7 +29,7 @@ def test_install_collect_uninstall(installed):
     assert altgc.is_tracked(lst)
     assert altgc.collect() >= 600
     assert all(w() is None for w in ws)
-    assert altgc.is_tracked(lst)          # survivor, still adopted
+    assert altgc.is_tracked(lst)  # survivor, still adopted
     _core._validate()
 
 
@@ -86,4 +76,4 @@ def test_uninstall_keeps_user_registrations(installed):
     assert altgc.is_tracked(mine)
     assert not altgc.is_tracked(other)
     altgc.untrack(mine)
-    assert altgc.install() is True        # for the fixture's uninstall
+    assert altgc.install() is True  # for the fixture's uninstall

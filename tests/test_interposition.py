@@ -5,45 +5,43 @@ slice, frame, context, async-generator helpers) only while objects of that
 exact type are registered or watched, so that the deaths of, say, dicts cost
 nothing while only lists are registered.  These tests check the demand
 counts, that deaths are still seen across every switch (the free-list reuse
-case of DESIGN §3), and that switching in the middle of a deallocation --
-and deep structures deallocated on either side of a switch -- neither crash
-nor lose a death.  `_core._interposed()` reports {type name: demand} for
-the kinds interposed now.
+case of docs/DESIGN.md, "Learning of deaths"), and that switching in the
+middle of a deallocation -- and deep structures deallocated on either side
+of a switch -- neither crash nor lose a death.  `_core._interposed()`
+reports {type name: demand} for the kinds interposed now.
 """
 
 import pytest
+from support import L, run_python
 
 import altgc
 from altgc import _core
-
-from conftest import run_python
 
 
 def demand(name):
     return _core._interposed().get(name, 0)
 
 
-class L(list):
-    pass
-
-
-@pytest.mark.parametrize("make, name", [
-    (lambda: [], "list"),
-    (lambda: {"k": []}, "dict"),
-    (lambda: ([],), "tuple"),
-])
+@pytest.mark.parametrize(
+    "make, name",
+    [
+        (lambda: [], "list"),
+        (lambda: {"k": []}, "dict"),
+        (lambda: ([],), "tuple"),
+    ],
+)
 def test_demand_follows_registrations(make, name):
     before = demand(name)
     xs = [make() for _ in range(3)]
     for x in xs:
         altgc.track(x)
     assert demand(name) == before + 3
-    altgc.track(xs[0])                   # twice: no second unit
+    altgc.track(xs[0])  # twice: no second unit
     assert demand(name) == before + 3
     assert altgc.untrack(xs[0]) is True
     assert demand(name) == before + 2
     del x
-    xs.pop()                             # dies: the hook saw it
+    xs.pop()  # dies: the hook saw it
     assert demand(name) == before + 1
     del xs
     assert demand(name) == before
@@ -141,7 +139,8 @@ def test_deep_structures_with_hooks_on():
     # With list, dict and tuple interposed, the hooks' own trashcan (used
     # from a nesting of 20 on) must keep 10**6-deep structures from
     # overflowing the C stack.
-    run_python("""
+    run_python(
+        """
         import altgc
         from altgc import _core
         keep = [[], {}, ([],)]
@@ -156,14 +155,17 @@ def test_deep_structures_with_hooks_on():
             del root
         _core._validate()
         print("ok")
-    """, timeout=600)
+    """,
+        timeout=600,
+    )
 
 
 def test_switch_off_inside_the_hook_with_deep_contents():
     # The last registered list holds a 10**5-deep chain: its death turns the
     # list hook off in the middle of its own deallocation; the chain is then
     # deallocated by the original list_dealloc, whose trashcan applies.
-    run_python("""
+    run_python(
+        """
         import altgc
         from altgc import _core
         node = None
@@ -178,14 +180,17 @@ def test_switch_off_inside_the_hook_with_deep_contents():
         assert altgc.get_objects() == []
         _core._validate()
         print("ok")
-    """, timeout=600)
+    """,
+        timeout=600,
+    )
 
 
 def test_switch_on_inside_the_original_with_deep_contents():
     # Nothing is registered; a 10**5-deep chain ends in an object whose
     # __del__ registers lists: the hook is switched on while original
     # deallocators (and the trashcan's deferred objects) are mid-flight.
-    run_python("""
+    run_python(
+        """
         import altgc
         from altgc import _core
         kept = []
@@ -210,4 +215,6 @@ def test_switch_on_inside_the_original_with_deep_contents():
         assert altgc.get_objects() == []
         _core._validate()
         print("ok")
-    """, timeout=600)
+    """,
+        timeout=600,
+    )

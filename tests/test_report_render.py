@@ -12,54 +12,76 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 
 import pytest
+from support import run_cli
 
-from altgc import _compare_cli as cli
+from altgc import _program_comparison as cli
+from altgc._util import fmt_ns
 
 
 def synthetic_report(n_builtin=60, n_altgc=45):
     """A report with known events (no child processes): deterministic."""
+
     def events(n, scale):
         out = []
         for i in range(n):
             gen = 2 if i % 20 == 19 else 1 if i % 10 == 9 else 0
-            out.append({"t_ns": i * 5_000_000, "pause_ns":
-                        int(scale * (30_000 + 400_000 * gen + 997 * i)),
-                        "generation": gen, "collected": i * 3,
-                        "uncollectable": 0, "examined": 700 * (1 + 5 * gen),
-                        "explicit": i == n - 1})
+            out.append(
+                {
+                    "t_ns": i * 5_000_000,
+                    "pause_ns": int(scale * (30_000 + 400_000 * gen + 997 * i)),
+                    "generation": gen,
+                    "collected": i * 3,
+                    "uncollectable": 0,
+                    "examined": 700 * (1 + 5 * gen),
+                    "explicit": i == n - 1,
+                }
+            )
         return out
 
     def run(side, n, scale):
         ev = events(n, scale)
         col = [sum(1 for e in ev if e["generation"] == g) for g in range(3)]
         return cli.RunResult(
-            collector=side, status=0, wall_ns=400_000_000,
-            peak_rss_kb=30_000, stdout="same <output> & more\n", stderr="",
-            script_ns=n * 5_000_000 + 1_000_000, events=ev,
-            gc_calls=[{"func": "disable", "args": [], "t_ns": 1000,
-                       "where": "prog.py:3"}],
-            stats_before=[{"collections": 0, "collected": 0,
-                           "uncollectable": 0}] * 3,
-            stats_after=[{"collections": c, "collected": sum(
-                e["collected"] for e in ev if e["generation"] == g),
-                "uncollectable": 0} for g, c in enumerate(col)],
-            enabled_at_exit=False, threshold=[700, 10, 10])
+            collector=side,
+            status=0,
+            wall_ns=400_000_000,
+            peak_rss_kb=30_000,
+            stdout="same <output> & more\n",
+            stderr="",
+            script_ns=n * 5_000_000 + 1_000_000,
+            events=ev,
+            gc_calls=[{"func": "disable", "args": [], "t_ns": 1000, "where": "prog.py:3"}],
+            stats_before=[{"collections": 0, "collected": 0, "uncollectable": 0}] * 3,
+            stats_after=[
+                {
+                    "collections": c,
+                    "collected": sum(e["collected"] for e in ev if e["generation"] == g),
+                    "uncollectable": 0,
+                }
+                for g, c in enumerate(col)
+            ],
+            enabled_at_exit=False,
+            threshold=[700, 10, 10],
+        )
 
     return cli.CompareReport(
-        script="prog<1>.py", args=["--n", "5"], python="3.x", repeat=1,
+        script="prog<1>.py",
+        args=["--n", "5"],
+        python="3.x",
+        repeat=1,
         thresholds={"builtin": None, "altgc": [900, 10, 10]},
-        runs={"builtin": [run("builtin", n_builtin, 1.0)],
-              "altgc": [run("altgc", n_altgc, 0.8)]},
-        created="2026-01-01 00:00:00 UTC")
+        runs={"builtin": [run("builtin", n_builtin, 1.0)], "altgc": [run("altgc", n_altgc, 0.8)]},
+        created="2026-01-01 00:00:00 UTC",
+    )
 
 
 # ---------------------------------------------------------------------------
 # JSON and the text table
 # ---------------------------------------------------------------------------
+
 
 def test_json_round_trips():
     rep = synthetic_report()
@@ -68,8 +90,7 @@ def test_json_round_trips():
     assert cli.format_table(back) == cli.format_table(rep)
     d = json.loads(rep.to_json())
     assert d["summary"]["builtin"]["collections"] == [54, 3, 3]
-    assert d["outputs_match"] == {"stdout": True, "stderr": True,
-                                  "status": True}
+    assert d["outputs_match"] == {"stdout": True, "stderr": True, "status": True}
 
 
 def test_table_figures():
@@ -80,10 +101,8 @@ def test_table_figures():
     assert rows["thresholds"] == ("700,10,10 (default)", "900,10,10")
     assert rows["gc.disable() calls"] == ("1", "1")
     ev = rep.runs["builtin"][0].events
-    assert rows["pause max"][0] == cli._fmt_ns(max(e["pause_ns"]
-                                                   for e in ev))
-    assert rows["objects collected"][0] == str(sum(e["collected"]
-                                                   for e in ev))
+    assert rows["pause max"][0] == fmt_ns(max(e["pause_ns"] for e in ev))
+    assert rows["objects collected"][0] == str(sum(e["collected"] for e in ev))
     assert "note: builtin gc: the script called gc.disable()" in table
     assert "automatic collection was OFF" in table
 
@@ -94,23 +113,10 @@ def test_table_notes_a_difference_and_a_lost_record():
     rep.runs["altgc"][0].status = 3
     rep.runs["builtin"][0].recorded = False
     table = cli.format_table(rep)
-    assert "stdout differs: line 1: builtin gc 'same <output> & more' " \
-        "vs altgc 'other'" in table
+    assert "stdout differs: line 1: builtin gc 'same <output> & more' vs altgc 'other'" in table
     assert "altgc: exit status 3" in table
     assert "builtin gc: no collection record" in table
-    assert rep.outputs_match() == {"stdout": False, "stderr": True,
-                                   "status": False}
-
-
-def run_cli(*args):
-    import altgc
-    pkg_parent = os.path.dirname(os.path.dirname(os.path.abspath(
-        altgc.__file__)))
-    env = dict(os.environ)
-    env["PYTHONPATH"] = pkg_parent + os.pathsep + env.get("PYTHONPATH", "")
-    return subprocess.run(
-        [sys.executable, "-m", "altgc"] + list(args), capture_output=True,
-        text=True, timeout=300, cwd=pkg_parent, env=env)
+    assert rep.outputs_match() == {"stdout": False, "stderr": True, "status": False}
 
 
 def test_cli_renders_a_saved_report(tmp_path):
@@ -118,19 +124,29 @@ def test_cli_renders_a_saved_report(tmp_path):
     saved = tmp_path / "r.json"
     saved.write_text(rep.to_json())
     html_path = tmp_path / "r.html"
-    proc = run_cli("compare", "--from-json", str(saved), "--html",
-                   str(html_path), "--json", str(tmp_path / "again.json"))
+    proc = run_cli(
+        "compare",
+        "--from-json",
+        str(saved),
+        "--html",
+        str(html_path),
+        "--json",
+        str(tmp_path / "again.json"),
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == cli.format_table(rep) + "\n"
     assert html_path.read_text() == cli.render_html(rep)
     assert cli.load_report(str(tmp_path / "again.json")) == rep
 
 
-@pytest.mark.parametrize("content, expect", [
-    ("[]", "is not a report saved by --json"),
-    ("{", "is not a report saved by --json"),
-    (None, "cannot read"),
-])
+@pytest.mark.parametrize(
+    "content, expect",
+    [
+        ("[]", "is not a report saved by --json"),
+        ("{", "is not a report saved by --json"),
+        (None, "cannot read"),
+    ],
+)
 def test_cli_rejects_a_bad_saved_report(tmp_path, content, expect):
     path = tmp_path / "bad.json"
     if content is not None:
@@ -151,19 +167,19 @@ def test_cli_needs_a_script_or_a_saved_report():
 # PNG
 # ---------------------------------------------------------------------------
 
+
 def need_matplotlib():
-    if os.environ.get("ALTGC_REQUIRE_CHROMIUM") == "1":   # tox env report
+    if os.environ.get("ALTGC_REQUIRE_CHROMIUM") == "1":  # tox env report
         import matplotlib  # noqa: F401  (the plot extra must be there)
-    pytest.importorskip("matplotlib", reason="the 'plot' extra "
-                                             "(matplotlib) is not installed")
+    pytest.importorskip("matplotlib", reason="the 'plot' extra (matplotlib) is not installed")
 
 
 def test_png_opens_as_an_image(tmp_path):
     need_matplotlib()
-    pytest.importorskip("matplotlib", reason="the 'plot' extra "
-                                             "(matplotlib) is not installed")
+    pytest.importorskip("matplotlib", reason="the 'plot' extra (matplotlib) is not installed")
     import matplotlib.image as mpimg
     import numpy as np
+
     path = tmp_path / "timeline.png"
     cli.render_png(synthetic_report(), str(path))
     with open(path, "rb") as f:
@@ -175,16 +191,16 @@ def test_png_opens_as_an_image(tmp_path):
     flat = (img[..., :3] * 255).round().astype(int).reshape(-1, 3)
     colours = {tuple(c) for c in flat[::7]}
     assert len(colours) > 50
-    for hexcol in cli.GEN_COLORS + (cli.SIDE_COLORS["altgc"],):
-        rgb = np.array([int(hexcol[i:i + 2], 16) for i in (1, 3, 5)])
+    for hexcol in (*cli.GEN_COLORS, cli.SIDE_COLORS["altgc"]):
+        rgb = np.array([int(hexcol[i : i + 2], 16) for i in (1, 3, 5)])
         assert (np.abs(flat - rgb).sum(axis=1) < 40).any(), hexcol
 
 
 def test_png_of_a_run_without_collections(tmp_path):
     need_matplotlib()
-    pytest.importorskip("matplotlib", reason="the 'plot' extra "
-                                             "(matplotlib) is not installed")
+    pytest.importorskip("matplotlib", reason="the 'plot' extra (matplotlib) is not installed")
     import matplotlib.image as mpimg
+
     rep = synthetic_report(0, 0)
     path = tmp_path / "empty.png"
     cli.render_png(rep, str(path))
@@ -194,6 +210,7 @@ def test_png_of_a_run_without_collections(tmp_path):
 # ---------------------------------------------------------------------------
 # HTML in headless Chromium
 # ---------------------------------------------------------------------------
+
 
 def chromium():
     for name in ("chromium", "chromium-browser", "google-chrome"):
@@ -216,27 +233,42 @@ def render_in_chromium(html_text):
             f.write(html_text)
         # Chromium is not ours to sanitize: under tools/sanitize.sh the
         # ASan runtime is LD_PRELOADed into every child, which breaks it.
-        env = {k: v for k, v in os.environ.items()
-               if k not in ("LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS",
-                            "LSAN_OPTIONS", "PYTHONMALLOC")}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k
+            not in ("LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "PYTHONMALLOC")
+        }
         proc = subprocess.run(
-            [exe, "--headless=new", "--no-sandbox", "--disable-gpu",
-             "--no-first-run", "--user-data-dir=" + os.path.join(tmp, "p"),
-             "--enable-logging=stderr", "--v=0",
-             "--virtual-time-budget=2000", "--dump-dom",
-             "file://" + page],
-            capture_output=True, text=True, timeout=120, env=env)
+            [
+                exe,
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--user-data-dir=" + os.path.join(tmp, "p"),
+                "--enable-logging=stderr",
+                "--v=0",
+                "--virtual-time-budget=2000",
+                "--dump-dom",
+                "file://" + page,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+        )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    console = [line for line in proc.stderr.splitlines()
-               if ":CONSOLE" in line]
+    console = [line for line in proc.stderr.splitlines() if ":CONSOLE" in line]
     return proc.stdout, console
 
 
 def test_console_check_catches_errors():
     """The checker itself: a page that throws is caught."""
-    dom, console = render_in_chromium(
+    _dom, console = render_in_chromium(
         "<!DOCTYPE html><html><body><p>x</p><script>"
-        "throw new Error('planted failure');</script></body></html>")
+        "throw new Error('planted failure');</script></body></html>"
+    )
     assert any("planted failure" in line for line in console), console
 
 
@@ -250,7 +282,7 @@ def test_html_shows_table_and_chart_without_console_errors():
     assert "105 collections and" in dom
     # the table, with the figures of the text table
     assert '<table id="summary">' in dom
-    for label, a, b in cli.table_rows(rep):
+    for label, _a, _b in cli.table_rows(rep):
         assert ">%s</th>" % label.replace("&", "&amp;") in dom
     assert "54 / 3 / 3" in dom and "41 / 2 / 2" in dom
     assert "900,10,10" in dom
@@ -273,8 +305,7 @@ def test_html_is_self_contained():
 
 
 def test_html_without_collections_renders():
-    dom, console = render_in_chromium(
-        cli.render_html(synthetic_report(0, 0)))
+    dom, console = render_in_chromium(cli.render_html(synthetic_report(0, 0)))
     assert console == []
     assert 'data-marks="0"' in dom
     assert "no collections" in dom

@@ -18,10 +18,9 @@ import threading
 import weakref
 
 import pytest
+from support import run_python
 
 import altgc
-
-from conftest import run_python
 
 BORROWS = sys.version_info >= (3, 14)
 
@@ -52,8 +51,7 @@ class Suspend:
 
 
 def borrowed_ops(fn):
-    return [i.opname for i in dis.get_instructions(fn)
-            if i.opname.startswith("LOAD_FAST_BORROW")]
+    return [i.opname for i in dis.get_instructions(fn) if i.opname.startswith("LOAD_FAST_BORROW")]
 
 
 def test_scenarios_really_borrow_on_this_version():
@@ -69,7 +67,7 @@ def _make_cycle_generator(victim):
     box = []
     g = gen_borrowing(victim, box)
     assert next(g) == "suspended"  # runs to the inner yield
-    box.append(g)                  # g -> frame -> box -> g
+    box.append(g)  # g -> frame -> box -> g
     return g, box
 
 
@@ -115,7 +113,7 @@ def test_borrowed_live_object_is_not_garbage(kind, how):
     if how == "find_unreachable":
         found = {id(o) for group in altgc.find_unreachable() for o in group}
         assert id(victim) not in found
-        assert ids <= found          # the cycle itself is garbage
+        assert ids <= found  # the cycle itself is garbage
     else:
         # The generator's finalizer (close()) breaks the cycle, so the
         # count is 0 as with the builtin gc; what matters is that the
@@ -180,7 +178,7 @@ def test_generator_running_in_another_thread():
     assert result == [(["kept"], "released")]
 
 
-INSTALLED = r'''
+INSTALLED = r"""
 import gc, sys
 import altgc
 
@@ -218,7 +216,7 @@ results = [one(i) for i in range(50)]
 print("ok" if all(results) else "wrong: %d of %d" % (results.count(False),
                                                     len(results)))
 altgc.uninstall()
-'''
+"""
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")

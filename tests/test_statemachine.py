@@ -48,15 +48,19 @@ import os
 import sys
 import weakref
 
-from hypothesis import HealthCheck, settings, strategies as st
-from hypothesis.stateful import (RuleBasedStateMachine, invariant,
-                                 precondition, rule,
-                                 run_state_machine_as_test)
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+from support import scc_partition, untrack_everything
 
 import altgc
 from altgc import _core
-
-from conftest import scc_partition, untrack_everything
 
 # ---------------------------------------------------------------------------
 # Settings
@@ -65,10 +69,12 @@ from conftest import scc_partition, untrack_everything
 _SUPPRESS = list(HealthCheck)
 
 PROFILES = {
-    "ci": dict(max_examples=60, stateful_step_count=40, deadline=None,
-               suppress_health_check=_SUPPRESS),
-    "long": dict(max_examples=2000, stateful_step_count=100, deadline=None,
-                 suppress_health_check=_SUPPRESS),
+    "ci": dict(
+        max_examples=60, stateful_step_count=40, deadline=None, suppress_health_check=_SUPPRESS
+    ),
+    "long": dict(
+        max_examples=2000, stateful_step_count=100, deadline=None, suppress_health_check=_SUPPRESS
+    ),
 }
 
 
@@ -91,33 +97,33 @@ def machine_settings():
 # Objects the machine creates
 # ---------------------------------------------------------------------------
 
-_NIDS = itertools.count(1)   # node ids, unique for the whole process
-_DEL_LOG = []                # nids whose __del__ ran
-_CB_LOG = []                 # (weakref nid, referent already cleared?)
-RESURRECTED = []             # where DelResurrect objects put themselves
+_NIDS = itertools.count(1)  # node ids, unique for the whole process
+_DEL_LOG = []  # nids whose __del__ ran
+_CB_LOG = []  # (weakref nid, referent already cleared?)
+RESURRECTED = []  # where DelResurrect objects put themselves
 
 
-class Plain:                         # __dict__ + __weakref__
+class Plain:  # __dict__ + __weakref__
     def __init__(self, nid):
         self._nid = nid
 
 
-class Slots:                         # neither __dict__ nor __weakref__
+class Slots:  # neither __dict__ nor __weakref__
     __slots__ = ("_nid", "a", "b", "c")
 
     def __init__(self, nid):
         self._nid = nid
 
 
-class SlotsWeak:                     # slots + __weakref__
-    __slots__ = ("_nid", "a", "b", "c", "__weakref__")
+class SlotsWeak:  # slots + __weakref__
+    __slots__ = ("__weakref__", "_nid", "a", "b", "c")
 
     def __init__(self, nid):
         self._nid = nid
 
 
-class SlotsDict:                     # slot "a" + __dict__ (b, c, _nid)
-    __slots__ = ("a", "__dict__")
+class SlotsDict:  # slot "a" + __dict__ (b, c, _nid)
+    __slots__ = ("__dict__", "a")
 
     def __init__(self, nid):
         self._nid = nid
@@ -140,13 +146,13 @@ class DelRaise(Plain):
         raise ValueError("altgc-sm %d" % self._nid)
 
 
-class DelUntrack(Plain):              # re-entrancy: untrack() from __del__
+class DelUntrack(Plain):  # re-entrancy: untrack() from __del__
     def __del__(self):
         _DEL_LOG.append(self._nid)
         altgc.untrack(self)
 
 
-class DelSlots:                      # slots + __del__, no __weakref__
+class DelSlots:  # slots + __del__, no __weakref__
     __slots__ = ("_nid", "a", "b", "c")
 
     def __init__(self, nid):
@@ -156,32 +162,36 @@ class DelSlots:                      # slots + __del__, no __weakref__
         _DEL_LOG.append(self._nid)
 
 
-class WeakSub(weakref.ref):          # not shared like a callback-less ref
+class WeakSub(weakref.ref):  # not shared like a callback-less ref
     __slots__ = ()
 
 
 def _make_callback(nid):
     def callback(wr, _nid=nid):
         _CB_LOG.append((_nid, wr() is None))
+
     return callback
 
 
 INSTANCE_CLASSES = {
-    "plain": Plain, "slots": Slots, "slotsw": SlotsWeak, "slotsd": SlotsDict,
-    "del": DelRecord, "delres": DelResurrect, "delraise": DelRaise,
-    "deluntrack": DelUntrack, "delslots": DelSlots,
+    "plain": Plain,
+    "slots": Slots,
+    "slotsw": SlotsWeak,
+    "slotsd": SlotsDict,
+    "del": DelRecord,
+    "delres": DelResurrect,
+    "delraise": DelRaise,
+    "deluntrack": DelUntrack,
+    "delslots": DelSlots,
 }
 INSTANCE_KINDS = tuple(INSTANCE_CLASSES)
 ATTRS = ("a", "b", "c")
 KEYS = ("k0", "k1", "k2", "k3")
-SLOT_ATTRS = {"slots": ATTRS, "slotsw": ATTRS, "delslots": ATTRS,
-              "slotsd": ("a",)}
+SLOT_ATTRS = {"slots": ATTRS, "slotsw": ATTRS, "delslots": ATTRS, "slotsd": ("a",)}
 HAS_DICT = {"plain", "slotsd", "del", "delres", "delraise", "deluntrack"}
 HAS_DEL = {"del", "delres", "delraise", "deluntrack", "delslots"}
-WEAKREFABLE = {"plain", "slotsw", "del", "delres", "delraise", "deluntrack",
-               "set"}
-CONTAINER_TYPES = {"list": list, "dict": dict, "tuple": tuple, "set": set,
-                   "idict": dict}
+WEAKREFABLE = {"plain", "slotsw", "del", "delres", "delraise", "deluntrack", "set"}
+CONTAINER_TYPES = {"list": list, "dict": dict, "tuple": tuple, "set": set, "idict": dict}
 
 MAX_ALIVE = 48
 
@@ -194,11 +204,27 @@ STATS = collections.Counter()
 # The model
 # ---------------------------------------------------------------------------
 
+
 class Node:
     """What the model knows about one object: no strong reference to it."""
-    __slots__ = ("nid", "kind", "oid", "tracked", "gen", "finalized",
-                 "items", "attrs", "dict_nid", "owner", "target", "cb",
-                 "wcls", "bk", "bk_stale")
+
+    __slots__ = (
+        "attrs",
+        "bk",
+        "bk_stale",
+        "cb",
+        "dict_nid",
+        "finalized",
+        "gen",
+        "items",
+        "kind",
+        "nid",
+        "oid",
+        "owner",
+        "target",
+        "tracked",
+        "wcls",
+    )
 
     def __init__(self, nid, kind, oid):
         self.nid = nid
@@ -207,20 +233,23 @@ class Node:
         self.tracked = False
         self.gen = None
         self.finalized = False
-        self.items = None      # list/tuple: [nid]; dict: {key: nid}; set: {nid}
-        self.attrs = {}        # instances: {attr: nid}
-        self.dict_nid = None   # instances: node of the materialized __dict__
-        self.owner = None      # idict: the instance's Node
-        self.target = None     # weakref: referent nid (None: dead/cleared)
-        self.cb = False        # weakref: has a callback
-        self.wcls = None       # weakref: its class
-        self.bk = None         # bookkeeping weakref (weak-referenceable kinds)
+        self.items = None  # list/tuple: [nid]; dict: {key: nid}; set: {nid}
+        self.attrs = {}  # instances: {attr: nid}
+        self.dict_nid = None  # instances: node of the materialized __dict__
+        self.owner = None  # idict: the instance's Node
+        self.target = None  # weakref: referent nid (None: dead/cleared)
+        self.cb = False  # weakref: has a callback
+        self.wcls = None  # weakref: its class
+        self.bk = None  # bookkeeping weakref (weak-referenceable kinds)
         self.bk_stale = False  # bk cleared by a collection, object survived
 
     def __repr__(self):
-        return "<%s #%d%s gen=%s>" % (self.kind, self.nid,
-                                      "" if self.tracked else " untracked",
-                                      self.gen)
+        return "<%s #%d%s gen=%s>" % (
+            self.kind,
+            self.nid,
+            "" if self.tracked else " untracked",
+            self.gen,
+        )
 
 
 def _idx():
@@ -233,7 +262,6 @@ def _track_flag():
 
 
 class AltgcMachine(RuleBasedStateMachine):
-
     def __init__(self):
         super().__init__()
         self._ready = False
@@ -256,18 +284,18 @@ class AltgcMachine(RuleBasedStateMachine):
         self._garbage_len = len(altgc.garbage)
 
         # Strong references: only here (and in the objects themselves).
-        self.roots = {}            # name -> object
+        self.roots = {}  # name -> object
 
         # Model.
-        self.root_names = {}       # name -> nid
-        self.nodes = {}            # nid -> Node, alive objects only
-        self.resurrected = collections.Counter()   # nid -> entries in RESURRECTED
-        self.count = list(altgc.get_count())   # expected get_count()
-        self.exp_del = collections.Counter()        # nid -> __del__ runs
-        self.exp_raise = collections.Counter()      # nid -> unraisable
+        self.root_names = {}  # name -> nid
+        self.nodes = {}  # nid -> Node, alive objects only
+        self.resurrected = collections.Counter()  # nid -> entries in RESURRECTED
+        self.count = list(altgc.get_count())  # expected get_count()
+        self.exp_del = collections.Counter()  # nid -> __del__ runs
+        self.exp_raise = collections.Counter()  # nid -> unraisable
         self.cb_required = set()
         self.cb_optional = set()
-        self.just_died = []        # (nid, bookkeeping weakref)
+        self.just_died = []  # (nid, bookkeeping weakref)
         self._names = itertools.count()
         self._ready = True
 
@@ -347,8 +375,11 @@ class AltgcMachine(RuleBasedStateMachine):
         objs = altgc.get_objects()
         outside = {id(o) for o in objs if not gc.is_tracked(o)}
         del objs
-        return {nid for nid, n in self.nodes.items()
-                if n.tracked and n.gen <= g and n.oid not in outside}
+        return {
+            nid
+            for nid, n in self.nodes.items()
+            if n.tracked and n.gen <= g and n.oid not in outside
+        }
 
     def reach_within(self, members):
         """Members not reachable from outside `members` (shadow counts:
@@ -376,8 +407,7 @@ class AltgcMachine(RuleBasedStateMachine):
     def sccs(self, members):
         """Strongly connected components (frozensets of ids) of the model
         graph restricted to members."""
-        comps = scc_partition(sorted(members),
-                              lambda m: self.edges(self.nodes[m]))
+        comps = scc_partition(sorted(members), lambda m: self.edges(self.nodes[m]))
         return {frozenset(self.nodes[m].oid for m in c) for c in comps}
 
     def finalize(self, n):
@@ -416,7 +446,7 @@ class AltgcMachine(RuleBasedStateMachine):
                 if n.kind in HAS_DEL and not n.finalized:
                     self.finalize(n)
                     if n.kind == "delres":
-                        continue          # resurrected, weakrefs intact
+                        continue  # resurrected, weakrefs intact
                 self.kill(nid, died)
         died_ids = {n.nid for n in died}
         for n in died:
@@ -480,7 +510,7 @@ class AltgcMachine(RuleBasedStateMachine):
         by_oid = {n.oid: nid for nid, n in self.nodes.items()}
         for name, nid in self.root_names.items():
             o = self.roots[name]
-            assert id(o) == self.nodes[nid].oid, ("root %s changed" % name)
+            assert id(o) == self.nodes[nid].oid, "root %s changed" % name
             stack.append((nid, o))
         if check:
             assert set(self.roots) == set(self.root_names)
@@ -499,8 +529,10 @@ class AltgcMachine(RuleBasedStateMachine):
             objs[nid] = o
             n = self.nodes[nid]
             for cnid, c in self.children(n, o, check):
-                assert id(c) == self.nodes[cnid].oid, (
-                    "%r: child %r is another object" % (n, self.nodes[cnid]))
+                assert id(c) == self.nodes[cnid].oid, "%r: child %r is another object" % (
+                    n,
+                    self.nodes[cnid],
+                )
                 stack.append((cnid, c))
             c = None
             if check:
@@ -516,7 +548,7 @@ class AltgcMachine(RuleBasedStateMachine):
         if k in ("list", "tuple"):
             if check:
                 assert len(o) == len(n.items), (n, len(o), len(n.items))
-            return list(zip(n.items, o))
+            return list(zip(n.items, o, strict=False))
         if k == "dict":
             if check:
                 assert set(o) == set(n.items), (n, sorted(o), n.items)
@@ -546,15 +578,15 @@ class AltgcMachine(RuleBasedStateMachine):
             elif check:
                 assert not hasattr(o, a), (n, a)
         if n.dict_nid is not None:
-            dicts = [r for r in gc.get_referents(o)
-                     if type(r) is dict and "_nid" in r]
+            dicts = [r for r in gc.get_referents(o) if type(r) is dict and "_nid" in r]
             assert len(dicts) == 1, (n, "instance dict vanished")
             out.append((n.dict_nid, dicts[0]))
             del dicts
         elif check and k in HAS_DICT:
-            assert not [r for r in gc.get_referents(o)
-                        if type(r) is dict and "_nid" in r], (
-                n, "unexpected instance dict")
+            assert not [r for r in gc.get_referents(o) if type(r) is dict and "_nid" in r], (
+                n,
+                "unexpected instance dict",
+            )
         return out
 
     def check_node(self, n, o):
@@ -564,7 +596,10 @@ class AltgcMachine(RuleBasedStateMachine):
             assert o._nid == n.nid, n
             if k in HAS_DEL:
                 assert altgc.is_finalized(o) == n.finalized, (
-                    n, "is_finalized", altgc.is_finalized(o))
+                    n,
+                    "is_finalized",
+                    altgc.is_finalized(o),
+                )
             assert altgc.is_finalized(o) == gc.is_finalized(o), n
         elif k == "wref":
             assert type(o) is n.wcls, n
@@ -572,14 +607,12 @@ class AltgcMachine(RuleBasedStateMachine):
             if n.target is None:
                 assert t is None, (n, "weakref should be dead")
             else:
-                assert t is not None, (n, "weakref dead, referent alive",
-                                       self.nodes[n.target])
+                assert t is not None, (n, "weakref dead, referent alive", self.nodes[n.target])
                 assert id(t) == self.nodes[n.target].oid, n
             t = None
         else:
             assert type(o) is CONTAINER_TYPES[k], n
-        assert altgc.is_tracked(o) == n.tracked, (n, "is_tracked",
-                                                  altgc.is_tracked(o))
+        assert altgc.is_tracked(o) == n.tracked, (n, "is_tracked", altgc.is_tracked(o))
 
     # ---- checks after every step ---------------------------------------------
 
@@ -600,24 +633,29 @@ class AltgcMachine(RuleBasedStateMachine):
     def check_logs(self):
         got = collections.Counter(_DEL_LOG)
         assert all(c == 1 for c in got.values()), ("__del__ ran twice", got)
-        assert got == self.exp_del, ("__del__ runs", sorted(got.elements()),
-                                     sorted(self.exp_del.elements()))
+        assert got == self.exp_del, (
+            "__del__ runs",
+            sorted(got.elements()),
+            sorted(self.exp_del.elements()),
+        )
         raised = collections.Counter()
         for tname, msg in self.unraisable:
             assert tname == "ValueError" and msg.startswith("altgc-sm "), (
-                "unexpected unraisable exception", tname, msg)
+                "unexpected unraisable exception",
+                tname,
+                msg,
+            )
             raised[int(msg.split()[1])] += 1
         assert raised == self.exp_raise, (raised, self.exp_raise)
         cbs = collections.Counter(nid for nid, _ in _CB_LOG)
         assert all(c == 1 for c in cbs.values()), ("callback twice", cbs)
-        assert all(cleared for _, cleared in _CB_LOG), (
-            "callback saw a live referent", _CB_LOG)
+        assert all(cleared for _, cleared in _CB_LOG), ("callback saw a live referent", _CB_LOG)
         called = set(cbs)
-        assert self.cb_required <= called, (
-            "callbacks not called", self.cb_required - called)
+        assert self.cb_required <= called, ("callbacks not called", self.cb_required - called)
         assert called <= self.cb_required | self.cb_optional, (
-            "unexpected callbacks", called - self.cb_required
-            - self.cb_optional)
+            "unexpected callbacks",
+            called - self.cb_required - self.cb_optional,
+        )
         assert len(altgc.garbage) == self._garbage_len
 
     def check_registry(self):
@@ -625,18 +663,19 @@ class AltgcMachine(RuleBasedStateMachine):
             objs = altgc.get_objects(g)
             got = [id(o) for o in objs]
             del objs
-            want = {n.oid: n for n in self.nodes.values()
-                    if n.tracked and n.gen == g}
+            want = {n.oid: n for n in self.nodes.values() if n.tracked and n.gen == g}
             assert len(got) == len(set(got)), "object listed twice"
             if set(got) != set(want):
                 other = {n.oid: n for n in self.nodes.values()}
                 raise AssertionError(
-                    "generation %d: missing %r, extra %r" % (
-                        g, [want[i] for i in set(want) - set(got)],
-                        [other.get(i, "unknown object")
-                         for i in set(got) - set(want)]))
-        assert altgc.get_count() == tuple(self.count), (
-            altgc.get_count(), self.count)
+                    "generation %d: missing %r, extra %r"
+                    % (
+                        g,
+                        [want[i] for i in set(want) - set(got)],
+                        [other.get(i, "unknown object") for i in set(got) - set(want)],
+                    )
+                )
+        assert altgc.get_count() == tuple(self.count), (altgc.get_count(), self.count)
 
     def check_find_unreachable(self, g):
         groups = altgc.find_unreachable(g)
@@ -649,19 +688,22 @@ class AltgcMachine(RuleBasedStateMachine):
         if set(flat) != want_ids:
             by_oid = {n.oid: n for n in self.nodes.values()}
             raise AssertionError(
-                "find_unreachable(%d): missing %r, extra %r" % (
-                    g, [by_oid[i] for i in want_ids - set(flat)],
-                    [by_oid.get(i, "unknown") for i in set(flat) - want_ids]))
+                "find_unreachable(%d): missing %r, extra %r"
+                % (
+                    g,
+                    [by_oid[i] for i in want_ids - set(flat)],
+                    [by_oid.get(i, "unknown") for i in set(flat) - want_ids],
+                )
+            )
         assert got == self.sccs(u), ("groups differ", g)
 
     def check_liveness(self):
         for n in self.nodes.values():
             if n.bk is not None and not n.bk_stale:
-                assert n.bk() is not None, (n, "freed while the model "
-                                            "says it is alive")
+                assert n.bk() is not None, (n, "freed while the model says it is alive")
         for nid, bk in self.just_died:
             if bk is not None:
-                assert bk() is None, ("#%d should have died" % nid)
+                assert bk() is None, "#%d should have died" % nid
         self.just_died = []
 
     # ---- choosing objects --------------------------------------------------
@@ -709,12 +751,9 @@ class AltgcMachine(RuleBasedStateMachine):
     def create_weakref(self, target_nid, target, callback, sub, track):
         nid = self.new_nid()
         if not callback:
-            sub = True          # a plain callback-less ref would be shared
+            sub = True  # a plain callback-less ref would be shared
         cls = WeakSub if sub else weakref.ref
-        if callback:
-            obj = cls(target, _make_callback(nid))
-        else:
-            obj = cls(target)
+        obj = cls(target, _make_callback(nid)) if callback else cls(target)
         n = Node(nid, "wref", id(obj))
         n.target = target_nid
         n.cb = callback
@@ -723,10 +762,13 @@ class AltgcMachine(RuleBasedStateMachine):
         return n, obj
 
     @precondition(not_full)
-    @rule(kind=st.sampled_from(INSTANCE_KINDS + ("list", "dict", "tuple",
-                                                 "set", "wref")),
-          picks=st.lists(_idx(), max_size=4), callback=st.booleans(),
-          sub=st.booleans(), track=_track_flag())
+    @rule(
+        kind=st.sampled_from((*INSTANCE_KINDS, "list", "dict", "tuple", "set", "wref")),
+        picks=st.lists(_idx(), max_size=4),
+        callback=st.booleans(),
+        sub=st.booleans(),
+        track=_track_flag(),
+    )
     def new_object(self, kind, picks, callback, sub, track):
         """A new object of any kind, rooted; containers are built from
         existing objects (sets from instances), weakrefs point to an
@@ -735,15 +777,17 @@ class AltgcMachine(RuleBasedStateMachine):
         STATS["new " + kind] += 1
         objs = self.walk(check=False)
         if kind == "wref":
-            t = self.pick(objs, picks[0] if picks else 0,
-                          lambda n: n.kind in WEAKREFABLE)
+            t = self.pick(objs, picks[0] if picks else 0, lambda n: n.kind in WEAKREFABLE)
             if t is None:
                 del objs
                 return
             n, obj = self.create_weakref(t, objs[t], callback, sub, track)
         else:
-            pred = ((lambda n: n.kind in INSTANCE_CLASSES) if kind == "set"
-                    else (lambda n: n.kind != "idict"))
+            pred = (
+                (lambda n: n.kind in INSTANCE_CLASSES)
+                if kind == "set"
+                else (lambda n: n.kind != "idict")
+            )
             cnids = []
             if kind in ("list", "dict", "tuple", "set"):
                 for i in picks:
@@ -751,7 +795,7 @@ class AltgcMachine(RuleBasedStateMachine):
                     if c is not None and not (kind == "set" and c in cnids):
                         cnids.append(c)
             if kind == "tuple" and not cnids:
-                kind = "list"          # () is a shared singleton
+                kind = "list"  # () is a shared singleton
             children = [objs[c] for c in cnids]
             n, obj = self.create(kind, track, children, cnids)
             del children
@@ -760,12 +804,15 @@ class AltgcMachine(RuleBasedStateMachine):
         del obj
 
     @precondition(not_full)
-    @rule(kinds=st.lists(st.sampled_from(INSTANCE_KINDS + ("list", "dict")),
-                         min_size=1, max_size=4),
-          tracks=st.lists(_track_flag(), min_size=6, max_size=6),
-          wrap=st.booleans(), rooted=st.booleans(),
-          weak=st.sampled_from(["none", "rooted", "in-cycle", "untracked"]),
-          hang=st.lists(_idx(), max_size=2), slot=st.integers(0, 7))
+    @rule(
+        kinds=st.lists(st.sampled_from((*INSTANCE_KINDS, "list", "dict")), min_size=1, max_size=4),
+        tracks=st.lists(_track_flag(), min_size=6, max_size=6),
+        wrap=st.booleans(),
+        rooted=st.booleans(),
+        weak=st.sampled_from(["none", "rooted", "in-cycle", "untracked"]),
+        hang=st.lists(_idx(), max_size=2),
+        slot=st.integers(0, 7),
+    )
     def new_cycle(self, kinds, tracks, wrap, rooted, weak, hang, slot):
         """A ring of new objects m0 -> m1 -> ... -> m0 (optionally through a
         tuple), optionally rooted, optionally with a weakref with callback
@@ -774,20 +821,22 @@ class AltgcMachine(RuleBasedStateMachine):
         STATS["steps"] += 1
         STATS["new cycle"] += 1
         objs = self.walk(check=False)
-        hung = [c for c in (self.pick(objs, i, lambda n: n.kind != "idict")
-                            for i in hang) if c is not None]
+        hung = [
+            c
+            for c in (self.pick(objs, i, lambda n: n.kind != "idict") for i in hang)
+            if c is not None
+        ]
         members = []
         for j, kind in enumerate(kinds):
             n, obj = self.create(kind, tracks[j])
             members.append((n, obj))
         if wrap:
-            n, obj = self.create("tuple", tracks[4], [members[0][1]],
-                                 [members[0][0].nid])
+            n, obj = self.create("tuple", tracks[4], [members[0][1]], [members[0][0].nid])
             closing = (n, obj)
         else:
             closing = members[0]
-        ring = members[1:] + [closing]
-        for (pn, po), (cn, co) in zip(members, ring):
+        ring = [*members[1:], closing]
+        for (pn, po), (cn, co) in zip(members, ring, strict=True):
             self.do_link(pn, po, cn.nid, co, slot)
         for c in hung:
             self.do_link(members[-1][0], members[-1][1], c, objs[c], slot + 1)
@@ -795,13 +844,11 @@ class AltgcMachine(RuleBasedStateMachine):
             t = [m for m in members if m[0].kind in WEAKREFABLE]
             if t:
                 tn, to = t[slot % len(t)]
-                wn, wo = self.create_weakref(tn.nid, to, True, slot % 2 == 0,
-                                             weak != "untracked")
+                wn, wo = self.create_weakref(tn.nid, to, True, slot % 2 == 0, weak != "untracked")
                 if weak == "rooted":
                     self.add_root(wn.nid, wo)
                 else:
-                    self.do_link(members[0][0], members[0][1], wn.nid, wo,
-                                 slot + 2)
+                    self.do_link(members[0][0], members[0][1], wn.nid, wo, slot + 2)
                 del wo, to
         if rooted:
             self.add_root(members[0][0].nid, members[0][1])
@@ -841,8 +888,9 @@ class AltgcMachine(RuleBasedStateMachine):
     def link(self, p, c, slot):
         STATS["steps"] += 1
         objs = self.walk(check=False)
-        pn = self.pick(objs, p, lambda n: n.kind in ("list", "dict", "set")
-                       or n.kind in INSTANCE_CLASSES)
+        pn = self.pick(
+            objs, p, lambda n: n.kind in ("list", "dict", "set") or n.kind in INSTANCE_CLASSES
+        )
         if pn is None:
             del objs
             return
@@ -861,9 +909,14 @@ class AltgcMachine(RuleBasedStateMachine):
     def unlink(self, p, slot):
         STATS["steps"] += 1
         objs = self.walk(check=False)
-        pn = self.pick(objs, p, lambda n: (n.kind in ("list", "dict", "set")
-                                           and n.items)
-                       or (n.kind in INSTANCE_CLASSES and n.attrs))
+        pn = self.pick(
+            objs,
+            p,
+            lambda n: (
+                (n.kind in ("list", "dict", "set") and n.items)
+                or (n.kind in INSTANCE_CLASSES and n.attrs)
+            ),
+        )
         if pn is None:
             del objs
             return
@@ -991,8 +1044,7 @@ class AltgcMachine(RuleBasedStateMachine):
         g = 2 if gen is None else gen
         # Survivors of the registry's young partition are promoted, those
         # the interpreter does not track (not examined) included.
-        young = {nid for nid, n in self.nodes.items()
-                 if n.tracked and n.gen <= g}
+        young = {nid for nid, n in self.nodes.items() if n.tracked and n.gen <= g}
         u = self.unreachable(g)
         groups = self.sccs(u)
 
@@ -1050,8 +1102,7 @@ class AltgcMachine(RuleBasedStateMachine):
         assert info.unreachable == len(u), (info.unreachable, len(u))
         assert info.collected == len(final), (info.collected, len(final))
         assert info.uncollectable == 0
-        assert info.resurrected == len(resurrected), (
-            info.resurrected, len(resurrected))
+        assert info.resurrected == len(resurrected), (info.resurrected, len(resurrected))
         if not info.cycles_truncated:
             cycles = {frozenset(i for _, i in grp) for grp in info.cycles}
             assert cycles == groups, "last_collection().cycles"
@@ -1061,10 +1112,15 @@ class AltgcMachine(RuleBasedStateMachine):
 def test_statemachine():
     STATS.clear()
     run_state_machine_as_test(AltgcMachine, settings=machine_settings())
-    print("\naltgc state machine [%s profile, Python %s]: %d steps, %d checks"
-          % (profile_name(), sys.version.split()[0], STATS["steps"],
-             STATS["checks"]))
-    print("  " + ", ".join("%s=%d" % kv for kv in sorted(STATS.items())
-                           if kv[0] not in ("steps", "checks")))
+    print(
+        "\naltgc state machine [%s profile, Python %s]: %d steps, %d checks"
+        % (profile_name(), sys.version.split()[0], STATS["steps"], STATS["checks"])
+    )
+    print(
+        "  "
+        + ", ".join(
+            "%s=%d" % kv for kv in sorted(STATS.items()) if kv[0] not in ("steps", "checks")
+        )
+    )
     assert STATS["steps"] > 0
     assert STATS["checks"] > STATS["steps"] // 2

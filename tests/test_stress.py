@@ -1,18 +1,13 @@
 """Scale (iterative traversal over 10**6 objects), automatic collection,
 module re-import, and refcount-leak checks."""
 
-import gc
-import sys
 import weakref
 
 import pytest
+from support import HAS_TOTALREFCOUNT, leak_check, run_python, track_with_dict
 
 import altgc
 from altgc import _core, _testobjs
-
-from conftest import (HAS_TOTALREFCOUNT, PY, leak_check, run_python,
-                      track_with_dict)
-
 
 # ---------------------------------------------------------------------------
 # Huge graphs, in a subprocess (a recursion bug would crash the process)
@@ -122,7 +117,7 @@ def test_deep_chain_in_process():
     root = []
     node = root
     altgc.track(root)
-    for i in range(N):
+    for _ in range(N):
         new = []
         node.append(new)
         altgc.track(new)
@@ -138,6 +133,7 @@ def test_deep_chain_in_process():
 # ---------------------------------------------------------------------------
 # Automatic collection
 # ---------------------------------------------------------------------------
+
 
 def _spin(n=500):
     # execute some bytecode so pending calls run
@@ -191,7 +187,7 @@ def test_automatic_collection_with_threshold_one():
     assert collections == []
     altgc.enable()
     trigger = []
-    altgc.track(trigger)   # count0 > threshold0: a collection is scheduled
+    altgc.track(trigger)  # count0 > threshold0: a collection is scheduled
     _spin()
     assert "start" in collections
     assert w() is None
@@ -219,7 +215,7 @@ def test_get_count_with_automatic_collection():
     for o in objs:
         altgc.track(o)
     _spin()
-    assert altgc.get_count()[0] - c0 == 20   # below threshold: no collection
+    assert altgc.get_count()[0] - c0 == 20  # below threshold: no collection
     del o, objs
     assert altgc.get_count()[0] - c0 == 0
 
@@ -341,6 +337,7 @@ def test_threads_registering_while_collecting_subprocess():
 # Re-import
 # ---------------------------------------------------------------------------
 
+
 def test_reimport_core_subprocess():
     code = r"""
 import sys, importlib, gc
@@ -399,8 +396,8 @@ print("ok")
 # ---------------------------------------------------------------------------
 
 needs_debug_python = pytest.mark.skipif(
-    not HAS_TOTALREFCOUNT, reason="needs a debug build of CPython "
-    "(sys.gettotalrefcount)")
+    not HAS_TOTALREFCOUNT, reason="needs a debug build of CPython (sys.gettotalrefcount)"
+)
 
 
 class _LeakC:
@@ -415,7 +412,7 @@ class _LeakD:
 def _leak_scenario():
     C = _LeakC
     objs = []
-    for i in range(20):
+    for _ in range(20):
         c = C()
         c.me = c
         c.l = [c, {}]
@@ -460,7 +457,7 @@ def test_no_refcount_leak():
 def test_no_refcount_leak_finalizers_and_weakrefs():
     def scenario():
         D = _LeakD
-        for i in range(10):
+        for _ in range(10):
             d = D()
             d.me = d
             d.w = weakref.ref(d, lambda w: None)
@@ -476,9 +473,10 @@ def test_no_refcount_leak_finalizers_and_weakrefs():
         for g in altgc.garbage:
             g.ref = None
         altgc.garbage.clear()
+
     refs, blocks = leak_check(scenario)
     assert refs == 0, refs
-    assert abs(blocks) <= 3, blocks   # see test_no_refcount_leak
+    assert abs(blocks) <= 3, blocks  # see test_no_refcount_leak
 
 
 def test_registry_size_returns_to_zero():

@@ -1,6 +1,6 @@
 """Threads allocating, dropping and registering while others collect and
-explain (RELIABILITY.md, issue 6): no crash, no deadlock (the subprocess
-has a timeout), the registry consistent afterwards.  Threads started from
+explain: no crash, no deadlock (the subprocess has a timeout), the registry
+consistent afterwards.  Threads started from
 weakref callbacks and __del__ during a collection, and at interpreter
 shutdown (CPython's own behaviour there)."""
 
@@ -8,12 +8,12 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-
-from conftest import run_python
+from support import run_python
 
 
 def test_threads_register_collect_and_explain_concurrently():
-    out = run_python("""
+    out = run_python(
+        """
         import threading, time, weakref, sys
         import altgc
         sys.setswitchinterval(1e-5)          # switch threads very often
@@ -69,7 +69,9 @@ def test_threads_register_collect_and_explain_concurrently():
         altgc.collect()
         altgc._core._validate()
         print("ok", done[0])
-    """, timeout=240).stdout
+    """,
+        timeout=240,
+    ).stdout
     assert out.split()[0] == "ok"
 
 
@@ -194,7 +196,8 @@ def test_reported_reproducer_on_310_is_a_cycle_through_an_unregistered_dict():
     # callback then ran at interpreter exit, see the next test); registering
     # the dict too collects it, the thread runs.  On 3.11+ the attributes
     # live in the instance itself and track(w) is enough.
-    out = run_python(r"""
+    out = run_python(
+        r"""
         import faulthandler, gc, sys, threading, weakref
         faulthandler.dump_traceback_later(60, exit=True)
         import altgc
@@ -213,7 +216,9 @@ def test_reported_reproducer_on_310_is_a_cycle_through_an_unregistered_dict():
             altgc.track(d[0])
         del d
         print(altgc.collect(), hits)
-    """, timeout=120).stdout.splitlines()
+    """,
+        timeout=120,
+    ).stdout.splitlines()
     assert out == ["1 [1] 0", "0 [1]"]
 
 
@@ -255,12 +260,11 @@ def test_thread_start_at_interpreter_shutdown_is_cpython_behaviour():
     # (CPython gh-87950).  3.12+ refuse to start the thread (RuntimeError).
     # Same without altgc, with the object registered, and installed.
     def run(mode):
-        return run_python(AT_SHUTDOWN % {"mode": mode}, timeout=120,
-                          check=False)
+        return run_python(AT_SHUTDOWN % {"mode": mode}, timeout=120, check=False)
 
     modes = ["builtin", "track", "install"]
     with ThreadPoolExecutor(len(modes)) as ex:
-        procs = dict(zip(modes, ex.map(run, modes)))
+        procs = dict(zip(modes, ex.map(run, modes), strict=True))
     for mode, p in procs.items():
         err = p.stderr
         assert "callback finalizing=True" in err, (mode, err)
@@ -272,5 +276,4 @@ def test_thread_start_at_interpreter_shutdown_is_cpython_behaviour():
             assert "in start" in err, (mode, err)
         else:
             assert p.returncode == 0, (mode, p.returncode, err)
-            assert "can't create new thread at interpreter shutdown" in err, (
-                mode, err)
+            assert "can't create new thread at interpreter shutdown" in err, (mode, err)

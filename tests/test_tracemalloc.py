@@ -7,7 +7,7 @@ tracemalloc's, and ``tracemalloc.stop()`` restores what tracemalloc found at
 scenario runs in a fresh interpreter, since the allocator is process-wide.
 """
 
-from conftest import run_python
+from support import run_python
 
 SCENARIO = """
 import gc, tracemalloc
@@ -34,13 +34,11 @@ def _run(before, after):
 
 
 def test_imported_while_tracing_then_stopped():
-    assert _run("tracemalloc.start()", "tracemalloc.stop()") == [
-        "stale", "0", "size", "0"]
+    assert _run("tracemalloc.start()", "tracemalloc.stop()") == ["stale", "0", "size", "0"]
 
 
 def test_tracing_started_after_import_and_stopped():
-    assert _run("", "tracemalloc.start(); tracemalloc.stop()") == [
-        "stale", "0", "size", "0"]
+    assert _run("", "tracemalloc.start(); tracemalloc.stop()") == ["stale", "0", "size", "0"]
 
 
 def test_tracing_during_the_whole_run():
@@ -51,7 +49,8 @@ def test_documented_limit_private_stop_bypasses_the_guard():
     # _tracemalloc.stop() (the private C function) is not wrapped: the hook
     # is dropped until altgc._core._reinstall_hooks() runs.  This test pins
     # the limitation down (README, "Known differences") and shows the cure.
-    out = _run("tracemalloc.start()",
-               "import _tracemalloc; _tracemalloc.stop(); "
-               "assert altgc._core._reinstall_hooks()")
+    out = _run(
+        "tracemalloc.start()",
+        "import _tracemalloc; _tracemalloc.stop(); assert altgc._core._reinstall_hooks()",
+    )
     assert out == ["stale", "0", "size", "0"]

@@ -43,16 +43,19 @@ def _problems():
             problems.append(
                 f"altgc was imported from the source tree ({pkg}), not from the "
                 f"installed wheel; run `pytest` (not `python -m pytest`) with "
-                f"--import-mode=append, and do not put the repository root on sys.path")
+                f"--import-mode=append, and do not put the repository root on sys.path"
+            )
     if os.environ.get("ALTGC_EXPECT_DEBUG_BUILD") == "1":
         core = sys.modules.get("altgc._core")
         flag = getattr(core, "_debug_build", None)
         if flag is None:
             problems.append("ALTGC_EXPECT_DEBUG_BUILD=1 but altgc._core has no _debug_build()")
         elif not flag():
-            problems.append("ALTGC_EXPECT_DEBUG_BUILD=1 but altgc._core._debug_build() is false: "
-                            "the installed extension was not built with ALTGC_DEBUG=1 "
-                            "(stale build directory?)")
+            problems.append(
+                "ALTGC_EXPECT_DEBUG_BUILD=1 but altgc._core._debug_build() is false: "
+                "the installed extension was not built with ALTGC_DEBUG=1 "
+                "(stale build directory?)"
+            )
     return problems
 
 

@@ -6,7 +6,7 @@ the extension built in place and the source tree on PYTHONPATH::
 
     python3.11-dbg setup.py build_ext --inplace
     PYTHONPATH=$PWD python3.11-dbg tools/refleak.py            # -R 3:3 on tests/
-    PYTHONPATH=$PWD python3.11-dbg tools/refleak.py -R 2:4 tests/test_registry.py
+    PYTHONPATH=$PWD python3.11-dbg tools/refleak.py -R 2:4 tests/test_api.py
     python3.11-dbg tools/refleak.py --selftest                 # proves the harness
 
 How it works: pytest runs once, in this process, and a plugin replaces the
@@ -47,7 +47,7 @@ conftest can honour it):
 
 Default selection: tests/ with ``-m "not slow"``, deselecting the tests that
 start another process (the test function's source mentions subprocess,
-multiprocessing, os.fork, sys.executable or conftest's run_python): a child
+multiprocessing, os.fork, sys.executable or tests/support.py's run_python): a child
 process is invisible to in-process counters and slow under a debug
 interpreter. ``--all`` keeps them.
 
@@ -69,9 +69,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 # A test whose function source matches this starts another process (run_python
-# is tests/conftest.py's helper that runs code in a fresh interpreter).
-SPAWN_RE = re.compile(r"\bsubprocess\b|\bmultiprocessing\b|\bos\.fork\b|\bos\.posix_spawn\b"
-                      r"|\brun_python\b|\bsys\.executable\b")
+# is tests/support.py's helper that runs code in a fresh interpreter).
+SPAWN_RE = re.compile(
+    r"\bsubprocess\b|\bmultiprocessing\b|\bos\.fork\b|\bos\.posix_spawn\b"
+    r"|\brun_python\b|\bsys\.executable\b"
+)
 PROFILE = "altgc-refleak"
 
 # Preallocated ints, so that storing a delta does not allocate (as in regrtest).
@@ -162,8 +164,8 @@ class RefleakPlugin:
             rc_before, blocks_before = rc_after, blocks_after
             completed += 1
         if completed == total:
-            refs = ref_deltas[self.warmups:]
-            blocks = block_deltas[self.warmups:]
+            refs = ref_deltas[self.warmups :]
+            blocks = block_deltas[self.warmups :]
             leaked_refs, leaked_blocks = _is_leak(refs), _is_leak(blocks)
             self.results.append((item.nodeid, ref_deltas, block_deltas, leaked_refs, leaked_blocks))
             for j in range(self.runs):
@@ -175,9 +177,11 @@ class RefleakPlugin:
                     what.append(f"references, {sum(refs)} in {self.runs} runs")
                 if leaked_blocks:
                     what.append(f"memory blocks, {sum(blocks)} in {self.runs} runs")
-                text = (f"refleak: {item.nodeid} leaked {' and '.join(what)}\n"
-                        f"  ref deltas   {ref_deltas}  (first {self.warmups} = warmup)\n"
-                        f"  block deltas {block_deltas}")
+                text = (
+                    f"refleak: {item.nodeid} leaked {' and '.join(what)}\n"
+                    f"  ref deltas   {ref_deltas}  (first {self.warmups} = warmup)\n"
+                    f"  block deltas {block_deltas}"
+                )
                 for rep in reports:
                     if rep.when == "call":
                         rep.outcome = "failed"
@@ -191,8 +195,9 @@ class RefleakPlugin:
     def pytest_terminal_summary(self, terminalreporter):
         tr = terminalreporter
         tr.section(f"refleak -R {self.warmups}:{self.runs}")
+
         def growth(r):  # some measured delta > 0, not necessarily a leak
-            return any(d > 0 for d in r[1][self.warmups:] + r[2][self.warmups:])
+            return any(d > 0 for d in r[1][self.warmups :] + r[2][self.warmups :])
 
         noisy = [r for r in self.results if growth(r) and not (r[3] or r[4])]
         leaks = [r for r in self.results if r[3] or r[4]]
@@ -204,8 +209,10 @@ class RefleakPlugin:
                 tr.write_line(f"{flag:5} refs {refs} blocks {blocks}  {nodeid}")
         tr.write_line(
             f"refleak: {len(self.results)} tests measured, {len(leaks)} leaking, "
-            f"{len(noisy)} more with some positive delta (noise); per measured run, summed over all tests: "
-            f"refs {self.total_refs}, blocks {self.total_blocks}")
+            f"{len(noisy)} more with some positive delta (noise); "
+            "per measured run, summed over all tests: "
+            f"refs {self.total_refs}, blocks {self.total_blocks}"
+        )
 
 
 def _register_hypothesis_profile():
@@ -253,8 +260,10 @@ class DeselectSpawners:
 
     def pytest_report_collectionfinish(self, config, items):
         if self.deselected:
-            return [f"refleak: deselected {len(self.deselected)} tests that start another process "
-                    f"(--all keeps them): " + ", ".join(i.nodeid for i in self.deselected)]
+            return [
+                f"refleak: deselected {len(self.deselected)} tests that start another process "
+                f"(--all keeps them): " + ", ".join(i.nodeid for i in self.deselected)
+            ]
         return []
 
 
@@ -268,8 +277,16 @@ def run(paths, warmups, runs, markexpr, extra, verbose, keep_spawning):
     import pytest
 
     args = [str(p) for p in paths]
-    args += ["-p", "no:cacheprovider", "-p", "no:stepwise", "-p", "no:warnings",
-             "-p", "altgc_ci_plugin"]
+    args += [
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:stepwise",
+        "-p",
+        "no:warnings",
+        "-p",
+        "altgc_ci_plugin",
+    ]
     if have_hypothesis:
         args.append(f"--hypothesis-profile={PROFILE}")
     if markexpr:
@@ -277,15 +294,18 @@ def run(paths, warmups, runs, markexpr, extra, verbose, keep_spawning):
     if verbose:
         args.append("-v")
     args += extra
-    print(f"refleak: {sys.executable} ({sys.version.split()[0]}), -R {warmups}:{runs}, "
-          f"pytest {' '.join(args)}", flush=True)
+    print(
+        f"refleak: {sys.executable} ({sys.version.split()[0]}), -R {warmups}:{runs}, "
+        f"pytest {' '.join(args)}",
+        flush=True,
+    )
     plugins = [RefleakPlugin(warmups, runs)]
     if not keep_spawning:
         plugins.append(DeselectSpawners())
     return int(pytest.main(args, plugins=plugins))
 
 
-SELFTEST_MODULE = '''
+SELFTEST_MODULE = """
 import gc
 import logging
 import warnings
@@ -339,16 +359,16 @@ class TestClass:
 
 def test_leaks_refs_and_blocks():
     _KEEP.append(object())
-'''
+"""
 
-SELFTEST_HYPOTHESIS = '''
+SELFTEST_HYPOTHESIS = """
 from hypothesis import given, strategies as st
 
 @given(st.lists(st.integers(), max_size=20), st.text(max_size=10))
 def test_property(xs, s):
     assert sorted(sorted(xs)) == sorted(xs)
     assert s + "" == s
-'''
+"""
 
 EXPECTED_LEAKS = {"test_leaks_refs_and_blocks"}
 
@@ -360,7 +380,10 @@ def selftest(warmups, runs, verbose):
         (tmpdir / "test_selftest.py").write_text(textwrap.dedent(SELFTEST_MODULE))
         try:
             import hypothesis  # noqa: F401
-            (tmpdir / "test_selftest_hypothesis.py").write_text(textwrap.dedent(SELFTEST_HYPOTHESIS))
+
+            (tmpdir / "test_selftest_hypothesis.py").write_text(
+                textwrap.dedent(SELFTEST_HYPOTHESIS)
+            )
         except ImportError:
             print("refleak selftest: hypothesis not importable, its part is left out")
         (tmpdir / "pytest.ini").write_text("[pytest]\n")
@@ -370,14 +393,29 @@ def selftest(warmups, runs, verbose):
         os.environ["HYPOTHESIS_STORAGE_DIRECTORY"] = str(tmpdir / ".hypothesis")
         have_hypothesis = _register_hypothesis_profile()
         import pytest
-        args = [str(tmpdir), "-p", "no:cacheprovider", "-p", "no:stepwise", "-p", "no:warnings",
-                "--rootdir", str(tmpdir), "-c", str(tmpdir / "pytest.ini")]
+
+        args = [
+            str(tmpdir),
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:stepwise",
+            "-p",
+            "no:warnings",
+            "--rootdir",
+            str(tmpdir),
+            "-c",
+            str(tmpdir / "pytest.ini"),
+        ]
         if have_hypothesis:
             args.append(f"--hypothesis-profile={PROFILE}")
         if verbose:
             args.append("-v")
-        print(f"refleak selftest: {sys.executable} ({sys.version.split()[0]}), -R {warmups}:{runs}, "
-              f"pytest {pytest.__version__}", flush=True)
+        print(
+            f"refleak selftest: {sys.executable} ({sys.version.split()[0]}), -R {warmups}:{runs}, "
+            f"pytest {pytest.__version__}",
+            flush=True,
+        )
         out = io.StringIO()
         with contextlib.redirect_stdout(out):  # its one expected failure would only confuse a log
             pytest.main(args, plugins=[plugin])
@@ -391,9 +429,12 @@ def selftest(warmups, runs, verbose):
     clean = [r for r in plugin.results if r[0].split("::")[-1] not in EXPECTED_LEAKS]
     ref_d = [d for r in clean for d in r[1][warmups:]]
     blk_d = [d for r in clean for d in r[2][warmups:]]
-    print(f"refleak selftest: {len(clean)} clean tests x {runs} measured runs: ref deltas "
-          f"min {min(ref_d, default=0)} max {max(ref_d, default=0)}, block deltas "
-          f"min {min(blk_d, default=0)} max {max(blk_d, default=0)}; flagged as leaking: {sorted(flagged)}")
+    print(
+        f"refleak selftest: {len(clean)} clean tests x {runs} measured runs: ref deltas "
+        f"min {min(ref_d, default=0)} max {max(ref_d, default=0)}, block deltas "
+        f"min {min(blk_d, default=0)} max {max(blk_d, default=0)}; "
+        f"flagged as leaking: {sorted(flagged)}"
+    )
     if problems or verbose:
         print(out.getvalue())
     if problems:
@@ -404,16 +445,31 @@ def selftest(warmups, runs, verbose):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("-R", dest="spec", default=os.environ.get("ALTGC_REFLEAK_R", "3:3"),
-                        help="WARMUP:RUNS, like regrtest (default 3:3 or $ALTGC_REFLEAK_R)")
-    parser.add_argument("-m", dest="markexpr", default="not slow",
-                        help='pytest marker expression (default "not slow"; "" for none)')
-    parser.add_argument("--all", action="store_true",
-                        help="also run tests that start another process (default: deselected)")
-    parser.add_argument("--selftest", action="store_true",
-                        help="prove the harness: zero deltas on clean tests, a deliberate leak caught")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "-R",
+        dest="spec",
+        default=os.environ.get("ALTGC_REFLEAK_R", "3:3"),
+        help="WARMUP:RUNS, like regrtest (default 3:3 or $ALTGC_REFLEAK_R)",
+    )
+    parser.add_argument(
+        "-m",
+        dest="markexpr",
+        default="not slow",
+        help='pytest marker expression (default "not slow"; "" for none)',
+    )
+    parser.add_argument(
+        "--all",
+        action="store_true",
+        help="also run tests that start another process (default: deselected)",
+    )
+    parser.add_argument(
+        "--selftest",
+        action="store_true",
+        help="prove the harness: zero deltas on clean tests, a deliberate leak caught",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="list every test's deltas")
     parser.add_argument("paths", nargs="*", help="test files or node ids (default: tests/)")
     parser.add_argument("--pytest-args", default="", help="extra pytest arguments, one string")
@@ -426,13 +482,18 @@ def main(argv=None):
     except ValueError:
         parser.error(f"-R wants WARMUP:RUNS with RUNS >= 1, got {opts.spec!r}")
     if not hasattr(sys, "gettotalrefcount"):
-        print(f"refleak: {sys.executable} is not a debug build (no sys.gettotalrefcount); "
-              f"use python3.11-dbg", file=sys.stderr)
+        print(
+            f"refleak: {sys.executable} is not a debug build (no sys.gettotalrefcount); "
+            f"use python3.11-dbg",
+            file=sys.stderr,
+        )
         return 2
     if opts.selftest:
         return selftest(warmups, runs, opts.verbose)
     paths = opts.paths or [ROOT / "tests"]
-    return run(paths, warmups, runs, opts.markexpr, opts.pytest_args.split(), opts.verbose, opts.all)
+    return run(
+        paths, warmups, runs, opts.markexpr, opts.pytest_args.split(), opts.verbose, opts.all
+    )
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONUNBUFFERED=1
 # scenarios (-m slow), too slow under valgrind (~20-50x), and files whose tests
 # all run in a child interpreter (test_tracemalloc.py): children run untraced
 # (the sanitize stage covers them, its LD_PRELOAD is inherited).
-VG_TESTS=(tests/test_api.py tests/test_collect.py tests/test_deaths.py tests/test_hostile.py tests/test_install_inprocess.py tests/test_interposition.py tests/test_edge_capture.py tests/test_stackrefs.py -m "not slow")
+VG_TESTS=(tests/test_api.py tests/test_collect.py tests/test_deaths.py tests/test_hostile.py tests/test_install_inprocess.py tests/test_interposition.py tests/test_collector_paths.py tests/test_stackrefs.py -m "not slow")
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 

@@ -1,6 +1,7 @@
 """Acyclic churn: many short-lived containers, no cycles (test program for
 ``python -m altgc compare``).  Prints a checksum that does not depend on the
 collector."""
+
 import sys
 
 n = int(sys.argv[1]) if len(sys.argv) > 1 else 200_000

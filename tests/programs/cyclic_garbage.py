@@ -2,6 +2,7 @@
 self-referencing instance per round (test program for ``python -m altgc
 compare``).  Prints how many of the cycles were freed once a full collection
 ran -- all of them, under either collector."""
+
 import gc
 import sys
 import weakref
@@ -26,5 +27,4 @@ for i in range(n):
         probes.append(weakref.ref(node))
 del a, b, d, node
 gc.collect()
-print("rounds", n, "probes freed", sum(p() is None for p in probes),
-      "of", len(probes))
+print("rounds", n, "probes freed", sum(p() is None for p in probes), "of", len(probes))

@@ -1,5 +1,6 @@
 """A script that switches automatic collection off (test program for
 ``python -m altgc compare``): the comparison must say so."""
+
 import gc
 
 gc.disable()

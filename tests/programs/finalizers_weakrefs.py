@@ -2,6 +2,7 @@
 ``python -m altgc compare``).  Every finalizer runs once and every callback
 is called once, whichever collector frees the cycles; the program prints the
 counts, sorted, so the output does not depend on the order."""
+
 import gc
 import sys
 import weakref

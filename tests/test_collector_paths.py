@@ -1,25 +1,130 @@
-"""The subtract pass captures young-to-young edges (src/collector.c,
-`cap_*`), which the reachability pass and the garbage's components then read
-instead of traversing again.  The capture stops part-way when a young set
-has more than CAPTURE_PER_OBJECT (8) young referents per object on average;
-the objects after that point are traversed as before.  These tests build
-graphs on both sides of that limit, with the young set served by a young
-index (small) and by the registry's table (over 2**15 objects), and check
-the results against the builtin gc and a Python SCC computation.
+"""Collector fast paths whose answers must be those of the plain algorithm
+(src/collector.c):
+
+* the young index: a young collection uses a private index of the young set
+  when it is a small part of the registry.  Its answers must be the registry
+  table's: the same young graph, collected with and without a large
+  unrelated old generation, gives the same result;
+* captured edges: the subtract pass captures young-to-young edges (`cap_*`),
+  which the reachability pass and the garbage's components then read instead
+  of traversing again.  The capture stops part-way when a young set has more
+  than CAPTURE_PER_OBJECT (8) young referents per object on average; the
+  objects after that point are traversed as before.  These tests build graphs
+  on both sides of that limit, with the young set served by a young index
+  (small) and by the registry's table (over 2**15 objects), and check the
+  results against the builtin gc and a Python SCC computation.
 """
 
 import gc
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from support import builtin_unreachable, find_groups_ids
 
 import altgc
 
-from conftest import builtin_unreachable, find_groups_ids
+# ---------------------------------------------------------------------------
+# The young index
+# ---------------------------------------------------------------------------
+
+
+class Obj:
+    pass
+
+
+def build_young(seed, n):
+    rnd = random.Random(seed)
+    objs = []
+    for _ in range(n):
+        kind = rnd.randrange(3)
+        o = [] if kind == 0 else ({} if kind == 1 else Obj())
+        objs.append(o)
+    for o in objs:
+        for _ in range(rnd.randrange(4)):
+            t = objs[rnd.randrange(n)]
+            if isinstance(o, list):
+                o.append(t)
+            elif isinstance(o, dict):
+                o[len(o)] = t
+            else:
+                setattr(o, "a%d" % rnd.randrange(3), t)
+    roots = [objs[rnd.randrange(n)] for _ in range(rnd.randrange(n // 4 + 1))]
+    return objs, roots
+
+
+def track_all(objs):
+    for o in objs:
+        altgc.track(o)
+        for r in gc.get_referents(o):
+            if type(r) is dict and gc.is_tracked(r) and r is not o:
+                altgc.track(r)
+
+
+def young_result(seed, n, old):
+    objs, roots = build_young(seed, n)
+    ids = {id(o) for o in objs}
+    track_all(objs)
+    del objs
+    groups = altgc.find_unreachable(0)
+    found = sorted(
+        sorted(type(o).__name__ for o in g) for g in groups if any(id(o) in ids for o in g)
+    )
+    del groups
+    n_collected = altgc.collect(0)
+    info = altgc.last_collection()
+    del roots
+    return found, n_collected, info.examined
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10**6), n=st.integers(1, 60))
+def test_young_index_agrees_with_registry_table(seed, n):
+    gc.collect()
+    small = young_result(seed, n, old=None)
+    altgc.collect()
+    # A large, unrelated, registered old generation: the young set is now
+    # under a quarter of the registry, so the young index is used.
+    old = [[] for _ in range(4 * n + 256)]
+    for o in old:
+        altgc.track(o)
+    altgc.collect()
+    altgc.collect()
+    assert altgc.stats().generations[2].size >= len(old)
+    big = young_result(seed, n, old=old)
+    assert big[0] == small[0]
+    assert big[1] == small[1]
+    for o in old:
+        altgc.untrack(o)
+
+
+def test_old_referrer_keeps_young_alive_with_young_index():
+    old = [[] for _ in range(2000)]
+    for o in old:
+        altgc.track(o)
+    altgc.collect()
+    altgc.collect()
+    young = []
+    young.append(young)  # a young self-cycle ...
+    old[7].append(young)  # ... held by an old (untraversed) list
+    altgc.track(young)
+    del young
+    assert altgc.find_unreachable(0) == []
+    assert altgc.collect(0) == 0
+    old[7].clear()  # now it is garbage, in generation 1
+    assert altgc.collect(1) == 1
+    for o in old:
+        altgc.untrack(o)
+
+
+# ---------------------------------------------------------------------------
+# Captured edges
+# ---------------------------------------------------------------------------
 
 
 class Node:
-    __slots__ = ("refs", "__weakref__")
+    __slots__ = ("__weakref__", "refs")
 
 
 def build(n, degree, garbage_fraction, seed):
@@ -53,11 +158,14 @@ def build(n, degree, garbage_fraction, seed):
     return root, ids
 
 
-@pytest.mark.parametrize("n, degree", [
-    (300, 3),       # captured completely (young index)
-    (300, 20),      # capture stops part-way (young index)
-    (2000, 40),     # stops early
-])
+@pytest.mark.parametrize(
+    "n, degree",
+    [
+        (300, 3),  # captured completely (young index)
+        (300, 20),  # capture stops part-way (young index)
+        (2000, 40),  # stops early
+    ],
+)
 @pytest.mark.parametrize("garbage_fraction", [0.0, 0.3, 1.0])
 def test_find_unreachable_matches_builtin(n, degree, garbage_fraction):
     root, ids = build(n, degree, garbage_fraction, seed=n * degree)
@@ -74,7 +182,7 @@ def test_find_unreachable_matches_builtin(n, degree, garbage_fraction):
 
 @pytest.mark.parametrize("degree", [3, 20])
 def test_collect_frees_exactly_the_garbage(degree):
-    root, ids = build(500, degree, 0.5, seed=degree)
+    root, _ids = build(500, degree, 0.5, seed=degree)
     before = len(altgc.get_objects())
     groups = altgc.find_unreachable()
     expected = sum(len(g) for g in groups)
@@ -96,7 +204,7 @@ def test_young_collection_over_large_old_generation():
     for x in old:
         altgc.track(x)
     altgc.collect()
-    altgc.collect()          # now in generation 2
+    altgc.collect()  # now in generation 2
     rng = random.Random(7)
     young = [[] for _ in range(400)]
     for y in young:
@@ -150,7 +258,7 @@ def test_repeated_referent_across_sources(padding):
     for o in (a, b, x):
         altgc.track(o)
     aid, xid = id(a), id(x)
-    del a, x, o                      # X is held by A and B only
+    del a, x, o  # X is held by A and B only
     groups = altgc.find_unreachable()
     assert [[id(o) for o in g] for g in groups] == [[aid]]
     del groups

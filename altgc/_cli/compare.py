@@ -1,0 +1,135 @@
+"""``python -m altgc compare script.py [args]``: a program comparison.
+
+Runs the script twice, in separate processes -- under the builtin gc, then
+with altgc installed as the process's cycle collector -- prints the
+side-by-side table and can write the record as JSON, a self-contained HTML
+report and a PNG (see :mod:`altgc._program_comparison`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from .._program_comparison.html_report import render_html
+from .._program_comparison.png_report import MATPLOTLIB_MISSING, have_matplotlib, render_png
+from .._program_comparison.report import CompareError, load_report
+from .._program_comparison.runner import compare_program, parse_threshold
+from .._program_comparison.text_report import format_table
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "compare",
+        help="run a script under the builtin gc and under altgc, side by side",
+        description="Run SCRIPT twice in separate processes -- under the "
+        "builtin gc and with altgc installed as the collector -- "
+        "and compare collections, pauses, GC time, wall time, "
+        "peak RSS and outputs.  Exit status: 0 when both sides "
+        "behaved the same (exit status, stdout, stderr), 1 when "
+        "they differ, 2 on bad input.",
+    )
+    p.add_argument("script", nargs="?", help="the Python script to run")
+    p.add_argument("args", nargs=argparse.REMAINDER, help="arguments passed to the script")
+    p.add_argument(
+        "--threshold",
+        metavar="T0[,T1[,T2]]",
+        help="thresholds for both collectors (e.g. 700,10,10)",
+    )
+    p.add_argument(
+        "--builtin-threshold", metavar="T0[,T1[,T2]]", help="thresholds for the builtin gc only"
+    )
+    p.add_argument("--altgc-threshold", metavar="T0[,T1[,T2]]", help="thresholds for altgc only")
+    p.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        metavar="N",
+        help="runs per collector; the table shows medians",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="kill a run that takes longer",
+    )
+    p.add_argument("--json", metavar="PATH", help="write the record as JSON")
+    p.add_argument("--html", metavar="PATH", help="write a self-contained HTML report")
+    p.add_argument(
+        "--png",
+        metavar="PATH",
+        help="write the timeline and histogram as a PNG (needs matplotlib: the 'plot' extra)",
+    )
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
+    p.add_argument(
+        "--from-json",
+        metavar="PATH",
+        help="do not run anything: render the report saved by --json (table, --html, --png) again",
+    )
+
+
+def _fail(msg: str) -> int:
+    sys.stderr.write(f"altgc compare: error: {msg}\n")
+    return 2
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run ``python -m altgc compare`` with parsed arguments."""
+    try:
+        ths = {
+            k: parse_threshold(v) if v else None
+            for k, v in (
+                ("threshold", args.threshold),
+                ("builtin_threshold", args.builtin_threshold),
+                ("altgc_threshold", args.altgc_threshold),
+            )
+        }
+    except ValueError as exc:
+        return _fail(str(exc))
+    if args.png and not have_matplotlib():
+        return _fail(MATPLOTLIB_MISSING)
+    script_args = list(args.args)
+    if script_args and script_args[0] == "--":
+        script_args = script_args[1:]
+
+    def progress(msg: str) -> None:
+        if not args.quiet:
+            sys.stderr.write(f"altgc compare: {msg}\n")
+            sys.stderr.flush()
+
+    try:
+        if args.from_json:
+            if args.script:
+                raise CompareError("give a script or --from-json, not both")
+            report = load_report(args.from_json)
+        elif not args.script:
+            raise CompareError("the script to run is missing")
+        else:
+            report = compare_program(
+                args.script,
+                script_args,
+                repeat=args.repeat,
+                threshold=ths["threshold"],
+                builtin_threshold=ths["builtin_threshold"],
+                altgc_threshold=ths["altgc_threshold"],
+                timeout=args.timeout,
+                progress=progress,
+            )
+    except CompareError as exc:
+        return _fail(str(exc))
+    print(format_table(report))
+    try:
+        if args.json:
+            with open(args.json, "w") as f:
+                f.write(report.to_json(indent=1))
+        if args.html:
+            with open(args.html, "w", encoding="utf-8") as f:
+                f.write(render_html(report))
+        if args.png:
+            render_png(report, args.png)
+    except (OSError, CompareError) as exc:
+        return _fail(str(exc))
+    match = report.outputs_match()
+    return 0 if all(match.values()) else 1

@@ -1,0 +1,372 @@
+"""``explain()`` and ``survivors()``: why an object is still alive.
+
+For a live object: the named roots and altgc's own frames are collected,
+the heap index searched for the shortest paths, the references nobody
+visible accounts for counted, and the cause decided.  For a watched object
+that died: when, and whether the memory went back to the system.
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+import tracemalloc
+from typing import Any
+
+from .. import _core
+from . import watching
+from .explanation import CAUSES, Explanation, fmt_bytes
+from .frames import frame_locals, is_function_frame, own_frames, stack_frames
+from .paths import describe_path, find_paths
+from .roots import Root, named_roots
+from .watching import WatchRecord
+
+_IMMORTAL_REFCNT = 1 << 29
+#: references explain()'s entry holds on an object given directly
+_entry_refs: int | None = None
+#: references _watched_object_box() holds on a watched object
+_label_refs: int | None = None
+
+
+def _entry_refcount_probe(obj: Any) -> int:
+    """The reference count explain() sees on its argument once boxed, for a
+    fresh object (the caller's argument, the box, getrefcount's own): this
+    mirrors explain()'s first lines."""
+    box = [obj]
+    del obj
+    return sys.getrefcount(box[0])
+
+
+def explain(
+    obj_or_label: Any, max_paths: int = 3, *, literal: bool = False, refresh: bool = True
+) -> Explanation:
+    """Why is this object (or the watched ``label``) still alive?
+
+    A ``str`` argument is a label given to :func:`watch` (``KeyError``
+    listing the known labels if there is none) unless ``literal=True``,
+    which explains the string object itself.  ``max_paths`` bounds the
+    reference paths reported (shortest first, one per named root).
+    ``refresh=False`` reuses the heap index built by the previous call
+    when it still fits (a few ms instead of a rebuild).
+
+    >>> import altgc
+    >>> class Config:
+    ...     pass
+    >>> Config.table = [1, 2]
+    >>> e = altgc.explain(Config.table)
+    >>> e.cause, e.release.endswith(".table")     # del Config.table
+    ('class_attribute', True)
+    >>> altgc.explain("no-such-label")
+    Traceback (most recent call last):
+    ...
+    KeyError: "explain(): no watched object is labelled 'no-such-label'; known labels: ..."
+    """
+    if isinstance(obj_or_label, str) and not literal:
+        return _explain_label(obj_or_label, max_paths, refresh)
+    box = [obj_or_label]
+    del obj_or_label
+    return _explain_boxed(box, None, max_paths, refresh, given_directly=True)
+
+
+def _check_max_paths(max_paths: Any) -> int:
+    if isinstance(max_paths, bool) or not isinstance(max_paths, int):
+        raise TypeError(
+            "explain() argument 'max_paths' must be int, not " + type(max_paths).__name__
+        )
+    if max_paths < 1:
+        raise ValueError("explain() argument 'max_paths' must be >= 1")
+    return max_paths
+
+
+def _explain_label(label: str, max_paths: int, refresh: bool) -> Explanation:
+    w = watching.watches.get(label)
+    if w is None:
+        known = ", ".join(repr(k) for k in watching.watches) or "none"
+        raise KeyError(f"explain(): no watched object is labelled {label!r}; known labels: {known}")
+    _check_max_paths(max_paths)
+    box = _watched_object_box(w.token)
+    if box is None:
+        return _explain_freed(w)
+    return _explain_boxed(box, w, max_paths, refresh, given_directly=False)
+
+
+def _watched_object_box(token: int) -> list[Any] | None:
+    """The watched object in a one-item list (None when it died)."""
+    obj = _core._watch_get(token)
+    if obj is None:
+        return None
+    box = [obj]
+    del obj
+    return box
+
+
+def _label_baseline() -> int:
+    """The references _watched_object_box() leaves on the object it boxes
+    (the box's and getrefcount's own argument)."""
+    global _label_refs
+    if _label_refs is None:
+        probe = object()
+        token = _core._watch_add(probe)
+        try:
+            box = _watched_object_box(token)
+            assert box is not None
+            rc = sys.getrefcount(box[0])
+            del box
+        finally:
+            _core._watch_discard(token)
+        _label_refs = rc - 1  # less the probe's own local
+    return _label_refs
+
+
+def _explain_freed(w: WatchRecord) -> Explanation:
+    """A watched object that died: when, and whether its memory went back
+    to the system."""
+    _alive, death = _core._watch_state(w.token)
+    ago = (_core._now_ns() - death) / 1e9
+    rss_now = watching.process_rss()
+    notes = []
+    cause, release = "freed", ""
+    if w.size >= 1 << 20 and w.rss and rss_now > w.rss - w.size // 2:
+        cause = "freed_rss"
+        notes.append(
+            f"the process's RSS is {fmt_bytes(rss_now)} (was "
+            f"{fmt_bytes(w.rss)} when watched): the {fmt_bytes(w.size)} went "
+            "back to Python's or the C library's allocator, which keeps it "
+            "for later allocations instead of returning it to the system"
+        )
+        release = (
+            "nothing to free in Python; to hand memory back to the "
+            "system: import ctypes; "
+            'ctypes.CDLL("libc.so.6").malloc_trim(0)'
+        )
+    if tracemalloc.is_tracing():
+        cur, _peak = tracemalloc.get_traced_memory()
+        notes.append(f"tracemalloc traces {fmt_bytes(cur)} in use")
+    return Explanation(
+        w.label,
+        w.type_name,
+        False,
+        cause,
+        CAUSES[cause],
+        release,
+        freed_seconds_ago=ago,
+        notes=tuple(notes),
+    )
+
+
+def _explain_boxed(
+    box: list[Any],
+    w: WatchRecord | None,
+    max_paths: int,
+    refresh: bool,
+    given_directly: bool,
+) -> Explanation:
+    """Explain ``box[0]``; afterwards drop every reference this took.
+
+    ``given_directly``: the object was explain()'s argument (its caller's
+    call still holds it), not looked up by label.
+    """
+    _check_max_paths(max_paths)
+    my_frames: list[Any] = []
+    roots: list[Any] = []
+    try:
+        my_frames.extend(own_frames())
+        objs, infos = named_roots(my_frames)
+        roots.extend(objs)
+        del objs
+        exclude = [box, roots, infos, my_frames, *my_frames]
+        try:
+            return _diagnose(
+                box, w, max_paths, refresh, given_directly, my_frames, roots, infos, exclude
+            )
+        finally:
+            exclude.clear()  # it holds our frames, which hold it
+    finally:
+        # my_frames holds this very frame: break the cycle so the target
+        # (and the roots) are not kept alive until the next collection.
+        my_frames.clear()
+        roots.clear()
+        box.clear()
+
+
+def _diagnose(
+    box: list[Any],
+    w: WatchRecord | None,
+    max_paths: int,
+    refresh: bool,
+    given_directly: bool,
+    my_frames: list[Any],
+    roots: list[Any],
+    infos: list[Root],
+    exclude: list[Any],
+) -> Explanation:
+    """Find the paths to ``box[0]``, count the references nobody visible
+    accounts for, and decide the cause and the release command."""
+    global _entry_refs
+    if _entry_refs is None:
+        _entry_refs = _entry_refcount_probe(object())
+    # references held by explain's own frames at entry
+    own = _entry_refs if given_directly else _label_baseline()
+    idx, result = find_paths(box, roots, exclude, max_paths, refresh)
+    label = w.label if w is not None else _default_label(box[0])
+    type_name = type(box[0]).__name__
+    raw_paths, stale, anon, reachable, indeg, gen = result
+    raw_paths.sort(key=lambda item: (len(item[1]), item[0]))
+    paths = tuple(describe_path(objs, infos[pos]) for pos, objs in raw_paths)
+    del raw_paths, result  # they hold the path's objects
+    notes: list[str] = []
+    # References nobody visible accounts for: the count now, less our own
+    # (calibrated), the heap's, the named-roots list's, and the running
+    # functions' locals (running frames do not traverse them).
+    rc = sys.getrefcount(box[0])
+    in_roots = sum(1 for r in roots if r is box[0])
+    mine = {id(x) for x in my_frames}
+    frame_refs = sum(
+        1
+        for f in stack_frames()
+        if is_function_frame(f) and id(f) not in mine
+        for _, v in frame_locals(f)
+        if v is box[0]
+    )
+    immortal = rc >= _IMMORTAL_REFCNT
+    unexplained = 0 if immortal else max(0, rc - own - indeg - frame_refs - in_roots)
+    if immortal:
+        notes.append("it is immortal (the interpreter never frees it)")
+    # The build counted our own references as external: correct that for
+    # the dominator tree (retained sizes).
+    _core._hg_set_external(box[0], bool(unexplained or frame_refs or immortal))
+    ret = _core._hg_retained(box[0])
+    retained_objects, retained_bytes = ret if ret is not None else (None, None)
+    status, generation = _collector_status(box[0], gen)
+    in_cycle = not reachable and not paths and unexplained == 0 and not immortal
+    if paths:
+        cause = paths[0].cause
+        release = "; ".join(dict.fromkeys(p.release for p in paths))
+        if any(p.cause == "output_cache" for p in paths):
+            rest = [r for r in dict.fromkeys(p.release for p in paths) if r != "%reset -f out"]
+            release = "%reset -f out" + (f"   (or: {'; '.join(rest)})" if rest else "")
+    elif immortal:
+        cause, release = "unknown", ""
+    elif unexplained:
+        cause = "c_extension"
+        release = (
+            "release it in the C extension that took the reference "
+            "(no Python-visible reference is left)"
+        )
+    elif in_cycle:
+        cause = "cycle"
+        release = "gc.collect()" + ("   (or altgc.collect())" if _core.is_tracked(box[0]) else "")
+    else:
+        cause = "unknown"
+        release = ""
+        if anon is not None:
+            notes.append(
+                f"the nearest holder the index sees is {anon} "
+                "reference(s) away and has no name (an object "
+                "held from outside the tracked heap)"
+            )
+    if unexplained and paths:
+        notes.append(f"also {unexplained} reference(s) from outside Python's heap (a C extension?)")
+    if stale:
+        notes.append(f"{stale} path(s) changed while explaining")
+    cause_text = CAUSES[cause]
+    if cause == "c_extension":
+        cause_text += f" ({unexplained} reference(s) unaccounted for)"
+    return Explanation(
+        label,
+        type_name,
+        True,
+        cause,
+        cause_text,
+        release,
+        paths,
+        retained_bytes,
+        retained_objects,
+        in_cycle,
+        generation,
+        status if in_cycle else (status if "frozen" in status else ""),
+        unexplained,
+        None,
+        tuple(notes),
+        idx,
+    )
+
+
+def _default_label(obj: Any) -> str:
+    return f"{type(obj).__name__} at {id(obj):#x}"
+
+
+def _collector_status(obj: Any, gen: int) -> tuple[str, Any]:
+    """What the builtin gc and altgc will do about ``obj``, in words."""
+    parts = []
+    generation: Any = None
+    if gen < 3:
+        generation = gen
+        if not gc.isenabled():
+            parts.append(
+                f"the builtin gc holds it in generation {gen} but "
+                "is disabled: nothing collects it until "
+                "gc.enable() or gc.collect()"
+            )
+        else:
+            count, thr = gc.get_count(), gc.get_threshold()
+            allocs = max(0, thr[0] - count[0])
+            for g in range(1, gen + 1):
+                allocs += max(0, thr[g] - count[g] - 1) * thr[0] * (thr[1] if g == 2 else 1)
+            parts.append(
+                f"the builtin gc holds it in generation {gen}: "
+                f"scanned after about {allocs} more allocations"
+                + (" (and only once enough long-lived objects accumulate)" if gen == 2 else "")
+            )
+    elif (gc.is_tracked(obj) or gc.get_freeze_count()) and gc.is_tracked(obj):
+        generation = "frozen"
+        parts.append(
+            "it is frozen (gc.freeze()): the builtin gc never collects it until gc.unfreeze()"
+        )
+    if _core.is_tracked(obj):
+        ag = next((g for g in range(3) if any(o is obj for o in _core.get_objects(g))), None)
+        if ag is None:
+            parts.append("altgc tracks it in its frozen generation")
+        elif not _core.isenabled():
+            parts.append(f"altgc tracks it (generation {ag}) but automatic collection is disabled")
+        else:
+            c, t = _core.get_count(), _core.get_threshold()
+            parts.append(
+                f"altgc tracks it in generation {ag} "
+                f"({max(0, t[0] - c[0])} allocations until its next "
+                "young collection)"
+            )
+    return "; ".join(parts), generation
+
+
+def survivors(max_paths: int = 1) -> list[Explanation]:
+    """Every watched object still alive after its last name was deleted.
+
+    A watched object whose name (recorded by :func:`watch`) is still bound
+    to it is not a survivor; one watched without a name is a survivor as
+    long as it lives.  One explanation each, from one heap index.
+
+    >>> import altgc
+    >>> keep = {}
+    >>> item = [1]
+    >>> keep["item"] = item
+    >>> altgc.watch(item, "item")
+    >>> del item
+    >>> [(e.label, e.paths[0].expr.endswith("['item']"))
+    ...  for e in altgc.survivors() if e.label == "item"]
+    [('item', True)]
+    >>> altgc.unwatch("item")
+    """
+    out = []
+    first = True
+    for w in list(watching.watches.values()):
+        obj = _core._watch_get(w.token)
+        if obj is None:
+            continue
+        if any(ns.get(name) is obj for ns, name in w.names):
+            del obj
+            continue
+        del obj
+        out.append(explain(w.label, max_paths, refresh=first))
+        first = False
+    return out

@@ -1,0 +1,263 @@
+"""Reference paths: finding the shortest ones from the named roots to an
+object in the heap index, and spelling each as a Python expression with the
+cause it shows and the command that cuts it."""
+
+from __future__ import annotations
+
+import re
+import types
+from typing import Any
+
+from .. import _core
+from .explanation import RefPath
+from .frames import frame_locals
+from .index import HeapIndex, build_index, heap_index
+from .roots import Root, ipython_shell
+
+#: What the C path search returns: the paths (each the index of its named
+#: root and the objects along it), how many were stale, the hops to the
+#: nearest anonymous holder (or None), whether the object is reachable from
+#: outside the index, its in-degree and its builtin gc generation (3: none).
+PathSearch = tuple[list[tuple[int, list[Any]]], int, int | None, bool, int, int]
+
+
+def find_paths(
+    box: list[Any], roots: list[Any], exclude: list[Any], max_paths: int, refresh: bool
+) -> tuple[HeapIndex | None, PathSearch]:
+    """Search the heap index for the shortest paths from ``roots`` to
+    ``box[0]``, rebuilding the index first when ``refresh`` is true or when
+    it no longer holds the object (or its paths went stale)."""
+    idx = None
+    result = None
+    for attempt in range(2):
+        if refresh or attempt or not _core._hg_contains(box[0]):
+            idx = build_index(roots + box, exclude)
+        elif idx is None:
+            idx = heap_index(refresh=False)
+        result = _core._hg_paths(box[0], roots, max_paths)
+        if result is None or (result[1] and not result[0]):
+            continue  # not in the index, or stale: rebuild
+        break
+    if result is None:  # pragma: no cover - the target is in `roots`
+        raise RuntimeError("explain(): the object is not in the heap index")
+    return idx, result
+
+
+def _step(src: Any, dst: Any) -> tuple[str, str | None]:
+    """How ``src`` refers to ``dst``: (label, expression suffix).
+
+    The suffix is None when the step has no Python spelling, and "" for a
+    step through an object's own ``__dict__`` (the next step then reads as
+    an attribute).
+    """
+    try:
+        if isinstance(src, dict):
+            for k, v in src.items():
+                if v is dst:
+                    return f"[{k!r}]", f"[{k!r}]"
+            return "<key>", None
+        if isinstance(src, (list, tuple)):
+            for i, v in enumerate(src):
+                if v is dst:
+                    return f"[{i}]", f"[{i}]"
+        if isinstance(src, types.CellType):
+            return ".cell_contents", ".cell_contents"
+        if isinstance(src, types.FrameType):
+            for k, v in frame_locals(src):
+                if v is dst:
+                    return f"local {k}", f".f_locals[{k!r}]"
+            return "<frame>", None
+        if isinstance(src, types.TracebackType):
+            if src.tb_frame is dst:
+                return ".tb_frame", ".tb_frame"
+            if src.tb_next is dst:
+                return ".tb_next", ".tb_next"
+        if isinstance(src, BaseException):
+            for a in ("__traceback__", "__context__", "__cause__"):
+                if getattr(src, a, None) is dst:
+                    return "." + a, "." + a
+        if isinstance(src, type):
+            proxy = type.__dict__["__dict__"].__get__(src)
+            if (
+                isinstance(dst, dict)
+                and len(dst) == len(proxy)
+                and all(k in dst and dst[k] is v for k, v in proxy.items())
+            ):
+                return ".__dict__", ""
+            for k, v in proxy.items():
+                if v is dst:
+                    return f".{k}", f".{k}"
+        d = _instance_dict(src)
+        if d is not None:
+            if d is dst:
+                return ".__dict__", ""
+            for k, v in d.items():
+                if v is dst:
+                    return f".{k}", f".{k}"
+        for klass in type(src).__mro__:
+            slots = klass.__dict__.get("__slots__", ())
+            for name in [slots] if isinstance(slots, str) else slots:
+                try:
+                    if getattr(src, name) is dst:
+                        return f".{name}", f".{name}"
+                except Exception:
+                    pass
+        for a in (
+            "__closure__",
+            "__globals__",
+            "__defaults__",
+            "__kwdefaults__",
+            "__self__",
+            "__func__",
+            "__wrapped__",
+            "cell_contents",
+        ):
+            try:
+                if object.__getattribute__(src, a) is dst:
+                    return "." + a, "." + a
+            except Exception:
+                pass
+    except Exception:
+        pass
+    return "->", None
+
+
+def _instance_dict(obj: Any) -> dict[str, Any] | None:
+    try:
+        d = object.__getattribute__(obj, "__dict__")
+    except Exception:
+        return None
+    return d if isinstance(d, dict) else None
+
+
+def _lru_name(obj: Any) -> str | None:
+    if type(obj).__name__ == "_lru_cache_wrapper" and hasattr(obj, "cache_clear"):
+        return getattr(obj, "__qualname__", None) or "<lru_cache>"
+    return None
+
+
+_CACHE_NAME = re.compile(r"_+|_\d+|_i+\d*|_oh|_ih")
+
+
+def _global_name(ns: dict[Any, Any], dst: Any) -> str | None:
+    """The name ``ns`` binds to ``dst``, preferring user names to IPython's
+    output-cache names (``_``, ``_4``)."""
+    names = [k for k, v in ns.items() if v is dst and isinstance(k, str)]
+    names.sort(key=lambda k: bool(_CACHE_NAME.fullmatch(k)))
+    return names[0] if names else None
+
+
+_MAX_SHOWN_STEPS = 40  # longer paths are abbreviated in ``expr``
+
+
+def describe_path(objs: list[Any], root: Root) -> RefPath:
+    """Turn a validated path (root object first) into a :class:`RefPath`.
+
+    Linear in the path's length (a path may be 10**6 steps long): the
+    expression is kept as pieces, joined once.
+    """
+    steps: list[str] = []
+    pieces: list[str] = [root.expr]
+    # spelled[k]: number of pieces spelling objs[k], or -1 (no spelling)
+    spelled: list[int] = [1 if root.expr else -1]
+    cause = root.kind
+    release = ""
+
+    def expr_of(k: int) -> str | None:
+        n = spelled[k] if 0 <= k < len(spelled) else -1
+        return "".join(pieces[:n]) if n > 0 else None
+
+    for k in range(len(objs) - 1):
+        src, dst = objs[k], objs[k + 1]
+        label, suffix = _step(src, dst)
+        prev_ok = spelled[k] >= 0 or (k == 0 and root.kind == "name")
+        if k == 0 and root.kind == "name" and isinstance(src, dict):
+            name = _global_name(src, dst)
+            if name is not None:
+                label = suffix = name if not root.expr else "." + name
+                if not root.expr and _CACHE_NAME.fullmatch(name) and ipython_shell() is not None:
+                    cause = "output_cache"
+                    release = f"del {name}"
+        if k >= 1 and steps[-1] == ".__dict__" and isinstance(src, dict) and label.startswith("["):
+            # an attribute, read through the owner's __dict__
+            key = next((kk for kk, v in src.items() if v is dst), None)
+            if isinstance(key, str) and key.isidentifier():
+                steps.pop()
+                label = suffix = "." + key
+                if isinstance(objs[k - 1], type) and cause in ("name", "local"):
+                    cause = "class_attribute"
+                    owner = expr_of(k - 1) or objs[k - 1].__qualname__
+                    release = f"del {owner}{label}"
+        steps.append(label)
+        if cause in ("name", "local"):
+            # Refine the cause from what the path goes through.
+            lru = _lru_name(src)
+            if lru is not None:
+                cause = "lru_cache"
+                release = f"{expr_of(k) or lru}.cache_clear()"
+            elif isinstance(src, types.CellType):
+                fn = objs[k - 2] if k >= 2 and isinstance(objs[k - 2], types.FunctionType) else None
+                fname = (expr_of(k - 2) or fn.__qualname__) if fn is not None else "<function>"
+                cause = "closure"
+                release = (
+                    f"del {fname}   (the function whose closure "
+                    "cell holds it; or rebind the captured variable)"
+                )
+            elif isinstance(src, type) and label.startswith(".") and label != ".__dict__":
+                cause = "class_attribute"
+                release = f"del {expr_of(k) or src.__qualname__}{label}"
+        if prev_ok and suffix is not None:
+            if suffix:
+                pieces.append(suffix)
+            spelled.append(len(pieces))
+            continue
+        spelled.append(-1)
+    n_spelled = spelled[-1]
+    full = _abbreviate(pieces) if n_spelled > 0 else _chain(root, pieces, spelled, steps, objs)
+    if not release:
+        if root.kind == "name":
+            release = (
+                f"del {full}" if n_spelled > 0 and full else f"drop the reference along {full}"
+            )
+        elif root.kind == "local":
+            release = (
+                root.release
+                if len(objs) == 1
+                else f"del {full}   (in {root.name[8:]})"
+                if n_spelled > 0
+                else f"drop the reference along {full}"
+            )
+        else:
+            release = root.release.format(step=steps[0] if steps else "")
+    return RefPath(
+        root.kind, full, tuple(type(o).__name__ for o in objs), tuple(steps), cause, release
+    )
+
+
+def _abbreviate(pieces: list[str]) -> str:
+    """Join expression pieces, eliding the middle of very long paths."""
+    if len(pieces) <= _MAX_SHOWN_STEPS:
+        return "".join(pieces)
+    head, tail = pieces[: _MAX_SHOWN_STEPS // 2], pieces[-10:]
+    hidden = len(pieces) - len(head) - len(tail)
+    return "".join(head) + f"...<{hidden} more steps>..." + "".join(tail)
+
+
+def _chain(
+    root: Root, pieces: list[str], spelled: list[int], steps: list[str], objs: list[Any]
+) -> str:
+    """A readable path where some step has no Python spelling: the spelled
+    prefix, then the types along the rest."""
+    last = max((k for k, n in enumerate(spelled) if n > 0), default=-1)
+    out = _abbreviate(pieces[: spelled[last]]) if last >= 0 else root.name
+    rest = list(range(max(last, 0), len(steps)))
+    if len(rest) > _MAX_SHOWN_STEPS:
+        rest = [*rest[: _MAX_SHOWN_STEPS // 2], -1, *rest[-10:]]
+    for k in rest:
+        if k < 0:
+            out += " -> ..."
+            continue
+        s = steps[k]
+        t = type(objs[k + 1]).__name__
+        out += f" -> {t}" + ("" if s in ("->", ".__dict__") else f" {s}")
+    return out

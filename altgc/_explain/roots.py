@@ -1,0 +1,151 @@
+"""Named roots: the places a user can name that keep objects alive -- a
+module's globals, IPython's output cache and stored traceback, ``sys.last_*``,
+``gc.garbage``, pyplot's open figures, the locals of running functions --
+each with the command that releases what it holds."""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import sys
+import types
+from collections.abc import Sequence
+from typing import Any
+
+from .. import _core
+from .frames import frame_locals, is_function_frame
+
+
+@dataclasses.dataclass
+class Root:
+    """A named root: an object a user can name, and how to release what it holds."""
+
+    kind: str  # a CAUSES key
+    name: str  # how a user spells it: "Out", "module m", ...
+    expr: str  # expression for the root object itself
+    release: str  # command releasing "<expr><step>", {step} filled in
+
+
+def ipython_shell() -> Any:
+    mod = sys.modules.get("IPython")
+    if mod is None:
+        return None
+    try:
+        return mod.get_ipython()
+    except Exception:
+        return None
+
+
+def named_roots(skip_frames: Sequence[Any]) -> tuple[list[Any], list[Root]]:
+    """The named roots: two parallel lists (objects, descriptions).
+
+    Only plain lists are made here (the caller excludes them from the heap
+    index), so no new container refers to the target.
+    """
+    objs: list[Any] = []
+    infos: list[Root] = []
+
+    def add(obj: Any, info: Root) -> None:
+        if obj is None:
+            return
+        objs.append(obj)
+        infos.append(info)
+
+    shell = ipython_shell()
+    if shell is not None:
+        user_ns = getattr(shell, "user_ns", None) or {}
+        out = user_ns.get("Out")
+        add(out, Root("output_cache", "IPython output cache", "Out", "del Out{step}"))
+        hist = getattr(shell, "history_manager", None)
+        oh = getattr(hist, "output_hist", None)
+        if oh is not None and oh is not out:
+            add(oh, Root("output_cache", "IPython output cache", "_oh", "del _oh{step}"))
+        dh = getattr(shell, "displayhook", None)
+        add(
+            dh,
+            Root(
+                "output_cache", "IPython displayhook", "get_ipython().displayhook", "%reset -f out"
+            ),
+        )
+        ler = getattr(shell, "last_execution_result", None)
+        if ler is not None:
+            add(
+                ler,
+                Root(
+                    "output_cache",
+                    "IPython last execution result",
+                    "get_ipython().last_execution_result",
+                    "%reset -f out",
+                ),
+            )
+        itb = getattr(shell, "InteractiveTB", None)
+        if itb is not None:
+            add(
+                itb,
+                Root(
+                    "traceback",
+                    "IPython's stored traceback",
+                    "get_ipython().InteractiveTB",
+                    "get_ipython().InteractiveTB.tb = None; %reset -f",
+                ),
+            )
+        hidden = getattr(shell, "user_ns_hidden", None)
+        if hidden is not None:
+            add(
+                hidden,
+                Root(
+                    "output_cache",
+                    "IPython hidden namespace",
+                    "get_ipython().user_ns_hidden",
+                    "%reset -f out",
+                ),
+            )
+    for attr in ("last_exc", "last_value", "last_traceback"):
+        v = getattr(sys, attr, None)
+        if v is not None:
+            add(
+                v,
+                Root(
+                    "traceback",
+                    f"sys.{attr}",
+                    f"sys.{attr}",
+                    "sys.last_exc = sys.last_value = sys.last_traceback = None",
+                ),
+            )
+    add(gc.garbage, Root("garbage", "gc.garbage", "gc.garbage", "gc.garbage.clear()"))
+    add(_core.garbage, Root("garbage", "altgc.garbage", "altgc.garbage", "altgc.garbage.clear()"))
+    ph = sys.modules.get("matplotlib._pylab_helpers")
+    figs = getattr(getattr(ph, "Gcf", None), "figs", None)
+    if figs is not None:
+        add(
+            figs,
+            Root(
+                "matplotlib",
+                "pyplot's open figures",
+                "matplotlib._pylab_helpers.Gcf.figs",
+                "plt.close(fig)   (or plt.close('all'))",
+            ),
+        )
+    # Locals of running functions (their references are invisible to the
+    # heap on 3.11+).
+    skip = {id(f) for f in skip_frames}
+    f: types.FrameType | None = sys._getframe(1)
+    while f is not None:
+        if id(f) not in skip and is_function_frame(f):
+            fname = f.f_code.co_name
+            for k, v in frame_locals(f):
+                add(v, Root("local", f"running {fname}()", k, f"del {k}   (in {fname}())"))
+        f = f.f_back
+    main = sys.modules.get("__main__")
+    for modname, mod in list(sys.modules.items()):
+        d = getattr(mod, "__dict__", None)
+        if not isinstance(d, dict):
+            continue
+        if mod is main:
+            add(d, Root("name", "the main namespace", "", "del {step}"))
+        else:
+            add(d, Root("name", f"module {modname}", modname, "del " + modname + ".{step}"))
+    return objs, infos
+
+
+# ---------------------------------------------------------------------------

@@ -1,0 +1,69 @@
+"""The side-by-side table of a program comparison, as the CLI prints it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .._util import fmt_ns
+from .report import SIDES, CompareReport, fmt_s, summarize
+
+
+def _fmt_kb(kb: float) -> str:
+    return f"{kb / 1024:.1f} MiB"
+
+
+def table_rows(report: CompareReport) -> list[tuple[str, str, str]]:
+    """(label, builtin gc, altgc) rows of the side-by-side table."""
+    s = {side: summarize(report.runs[side]) for side in SIDES}
+    match = report.outputs_match()
+
+    def row(label: str, fn: Callable[[dict[str, Any], str], str]) -> tuple[str, str, str]:
+        return (label, fn(s["builtin"], "builtin"), fn(s["altgc"], "altgc"))
+
+    def th(side: str) -> str:
+        t = report.thresholds.get(side)
+        if t:
+            return ",".join(map(str, t))
+        rec = report.runs[side][0].threshold
+        return ",".join(map(str, rec)) + " (default)" if rec else "default"
+
+    rows = [
+        row("thresholds", lambda x, side: th(side)),
+        row("collections gen 0 / 1 / 2", lambda x, side: " / ".join(map(str, x["collections"]))),
+        row("  of which explicit collect()", lambda x, side: str(x["explicit"])),
+        row("objects collected", lambda x, side: str(x["collected"])),
+        row("uncollectable", lambda x, side: str(x["uncollectable"])),
+        row("pause p50", lambda x, side: fmt_ns(x["pause_p50_ns"])),
+        row("pause p99", lambda x, side: fmt_ns(x["pause_p99_ns"])),
+        row("pause max", lambda x, side: fmt_ns(x["pause_max_ns"])),
+        row("total GC time", lambda x, side: fmt_ns(x["gc_total_ns"])),
+        row("script time", lambda x, side: fmt_s(x["script_ns"])),
+        row("wall time (process)", lambda x, side: fmt_s(x["wall_ns"])),
+        row("peak RSS", lambda x, side: _fmt_kb(x["peak_rss_kb"])),
+        row("exit status", lambda x, side: str(x["status"])),
+        row("gc.disable() calls", lambda x, side: str(x["disable_calls"])),
+    ]
+    same = " / ".join("yes" if match[k] else "NO" for k in ("stdout", "stderr", "status"))
+    rows.append(("same stdout / stderr / status", same, same))
+    return rows
+
+
+def format_table(report: CompareReport) -> str:
+    """The side-by-side table and the notes, as printed by the CLI."""
+    head = (
+        f"altgc compare: {' '.join([report.script, *report.args])}  "
+        f"(Python {report.python}, "
+        f"{report.repeat} run{'s' if report.repeat > 1 else ''} each"
+        f"{', medians' if report.repeat > 1 else ''})"
+    )
+    rows = table_rows(report)
+    w = max(len(r[0]) for r in rows) + 2
+    lines = [head, "", f"{'':{w}}{'builtin gc':>20}{'altgc':>20}"]
+    for label, a, b in rows:
+        lines.append(f"{label:{w}}{a:>20}{b:>20}")
+    notes = report.notes()
+    if notes:
+        lines.append("")
+        lines.extend("note: " + n for n in notes)
+    return "\n".join(lines)
