@@ -10,23 +10,48 @@ import os
 
 from setuptools import Extension, setup
 
+# The layers, bottom first (tools/check_layers.py checks the includes).
 SOURCES = [
-    "src/registry.c",
-    "src/hooks.c",
-    "src/collector.c",
-    "src/graph.c",
-    "src/install.c",
-    "src/heapgraph.c",
+    "src/kinds.c",
     "src/frames.c",
+    "src/registry.c",
+    "src/graph.c",
+    "src/watch.c",
+    "src/events.c",
+    "src/hooks.c",
+    "src/heapindex.c",
+    "src/collector.c",
+    "src/install.c",
     "src/module.c",
+]
+
+HEADERS = [
+    "src/compat.h",
+    "src/kinds.h",
+    "src/frames.h",
+    "src/registry.h",
+    "src/graph.h",
+    "src/watch.h",
+    "src/events.h",
+    "src/hooks.h",
+    "src/heapindex.h",
+    "src/lookup.h",
+    "src/collector.h",
+    "src/install.h",
 ]
 
 # -fvisibility=hidden: only PyInit_* (PyMODINIT_FUNC) is exported, so the
 # death hooks reach the collector's globals directly rather than through
 # the global offset table.
-compile_args = ["-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter",
-                "-Wno-missing-field-initializers", "-fno-strict-aliasing",
-                "-fvisibility=hidden"]
+compile_args = [
+    "-std=c11",
+    "-Wall",
+    "-Wextra",
+    "-Wno-unused-parameter",
+    "-Wno-missing-field-initializers",
+    "-fno-strict-aliasing",
+    "-fvisibility=hidden",
+]
 link_args = []
 macros = []
 
@@ -49,8 +74,7 @@ setup(
         Extension(
             "altgc._core",
             sources=SOURCES,
-            depends=["src/altgc.h", "src/registry.h", "src/compat.h",
-                     "src/heapgraph.h"],
+            depends=HEADERS,
             define_macros=macros,
             extra_compile_args=compile_args,
             extra_link_args=link_args,

@@ -1,15 +1,8 @@
 /*
  * collector.c -- CPython's cycle-collection algorithm (gc_collect_main in
- * Python/gc.c) over altgc's registry.
- *
- * A collection of generation g looks at the "young" objects: the registry
- * range [start[g], n) as it is when the collection starts.  Per young
- * object it keeps, in scratch arrays indexed by (index - young start):
- *
- *   shadow     the shadow reference count (CPython's gc_refs)
- *   state      where the object stands, one of the ST_* values below
- *
- * (both in one agc_node, see below)
+ * Python/gc.c) over altgc's registry, the choice of generation and the
+ * scheduling of automatic collections (gc_collect_generations,
+ * _PyObject_GC_Link's test).  Start reading at collect_main.
  *
  * The registry is pinned for the whole collection: a young object that
  * dies or is untracked meanwhile (a finalizer drops it, the builtin gc
@@ -17,553 +10,36 @@
  * moving other entries, so every index stays valid; code that touches an
  * object after Python code may have run checks for the hole first.
  * Objects registered during the collection are appended after the young
- * range and stay in generation 0.
+ * range and stay in generation 0.  The young set, its scratch state and
+ * the lookup of referents are lookup.h's.
  *
  * The order of the phases, and which objects each touches, follows
- * CPython: deduce the unreachable set; move legacy-finalizer objects and
- * what they reach aside (uncollectable); clear weakrefs (3.15: only those
- * with callbacks) and run the callbacks of the weakrefs that are not
- * garbage; call tp_finalize once; recompute reachability among the
- * remaining garbage (resurrection); 3.14+: clear, without callbacks, the
- * weakrefs still left to what is still garbage; call tp_clear on what is
- * still unreachable; count the uncollectable objects and hand them to
+ * CPython (docs/DESIGN.md, "The collection"): deduce the unreachable set;
+ * move legacy-finalizer objects and what they reach aside
+ * (uncollectable); clear weakrefs (3.15: only those with callbacks) and
+ * run the callbacks of the weakrefs that are not garbage; call
+ * tp_finalize once; recompute reachability among the remaining garbage
+ * (resurrection); 3.14+: clear, without callbacks, the weakrefs still
+ * left to what is still garbage; call tp_clear on what is still
+ * unreachable; count the uncollectable objects and hand them to
  * `garbage`.  All traversal is iterative (an explicit work stack), so a
  * 10**6-long chain needs no C recursion.
+ *
+ * The file reads top to bottom: the passes over the young set, the
+ * garbage's components, the phases that run Python code, collect_main,
+ * then the entry points (agc_collect, agc_find_unreachable) and the
+ * scheduling of automatic collections.
  */
-#include "altgc.h"
+#include "collector.h"
 
-#include <time.h>
+#include "frames.h"
+#include "lookup.h"
 
-enum {
-    ST_TENTATIVE = 0,  /* not (yet) known reachable */
-    ST_HOLE,           /* no object at this index any more */
-    ST_REACHABLE,      /* reachable from outside the young set */
-    ST_UNREACHABLE,    /* collectable garbage */
-    ST_LEGACY,         /* garbage kept alive by a legacy tp_del */
-    ST_RESURRECTED,    /* garbage made reachable again by a finalizer */
-    ST_OUTSIDE,        /* registered, but the interpreter has untracked it,
-                          or it is dying (refcount 0, agc_is_dying: its
-                          deallocation may be deferred by the trashcan):
-                          as the builtin gc, which only examines tracked
-                          objects, the collection neither examines nor
-                          traverses it */
-    ST_DOOMED,         /* garbage held by delete_garbage until released */
-};
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-#define AGC_BATCH 64
-#define AGC_MISSES 8        /* entries of the known-not-young cache */
-
-/* Scratch state of one young object.  `op` is a copy of its registry
- * entry's address (valid for confirming a table lookup: a slot that maps
- * to young index j belongs to the live object there) with the ST_* state
- * in its low 3 bits; `shadow` is the shadow reference count.  Keeping
- * both in one 16-byte node makes a referent's update touch one cache line
- * besides its table slot. */
-typedef struct {
-    uintptr_t op;
-    Py_ssize_t shadow;
-} agc_node;
-
-#define STATE(w, j) ((uint8_t)((w)->nodes[j].op & 7))
-#define SET_STATE(w, j, s) \
-    ((w)->nodes[j].op = ((w)->nodes[j].op & ~(uintptr_t)7) | (uintptr_t)(s))
-#define NODE_OBJ(w, j) ((PyObject *)((w)->nodes[j].op & ~(uintptr_t)7))
-
-enum { MODE_DECREF, MODE_DECREF_WITHIN, MODE_MARK };
-
-typedef struct {
-    agc_registry *reg;
-    /* The registry's address range when the collection started: every
-     * young object lies in it (the range only grows while objects are
-     * registered, and is reset only when none is). */
-    uintptr_t lo_addr;
-    uintptr_t hi_addr;
-    Py_ssize_t ys;            /* young range [ys, ye) */
-    Py_ssize_t ye;
-    agc_node *nodes;
-    uint32_t *stack;
-    Py_ssize_t sp;
-    uint8_t from;             /* MODE_MARK: state that may change ... */
-    uint8_t to;               /* ... into this one */
-    Py_ssize_t scan;          /* MODE_MARK: nodes below this are pushed on
-                                 the stack; the others the scan will meet */
-    uint8_t within;           /* MODE_DECREF_WITHIN: the set's state */
-    /* Referents reported by tp_traverse wait in `batch` and are looked up
-     * a batch at a time, their table slots and entries prefetched first:
-     * the lookups' cache misses then overlap instead of following one
-     * another.  `mode` says what a found referent's update is. */
-    int mode;
-    visitproc visit;          /* the visitor of `mode` (set_mode) */
-    int python_ran;           /* a callback or finalizer was called */
-    /* Young objects that are exact tuples or dicts, a bit each (set by
-     * deduce_unreachable, which reads every object's header anyway):
-     * the only objects untrack_atomic needs to look at. */
-    uint64_t *atomic_bits;
-    Py_ssize_t candidates;    /* deduce_unreachable: tracked mortal young
-                                 objects (CPython's update_refs count) */
-    int nbatch;
-    PyObject *batch[AGC_BATCH];
-    /* Young index: when the young set is a small part of the registry (a
-     * young collection), a private open-addressing table from address to
-     * young index, built at the start.  Every lookup of the collection then
-     * stays in this small, cache-resident table -- a referent that is not
-     * in it is not young, whatever else it is -- instead of probing the
-     * registry's table, which holds the whole heap.  NULL: use the
-     * registry's table.  Entries of young objects that die during the
-     * collection stay; their nodes are ST_HOLE by then, which no update
-     * touches. */
-    struct ytab_slot { PyObject *key; Py_ssize_t j; } *ytab;
-    size_t ytab_mask;
-    /* Young-to-young edges captured by the subtract pass, so that the
-     * reachability pass and the garbage's components read them instead of
-     * traversing and looking every referent up again: the referents'
-     * young indices, cap_edges[cap_off[j] .. cap_off[j + 1]) for young
-     * object j < cap_upto (the sources whose lists are complete; the
-     * capture stops when CAPTURE_PER_OBJECT edges per young object are
-     * used up or memory is short).  Valid until Python code runs: only
-     * deduce_unreachable and garbage_subgraph read them.  Sources come
-     * in index order, so cap_off is filled lazily up to cap_next. */
-    uint32_t *cap_edges;
-    uint32_t *cap_off;
-    size_t cap_n;
-    size_t cap_size;
-    size_t cap_max;
-    Py_ssize_t cap_next;      /* cap_off[0 .. cap_next) are set */
-    Py_ssize_t cap_upto;
-    Py_ssize_t cap_src;       /* the object being traversed */
-    int capturing;
-    int32_t batch_src[AGC_BATCH];   /* source of each batched referent */
-    Py_ssize_t batch_cnt[AGC_BATCH];  /* ... and how many times in a row
-                                          that source visited it */
-    /* The young index's last answer (visit_*_ytab): consecutive visits of
-     * one referent, [x] * n, need one probe.  Reset by set_mode. */
-    PyObject *last_ref;
-    Py_ssize_t last_j;
-    /* The last edge captured, so that a run of the same edge is kept
-     * once (duplicates change no reachability and no component). */
-    Py_ssize_t cap_last_src;
-    Py_ssize_t cap_last_t;
-    /* edge collection for the strongly connected components */
-    Py_ssize_t *local;        /* young index -> node number, or -1 */
-    uint32_t *edges;
-    Py_ssize_t nedges;
-    Py_ssize_t edges_cap;
-    int edges_failed;
-    /* Referents found not young (old, or not registered), direct-mapped:
-     * the type an instance heap's every object visits, say, is then
-     * dropped without hashing it again.  Never reset: the young set only
-     * shrinks during a collection, so what was not young stays so. */
-    PyObject *miss[AGC_MISSES];
-} agc_work;
-
-int64_t
-agc_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static inline Py_ssize_t ytab_find(const agc_work *w, PyObject *ref);
-
-/* Young index of `ref` (borrowed), or -1 when it is not a registered young
- * object.  Through the young index, when there is one, the index may be
- * that of a young object that has died since (its node is ST_HOLE): the
- * callers check the state. */
-static inline Py_ssize_t
-young_index(const agc_work *w, PyObject *ref)
-{
-    if (ref == NULL) {
-        return -1;      /* a hostile tp_traverse may visit NULL */
-    }
-    if (w->ytab != NULL) {
-        return ytab_find(w, ref);
-    }
-    Py_ssize_t idx = agc_registry_find(w->reg, ref);
-    if (idx < w->ys || idx >= w->ye) {
-        return -1;
-    }
-    return idx - w->ys;
-}
-
-/* Object at young index j (borrowed), or NULL for a hole. */
-static inline PyObject *
-young_obj(const agc_work *w, Py_ssize_t j)
-{
-    uintptr_t e = w->reg->objs[w->ys + j];
-    return e ? AGC_ENTRY_OBJ(e) : NULL;
-}
-
-static void
-traverse(PyObject *op, visitproc visit, agc_work *w)
-{
-    traverseproc tp = Py_TYPE(op)->tp_traverse;
-    if (tp != NULL) {
-        (void)tp(op, visit, w);
-    }
-}
-
-/* The update a referent at young index j receives, by mode, for `times`
- * references to it. */
-static inline void
-apply_update(agc_work *w, Py_ssize_t j, PyObject *ref, Py_ssize_t times)
-{
-    switch (w->mode) {
-    case MODE_DECREF:
-        w->nodes[j].shadow -= times;
-        break;
-    case MODE_DECREF_WITHIN:
-        if (STATE(w, j) == w->within) {
-            w->nodes[j].shadow -= times;
-        }
-        break;
-    default:   /* MODE_MARK */
-        if (STATE(w, j) == w->from) {
-            SET_STATE(w, j, w->to);
-            if (j < w->scan) {
-                w->stack[w->sp++] = (uint32_t)j;
-                AGC_PREFETCH(ref);      /* it will be traversed soon */
-            }
-        }
-        break;
-    }
-}
-
-/* Looks up the batched referents and applies the mode's update to those
- * that are young.  Three passes: compute home slots and prefetch them;
- * probe the table by tag and prefetch the candidate entry and its scratch
- * state; confirm the candidate (a tag match is not proof) and update. */
-static inline size_t
-ytab_home(PyObject *ref, size_t mask)
-{
-    uint64_t a = (uint64_t)(uintptr_t)ref >> 4;
-    return (size_t)((a * 0x9E3779B97F4A7C15ULL) >> 32) & mask;
-}
-
-/* Young index of `ref` through the young index, or -1. */
-static inline Py_ssize_t
-ytab_find(const agc_work *w, PyObject *ref)
-{
-    size_t i = ytab_home(ref, w->ytab_mask);
-    for (;;) {
-        PyObject *k = w->ytab[i].key;
-        if (k == ref) {
-            return w->ytab[i].j;
-        }
-        if (k == NULL) {
-            return -1;
-        }
-        i = (i + 1) & w->ytab_mask;
-    }
-}
-
-/* Builds the young index when the young set is at most a quarter of the
- * registry, or small enough (YTAB_SMALL objects, a table of at most 1 MiB)
- * for the index to stay in the cache even when it duplicates the
- * registry's table: a direct address -> index probe is cheaper than the
- * registry's tag, slot and confirmation.  Leaves w->ytab NULL (registry
- * table used) otherwise or when memory is short. */
-#define YTAB_SMALL ((Py_ssize_t)1 << 15)
-
-static void
-ytab_build(agc_work *w)
-{
-    Py_ssize_t m = w->ye - w->ys;
-    if (m == 0 || (m > YTAB_SMALL && (size_t)m * 4 > w->reg->used)) {
-        return;
-    }
-    size_t size = 64;
-    while (size < (size_t)m * 2) {
-        size *= 2;
-    }
-    w->ytab = PyMem_RawCalloc(size, sizeof(*w->ytab));
-    if (w->ytab == NULL) {
-        return;
-    }
-    w->ytab_mask = size - 1;
-    for (Py_ssize_t j = 0; j < m; j++) {
-        PyObject *op = young_obj(w, j);
-        if (op == NULL) {
-            continue;
-        }
-        size_t i = ytab_home(op, w->ytab_mask);
-        while (w->ytab[i].key != NULL) {
-            i = (i + 1) & w->ytab_mask;
-        }
-        w->ytab[i].key = op;
-        w->ytab[i].j = j;
-    }
-}
-
-static inline size_t
-miss_slot(PyObject *ref)
-{
-    return ((uintptr_t)ref >> 4) & (AGC_MISSES - 1);
-}
-
-/* ref (borrowed) is not young. */
-static inline void
-note_miss(agc_work *w, PyObject *ref)
-{
-    w->miss[miss_slot(ref)] = ref;
-}
-
-/* Edge capture (see agc_work).  A young set captures up to this many
- * young referents per object on average (4 bytes each, freed when the
- * collection ends). */
-#define CAPTURE_PER_OBJECT 8
-
-/* Records the edge src -> t (young indices), or ends the capture at src
- * when the buffer is full and cannot grow. */
-static inline void
-cap_append(agc_work *w, Py_ssize_t src, Py_ssize_t t)
-{
-    if (src == w->cap_last_src && t == w->cap_last_t) {
-        return;
-    }
-    w->cap_last_src = src;
-    w->cap_last_t = t;
-    while (w->cap_next <= src) {
-        w->cap_off[w->cap_next++] = (uint32_t)w->cap_n;
-    }
-    if (w->cap_n == w->cap_size) {
-        size_t size = w->cap_size * 2;
-        if (size > w->cap_max) {
-            size = w->cap_max;
-        }
-        uint32_t *e = size > w->cap_size
-            ? PyMem_RawRealloc(w->cap_edges, size * sizeof(*e)) : NULL;
-        if (e == NULL) {
-            w->capturing = 0;       /* src's list is incomplete */
-            w->cap_upto = src;
-            return;
-        }
-        w->cap_edges = e;
-        w->cap_size = size;
-    }
-    w->cap_edges[w->cap_n++] = (uint32_t)t;
-}
-
-static void
-flush_batch(agc_work *w)
-{
-    agc_registry *reg = w->reg;
-    int n = w->nbatch;
-    size_t pos[AGC_BATCH];
-    uint32_t tags[AGC_BATCH];
-    Py_ssize_t cand[AGC_BATCH];
-    w->nbatch = 0;
-    for (int i = 0; i < n; i++) {
-        tags[i] = agc_tag_of(w->batch[i]);
-        if (!agc_filter_test(reg, tags[i])) {
-            pos[i] = (size_t)-1;        /* surely not registered */
-            continue;
-        }
-        pos[i] = agc_home_of(tags[i], reg->nslots);
-        AGC_PREFETCH(&reg->slots[pos[i]]);
-        if (pos[i] + 8 < reg->nslots) {
-            /* probe runs often reach into the next cache line */
-            AGC_PREFETCH(&reg->slots[pos[i] + 8]);
-        }
-    }
-    for (int i = 0; i < n; i++) {
-        /* The first slot with the referent's tag is the candidate.  A
-         * young candidate is confirmed in the next pass against its
-         * (prefetched) node.  An old one needs no confirmation if no other
-         * slot of the probe run has the tag: the referent is then that old
-         * object or not registered, young either way not.  Walking on to
-         * the end of the run reads adjacent slots, cheaper than the random
-         * read of the old entry; a second match takes the slow path. */
-        size_t p = pos[i];
-        Py_ssize_t k = -1;
-        int matches = 0;
-        for (;;) {
-            if (p == (size_t)-1) {
-                break;
-            }
-            uint64_t s = reg->slots[p];
-            if (s == 0) {
-                break;
-            }
-            if ((uint32_t)(s >> 32) == tags[i]) {
-                if (matches++ == 0) {
-                    k = agc_slot_index(s);
-                    if (k >= w->ys && k < w->ye) {
-                        break;
-                    }
-                }
-            }
-            if (++p == reg->nslots) {
-                p = 0;
-            }
-        }
-        if (k >= w->ys && k < w->ye) {
-            AGC_PREFETCH(&w->nodes[k - w->ys]);
-            cand[i] = k;
-        }
-        else {
-            cand[i] = matches > 1 ? -2 : -1;
-        }
-    }
-    for (int i = 0; i < n; i++) {
-        Py_ssize_t k = cand[i];
-        PyObject *ref = w->batch[i];
-        if (k == -1) {
-            note_miss(w, ref);          /* old or not registered */
-            continue;
-        }
-        if (k == -2 || NODE_OBJ(w, k - w->ys) != ref) {
-            k = agc_registry_find(reg, ref);       /* tag collision */
-            if (k < w->ys || k >= w->ye) {
-                note_miss(w, ref);
-                continue;
-            }
-        }
-        apply_update(w, k - w->ys, ref, w->batch_cnt[i]);
-        if (w->capturing && w->mode == MODE_DECREF) {
-            cap_append(w, w->batch_src[i], k - w->ys);
-        }
-    }
-}
-
-/* The visitor every hot traversal uses: queue the referent.  `ref` is
- * borrowed; NULL (a hostile tp_traverse) and addresses outside the
- * registry's range are dropped at once. */
-static int
-visit_batched(PyObject *ref, void *arg)
-{
-    agc_work *w = arg;
-    uintptr_t a = (uintptr_t)ref;
-    if (a < w->lo_addr || a > w->hi_addr) {
-        return 0;       /* also NULL */
-    }
-    if (w->ytab != NULL) {
-        Py_ssize_t j = ytab_find(w, ref);
-        if (j >= 0) {
-            apply_update(w, j, ref, 1);
-        }
-        return 0;
-    }
-    if (w->miss[miss_slot(ref)] == ref) {
-        return 0;
-    }
-    int n = w->nbatch;
-    if (n > 0 && w->batch[n - 1] == ref
-        && w->batch_src[n - 1] == (int32_t)w->cap_src) {
-        w->batch_cnt[n - 1]++;      /* the same referent again: [x] * n */
-        return 0;
-    }
-    w->batch_src[n] = (int32_t)w->cap_src;
-    w->batch_cnt[n] = 1;
-    w->batch[w->nbatch++] = ref;
-    if (w->nbatch == AGC_BATCH) {
-        flush_batch(w);
-    }
-    return 0;
-}
-
-/* The visitors of the two hot modes when a young index serves: one probe
- * of the small table, no batching, no mode switch.  `ref` borrowed; NULL
- * (a hostile tp_traverse) dropped. */
-/* Young index of ref (not NULL) through the young index, remembering the
- * last answer. */
-static inline Py_ssize_t
-ytab_find_last(agc_work *w, PyObject *ref)
-{
-    if (ref != w->last_ref) {
-        w->last_ref = ref;
-        w->last_j = ytab_find(w, ref);
-    }
-    return w->last_j;
-}
-
-static int
-visit_mark_ytab(PyObject *ref, void *arg)
-{
-    agc_work *w = arg;
-    if (ref != NULL) {
-        Py_ssize_t j = ytab_find_last(w, ref);
-        if (j >= 0 && STATE(w, j) == w->from) {
-            SET_STATE(w, j, w->to);
-            if (j < w->scan) {
-                w->stack[w->sp++] = (uint32_t)j;
-                AGC_PREFETCH(ref);
-            }
-        }
-    }
-    return 0;
-}
-
-/* Sets up the capture for a young set of m objects; capturing stays 0
- * when memory is short. */
-static void
-capture_start(agc_work *w, Py_ssize_t m)
-{
-    w->cap_max = (size_t)m * CAPTURE_PER_OBJECT + 64;
-    if (w->cap_max > UINT32_MAX) {
-        w->cap_max = UINT32_MAX;
-    }
-    w->cap_size = (size_t)m * 2 + 64;
-    if (w->cap_size > w->cap_max) {
-        w->cap_size = w->cap_max;
-    }
-    w->cap_edges = PyMem_RawMalloc(w->cap_size * sizeof(uint32_t));
-    w->cap_off = PyMem_RawMalloc(((size_t)m + 1) * sizeof(uint32_t));
-    w->cap_n = 0;
-    w->cap_next = 0;
-    w->cap_upto = 0;
-    w->cap_last_src = -1;
-    w->capturing = w->cap_edges != NULL && w->cap_off != NULL;
-}
-
-/* After the subtract pass over m objects: the lists still being captured
- * are complete. */
-static void
-capture_end(agc_work *w, Py_ssize_t m)
-{
-    if (w->capturing) {
-        while (w->cap_next <= m) {
-            w->cap_off[w->cap_next++] = (uint32_t)w->cap_n;
-        }
-        w->cap_upto = m;
-        w->capturing = 0;
-    }
-}
-
-/* The MODE_DECREF visitor when a young index serves; also captures the
- * edge while the capture lasts. */
-static int
-visit_decref_ytab(PyObject *ref, void *arg)
-{
-    agc_work *w = arg;
-    if (ref != NULL) {
-        Py_ssize_t j = ytab_find_last(w, ref);
-        if (j >= 0) {
-            w->nodes[j].shadow--;
-            if (w->capturing) {
-                cap_append(w, w->cap_src, j);
-            }
-        }
-    }
-    return 0;
-}
-
-/* Sets the update the visitor applies, and the visitor. */
-static void
-set_mode(agc_work *w, int mode)
-{
-    w->mode = mode;
-    w->last_ref = NULL;     /* Python code may have run since */
-    if (w->ytab == NULL || mode == MODE_DECREF_WITHIN) {
-        w->visit = visit_batched;
-    }
-    else if (mode == MODE_DECREF) {
-        w->visit = visit_decref_ytab;
-    }
-    else {
-        w->visit = visit_mark_ytab;
-    }
-}
+agc_state AGC;
 
 /* The MODE_MARK update for a captured edge to young object t. */
 static inline void
@@ -693,10 +169,10 @@ prefetch_scan_ahead(agc_work *w, Py_ssize_t j, Py_ssize_t m)
     }
 }
 
-/* Steps 1-3 of DESIGN §4: afterwards every young object is ST_HOLE,
- * ST_OUTSIDE,
- * ST_REACHABLE or ST_UNREACHABLE.  Returns the number of reachable
- * objects.  Runs no Python code. */
+/* Steps 1-3 of the collection (docs/DESIGN.md, "The collection"):
+ * afterwards every young object is ST_HOLE, ST_OUTSIDE, ST_REACHABLE or
+ * ST_UNREACHABLE.  Returns the number of reachable objects.  Runs no
+ * Python code. */
 static Py_ssize_t
 deduce_unreachable(agc_work *w, int64_t *phase_ns)
 {
@@ -709,12 +185,13 @@ deduce_unreachable(agc_work *w, int64_t *phase_ns)
         PyObject *op = young_obj(w, j);
         uint8_t st = op == NULL ? ST_HOLE
                      : (PyObject_GC_IsTracked(op) && !agc_is_dying(op))
-                       ? ST_TENTATIVE : ST_OUTSIDE;
+                         ? ST_TENTATIVE
+                         : ST_OUTSIDE;
         w->nodes[j].op = (uintptr_t)op | st;
         w->nodes[j].shadow = st == ST_TENTATIVE ? external_count(op) : 0;
         w->candidates += (st == ST_TENTATIVE && !AGC_IS_IMMORTAL(op));
-        if (st == ST_TENTATIVE && (Py_TYPE(op) == &PyTuple_Type
-                                   || Py_TYPE(op) == &PyDict_Type)) {
+        if (st == ST_TENTATIVE
+            && (Py_TYPE(op) == &PyTuple_Type || Py_TYPE(op) == &PyDict_Type)) {
             w->atomic_bits[j >> 6] |= (uint64_t)1 << (j & 63);
         }
     }
@@ -771,45 +248,6 @@ deduce_unreachable(agc_work *w, int64_t *phase_ns)
         phase_ns[AGC_PHASE_REACH] = t3 - t2;
     }
     return nreach;
-}
-
-static int
-work_init(agc_work *w, int generation)
-{
-    memset(w, 0, sizeof(*w));
-    w->reg = &AGC.reg;
-    w->lo_addr = w->reg->lo_addr;
-    w->hi_addr = w->reg->hi_addr;
-    w->ys = agc_registry_gen_start(w->reg, generation);
-    w->ye = w->reg->n;
-    size_t m = (size_t)(w->ye - w->ys) + 1;
-    w->nodes = PyMem_RawMalloc(m * sizeof(agc_node));
-    w->stack = PyMem_RawMalloc(m * sizeof(uint32_t));
-    w->atomic_bits = PyMem_RawCalloc(m / 64 + 1, sizeof(uint64_t));
-    if (w->nodes == NULL || w->stack == NULL || w->atomic_bits == NULL) {
-        PyMem_RawFree(w->nodes);
-        PyMem_RawFree(w->stack);
-        PyMem_RawFree(w->atomic_bits);
-        w->nodes = NULL;
-        w->stack = NULL;
-        w->atomic_bits = NULL;
-        PyErr_NoMemory();
-        return -1;
-    }
-    ytab_build(w);
-    return 0;
-}
-
-static void
-work_fini(agc_work *w)
-{
-    PyMem_RawFree(w->cap_edges);
-    PyMem_RawFree(w->cap_off);
-    PyMem_RawFree(w->ytab);
-    PyMem_RawFree(w->nodes);
-    PyMem_RawFree(w->stack);
-    PyMem_RawFree(w->atomic_bits);
-    PyMem_RawFree(w->edges);
 }
 
 /* ---- strongly connected components of the garbage ------------------- */
@@ -898,7 +336,7 @@ garbage_subgraph(agc_work *w, uint8_t s1, uint8_t s2, Py_ssize_t **nodes_out,
     PyMem_RawFree(local);
     *nodes_out = nodes;
     *offsets_out = offsets;
-    *edges_out = w->edges;       /* the caller's now */
+    *edges_out = w->edges; /* the caller's now */
     w->edges = NULL;
     w->edges_cap = 0;
     w->nedges = 0;
@@ -1020,8 +458,9 @@ group_last(agc_lastinfo *last)
     }
     Py_ssize_t k = last->nrecs;
     Py_ssize_t *comp = PyMem_RawMalloc(((size_t)k + 1) * sizeof(*comp));
-    Py_ssize_t ncomp = comp == NULL ? -1
-                       : agc_scc(k, last->offsets, last->edges, comp);
+    Py_ssize_t ncomp = comp == NULL
+                           ? -1
+                           : agc_scc(k, last->offsets, last->edges, comp);
     if (ncomp < 0) {
         PyMem_RawFree(comp);
         PyErr_NoMemory();
@@ -1078,7 +517,7 @@ agc_last_cycles(void)
     for (Py_ssize_t i = 0; i < last->nrecs; i++) {
         agc_cycle_rec *r = &last->recs[i];
         if ((Py_ssize_t)r->group >= last->ngroups) {
-            continue;           /* beyond the reported groups */
+            continue; /* beyond the reported groups */
         }
         PyObject *item = Py_BuildValue("(sn)", last->names + r->name_off,
                                        (Py_ssize_t)r->id);
@@ -1108,8 +547,7 @@ tocall_append(PyObject ***tocall, Py_ssize_t *ncall, Py_ssize_t *cap,
 {
     if (*ncall == *cap) {
         Py_ssize_t ncap = *cap * 2 + 16;
-        PyObject **t = PyMem_RawRealloc(*tocall,
-                                        (size_t)ncap * sizeof(*t));
+        PyObject **t = PyMem_RawRealloc(*tocall, (size_t)ncap * sizeof(*t));
         if (t == NULL) {
             PyErr_NoMemory();
             return -1;
@@ -1139,7 +577,7 @@ handle_weakrefs(agc_work *w)
         if (STATE(w, j) != ST_UNREACHABLE) {
             continue;
         }
-        PyObject *op = young_obj(w, j);    /* borrowed */
+        PyObject *op = young_obj(w, j); /* borrowed */
         if (op == NULL) {
             continue;
         }
@@ -1159,7 +597,7 @@ handle_weakrefs(agc_work *w)
         for (wr = (PyWeakReference *)*wrlist; wr != NULL; wr = next) {
             next = wr->wr_next;
             if (AGC_WEAKREFS_SPLIT && wr->wr_callback == NULL) {
-                continue;                  /* cleared after resurrection */
+                continue; /* cleared after resurrection */
             }
             _PyWeakref_ClearRef(wr);
             if (wr->wr_callback == NULL) {
@@ -1167,7 +605,7 @@ handle_weakrefs(agc_work *w)
             }
             Py_ssize_t jw = young_index(w, (PyObject *)wr);
             if (jw >= 0 && STATE(w, jw) == ST_UNREACHABLE) {
-                continue;                  /* trash: no callback */
+                continue; /* trash: no callback */
             }
             if (tocall_append(&tocall, &ncall, &cap, (PyObject *)wr) < 0) {
                 /* Cannot remember it: its callback is lost, as when
@@ -1215,7 +653,7 @@ clear_weakrefs(agc_work *w)
         if (STATE(w, j) != ST_UNREACHABLE) {
             continue;
         }
-        PyObject *op = young_obj(w, j);    /* borrowed */
+        PyObject *op = young_obj(w, j); /* borrowed */
         if (op == NULL) {
             continue;
         }
@@ -1228,7 +666,7 @@ clear_weakrefs(agc_work *w)
         }
         PyWeakReference *wr;
         while ((wr = (PyWeakReference *)*wrlist) != NULL) {
-            _PyWeakref_ClearRef(wr);       /* unlinks wr from *wrlist */
+            _PyWeakref_ClearRef(wr); /* unlinks wr from *wrlist */
         }
     }
 }
@@ -1434,8 +872,7 @@ callback_info(int generation, const agc_lastinfo *last)
 /* Calls each of altgc.callbacks with (phase, info); errors go to
  * sys.unraisablehook.  last: as for callback_info. */
 static void
-invoke_callbacks(const char *phase, int generation,
-                 const agc_lastinfo *last)
+invoke_callbacks(const char *phase, int generation, const agc_lastinfo *last)
 {
     PyObject *cbs = AGC.callbacks;
     if (cbs == NULL || PyList_GET_SIZE(cbs) == 0) {
@@ -1476,7 +913,7 @@ validate_or_die(const char *when)
 {
 #ifdef ALTGC_DEBUG
     char buf[256];
-    if (agc_registry_validate(&AGC.reg, 1, buf, sizeof(buf)) < 0) {
+    if (agc_registry_validate(&agc_reg, 1, buf, sizeof(buf)) < 0) {
         fprintf(stderr, "altgc: registry invariant broken %s: %s\n", when,
                 buf);
         abort();
@@ -1554,19 +991,20 @@ untrack_atomic(agc_work *w, int dicts)
 {
     Py_ssize_t words = (w->ye - w->ys) / 64 + 1;
     for (Py_ssize_t k = 0; k < words; k++) {
-        for (uint64_t bits = w->atomic_bits[k]; bits != 0;
-             bits &= bits - 1) {
+        for (uint64_t bits = w->atomic_bits[k]; bits != 0; bits &= bits - 1) {
             untrack_if_atomic(w, k * 64 + __builtin_ctzll(bits), dicts);
         }
     }
 }
 
-/* The collection proper (gc_collect_main).  Returns n + m, or -1 with
- * MemoryError when the scratch arrays cannot be had (nothing changed). */
+/* The collection proper (gc_collect_main): the place to start reading.
+ * Returns n + m (the unreachable objects found: collected and
+ * uncollectable), or -1 with MemoryError when the scratch arrays cannot
+ * be had (nothing changed). */
 static Py_ssize_t
 collect_main(int generation, int automatic)
 {
-    agc_registry *reg = &AGC.reg;
+    agc_registry *reg = &agc_reg;
     agc_lastinfo *last = &AGC.last;
     agc_work w;
     int64_t t_start = agc_now_ns();
@@ -1578,9 +1016,8 @@ collect_main(int generation, int automatic)
             agc_registry_gen_end(reg, 0) - agc_registry_gen_start(reg, 0),
             agc_registry_gen_end(reg, 1) - agc_registry_gen_start(reg, 1),
             agc_registry_gen_end(reg, 2) - agc_registry_gen_start(reg, 2));
-        PySys_FormatStderr(
-            "gc: objects in permanent generation: %zd\n",
-            agc_registry_gen_end(reg, AGC_PERMANENT));
+        PySys_FormatStderr("gc: objects in permanent generation: %zd\n",
+                           agc_registry_gen_end(reg, AGC_PERMANENT));
     }
 
     agc_registry_pin(reg);
@@ -1592,13 +1029,14 @@ collect_main(int generation, int automatic)
     if (generation + 1 < AGC_NUM_GENERATIONS) {
         AGC.count[generation + 1]++;
     }
-    for (int i = 0; i <= generation; i++) {
+    agc_events.count0 = 0;
+    for (int i = 1; i <= generation; i++) {
         AGC.count[i] = 0;
     }
 
     forget_components(last);
     memset(last, 0, sizeof(*last));
-    last->grouped = 1;          /* nothing to group unless recorded */
+    last->grouped = 1; /* nothing to group unless recorded */
     last->generation = generation;
     last->automatic = automatic;
     last->examined = w.ye - w.ys;
@@ -1630,7 +1068,7 @@ collect_main(int generation, int automatic)
             w.stack[w.sp++] = (uint32_t)j;
         }
     }
-    propagate(&w, ST_UNREACHABLE, ST_LEGACY, 1);  /* no Python code has run */
+    propagate(&w, ST_UNREACHABLE, ST_LEGACY, 1); /* no Python code has run */
     last->unreachable = nunreach;
     last->phase_ns[AGC_PHASE_REACH] += agc_now_ns() - t_reach;
 
@@ -1638,8 +1076,8 @@ collect_main(int generation, int automatic)
     if (nunreach > 0 && nunreach <= AGC.cycle_detail_limit) {
         Py_ssize_t *nodes, *offsets;
         uint32_t *edges;
-        Py_ssize_t k = garbage_subgraph(&w, ST_UNREACHABLE, ST_LEGACY,
-                                        &nodes, &offsets, &edges);
+        Py_ssize_t k = garbage_subgraph(&w, ST_UNREACHABLE, ST_LEGACY, &nodes,
+                                        &offsets, &edges);
         if (k >= 0) {
             (void)record_components(&w, k, nodes, offsets, edges);
             PyMem_RawFree(nodes);
@@ -1653,7 +1091,7 @@ collect_main(int generation, int automatic)
         for (Py_ssize_t j = 0; j < m; j++) {
             PyObject *op = young_obj(&w, j);
             if (STATE(&w, j) == ST_UNREACHABLE && op != NULL) {
-                w.python_ran = 1;     /* sys.stderr.write may run code */
+                w.python_ran = 1; /* sys.stderr.write may run code */
                 debug_cycle("collectable", op);
             }
         }
@@ -1733,10 +1171,23 @@ collect_main(int generation, int automatic)
     return collected + uncollectable;
 }
 
-Py_ssize_t
-agc_collect(int generation, int automatic)
+/* ---- entry points ---------------------------------------------------- */
+
+/* The re-entrancy rule: no collection or analysis starts while one is
+ * under way (a finalizer, weakref callback or gc callback of a collection
+ * calling collect(), an automatic collection falling due meanwhile).
+ * Enforced here, for every entry point below, and nowhere else. */
+static inline int
+may_start(void)
 {
-    AGC_ASSERT(!AGC.collecting);
+    return !AGC.collecting;
+}
+
+/* A collection with the gc callbacks around it; `generation` is chosen
+ * and may_start() was true.  Returns what collect_main returns. */
+static Py_ssize_t
+collect_with_callbacks(int generation, int automatic)
+{
     AGC.collecting = 1;
     invoke_callbacks("start", generation, NULL);
     Py_ssize_t n = collect_main(generation, automatic);
@@ -1745,34 +1196,57 @@ agc_collect(int generation, int automatic)
     }
     AGC.collecting = 0;
     if (AGC.pending_freeze > 0) {
-        agc_registry_freeze(&AGC.reg);
+        agc_registry_freeze(&agc_reg);
     }
     else if (AGC.pending_freeze < 0) {
-        agc_registry_unfreeze(&AGC.reg);
+        agc_registry_unfreeze(&agc_reg);
     }
     AGC.pending_freeze = 0;
     validate_or_die("after a collection");
     return n;
 }
 
+Py_ssize_t
+agc_collect(int generation)
+{
+    if (!may_start()) {
+        return 0;
+    }
+    if (AGC.mode.before != NULL && AGC.mode.before() < 0) {
+        return -1;
+    }
+    Py_ssize_t n = collect_with_callbacks(generation, 0);
+    if (n >= 0 && AGC.mode.after != NULL) {
+        AGC.mode.after(generation);
+    }
+    return n;
+}
+
 PyObject *
 agc_find_unreachable(int generation)
 {
-    agc_registry *reg = &AGC.reg;
+    agc_registry *reg = &agc_reg;
     agc_work w;
     PyObject *result = NULL;
     PyObject **held = NULL;
     Py_ssize_t k = 0, *nodes = NULL, *comp = NULL;
 
-    AGC_ASSERT(!AGC.collecting);
+    if (!may_start()) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "find_unreachable() cannot run during a collection");
+        return NULL;
+    }
+    if (AGC.mode.before != NULL && AGC.mode.before() < 0) {
+        return NULL;
+    }
     AGC.collecting = 1;
     agc_registry_pin(reg);
     if (work_init(&w, generation) < 0) {
         goto done;
     }
     (void)deduce_unreachable(&w, NULL);
-    Py_ssize_t nc = garbage_components(&w, ST_UNREACHABLE, ST_UNREACHABLE,
-                                       &k, &nodes, &comp);
+    Py_ssize_t nc = garbage_components(&w, ST_UNREACHABLE, ST_UNREACHABLE, &k,
+                                       &nodes, &comp);
     if (nc < 0) {
         PyErr_NoMemory();
         goto done;
@@ -1815,4 +1289,62 @@ done:
     AGC.collecting = 0;
     validate_or_die("after find_unreachable");
     return result;
+}
+
+/* ---- scheduling of automatic collections ----------------------------- */
+
+static int pending_collect(void *arg);
+
+void
+agc_maybe_schedule(void)
+{
+    if (AGC.enabled && AGC.threshold[0] > 0
+        && agc_events.count0 > AGC.threshold[0] && may_start()
+        && !AGC.scheduled && !PyErr_Occurred()) {
+        if (Py_AddPendingCall(pending_collect, NULL) == 0) {
+            AGC.scheduled = 1;
+        }
+    }
+}
+
+/* The oldest generation whose count exceeds its threshold, the full
+ * collection only when enough objects await it (long_lived_pending >
+ * long_lived_total / 4). */
+void
+agc_collect_generations(void)
+{
+    if (!may_start()) {
+        return;
+    }
+    for (int i = AGC_NUM_GENERATIONS - 1; i >= 0; i--) {
+        if (agc_gen_count(i) > AGC.threshold[i]) {
+            if (i == AGC_NUM_GENERATIONS - 1
+                && AGC.long_lived_pending < AGC.long_lived_total / 4) {
+                continue;
+            }
+            if (collect_with_callbacks(i, 1) < 0) {
+                PyErr_WriteUnraisable(NULL);
+            }
+            if (AGC.mode.after != NULL) {
+                AGC.mode.after(i);
+            }
+            break;
+        }
+    }
+}
+
+/* Runs from the eval loop's pending calls: never inside track() or a
+ * death hook. */
+static int
+pending_collect(void *arg)
+{
+    AGC.scheduled = 0;
+    if (!AGC.enabled || agc_is_finalizing()) {
+        return 0; /* at exit, pending calls run while modules go away */
+    }
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    agc_collect_generations();
+    PyErr_Restore(type, value, tb);
+    return 0;
 }

@@ -27,12 +27,14 @@
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdint.h>
+#include <time.h>
 
 #if PY_VERSION_HEX < 0x030B0000 || PY_VERSION_HEX >= 0x03100000
 #  error "altgc supports CPython 3.11 to 3.15"
 #endif
 #ifdef Py_GIL_DISABLED
-#  error "altgc does not support the free-threaded build of CPython (see docs/FREE-THREADED.md)"
+#  error "altgc does not support free-threaded CPython (docs/FREE-THREADED.md)"
 #endif
 
 /* ---- free-listed container types -------------------------------------
@@ -60,6 +62,7 @@
  *   _asyncio makes another.
  * tests/test_deaths.py generates a free-list reuse test for every kind
  * from _core._freelist_kinds(). */
+/* clang-format off */
 #define AGC_FREELIST_KINDS_ALL(X)                                       \
     X(AGC_KIND_LIST, PyList_Type, list)                                 \
     X(AGC_KIND_DICT, PyDict_Type, dict)                                 \
@@ -89,6 +92,7 @@
 #define AGC_FREELIST_KINDS(X)                                           \
     AGC_FREELIST_KINDS_ALL(X) AGC_FREELIST_KINDS_OLD(X)                 \
     AGC_FREELIST_KINDS_NEW(X)
+/* clang-format on */
 
 /* The _asyncio.FutureIter types altgc can interpose at once (one per
  * _asyncio module object; a process normally has one).  Objects of a
@@ -98,13 +102,40 @@
 
 #define AGC_KIND_ENUM_(KIND, TYPE, NAME) KIND,
 enum {
-    AGC_FREELIST_KINDS(AGC_KIND_ENUM_)
-    AGC_KIND_FUTUREITER0,
+    AGC_FREELIST_KINDS(AGC_KIND_ENUM_) AGC_KIND_FUTUREITER0,
     AGC_NKINDS = AGC_KIND_FUTUREITER0 + AGC_FUTUREITER_SITES
 };
 #undef AGC_KIND_ENUM_
 
 #define AGC_KIND_REFUSED (-2)
+
+/* ---- the build ---------------------------------------------------------
+ *
+ * ALTGC_DEBUG builds keep assertions on and validate the registry after
+ * every collection (agc_registry_validate, registry.h). */
+#ifdef ALTGC_DEBUG
+#  define AGC_ASSERT(cond) assert(cond)
+#else
+#  define AGC_ASSERT(cond) ((void)0)
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#  define AGC_PREFETCH(p) __builtin_prefetch(p)
+#  define AGC_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#  define AGC_PREFETCH(p) ((void)0)
+#  define AGC_ALWAYS_INLINE inline
+#endif
+
+/* The clock of every duration and death time altgc reports: monotonic,
+ * in nanoseconds. */
+static inline int64_t
+agc_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 /* Until 3.13 list, dict and tuple deallocators protect deep structures
  * with Py_TRASHCAN_BEGIN keyed on their own address, which an interposed
@@ -127,8 +158,7 @@ agc_nongc_freelisted(PyObject *op)
     }
 #if PY_VERSION_HEX >= 0x030E0000
     PyTypeObject *tp = Py_TYPE(op);
-    if ((tp == &PyLong_Type
-         && PyUnstable_Long_IsCompact((PyLongObject *)op))
+    if ((tp == &PyLong_Type && PyUnstable_Long_IsCompact((PyLongObject *)op))
         || tp == &PyRange_Type || tp == &PyRangeIter_Type) {
         return 1;
     }
@@ -171,7 +201,8 @@ agc_has_pre32(PyTypeObject *tp)
 {
 #if PY_VERSION_HEX >= 0x030C0000
     return (tp->tp_flags
-            & (Py_TPFLAGS_MANAGED_DICT | Py_TPFLAGS_MANAGED_WEAKREF)) != 0;
+            & (Py_TPFLAGS_MANAGED_DICT | Py_TPFLAGS_MANAGED_WEAKREF))
+           != 0;
 #else
     return (tp->tp_flags & Py_TPFLAGS_MANAGED_DICT) != 0;
 #endif
@@ -226,7 +257,7 @@ agc_weaklist_of(PyObject *op)
  * skips those in its subtract pass only (_PyGC_VisitStackRef tests for
  * its visit_decref).  altgc's visitors are not visit_decref, so the
  * collector gives those references back after subtracting them:
- * agc_visit_borrowed (frames.c) calls `visit` once per borrowed
+ * agc_visit_borrowed (frames.h) calls `visit` once per borrowed
  * reference that op's tp_traverse reported.  Without it a live object
  * that a suspended generator borrows would look unreachable and be
  * cleared. */
@@ -242,9 +273,6 @@ agc_may_borrow(PyTypeObject *tp)
 #  define AGC_HAVE_BORROWED_STACKREFS 0
 #  define agc_may_borrow(tp) 0
 #endif
-/* op: borrowed, of a type agc_may_borrow accepts.  Never fails; runs no
- * Python code. */
-void agc_visit_borrowed(PyObject *op, visitproc visit, void *arg);
 
 /* ---- private functions -------------------------------------------------
  *
@@ -259,9 +287,9 @@ PyAPI_FUNC(void) _PyWeakref_ClearRef(PyWeakReference *self);
  * `mainthreadonly` on 3.12 and a flags word from 3.13
  * (_Py_PENDING_MAINTHREADONLY == 1); 0 means "any thread" on all.
  * 0 on success, -1 when the queue is full. */
-PyAPI_FUNC(int) _PyEval_AddPendingCall(PyInterpreterState *interp,
-                                       int (*func)(void *), void *arg,
-                                       int flags);
+PyAPI_FUNC(int)
+    _PyEval_AddPendingCall(PyInterpreterState *interp, int (*func)(void *),
+                           void *arg, int flags);
 #  define AGC_PENDING_ANY_THREAD 1
 #else
 #  define AGC_PENDING_ANY_THREAD 0

@@ -39,7 +39,7 @@
 #  include "internal/pycore_stackref.h"
 #endif
 
-#include "compat.h"
+#include "frames.h"
 
 #if PY_VERSION_HEX < 0x030D0000
 /* Appends (name, value) to `out` (borrowed); value may be a cell, whose
@@ -92,7 +92,8 @@ agc_frame_locals(PyObject *module, PyObject *arg)
     for (int i = 0; i < co->co_nlocalsplus; i++) {
         _PyLocals_Kind kind = _PyLocals_GetKind(co->co_localspluskinds, i);
         if (append_local(out, PyTuple_GET_ITEM(names, i), fr->localsplus[i],
-                         (kind & (CO_FAST_CELL | CO_FAST_FREE)) != 0) < 0) {
+                         (kind & (CO_FAST_CELL | CO_FAST_FREE)) != 0)
+            < 0) {
             Py_DECREF(out);
             return NULL;
         }

@@ -2,7 +2,7 @@
  * graph.c -- graph queries over objects: strongly connected components,
  * referents and referrers.  All iterative.
  */
-#include "altgc.h"
+#include "graph.h"
 
 Py_ssize_t
 agc_scc(Py_ssize_t n, const Py_ssize_t *offsets, const uint32_t *targets,
@@ -127,7 +127,7 @@ referrers_visit(PyObject *ref, void *arg)
 PyObject *
 agc_get_referrers(PyObject *objs)
 {
-    agc_registry *reg = &AGC.reg;
+    agc_registry *reg = &agc_reg;
     PyObject *result = PyList_New(0);
     if (result == NULL) {
         return NULL;
@@ -135,13 +135,12 @@ agc_get_referrers(PyObject *objs)
     /* Pinned: appending may run the builtin gc, whose frees must not move
      * entries under the loop.  Entries added meanwhile are not scanned. */
     agc_registry_pin(reg);
-    Py_ssize_t end = reg->n;
+    Py_ssize_t end = agc_registry_end(reg);
     for (Py_ssize_t i = agc_registry_gen_start(reg, 2); i < end; i++) {
-        uintptr_t e = reg->objs[i];
-        if (e == 0) {
-            continue;
+        PyObject *op = agc_registry_obj(reg, i);
+        if (op == NULL) {
+            continue;       /* a hole */
         }
-        PyObject *op = AGC_ENTRY_OBJ(e);
         if (op == objs || op == result || agc_is_dying(op)) {
             continue;
         }

@@ -4,9 +4,10 @@
  * How altgc learns of new containers (one mechanism on 3.11-3.15)
  * ---------------------------------------------------------------
  * CPython has no hook on "an object was tracked".  What every supported
- * version offers (DESIGN §3) is the builtin gc's own generation lists and
- * gc.freeze(), an O(1) splice of generations 0-2 into the permanent
- * generation, which the builtin gc never examines.  While installed:
+ * version offers (docs/DESIGN.md, "Install mode") is the builtin gc's own
+ * generation lists and gc.freeze(), an O(1) splice of generations 0-2
+ * into the permanent generation, which the builtin gc never examines.
+ * While installed:
  *
  *   - the builtin gc's automatic collection is off (the Python layer calls
  *     gc.disable() and restores the flag on uninstall);
@@ -14,11 +15,12 @@
  *     generation-0 list;
  *   - *adoption* (agc_install_sync) registers everything on the builtin
  *     gc's generations 0-2 with altgc -- on 3.12+ through
- *     PyUnstable_GC_VisitObjects (no allocation), on 3.10-3.11 through
+ *     PyUnstable_GC_VisitObjects (no allocation), on 3.11 through
  *     gc.get_objects() -- then calls gc.freeze(): afterwards those lists
  *     hold exactly the containers created since, so an adoption costs what
  *     was created since the previous one, not the heap;
- *   - deaths of adopted objects reach hooks.c like any registered object's.
+ *   - deaths of adopted objects reach the death hooks like any registered
+ *     object's.
  *
  * 3.13's PyRefTracer was not chosen: it exists on one version only, misses
  * the eval loop's deallocations on 3.13.0, and tracemalloc.start()
@@ -29,8 +31,9 @@
  * The builtin gc's count0 (container allocations minus deallocations since
  * its last collection or freeze) keeps counting while it is disabled, so
  * the program's count0 is altgc's count0 plus the builtin's.  The
- * allocator hook (hooks.c) counts object allocations down from a budget;
- * when the budget is spent it queues a poll as a pending call.  The poll
+ * allocator hook counts object allocations down from a budget (the
+ * receiver's, events.h); when the budget is spent it queues a poll as a
+ * pending call.  The poll
  * runs at a safe point (between bytecodes: never inside an allocation or a
  * death hook), reads the builtin count and, once count0 passes threshold0,
  * adopts and runs collect_generations (CPython's choice of generation).
@@ -48,41 +51,40 @@
  * find_unreachable, get_referrers, freeze, is_tracked) call
  * agc_install_sync() first.
  */
-#include "altgc.h"
+#include "install.h"
 
 #define RETRY_BUDGET 4096     /* allocations before retrying a failed poll */
 
-static int poll_cb(void *arg);
+agc_install_state agc_inst;
 
-void
-agc_install_init(void)
-{
-    AGC.inst.budget = PY_SSIZE_T_MAX;
-}
+static int poll_cb(void *arg);
+static void budget_spent(void);
+static void after_collect(int generation);
 
 static int
 queue_poll(void)
 {
 #if AGC_PENDING_ANY_THREAD
-    return _PyEval_AddPendingCall(PyInterpreterState_Main(), poll_cb, NULL,
-                                  0);
+    return _PyEval_AddPendingCall(PyInterpreterState_Main(), poll_cb, NULL, 0);
 #else
     return Py_AddPendingCall(poll_cb, NULL);
 #endif
 }
 
-void
-agc_install_budget_spent(void)
+/* The receiver's budget ran out (agc_events.budget_spent, called from the
+ * allocator hook): queues a poll.  Never calls Python, never fails. */
+static void
+budget_spent(void)
 {
-    AGC.inst.budget = PY_SSIZE_T_MAX;     /* re-armed by the poll */
-    if (!AGC.inst.active || AGC.inst.poll_scheduled) {
+    agc_events.budget = PY_SSIZE_T_MAX;     /* re-armed by the poll */
+    if (!agc_inst.active || agc_inst.poll_scheduled) {
         return;
     }
     if (queue_poll() == 0) {
-        AGC.inst.poll_scheduled = 1;
+        agc_inst.poll_scheduled = 1;
     }
     else {
-        AGC.inst.budget = RETRY_BUDGET;   /* queue full: later */
+        agc_events.budget = RETRY_BUDGET;   /* queue full: later */
     }
 }
 
@@ -90,7 +92,7 @@ agc_install_budget_spent(void)
 static Py_ssize_t
 builtin_count0(void)
 {
-    PyObject *t = PyObject_CallNoArgs(AGC.inst.b_get_count);
+    PyObject *t = PyObject_CallNoArgs(agc_inst.b_get_count);
     if (t == NULL) {
         return -1;
     }
@@ -126,10 +128,10 @@ call_builtin(PyObject *fn)
 static int
 adopt_one(PyObject *op)
 {
-    int rc = agc_registry_add(&AGC.reg, op,
-                              AGC_ENTRY_ADOPTED
-                              | (agc_has_pre32(Py_TYPE(op)) ? AGC_ENTRY_PRE32
-                                                            : 0));
+    int rc = agc_registry_add(
+        &agc_reg, op,
+        AGC_ENTRY_ADOPTED
+            | (agc_has_pre32(Py_TYPE(op)) ? AGC_ENTRY_PRE32 : 0));
     return rc == -2 ? 0 : rc;
 }
 
@@ -150,7 +152,7 @@ typedef struct {
 static void
 adopt_flush(adopt_ctx *c)
 {
-    agc_registry *reg = &AGC.reg;
+    agc_registry *reg = &agc_reg;
     /* Grow first, so that the prefetched table is the one used. */
     if (!c->failed && agc_registry_reserve(reg, c->n) < 0) {
         c->failed = 1;
@@ -210,7 +212,7 @@ adopt_pending(int bulk)
         /* Size the registry once instead of growing it ~20 times. */
         Py_ssize_t n = 0;
         PyUnstable_GC_VisitObjects(count_visit, &n);
-        (void)agc_registry_reserve(&AGC.reg, n);
+        (void)agc_registry_reserve(&agc_reg, n);
     }
     PyUnstable_GC_VisitObjects(adopt_visit, &c);
     adopt_flush(&c);
@@ -226,8 +228,8 @@ adopt_pending(int bulk)
      * which changes gc.get_count() (test_gc's test_get_count notices).
      * So the result is kept, emptied and untracked, as the spare that the
      * next call's PyList_New gets back: the free list stays as it was. */
-    Py_CLEAR(AGC.inst.spare);
-    PyObject *objs = PyObject_CallNoArgs(AGC.inst.b_get_objects);
+    Py_CLEAR(agc_inst.spare);
+    PyObject *objs = PyObject_CallNoArgs(agc_inst.b_get_objects);
     if (objs == NULL) {
         return -1;
     }
@@ -242,7 +244,7 @@ adopt_pending(int bulk)
     c.added = 0;
     c.failed = 0;
     if (bulk) {
-        (void)agc_registry_reserve(&AGC.reg, PyList_GET_SIZE(objs));
+        (void)agc_registry_reserve(&agc_reg, PyList_GET_SIZE(objs));
     }
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(objs) && !c.failed; i++) {
         c.ops[c.n++] = PyList_GET_ITEM(objs, i);
@@ -258,7 +260,7 @@ adopt_pending(int bulk)
         return -1;
     }
     PyObject_GC_UnTrack(objs);
-    AGC.inst.spare = objs;
+    agc_inst.spare = objs;
     if (failed) {
         PyErr_NoMemory();
         return -1;
@@ -278,7 +280,7 @@ agc_install_sync(void)
 static int
 sync_impl(int bulk)
 {
-    if (!AGC.inst.active) {
+    if (!agc_inst.active) {
         return 0;
     }
     int64_t t0 = agc_now_ns();
@@ -287,21 +289,21 @@ sync_impl(int bulk)
         return -1;
     }
     Py_ssize_t added = adopt_pending(bulk);
-    if (added < 0 || call_builtin(AGC.inst.b_freeze) < 0) {
+    if (added < 0 || call_builtin(agc_inst.b_freeze) < 0) {
         return -1;
     }
-    AGC.count[0] += b;
-    AGC.inst.adopted += added;
-    AGC.inst.adoptions++;
-    AGC.inst.adopt_ns += agc_now_ns() - t0;
+    agc_events.count0 += b;
+    agc_inst.adopted += added;
+    agc_inst.adoptions++;
+    agc_inst.adopt_ns += agc_now_ns() - t0;
     return 0;
 }
 
 void
 agc_install_rearm(void)
 {
-    if (!AGC.inst.active || !AGC.enabled || AGC.threshold[0] <= 0) {
-        AGC.inst.budget = PY_SSIZE_T_MAX;   /* no automatic collection */
+    if (!agc_inst.active || !AGC.enabled || AGC.threshold[0] <= 0) {
+        agc_events.budget = PY_SSIZE_T_MAX;   /* no automatic collection */
         return;
     }
     PyObject *et, *ev, *tb;
@@ -309,11 +311,11 @@ agc_install_rearm(void)
     Py_ssize_t b = builtin_count0();
     if (b < 0) {
         PyErr_WriteUnraisable(NULL);
-        AGC.inst.budget = RETRY_BUDGET;
+        agc_events.budget = RETRY_BUDGET;
     }
     else {
-        Py_ssize_t left = AGC.threshold[0] - (AGC.count[0] + b);
-        AGC.inst.budget = left > 0 ? left + 1 : 1;
+        Py_ssize_t left = AGC.threshold[0] - (agc_events.count0 + b);
+        agc_events.budget = left > 0 ? left + 1 : 1;
     }
     PyErr_Restore(et, ev, tb);
 }
@@ -322,29 +324,31 @@ agc_install_rearm(void)
 static int
 poll_cb(void *arg)
 {
-    AGC.inst.poll_scheduled = 0;
-    if (!AGC.inst.active || agc_is_finalizing()) {
+    agc_inst.poll_scheduled = 0;
+    if (!agc_inst.active || agc_is_finalizing()) {
         return 0;
     }
-    if (AGC.collecting) {
-        AGC.inst.budget = RETRY_BUDGET;   /* after this collection */
+    if (agc_collecting()) {
+        agc_events.budget = RETRY_BUDGET;   /* after this collection */
         return 0;
     }
     int64_t t0 = agc_now_ns();
-    int64_t adopt0 = AGC.inst.adopt_ns;
-    AGC.inst.polls++;
+    int64_t adopt0 = agc_inst.adopt_ns;
+    agc_inst.polls++;
     PyObject *et, *ev, *tb;
     PyErr_Fetch(&et, &ev, &tb);
-    if (PyGC_IsEnabled() && !AGC.inst.warned_builtin_enabled) {
+    if (PyGC_IsEnabled() && !agc_inst.warned_builtin_enabled) {
         /* Someone called the builtin gc.enable(): its automatic
          * collections run again, on the containers not adopted yet. */
-        AGC.inst.warned_builtin_enabled = 1;
+        agc_inst.warned_builtin_enabled = 1;
         if (PyErr_WarnEx(PyExc_RuntimeWarning,
                          "the builtin gc was enabled while altgc is "
                          "installed: it collects the containers altgc has "
                          "not adopted yet, altgc the rest; call "
                          "gc.disable() on the builtin gc, or "
-                         "altgc.uninstall()", 1) < 0) {
+                         "altgc.uninstall()",
+                         1)
+            < 0) {
             PyErr_WriteUnraisable(NULL);
         }
     }
@@ -353,7 +357,7 @@ poll_cb(void *arg)
         PyErr_WriteUnraisable(NULL);
     }
     else if (AGC.enabled && AGC.threshold[0] > 0
-             && AGC.count[0] + b > AGC.threshold[0]) {
+             && agc_events.count0 + b > AGC.threshold[0]) {
         if (agc_install_sync() < 0) {
             PyErr_WriteUnraisable(NULL);
         }
@@ -364,16 +368,19 @@ poll_cb(void *arg)
         }
     }
     agc_install_rearm();
-    AGC.inst.poll_ns += agc_now_ns() - t0 - (AGC.inst.adopt_ns - adopt0);
+    agc_inst.poll_ns += agc_now_ns() - t0 - (agc_inst.adopt_ns - adopt0);
     PyErr_Restore(et, ev, tb);
     return 0;
 }
 
-void
-agc_install_after_collect(int generation)
+/* AGC.mode.after: after a collection of `generation` while installed, a
+ * full one also empties the interpreter's free lists, as the builtin gc's
+ * full collections do.  Errors go to sys.unraisablehook. */
+static void
+after_collect(int generation)
 {
-    if (!AGC.inst.active || generation != AGC_NUM_GENERATIONS - 1
-        || AGC.inst.in_builtin_collect || AGC.collecting) {
+    if (!agc_inst.active || generation != AGC_NUM_GENERATIONS - 1
+        || agc_inst.in_builtin_collect) {
         return;
     }
     /* No public API empties the free lists; the builtin gc's full
@@ -381,12 +388,12 @@ agc_install_after_collect(int generation)
      * examines nothing. */
     PyObject *et, *ev, *tb;
     PyErr_Fetch(&et, &ev, &tb);
-    AGC.inst.in_builtin_collect = 1;
+    agc_inst.in_builtin_collect = 1;
     PyObject *r = NULL;
     if (agc_install_sync() == 0) {
-        r = PyObject_CallNoArgs(AGC.inst.b_collect);
+        r = PyObject_CallNoArgs(agc_inst.b_collect);
     }
-    AGC.inst.in_builtin_collect = 0;
+    agc_inst.in_builtin_collect = 0;
     if (r == NULL) {
         PyErr_WriteUnraisable(NULL);
     }
@@ -398,8 +405,13 @@ agc_install_after_collect(int generation)
  * while installed and the builtin gc is disabled -- so someone called the
  * builtin gc.collect() directly: run altgc's collection of that
  * generation instead (the builtin one then finds nothing). */
-PyObject *
-agc_on_builtin_collect_fn(PyObject *module, PyObject *arg)
+PyDoc_STRVAR(on_builtin_collect_doc,
+"_on_builtin_collect(generation, /)\n--\n\n"
+"The builtin gc's \"start\" callback while installed: run altgc's\n"
+"collection of that generation instead.");
+
+static PyObject *
+on_builtin_collect_fn(PyObject *module, PyObject *arg)
 {
     int generation = PyLong_AsLong(arg);
     if (generation == -1 && PyErr_Occurred()) {
@@ -408,13 +420,14 @@ agc_on_builtin_collect_fn(PyObject *module, PyObject *arg)
     if (generation < 0 || generation >= AGC_NUM_GENERATIONS) {
         generation = AGC_NUM_GENERATIONS - 1;
     }
-    if (!AGC.inst.active || AGC.inst.in_builtin_collect || AGC.collecting) {
+    if (!agc_inst.active || agc_inst.in_builtin_collect) {
         Py_RETURN_NONE;
     }
-    if (agc_install_sync() < 0 || agc_collect(generation, 0) < 0) {
+    /* agc_collect adopts first and empties the free lists after a full
+     * collection (AGC.mode); during a collection it does nothing. */
+    if (agc_collect(generation) < 0) {
         return NULL;
     }
-    agc_install_after_collect(generation);
     Py_RETURN_NONE;
 }
 
@@ -422,66 +435,71 @@ agc_on_builtin_collect_fn(PyObject *module, PyObject *arg)
 static void
 clear_builtins(void)
 {
-    Py_CLEAR(AGC.inst.b_get_objects);
-    Py_CLEAR(AGC.inst.b_get_count);
-    Py_CLEAR(AGC.inst.b_freeze);
-    Py_CLEAR(AGC.inst.b_unfreeze);
-    Py_CLEAR(AGC.inst.b_collect);
-    Py_CLEAR(AGC.inst.spare);
+    Py_CLEAR(agc_inst.b_get_objects);
+    Py_CLEAR(agc_inst.b_get_count);
+    Py_CLEAR(agc_inst.b_freeze);
+    Py_CLEAR(agc_inst.b_unfreeze);
+    Py_CLEAR(agc_inst.b_collect);
+    Py_CLEAR(agc_inst.spare);
 }
 
 /* _install(builtin_gc, adopt): the builtin gc's automatic collection must
  * already be off (the Python layer saves and restores its settings).
  * Returns True if it installed, False if already installed; NULL with an
  * exception on error (then nothing is installed). */
-PyObject *
-agc_install_fn(PyObject *module, PyObject *args)
+PyDoc_STRVAR(install_doc,
+"_install(builtin_gc, adopt, /)\n--\n\n"
+"Make altgc the process's cycle collector; True if it installed, False\n"
+"if it was installed already.");
+
+static PyObject *
+install_fn(PyObject *module, PyObject *args)
 {
     PyObject *bgc;
     int adopt;
     if (!PyArg_ParseTuple(args, "Op:_install", &bgc, &adopt)) {
         return NULL;
     }
-    if (AGC.inst.active) {
+    if (agc_inst.active) {
         Py_RETURN_FALSE;
     }
-    if (AGC.collecting) {
+    if (agc_collecting()) {
         PyErr_SetString(PyExc_RuntimeError,
                         "install() cannot run during a collection");
         return NULL;
     }
-    AGC.inst.b_get_objects = PyObject_GetAttrString(bgc, "get_objects");
-    AGC.inst.b_get_count = PyObject_GetAttrString(bgc, "get_count");
-    AGC.inst.b_freeze = PyObject_GetAttrString(bgc, "freeze");
-    AGC.inst.b_unfreeze = PyObject_GetAttrString(bgc, "unfreeze");
-    AGC.inst.b_collect = PyObject_GetAttrString(bgc, "collect");
-    if (AGC.inst.b_get_objects == NULL || AGC.inst.b_get_count == NULL
-        || AGC.inst.b_freeze == NULL || AGC.inst.b_unfreeze == NULL
-        || AGC.inst.b_collect == NULL) {
+    agc_inst.b_get_objects = PyObject_GetAttrString(bgc, "get_objects");
+    agc_inst.b_get_count = PyObject_GetAttrString(bgc, "get_count");
+    agc_inst.b_freeze = PyObject_GetAttrString(bgc, "freeze");
+    agc_inst.b_unfreeze = PyObject_GetAttrString(bgc, "unfreeze");
+    agc_inst.b_collect = PyObject_GetAttrString(bgc, "collect");
+    if (agc_inst.b_get_objects == NULL || agc_inst.b_get_count == NULL
+        || agc_inst.b_freeze == NULL || agc_inst.b_unfreeze == NULL
+        || agc_inst.b_collect == NULL) {
         clear_builtins();
         return NULL;
     }
-    AGC.inst.active = 1;
-    AGC.inst.warned_builtin_enabled = 0;
+    agc_inst.active = 1;
+    agc_inst.warned_builtin_enabled = 0;
     if (adopt) {
         /* The heap that exists now is old: it joins generation 2 and
          * counts as long-lived, as if it had survived collections. */
-        Py_ssize_t count0 = AGC.count[0];
-        Py_ssize_t before = AGC.inst.adopted;
+        Py_ssize_t count0 = agc_events.count0;
+        Py_ssize_t before = agc_inst.adopted;
         if (sync_impl(1) < 0) {
-            AGC.inst.active = 0;
-            (void)agc_registry_discard_flagged(&AGC.reg, AGC_ENTRY_ADOPTED);
+            agc_inst.active = 0;
+            (void)agc_registry_discard_flagged(&agc_reg, AGC_ENTRY_ADOPTED);
             clear_builtins();
             return NULL;
         }
-        AGC.count[0] = count0;
-        agc_registry_promote(&AGC.reg, 0, AGC.reg.n);
-        agc_registry_promote(&AGC.reg, 1, AGC.reg.n);
-        AGC.long_lived_total += AGC.inst.adopted - before;
+        agc_events.count0 = count0;
+        agc_registry_promote(&agc_reg, 0, agc_registry_end(&agc_reg));
+        agc_registry_promote(&agc_reg, 1, agc_registry_end(&agc_reg));
+        AGC.long_lived_total += agc_inst.adopted - before;
     }
-    else if (call_builtin(AGC.inst.b_freeze) < 0) {
+    else if (call_builtin(agc_inst.b_freeze) < 0) {
         /* What exists now is nobody's while installed (frozen). */
-        AGC.inst.active = 0;
+        agc_inst.active = 0;
         clear_builtins();
         return NULL;
     }
@@ -492,31 +510,37 @@ agc_install_fn(PyObject *module, PyObject *args)
 /* _uninstall(keep_registry): hands every adopted object back to the builtin
  * gc (gc.unfreeze()) and, unless keep_registry, unregisters them.  True if
  * it uninstalled, False if not installed. */
-PyObject *
-agc_uninstall_fn(PyObject *module, PyObject *args)
+PyDoc_STRVAR(uninstall_doc,
+"_uninstall(keep_registry=False, /)\n--\n\n"
+"Hand the adopted objects back to the builtin gc; True if it\n"
+"uninstalled, False if not installed.");
+
+static PyObject *
+uninstall_fn(PyObject *module, PyObject *args)
 {
     int keep = 0;
     if (!PyArg_ParseTuple(args, "|p:_uninstall", &keep)) {
         return NULL;
     }
-    if (!AGC.inst.active) {
+    if (!agc_inst.active) {
         Py_RETURN_FALSE;
     }
-    if (AGC.collecting) {
+    if (agc_collecting()) {
         PyErr_SetString(PyExc_RuntimeError,
                         "uninstall() cannot run during a collection");
         return NULL;
     }
-    AGC.inst.active = 0;
-    AGC.inst.budget = PY_SSIZE_T_MAX;
-    int rc = call_builtin(AGC.inst.b_unfreeze);
+    agc_inst.active = 0;
+    agc_events.budget = PY_SSIZE_T_MAX;
+    int rc = call_builtin(agc_inst.b_unfreeze);
     clear_builtins();
     if (!keep) {
-        Py_ssize_t gone = agc_registry_discard_flagged(&AGC.reg,
+        Py_ssize_t gone = agc_registry_discard_flagged(&agc_reg,
                                                        AGC_ENTRY_ADOPTED);
         AGC.long_lived_total -= gone < AGC.long_lived_total
-                                ? gone : AGC.long_lived_total;
-        agc_registry_maybe_shrink(&AGC.reg);
+                                    ? gone
+                                    : AGC.long_lived_total;
+        agc_registry_maybe_shrink(&agc_reg);
     }
     if (rc < 0) {
         return NULL;
@@ -524,15 +548,38 @@ agc_uninstall_fn(PyObject *module, PyObject *args)
     Py_RETURN_TRUE;
 }
 
-PyObject *
-agc_install_info_fn(PyObject *module, PyObject *unused)
+PyDoc_STRVAR(install_info_doc,
+"_install_info()\n--\n\n"
+"Install mode's figures: installed, adopted, adoptions, polls,\n"
+"adopt_ns, poll_ns.");
+
+static PyObject *
+install_info_fn(PyObject *module, PyObject *unused)
 {
     return Py_BuildValue(
         "{s:O,s:n,s:n,s:n,s:L,s:L}",
-        "installed", AGC.inst.active ? Py_True : Py_False,
-        "adopted", AGC.inst.adopted,
-        "adoptions", AGC.inst.adoptions,
-        "polls", AGC.inst.polls,
-        "adopt_ns", (long long)AGC.inst.adopt_ns,
-        "poll_ns", (long long)AGC.inst.poll_ns);
+        "installed", agc_inst.active ? Py_True : Py_False,
+        "adopted", agc_inst.adopted,
+        "adoptions", agc_inst.adoptions,
+        "polls", agc_inst.polls,
+        "adopt_ns", (long long)agc_inst.adopt_ns,
+        "poll_ns", (long long)agc_inst.poll_ns);
+}
+
+PyMethodDef agc_install_methods[] = {
+    {"_install", install_fn, METH_VARARGS, install_doc},
+    {"_uninstall", uninstall_fn, METH_VARARGS, uninstall_doc},
+    {"_install_info", install_info_fn, METH_NOARGS, install_info_doc},
+    {"_on_builtin_collect", on_builtin_collect_fn, METH_O,
+     on_builtin_collect_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+void
+agc_install_init(void)
+{
+    agc_events.budget = PY_SSIZE_T_MAX;
+    agc_events.budget_spent = budget_spent;
+    AGC.mode.before = agc_install_sync;
+    AGC.mode.after = after_collect;
 }

@@ -1,19 +1,25 @@
 /*
  * module.c -- altgc._core, the Python-facing facade.
  *
- * Argument checking, thresholds, counts, scheduling of automatic
- * collections, statistics as plain Python data.  The algorithm lives in
- * collector.c, the registry in registry.c, the death hooks in hooks.c.
+ * Argument checking, thresholds, counts, statistics as plain Python
+ * data.  The top of the layers (docs/DESIGN.md, "The layers"; checked by
+ * tools/check_layers.py): it calls every layer below and none calls it.
+ * The algorithm and the scheduling of automatic collections live in
+ * collector.c, install mode in install.c, the registry in registry.c,
+ * the death hooks in hooks.c.
  *
  * The collector is process-wide (agc_state AGC): the hooks that learn of
  * deaths are process-wide, so altgc loads in the main interpreter only.
  * Re-importing the module (multi-phase init) gives a fresh module object
  * bound to the same collector, as `gc` is one per interpreter.
  */
-#include "altgc.h"
-#include "heapgraph.h"
-
-agc_state AGC;
+#include "collector.h"
+#include "graph.h"
+#include "heapindex.h"
+#include "hooks.h"
+#include "install.h"
+#include "kinds.h"
+#include "watch.h"
 
 typedef struct {
     PyObject *garbage;      /* strong: the same list as AGC.garbage */
@@ -59,59 +65,6 @@ parse_generation(PyObject *arg, const char *fname, int dflt, int *out)
     return 0;
 }
 
-static int pending_collect(void *arg);
-
-/* Schedules an automatic collection at the next safe point when count0
- * has passed threshold0 (as _PyObject_GC_Link does). */
-static void
-maybe_schedule(void)
-{
-    if (AGC.enabled && AGC.threshold[0] > 0
-        && AGC.count[0] > AGC.threshold[0]
-        && !AGC.collecting && !AGC.scheduled && !PyErr_Occurred()) {
-        if (Py_AddPendingCall(pending_collect, NULL) == 0) {
-            AGC.scheduled = 1;
-        }
-    }
-}
-
-/* CPython's gc_collect_generations: the oldest generation whose count
- * exceeds its threshold, the full collection only when enough objects
- * await it (long_lived_pending > long_lived_total / 4). */
-void
-agc_collect_generations(void)
-{
-    for (int i = AGC_NUM_GENERATIONS - 1; i >= 0; i--) {
-        if (AGC.count[i] > AGC.threshold[i]) {
-            if (i == AGC_NUM_GENERATIONS - 1
-                && AGC.long_lived_pending < AGC.long_lived_total / 4) {
-                continue;
-            }
-            if (agc_collect(i, 1) < 0) {
-                PyErr_WriteUnraisable(NULL);
-            }
-            agc_install_after_collect(i);
-            break;
-        }
-    }
-}
-
-/* Runs from the eval loop's pending calls: never inside track() or a
- * death hook. */
-static int
-pending_collect(void *arg)
-{
-    AGC.scheduled = 0;
-    if (!AGC.enabled || AGC.collecting || agc_is_finalizing()) {
-        return 0;   /* at exit, pending calls run while modules go away */
-    }
-    PyObject *type, *value, *tb;
-    PyErr_Fetch(&type, &value, &tb);
-    agc_collect_generations();
-    PyErr_Restore(type, value, tb);
-    return 0;
-}
-
 /* ---- registry functions ---------------------------------------------- */
 
 PyDoc_STRVAR(track_doc,
@@ -127,7 +80,7 @@ agc_track(PyObject *module, PyObject *obj)
                      Py_TYPE(obj)->tp_name);
         return NULL;
     }
-    int rc = agc_registry_add(&AGC.reg, obj, agc_has_pre32(Py_TYPE(obj)));
+    int rc = agc_registry_add(&agc_reg, obj, agc_has_pre32(Py_TYPE(obj)));
     if (rc == -2) {
         PyErr_Format(PyExc_TypeError,
                      "track() argument 'obj': altgc can follow the deaths "
@@ -140,14 +93,13 @@ agc_track(PyObject *module, PyObject *obj)
         return PyErr_NoMemory();
     }
     if (rc > 0) {
-        AGC.count[0]++;
-        maybe_schedule();
+        agc_events.count0++;
+        agc_maybe_schedule();
     }
     else {
         /* Registered by install mode: now the user's too, so it stays
          * registered after uninstall(). */
-        Py_ssize_t i = agc_registry_find(&AGC.reg, obj);
-        AGC.reg.objs[i] &= ~AGC_ENTRY_ADOPTED;
+        agc_registry_disown(&agc_reg, agc_registry_find(&agc_reg, obj));
     }
     Py_RETURN_NONE;
 }
@@ -158,7 +110,7 @@ PyDoc_STRVAR(untrack_doc,
 static PyObject *
 agc_untrack(PyObject *module, PyObject *obj)
 {
-    return PyBool_FromLong(agc_registry_discard(&AGC.reg, obj));
+    return PyBool_FromLong(agc_registry_discard(&agc_reg, obj));
 }
 
 PyDoc_STRVAR(is_tracked_doc,
@@ -167,17 +119,17 @@ PyDoc_STRVAR(is_tracked_doc,
 static PyObject *
 agc_is_tracked(PyObject *module, PyObject *obj)
 {
-    if (AGC.inst.active) {
+    if (agc_inst.active) {
         /* As gc.is_tracked: adopted, and still tracked by the interpreter
          * (CPython untracks an object before it deallocates it). */
         if (agc_install_sync() < 0) {
             return NULL;
         }
-        return PyBool_FromLong(agc_registry_find(&AGC.reg, obj) >= 0
+        return PyBool_FromLong(agc_registry_find(&agc_reg, obj) >= 0
                                && PyObject_GC_IsTracked(obj)
                                && !agc_is_dying(obj));
     }
-    return PyBool_FromLong(agc_registry_find(&AGC.reg, obj) >= 0);
+    return PyBool_FromLong(agc_registry_find(&agc_reg, obj) >= 0);
 }
 
 PyDoc_STRVAR(get_objects_doc,
@@ -196,11 +148,11 @@ agc_get_objects(PyObject *module, PyObject *args, PyObject *kwargs)
     if (agc_install_sync() < 0) {
         return NULL;
     }
-    agc_registry *reg = &AGC.reg;
+    agc_registry *reg = &agc_reg;
     Py_ssize_t lo, hi;
     if (garg == Py_None) {
         lo = agc_registry_gen_start(reg, 2);
-        hi = reg->n;
+        hi = agc_registry_end(reg);
     }
     else {
         int g;
@@ -216,9 +168,8 @@ agc_get_objects(PyObject *module, PyObject *args, PyObject *kwargs)
     }
     agc_registry_pin(reg);
     for (Py_ssize_t i = lo; i < hi; i++) {
-        uintptr_t e = reg->objs[i];
-        if (e != 0 && !agc_is_dying(AGC_ENTRY_OBJ(e))
-            && PyList_Append(result, AGC_ENTRY_OBJ(e)) < 0) {
+        PyObject *op = agc_registry_obj(reg, i);
+        if (op != NULL && !agc_is_dying(op) && PyList_Append(result, op) < 0) {
             Py_CLEAR(result);
             break;
         }
@@ -247,17 +198,11 @@ agc_collect_fn(PyObject *module, PyObject *args, PyObject *kwargs)
     if (parse_generation(garg, "collect", 2, &g) < 0) {
         return NULL;
     }
-    if (AGC.collecting) {
-        return PyLong_FromLong(0);   /* as gc.collect() does */
-    }
-    if (agc_install_sync() < 0) {
-        return NULL;
-    }
-    Py_ssize_t n = agc_collect(g, 0);
+    /* 0 during a collection, as gc.collect() */
+    Py_ssize_t n = agc_collect(g);
     if (n < 0) {
         return NULL;
     }
-    agc_install_after_collect(g);
     return PyLong_FromSsize_t(n);
 }
 
@@ -279,16 +224,12 @@ agc_find_unreachable_fn(PyObject *module, PyObject *args, PyObject *kwargs)
     if (parse_generation(garg, "find_unreachable", 2, &g) < 0) {
         return NULL;
     }
-    if (AGC.collecting) {
-        PyErr_SetString(PyExc_RuntimeError,
-                        "find_unreachable() cannot run during a collection");
-        return NULL;
-    }
-    if (agc_install_sync() < 0) {
-        return NULL;
-    }
     return agc_find_unreachable(g);
 }
+
+PyDoc_STRVAR(get_threshold_doc,
+"get_threshold()\n--\n\n"
+"The collection thresholds, (threshold0, threshold1, threshold2).");
 
 static PyObject *
 agc_get_threshold(PyObject *module, PyObject *unused)
@@ -296,6 +237,11 @@ agc_get_threshold(PyObject *module, PyObject *unused)
     return Py_BuildValue("(iii)", AGC.threshold[0], AGC.threshold[1],
                          AGC.threshold[2]);
 }
+
+PyDoc_STRVAR(set_threshold_doc,
+"set_threshold(threshold0[, threshold1[, threshold2]])\n\n"
+"Set the collection thresholds (each >= 0; 0 for threshold0 disables\n"
+"automatic collection).  Thresholds left out keep their values.");
 
 static PyObject *
 agc_set_threshold(PyObject *module, PyObject *args, PyObject *kwargs)
@@ -324,23 +270,33 @@ agc_set_threshold(PyObject *module, PyObject *args, PyObject *kwargs)
     Py_RETURN_NONE;
 }
 
+PyDoc_STRVAR(get_count_doc,
+"get_count()\n--\n\nThe current collection counts, (count0, count1, count2).");
+
 static PyObject *
 agc_get_count(PyObject *module, PyObject *unused)
 {
     if (agc_install_sync() < 0) {
         return NULL;
     }
-    return Py_BuildValue("(nnn)", AGC.count[0], AGC.count[1], AGC.count[2]);
+    return Py_BuildValue("(nnn)", agc_gen_count(0), agc_gen_count(1),
+                         agc_gen_count(2));
 }
+
+PyDoc_STRVAR(enable_doc,
+"enable()\n--\n\nEnable automatic collection.");
 
 static PyObject *
 agc_enable(PyObject *module, PyObject *unused)
 {
     AGC.enabled = 1;
-    maybe_schedule();
+    agc_maybe_schedule();
     agc_install_rearm();
     Py_RETURN_NONE;
 }
+
+PyDoc_STRVAR(disable_doc,
+"disable()\n--\n\nDisable automatic collection.");
 
 static PyObject *
 agc_disable(PyObject *module, PyObject *unused)
@@ -350,11 +306,18 @@ agc_disable(PyObject *module, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+PyDoc_STRVAR(isenabled_doc,
+"isenabled()\n--\n\nTrue if automatic collection is enabled.");
+
 static PyObject *
 agc_isenabled(PyObject *module, PyObject *unused)
 {
     return PyBool_FromLong(AGC.enabled);
 }
+
+PyDoc_STRVAR(set_debug_doc,
+"set_debug(flags, /)\n--\n\n"
+"Set the debugging flags (the gc module's DEBUG_* values).");
 
 static PyObject *
 agc_set_debug(PyObject *module, PyObject *arg)
@@ -378,11 +341,19 @@ agc_set_debug(PyObject *module, PyObject *arg)
     Py_RETURN_NONE;
 }
 
+PyDoc_STRVAR(get_debug_doc,
+"get_debug()\n--\n\nThe debugging flags.");
+
 static PyObject *
 agc_get_debug(PyObject *module, PyObject *unused)
 {
     return PyLong_FromLong(AGC.debug);
 }
+
+PyDoc_STRVAR(freeze_doc,
+"freeze()\n--\n\n"
+"Move every registered object to the permanent generation, which\n"
+"collections ignore.");
 
 static PyObject *
 agc_freeze(PyObject *module, PyObject *unused)
@@ -390,38 +361,50 @@ agc_freeze(PyObject *module, PyObject *unused)
     if (agc_install_sync() < 0) {
         return NULL;
     }
-    if (AGC.collecting) {
-        AGC.pending_freeze = 1;      /* applied when the collection ends */
+    if (agc_collecting()) {
+        AGC.pending_freeze = 1; /* applied when the collection ends */
     }
     else {
-        agc_registry_freeze(&AGC.reg);
+        agc_registry_freeze(&agc_reg);
     }
-    AGC.count[0] = 0;
+    agc_events.count0 = 0;
     Py_RETURN_NONE;
 }
+
+PyDoc_STRVAR(unfreeze_doc,
+"unfreeze()\n--\n\n"
+"Move the permanent generation back into the oldest generation.");
 
 static PyObject *
 agc_unfreeze(PyObject *module, PyObject *unused)
 {
-    if (AGC.collecting) {
+    if (agc_collecting()) {
         AGC.pending_freeze = -1;
     }
     else {
-        agc_registry_unfreeze(&AGC.reg);
+        agc_registry_unfreeze(&agc_reg);
     }
     Py_RETURN_NONE;
 }
 
+PyDoc_STRVAR(get_freeze_count_doc,
+"get_freeze_count()\n--\n\n"
+"The number of objects in the permanent generation.");
+
 static PyObject *
 agc_get_freeze_count(PyObject *module, PyObject *unused)
 {
-    agc_registry *reg = &AGC.reg;
+    agc_registry *reg = &agc_reg;
     Py_ssize_t n = 0;
     for (Py_ssize_t i = 0; i < agc_registry_gen_end(reg, AGC_PERMANENT); i++) {
-        n += (reg->objs[i] != 0);
+        n += (agc_registry_entry(reg, i) != 0);
     }
     return PyLong_FromSsize_t(n);
 }
+
+PyDoc_STRVAR(get_referrers_doc,
+"get_referrers(*objs)\n--\n\n"
+"The registered objects that refer directly to any of objs.");
 
 static PyObject *
 agc_get_referrers_fn(PyObject *module, PyObject *args)
@@ -432,11 +415,19 @@ agc_get_referrers_fn(PyObject *module, PyObject *args)
     return agc_get_referrers(args);
 }
 
+PyDoc_STRVAR(get_referents_doc,
+"get_referents(*objs)\n--\n\n"
+"The objects any of objs refers to directly (by tp_traverse).");
+
 static PyObject *
 agc_get_referents_fn(PyObject *module, PyObject *args)
 {
     return agc_get_referents(args);
 }
+
+PyDoc_STRVAR(is_finalized_doc,
+"is_finalized(obj, /)\n--\n\n"
+"True if obj's finalizer (tp_finalize) has been called.");
 
 static PyObject *
 agc_is_finalized(PyObject *module, PyObject *obj)
@@ -445,6 +436,9 @@ agc_is_finalized(PyObject *module, PyObject *obj)
 }
 
 /* ---- statistics ------------------------------------------------------ */
+
+PyDoc_STRVAR(get_stats_doc,
+"get_stats()\n--\n\nPer-generation statistics, with the builtin gc's keys.");
 
 static PyObject *
 agc_get_stats(PyObject *module, PyObject *unused)
@@ -485,19 +479,24 @@ static Py_ssize_t
 count_live(Py_ssize_t lo, Py_ssize_t hi)
 {
     Py_ssize_t n = 0;
-    if (AGC.reg.nholes == 0) {
+    if (agc_registry_holes(&agc_reg) == 0) {
         return hi - lo;
     }
     for (Py_ssize_t i = lo; i < hi; i++) {
-        n += (AGC.reg.objs[i] != 0);
+        n += (agc_registry_entry(&agc_reg, i) != 0);
     }
     return n;
 }
 
+PyDoc_STRVAR(stats_doc,
+"stats()\n--\n\n"
+"Per-generation statistics with pause times, and the registry's size\n"
+"and memory.");
+
 static PyObject *
 agc_stats(PyObject *module, PyObject *unused)
 {
-    agc_registry *reg = &AGC.reg;
+    agc_registry *reg = &agc_reg;
     PyObject *gens = PyList_New(AGC_NUM_GENERATIONS);
     if (gens == NULL) {
         return NULL;
@@ -525,11 +524,15 @@ agc_stats(PyObject *module, PyObject *unused)
         "generations", gens,
         "permanent_size",
         count_live(0, agc_registry_gen_end(reg, AGC_PERMANENT)),
-        "registry_size", (Py_ssize_t)reg->used,
+        "registry_size", agc_registry_size(reg),
         "registry_bytes", (Py_ssize_t)agc_registry_bytes(reg),
-        "table_slots", (Py_ssize_t)reg->nslots,
-        "entry_capacity", reg->objs_cap);
+        "table_slots", agc_registry_table_slots(reg),
+        "entry_capacity", agc_registry_capacity(reg));
 }
+
+PyDoc_STRVAR(last_collection_doc,
+"last_collection()\n--\n\n"
+"What the last collection did, as a dict, or None before the first.");
 
 static PyObject *
 agc_last_collection(PyObject *module, PyObject *unused)
@@ -568,34 +571,57 @@ agc_last_collection(PyObject *module, PyObject *unused)
         "automatic", l->automatic ? Py_True : Py_False);
 }
 
+PyDoc_STRVAR(validate_doc,
+"_validate()\n--\n\n"
+"Check the registry's invariants; AssertionError naming the first\n"
+"violation.");
+
 static PyObject *
 agc_validate(PyObject *module, PyObject *unused)
 {
     char buf[256];
-    if (agc_registry_validate(&AGC.reg, 1, buf, sizeof(buf)) < 0) {
+    if (agc_registry_validate(&agc_reg, 1, buf, sizeof(buf)) < 0) {
         PyErr_SetString(PyExc_AssertionError, buf);
         return NULL;
     }
     Py_RETURN_NONE;
 }
 
+PyDoc_STRVAR(freelist_kinds_doc,
+"_freelist_kinds()\n--\n\n"
+"{kind number: type} of the free-list kinds of this version.");
+
 static PyObject *
 agc_freelist_kinds(PyObject *module, PyObject *unused)
 {
-    return agc_hooks_freelist_types();
+    return agc_kinds_types();
 }
+
+PyDoc_STRVAR(interposed_doc,
+"_interposed()\n--\n\n"
+"{type name: demand} of the free-list types whose tp_dealloc is\n"
+"interposed now.");
 
 static PyObject *
 agc_interposed(PyObject *module, PyObject *unused)
 {
-    return agc_hooks_interposed_dict();
+    return agc_kinds_interposed_dict();
 }
+
+PyDoc_STRVAR(reinstall_hooks_doc,
+"_reinstall_hooks()\n--\n\n"
+"Re-wrap the object allocator if another hook dropped ours; True if\n"
+"it did.");
 
 static PyObject *
 agc_reinstall_hooks(PyObject *module, PyObject *unused)
 {
     return PyBool_FromLong(agc_hooks_reinstall_if_dropped());
 }
+
+PyDoc_STRVAR(debug_build_doc,
+"_debug_build()\n--\n\n"
+"True if built with ALTGC_DEBUG (assertions, validation).");
 
 static PyObject *
 agc_debug_build(PyObject *module, PyObject *unused)
@@ -606,6 +632,10 @@ agc_debug_build(PyObject *module, PyObject *unused)
     Py_RETURN_FALSE;
 #endif
 }
+
+PyDoc_STRVAR(set_cycle_detail_limit_doc,
+"_set_cycle_detail_limit(n, /)\n--\n\n"
+"Record the cycles of collections finding at most n unreachable\nobjects.");
 
 static PyObject *
 agc_set_cycle_detail_limit(PyObject *module, PyObject *arg)
@@ -633,35 +663,34 @@ static PyMethodDef core_methods[] = {
      METH_VARARGS | METH_KEYWORDS, collect_doc},
     {"find_unreachable", (PyCFunction)(void (*)(void))agc_find_unreachable_fn,
      METH_VARARGS | METH_KEYWORDS, find_unreachable_doc},
-    {"get_threshold", agc_get_threshold, METH_NOARGS, NULL},
+    {"get_threshold", agc_get_threshold, METH_NOARGS, get_threshold_doc},
     {"set_threshold", (PyCFunction)(void (*)(void))agc_set_threshold,
-     METH_VARARGS | METH_KEYWORDS, NULL},
-    {"get_count", agc_get_count, METH_NOARGS, NULL},
-    {"enable", agc_enable, METH_NOARGS, NULL},
-    {"disable", agc_disable, METH_NOARGS, NULL},
-    {"isenabled", agc_isenabled, METH_NOARGS, NULL},
-    {"set_debug", agc_set_debug, METH_O, NULL},
-    {"get_debug", agc_get_debug, METH_NOARGS, NULL},
-    {"freeze", agc_freeze, METH_NOARGS, NULL},
-    {"unfreeze", agc_unfreeze, METH_NOARGS, NULL},
-    {"get_freeze_count", agc_get_freeze_count, METH_NOARGS, NULL},
-    {"get_referrers", agc_get_referrers_fn, METH_VARARGS, NULL},
-    {"get_referents", agc_get_referents_fn, METH_VARARGS, NULL},
-    {"is_finalized", agc_is_finalized, METH_O, NULL},
-    {"get_stats", agc_get_stats, METH_NOARGS, NULL},
-    {"stats", agc_stats, METH_NOARGS, NULL},
-    {"last_collection", agc_last_collection, METH_NOARGS, NULL},
-    {"_validate", agc_validate, METH_NOARGS, NULL},
-    {"_debug_build", agc_debug_build, METH_NOARGS, NULL},
-    {"_reinstall_hooks", agc_reinstall_hooks, METH_NOARGS, NULL},
-    {"_interposed", agc_interposed, METH_NOARGS, NULL},
-    {"_freelist_kinds", agc_freelist_kinds, METH_NOARGS, NULL},
-    {"_set_cycle_detail_limit", agc_set_cycle_detail_limit, METH_O, NULL},
-    {"_install", agc_install_fn, METH_VARARGS, NULL},
-    {"_uninstall", agc_uninstall_fn, METH_VARARGS, NULL},
-    {"_install_info", agc_install_info_fn, METH_NOARGS, NULL},
-    {"_on_builtin_collect", agc_on_builtin_collect_fn, METH_O, NULL},
-    {NULL, NULL, 0, NULL}
+     METH_VARARGS | METH_KEYWORDS, set_threshold_doc},
+    {"get_count", agc_get_count, METH_NOARGS, get_count_doc},
+    {"enable", agc_enable, METH_NOARGS, enable_doc},
+    {"disable", agc_disable, METH_NOARGS, disable_doc},
+    {"isenabled", agc_isenabled, METH_NOARGS, isenabled_doc},
+    {"set_debug", agc_set_debug, METH_O, set_debug_doc},
+    {"get_debug", agc_get_debug, METH_NOARGS, get_debug_doc},
+    {"freeze", agc_freeze, METH_NOARGS, freeze_doc},
+    {"unfreeze", agc_unfreeze, METH_NOARGS, unfreeze_doc},
+    {"get_freeze_count", agc_get_freeze_count, METH_NOARGS,
+     get_freeze_count_doc},
+    {"get_referrers", agc_get_referrers_fn, METH_VARARGS, get_referrers_doc},
+    {"get_referents", agc_get_referents_fn, METH_VARARGS, get_referents_doc},
+    {"is_finalized", agc_is_finalized, METH_O, is_finalized_doc},
+    {"get_stats", agc_get_stats, METH_NOARGS, get_stats_doc},
+    {"stats", agc_stats, METH_NOARGS, stats_doc},
+    {"last_collection", agc_last_collection, METH_NOARGS, last_collection_doc},
+    {"_validate", agc_validate, METH_NOARGS, validate_doc},
+    {"_debug_build", agc_debug_build, METH_NOARGS, debug_build_doc},
+    {"_reinstall_hooks", agc_reinstall_hooks, METH_NOARGS,
+     reinstall_hooks_doc},
+    {"_interposed", agc_interposed, METH_NOARGS, interposed_doc},
+    {"_freelist_kinds", agc_freelist_kinds, METH_NOARGS, freelist_kinds_doc},
+    {"_set_cycle_detail_limit", agc_set_cycle_detail_limit, METH_O,
+     set_cycle_detail_limit_doc},
+    {NULL, NULL, 0, NULL},
 };
 
 /* ---- module lifecycle ------------------------------------------------ */
@@ -682,7 +711,7 @@ collector_init(void)
         Py_XDECREF(callbacks);
         return -1;
     }
-    agc_registry_init(&AGC.reg);
+    agc_registry_init(&agc_reg);
     AGC.garbage = garbage;
     AGC.callbacks = callbacks;
     AGC.enabled = 1;
@@ -717,6 +746,8 @@ core_exec(PyObject *module)
     module_state *st = get_state(module);
     st->garbage = Py_NewRef(AGC.garbage);
     st->callbacks = Py_NewRef(AGC.callbacks);
+    /* One call a line: */
+    /* clang-format off */
     if (PyModule_AddObjectRef(module, "garbage", AGC.garbage) < 0
         || PyModule_AddObjectRef(module, "callbacks", AGC.callbacks) < 0
         || PyModule_AddIntConstant(module, "DEBUG_STATS",
@@ -729,10 +760,12 @@ core_exec(PyObject *module)
                                    AGC_DEBUG_SAVEALL) < 0
         || PyModule_AddIntConstant(module, "DEBUG_LEAK",
                                    AGC_DEBUG_LEAK) < 0
-        /* explain/watch (heapgraph.c) */
-        || PyModule_AddFunctions(module, agc_heapgraph_methods) < 0) {
+        || PyModule_AddFunctions(module, agc_install_methods) < 0
+        || PyModule_AddFunctions(module, agc_watch_methods) < 0
+        || PyModule_AddFunctions(module, agc_heapindex_methods) < 0) {
         return -1;
     }
+    /* clang-format on */
     return 0;
 }
 
@@ -765,13 +798,15 @@ static PyModuleDef_Slot core_slots[] = {
 #if PY_VERSION_HEX >= 0x030C0000
     {Py_mod_multiple_interpreters, Py_MOD_MULTIPLE_INTERPRETERS_NOT_SUPPORTED},
 #endif
-    {0, NULL}
+    {0, NULL},
 };
 
 PyDoc_STRVAR(core_doc,
 "altgc._core: the C core of altgc (registry, death hooks, collector).\n"
 "Use the altgc package instead.");
 
+/* One entry a line: */
+/* clang-format off */
 static struct PyModuleDef core_module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "altgc._core",
@@ -783,6 +818,7 @@ static struct PyModuleDef core_module = {
     .m_clear = core_clear,
     .m_free = core_free,
 };
+/* clang-format on */
 
 PyMODINIT_FUNC
 PyInit__core(void)

@@ -6,7 +6,7 @@
  * allocator's free hook calls agc_registry_discard_block and
  * agc_registry_discard, where any of those would be unsafe.
  */
-#include "altgc.h"
+#include "registry.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +14,8 @@
 
 #define MIN_SLOTS 64
 #define MIN_OBJS 64
+
+agc_registry agc_reg;
 
 static inline uint64_t
 make_slot(uint32_t tag, Py_ssize_t idx)
@@ -230,7 +232,7 @@ agc_registry_add(agc_registry *reg, PyObject *op, uintptr_t flags)
     flags &= AGC_ENTRY_PRE32 | AGC_ENTRY_ADOPTED;
     if (kind >= 0) {
         flags |= AGC_ENTRY_FREELIST;
-        agc_dealloc_demand_add(kind);
+        agc_kind_demand_add(kind);
     }
     Py_ssize_t idx = reg->n++;
     reg->objs[idx] = (uintptr_t)op | flags;
@@ -309,7 +311,7 @@ static void
 remove_at(agc_registry *reg, Py_ssize_t idx)
 {
     Py_ssize_t hole = idx;
-    for (int g = agc_registry_gen_of(reg, idx); ; g--) {
+    for (int g = agc_registry_gen_of(reg, idx);; g--) {
         Py_ssize_t last = agc_registry_gen_end(reg, g) - 1;
         if (last != hole) {
             move_entry(reg, last, hole);
@@ -343,7 +345,7 @@ entry_gone(uintptr_t e)
         int kind = agc_freelist_kind(Py_TYPE(AGC_ENTRY_OBJ(e)));
         AGC_ASSERT(kind >= 0);
         if (kind >= 0) {
-            agc_dealloc_demand_drop(kind);
+            agc_kind_demand_drop(kind);
         }
     }
 }
@@ -608,7 +610,7 @@ compact_scan(agc_registry *reg, Py_ssize_t lo)
     Py_ssize_t w = lo;
     for (int k = 0; k < 4; k++) {
         if (bounds[k][1] <= lo) {
-            continue;                       /* wholly below the first hole */
+            continue; /* wholly below the first hole */
         }
         if (order[k] != AGC_PERMANENT && bounds[k][0] >= lo) {
             reg->start[order[k]] = w;
@@ -707,8 +709,7 @@ size_t
 agc_registry_bytes(const agc_registry *reg)
 {
     return (size_t)reg->objs_cap * sizeof(uintptr_t)
-           + reg->nslots * sizeof(uint64_t)
-           + reg->filter_bits / 8
+           + reg->nslots * sizeof(uint64_t) + reg->filter_bits / 8
            + (reg->pages != NULL ? ((size_t)1 << (64 - reg->pages_shift)) / 8
                                  : 0)
            + (size_t)reg->holes_cap * sizeof(Py_ssize_t);
@@ -739,12 +740,15 @@ agc_registry_maybe_shrink(agc_registry *reg)
     }
 }
 
-#define FAIL(...) do { snprintf(buf, bufsize, __VA_ARGS__); return -1; } \
-                  while (0)
+#define FAIL(...)                                                             \
+    do {                                                                      \
+        snprintf(buf, bufsize, __VA_ARGS__);                                  \
+        return -1;                                                            \
+    } while (0)
 
 int
-agc_registry_validate(const agc_registry *reg, int deep,
-                      char *buf, size_t bufsize)
+agc_registry_validate(const agc_registry *reg, int deep, char *buf,
+                      size_t bufsize)
 {
     /* I1 */
     if (!(0 <= reg->start[2] && reg->start[2] <= reg->start[1]
@@ -797,8 +801,8 @@ agc_registry_validate(const agc_registry *reg, int deep,
             /* I7 */
             int kind = agc_freelist_kind(Py_TYPE(op));
             if ((kind >= 0) != ((e & AGC_ENTRY_FREELIST) != 0)) {
-                FAIL("I7: entry %zd (%p, %.50s) has the free-list bit %s",
-                     i, (void *)op, Py_TYPE(op)->tp_name,
+                FAIL("I7: entry %zd (%p, %.50s) has the free-list bit %s", i,
+                     (void *)op, Py_TYPE(op)->tp_name,
                      kind >= 0 ? "clear" : "set");
             }
             if (kind >= 0) {
@@ -807,13 +811,14 @@ agc_registry_validate(const agc_registry *reg, int deep,
         }
     }
     for (int k = 0; k < AGC_NKINDS; k++) {
-        if (kinds[k] > agc_dealloc_demand[k]) {
-            FAIL("I7: %zd entries of free-list kind %d, demand %zd",
-                 kinds[k], k, agc_dealloc_demand[k]);
+        if (kinds[k] > agc_kind_demand[k]) {
+            FAIL("I7: %zd entries of free-list kind %d, demand %zd", kinds[k],
+                 k, agc_kind_demand[k]);
         }
-        if (kinds[k] > 0 && !agc_hooks_interposed(k)) {
+        if (kinds[k] > 0 && !agc_kind_interposed(k)) {
             FAIL("I7: %zd entries of free-list kind %d, tp_dealloc not "
-                 "interposed", kinds[k], k);
+                 "interposed",
+                 kinds[k], k);
         }
     }
     if (holes != reg->nholes) {
@@ -853,8 +858,7 @@ agc_registry_validate(const agc_registry *reg, int deep,
         FAIL("I3: %zu occupied slots, used says %zu", occupied, reg->used);
     }
     if (reg->nslots && reg->used * 5 > reg->nslots * 4) {
-        FAIL("I2: load factor above 0.8 (%zu / %zu)", reg->used,
-             reg->nslots);
+        FAIL("I2: load factor above 0.8 (%zu / %zu)", reg->used, reg->nslots);
     }
     return 0;
 }

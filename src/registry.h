@@ -27,9 +27,9 @@
  *                    of an adopted object clears the bit (the user's
  *                    registration outlives uninstall()).
  *   AGC_ENTRY_FREELIST  the object is an exact instance of a free-list
- *                    type (agc_freelist_kind, altgc.h), whose deaths only
+ *                    type (agc_freelist_kind, kinds.h), whose deaths only
  *                    an interposed tp_dealloc sees.  Adding such an entry
- *                    raises its kind's interposition demand (hooks.c),
+ *                    raises its kind's interposition demand (kinds.h),
  *                    removing it lowers the demand again; removal reads
  *                    the object's type to know the kind (its memory is
  *                    still the object's then: every removal happens
@@ -79,14 +79,13 @@
  *       exactly when its object's type is a free-list kind; the number of
  *       such entries of each kind is at most that kind's interposition
  *       demand, and a kind with such entries has its tp_dealloc
- *       interposed (hooks.c) -- so no registered object can go to a free
+ *       interposed (kinds.h) -- so no registered object can go to a free
  *       list unseen
  */
 #ifndef ALTGC_REGISTRY_H
 #define ALTGC_REGISTRY_H
 
-#include <stddef.h>
-#include <stdint.h>
+#include "kinds.h"
 
 #define AGC_ENTRY_PRE32 ((uintptr_t)1)
 #define AGC_ENTRY_ADOPTED ((uintptr_t)2)
@@ -169,13 +168,9 @@ agc_slot_index(uint64_t s)
     return (Py_ssize_t)(uint32_t)s - 1;
 }
 
-#if defined(__GNUC__) || defined(__clang__)
-#  define AGC_PREFETCH(p) __builtin_prefetch(p)
-#  define AGC_ALWAYS_INLINE inline __attribute__((always_inline))
-#else
-#  define AGC_PREFETCH(p) ((void)0)
-#  define AGC_ALWAYS_INLINE inline
-#endif
+/* The process's registry: one per process, because the hooks that learn
+ * of deaths (allocator, tp_dealloc) are process-wide. */
+extern agc_registry agc_reg;
 
 /* All functions borrow the objects they are given; the registry never owns
  * a reference.  None of them calls into Python or sets an exception, so
@@ -255,8 +250,8 @@ void agc_registry_maybe_shrink(agc_registry *reg);
 
 /* Checks I1-I5 (and I6 when `deep`).  Returns 0, or -1 and writes a
  * description of the first violation into buf. */
-int agc_registry_validate(const agc_registry *reg, int deep,
-                          char *buf, size_t bufsize);
+int agc_registry_validate(const agc_registry *reg, int deep, char *buf,
+                          size_t bufsize);
 
 /* 0 proves that no registered object starts in the 4 KiB page of
  * address `a` (see registry.c). */
@@ -312,6 +307,154 @@ agc_registry_maybe(const agc_registry *reg, uintptr_t a)
     return reg->used != 0 && a >= reg->lo_addr && a <= reg->hi_addr
            && agc_pages_test(reg, a)
            && agc_filter_test(reg, agc_tag_of((const void *)a));
+}
+
+/* 0 proves that no object registered now starts 16 or 32 bytes into the
+ * memory block at address `a` (the free hook's case).  Both addresses
+ * nearly always lie in one 4 KiB page, which one page-filter test then
+ * settles for both (most frees are of objects in pages that hold no
+ * registered object: ints, strings, short-lived instances), leaving the
+ * tag filter for each. */
+static AGC_ALWAYS_INLINE int
+agc_registry_maybe_block(const agc_registry *reg, uintptr_t a)
+{
+    if (a + 32 < reg->lo_addr || a + 16 > reg->hi_addr) {
+        return 0;
+    }
+    if ((((a + 16) ^ (a + 32)) >> 12) == 0) {
+        if (!agc_pages_test(reg, a + 16)
+            || (!agc_filter_test(reg, agc_tag_of((const void *)(a + 16)))
+                && !agc_filter_test(reg,
+                                    agc_tag_of((const void *)(a + 32))))) {
+            return 0;
+        }
+        return 1;
+    }
+    return agc_registry_maybe(reg, a + 16) || agc_registry_maybe(reg, a + 32);
+}
+
+/* Nothing is registered. */
+static inline int
+agc_registry_empty(const agc_registry *reg)
+{
+    return reg->used == 0;
+}
+
+/* A death is announced (agc_registry_expect): the death notifications go
+ * straight to agc_registry_discard / agc_registry_discard_block, which
+ * test for it first. */
+static inline int
+agc_registry_expecting(const agc_registry *reg)
+{
+    return reg->expect != NULL;
+}
+
+/* ---- accessors -----------------------------------------------------
+ *
+ * Everything above the registry reads it through these (inlined: the
+ * collector calls them in its hottest loops), never its fields. */
+
+/* End (exclusive) of the entries: the last partition, generation 0,
+ * ends here. */
+static inline Py_ssize_t
+agc_registry_end(const agc_registry *reg)
+{
+    return reg->n;
+}
+
+/* The entry at index i < agc_registry_end(): an address with AGC_ENTRY_*
+ * flags, or 0 for a hole. */
+static inline uintptr_t
+agc_registry_entry(const agc_registry *reg, Py_ssize_t i)
+{
+    return reg->objs[i];
+}
+
+/* The object at index i (borrowed), or NULL for a hole. */
+static inline PyObject *
+agc_registry_obj(const agc_registry *reg, Py_ssize_t i)
+{
+    return AGC_ENTRY_OBJ(reg->objs[i]);
+}
+
+/* Number of registered objects (holes not counted). */
+static inline Py_ssize_t
+agc_registry_size(const agc_registry *reg)
+{
+    return (Py_ssize_t)reg->used;
+}
+
+/* Holes in the entries (registered objects that died while pinned). */
+static inline Py_ssize_t
+agc_registry_holes(const agc_registry *reg)
+{
+    return reg->nholes;
+}
+
+/* Entries the array has room for. */
+static inline Py_ssize_t
+agc_registry_capacity(const agc_registry *reg)
+{
+    return reg->objs_cap;
+}
+
+/* Slots of the hash table. */
+static inline Py_ssize_t
+agc_registry_table_slots(const agc_registry *reg)
+{
+    return (Py_ssize_t)reg->nslots;
+}
+
+/* Every registered object lies in [*lo, *hi] (empty: lo > hi). */
+static inline void
+agc_registry_range(const agc_registry *reg, uintptr_t *lo, uintptr_t *hi)
+{
+    *lo = reg->lo_addr;
+    *hi = reg->hi_addr;
+}
+
+/* Clears the AGC_ENTRY_ADOPTED flag of the entry at index i (a non-hole
+ * entry): the user registered the object too. */
+static inline void
+agc_registry_disown(agc_registry *reg, Py_ssize_t i)
+{
+    reg->objs[i] &= ~AGC_ENTRY_ADOPTED;
+}
+
+/* A batched probe of the table, for callers that look many referents up
+ * at once (the collector): agc_registry_probe_start gives the home slot
+ * of `tag` with its cache lines prefetched, or (size_t)-1 when the tag
+ * filter proves no registered object has the tag; agc_registry_probe_slot
+ * reads slot p (0: empty, the probe ends), agc_registry_probe_next steps
+ * to the next slot. */
+static AGC_ALWAYS_INLINE size_t
+agc_registry_probe_start(const agc_registry *reg, uint32_t tag)
+{
+    if (!agc_filter_test(reg, tag)) {
+        return (size_t)-1;          /* surely not registered */
+    }
+    size_t pos = agc_home_of(tag, reg->nslots);
+    AGC_PREFETCH(&reg->slots[pos]);
+    if (pos + 8 < reg->nslots) {
+        /* probe runs often reach into the next cache line */
+        AGC_PREFETCH(&reg->slots[pos + 8]);
+    }
+    return pos;
+}
+
+static AGC_ALWAYS_INLINE uint64_t
+agc_registry_probe_slot(const agc_registry *reg, size_t p)
+{
+    return reg->slots[p];
+}
+
+static AGC_ALWAYS_INLINE size_t
+agc_registry_probe_next(const agc_registry *reg, size_t p)
+{
+    if (++p == reg->nslots) {
+        p = 0;
+    }
+    return p;
 }
 
 #endif /* ALTGC_REGISTRY_H */

@@ -62,7 +62,6 @@
 #  define TO_READONLY READONLY
 #endif
 
-
 /* ------------------------------------------------------------------------ */
 /* Module state                                                             */
 /* ------------------------------------------------------------------------ */
@@ -325,27 +324,26 @@ static PyMethodDef hostile_methods[] = {
     {"set_refs", (PyCFunction)hostile_set_refs, METH_VARARGS,
      PyDoc_STR("set_refs(*refs)\n--\n\n"
                "Replace the references (repeat is kept).")},
-    {NULL, NULL, 0, NULL}
+    {NULL, NULL, 0, NULL},
 };
 
 static PyGetSetDef hostile_getset[] = {
     {"refs", (getter)hostile_get_refs, NULL,
      PyDoc_STR("Tuple of the distinct references (one per ref passed)."),
      NULL},
-    {NULL, NULL, NULL, NULL, NULL}
+    {NULL, NULL, NULL, NULL, NULL},
 };
 
 static PyMemberDef hostile_members[] = {
     {"repeat", TO_T_PYSSIZET, offsetof(HostileObject, repeat), TO_READONLY,
      PyDoc_STR("Strong references held (and visited) per ref.")},
-    {"visit_null", TO_T_BOOL, offsetof(HostileObject, visit_null),
-     TO_READONLY,
+    {"visit_null", TO_T_BOOL, offsetof(HostileObject, visit_null), TO_READONLY,
      PyDoc_STR("Whether tp_traverse visits NULL first (when allowed).")},
     {"clear", TO_T_BOOL, offsetof(HostileObject, clear), TO_READONLY,
      PyDoc_STR("Whether tp_clear releases the references.")},
-    {"__weaklistoffset__", TO_T_PYSSIZET,
-     offsetof(HostileObject, weakreflist), TO_READONLY, NULL},
-    {NULL, 0, 0, 0, NULL}
+    {"__weaklistoffset__", TO_T_PYSSIZET, offsetof(HostileObject, weakreflist),
+     TO_READONLY, NULL},
+    {NULL, 0, 0, 0, NULL},
 };
 
 PyDoc_STRVAR(hostile_doc,
@@ -356,6 +354,8 @@ PyDoc_STRVAR(hostile_doc,
 "visit_null is true and set_visit_null_allowed(True) is on.  With\n"
 "clear=False its tp_clear does nothing.");
 
+/* One entry a line: */
+/* clang-format off */
 static PyType_Slot hostile_slots[] = {
     {Py_tp_doc, (void *)hostile_doc},
     {Py_tp_new, hostile_new},
@@ -366,8 +366,9 @@ static PyType_Slot hostile_slots[] = {
     {Py_tp_methods, hostile_methods},
     {Py_tp_getset, hostile_getset},
     {Py_tp_members, hostile_members},
-    {0, NULL}
+    {0, NULL},
 };
+/* clang-format on */
 
 static PyType_Spec hostile_spec = {
     .name = "altgc._testobjs.Hostile",
@@ -376,7 +377,6 @@ static PyType_Spec hostile_spec = {
     .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
     .slots = hostile_slots,
 };
-
 
 /* ------------------------------------------------------------------------ */
 /* LegacyDel                                                                */
@@ -489,7 +489,7 @@ legacydel_del(PyObject *op)
         assert(Py_REFCNT(op) > 0);
         Py_SET_REFCNT(op, Py_REFCNT(op) - 1);
         if (Py_REFCNT(op) == 0) {
-            PyObject_GC_UnTrack(op);    /* normal path: dealloc goes on */
+            PyObject_GC_UnTrack(op); /* normal path: dealloc goes on */
         }
         /* else: resurrected by the callback; stays tracked. */
     }
@@ -502,7 +502,7 @@ legacydel_dealloc(LegacyDelObject *self)
     PyObject_GC_UnTrack(self);
     legacydel_del((PyObject *)self);
     if (Py_REFCNT(self) > 0) {
-        return;     /* resurrected by the callback */
+        return; /* resurrected by the callback */
     }
     if (self->weakreflist != NULL) {
         PyObject_ClearWeakRefs((PyObject *)self);
@@ -549,13 +549,13 @@ static PyGetSetDef legacydel_getset[] = {
      PyDoc_STR("A strong, traversed reference (None when unset)."), NULL},
     {"callback", (getter)legacydel_get_callback, NULL,
      PyDoc_STR("The callable tp_del calls with the object, or None."), NULL},
-    {NULL, NULL, NULL, NULL, NULL}
+    {NULL, NULL, NULL, NULL, NULL},
 };
 
 static PyMemberDef legacydel_members[] = {
     {"__weaklistoffset__", TO_T_PYSSIZET,
      offsetof(LegacyDelObject, weakreflist), TO_READONLY, NULL},
-    {NULL, 0, 0, 0, NULL}
+    {NULL, 0, 0, 0, NULL},
 };
 
 PyDoc_STRVAR(legacydel_doc,
@@ -565,6 +565,8 @@ PyDoc_STRVAR(legacydel_doc,
 "In cyclic garbage it is uncollectable (it ends up in gc.garbage).\n"
 "Attribute .ref is a strong, traversed reference for building cycles.");
 
+/* One entry a line: */
+/* clang-format off */
 static PyType_Slot legacydel_slots[] = {
     {Py_tp_doc, (void *)legacydel_doc},
     {Py_tp_new, legacydel_new},
@@ -574,8 +576,9 @@ static PyType_Slot legacydel_slots[] = {
     {Py_tp_del, legacydel_del},
     {Py_tp_getset, legacydel_getset},
     {Py_tp_members, legacydel_members},
-    {0, NULL}
+    {0, NULL},
 };
+/* clang-format on */
 
 static PyType_Spec legacydel_spec = {
     .name = "altgc._testobjs.LegacyDel",
@@ -584,7 +587,6 @@ static PyType_Spec legacydel_spec = {
     .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
     .slots = legacydel_slots,
 };
-
 
 /* ------------------------------------------------------------------------ */
 /* hold / release / held                                                    */
@@ -694,9 +696,8 @@ static PyMethodDef testobjs_methods[] = {
     {"get_visit_null_allowed", testobjs_get_visit_null_allowed, METH_NOARGS,
      PyDoc_STR("get_visit_null_allowed()\n--\n\n"
                "Current value of the visit-NULL switch.")},
-    {NULL, NULL, 0, NULL}
+    {NULL, NULL, 0, NULL},
 };
-
 
 /* ------------------------------------------------------------------------ */
 /* Module                                                                   */
@@ -775,13 +776,15 @@ static PyModuleDef_Slot testobjs_slots[] = {
 #if PY_VERSION_HEX >= 0x030C0000
     {Py_mod_multiple_interpreters, Py_MOD_PER_INTERPRETER_GIL_SUPPORTED},
 #endif
-    {0, NULL}
+    {0, NULL},
 };
 
 PyDoc_STRVAR(testobjs_doc,
 "Test-only helper objects for altgc (private): Hostile, LegacyDel,\n"
 "hold/release/held, set_visit_null_allowed.");
 
+/* One entry a line: */
+/* clang-format off */
 static struct PyModuleDef testobjs_module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "altgc._testobjs",
@@ -793,6 +796,7 @@ static struct PyModuleDef testobjs_module = {
     .m_clear = testobjs_clear,
     .m_free = testobjs_free,
 };
+/* clang-format on */
 
 PyMODINIT_FUNC
 PyInit__testobjs(void)

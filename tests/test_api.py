@@ -606,3 +606,20 @@ def test_debug_saveall_via_debug_leak():
         altgc.set_debug(0)
     assert len(altgc.garbage) == 1 and altgc.garbage[0][0] is altgc.garbage[0]
     altgc.garbage.clear()
+
+
+def test_every_core_function_has_a_docstring():
+    # help(altgc._core.X) must say something for every function of the C
+    # core, public or private (the Python layer and the tests call both).
+    from altgc import _core
+
+    functions = [
+        name
+        for name in dir(_core)
+        if not name.startswith("__")
+        and callable(getattr(_core, name))
+        and not isinstance(getattr(_core, name), type)
+    ]
+    assert len(functions) > 40
+    missing = [name for name in functions if not (getattr(_core, name).__doc__ or "").strip()]
+    assert missing == []

@@ -1,7 +1,8 @@
-"""Per-kind tp_dealloc interposition (src/hooks.c, registry invariant I7).
+"""Per-kind tp_dealloc interposition (src/kinds.c, registry invariant I7).
 
 altgc interposes the deallocator of a free-list type (list, dict, tuple,
-slice, frame, context, async-generator helpers) only while objects of that
+slice, context, async-generator helpers and the version's others: the
+AGC_FREELIST_KINDS table of src/compat.h) only while objects of that
 exact type are registered or watched, so that the deaths of, say, dicts cost
 nothing while only lists are registered.  These tests check the demand
 counts, that deaths are still seen across every switch (the free-list reuse

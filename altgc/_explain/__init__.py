@@ -25,7 +25,7 @@ holds a reference nobody can see::
 
 The modules, by topic: :mod:`.watching` (``watch``, ``unwatch``,
 ``watched``), :mod:`.roots` (the named roots), :mod:`.index` (the heap
-index, built in C by ``src/heapgraph.c``; it holds no reference),
+index, built in C by ``src/heapindex.c``; it holds no reference),
 :mod:`.paths` (the path search and how a path is spelled; paths are
 re-checked on the live objects before they are reported),
 :mod:`.explanation` (the :class:`Explanation` type) and :mod:`.explaining`

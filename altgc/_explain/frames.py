@@ -20,7 +20,7 @@ def frame_locals(frame: types.FrameType) -> list[tuple[str, Any]]:
 
     Not ``frame.f_locals``: before 3.13 that caches a dict of the locals in
     the frame -- a new reference to each, outliving a later ``del`` -- so
-    the C core reads them (see ``src/framelocals.c``).
+    the C core reads them (see ``src/frames.c``).
     """
     pairs = _core._frame_locals(frame)
     if pairs is None:  # 3.13+: a proxy, nothing cached

@@ -1,5 +1,5 @@
 """The heap index: every object the builtin gc tracks (and altgc's
-registry) plus what they reference, built in C (``src/heapgraph.c``) in
+registry) plus what they reference, built in C (``src/heapindex.c``) in
 compressed sparse rows, with a dominator tree for retained sizes.  It holds
 no reference to the objects."""
 

@@ -1,9 +1,7 @@
 /*
- * heapgraph.c -- "why is it still alive?": a compact index of the whole
- * heap graph, and watched objects (altgc.explain, altgc.watch).
+ * heapindex.c -- "why is it still alive?": a compact index of the whole
+ * heap graph (altgc.explain), see heapindex.h.
  *
- * The heap index
- * --------------
  * _hg_build() takes the lists the caller made with gc.get_objects(g) for
  * g = 0, 1, 2 (every object the builtin gc tracks) and a list of extra
  * objects (altgc's registry, named roots, the target), and closes them
@@ -34,235 +32,22 @@
  * A node is "external" when its reference count exceeds the references the
  * graph and the caller's input lists account for: something outside the
  * tracked heap (a running frame, the interpreter, a C extension) holds it.
- *
- * Watched objects
- * ---------------
- * A small table of (address, offset of the memory block, token, death
- * time).  hooks.c calls agc_watch_note_death() / agc_watch_note_block() for
- * every death it learns of (the free hook sees every object released
- * through the object allocator, the interposed tp_dealloc the free-list
- * containers), so an entry is marked dead before its memory can be reused
- * and a new object at the same address is never taken for the watched
- * one.  The table holds no reference.
  */
-#include "heapgraph.h"
+#include "heapindex.h"
 
-/* ------------------------------------------------------------------------ */
-/* Watched objects                                                          */
-/* ------------------------------------------------------------------------ */
+#include "frames.h"
 
-typedef struct {
-    uintptr_t addr;        /* the object's address (0: slot unused) */
-    uintptr_t block;       /* start of its memory block */
-    int64_t token;
-    int64_t death_ns;      /* 0 while alive */
-    int alive;
-    int kind;              /* free-list kind (altgc.h) or -1: while alive,
-                              it holds one unit of that kind's demand for
-                              an interposed tp_dealloc */
-} watch_entry;
+#include <string.h>
 
-static watch_entry *watches = NULL;
-static Py_ssize_t nwatches = 0, watches_cap = 0;
-static int64_t next_token = 1;
-/* Number of entries still alive: the hooks test it first. */
-Py_ssize_t agc_watch_live = 0;
-static uintptr_t watch_lo = UINTPTR_MAX, watch_hi = 0;
+PyDoc_STRVAR(frame_locals_doc,
+"_frame_locals(frame, /)\n--\n\n"
+"The (name, value) pairs of a running frame's locals, read without\n"
+"frame.f_locals (3.11-3.12); None from 3.13 (use frame.f_locals).");
 
-/* A live watch ends (its object died, or the watch is discarded). */
-static void
-watch_end(watch_entry *w)
-{
-    w->alive = 0;
-    agc_watch_live--;
-    if (w->kind >= 0) {
-        agc_dealloc_demand_drop(w->kind);
-    }
-}
-
-static void
-watch_mark_dead(watch_entry *w)
-{
-    w->death_ns = agc_now_ns();
-    watch_end(w);
-}
-
-void
-agc_watch_note_death(PyObject *op)
-{
-    uintptr_t a = (uintptr_t)op;
-    if (a < watch_lo || a > watch_hi) {
-        return;
-    }
-    for (Py_ssize_t i = 0; i < nwatches; i++) {
-        if (watches[i].alive && watches[i].addr == a) {
-            watch_mark_dead(&watches[i]);
-        }
-    }
-}
-
-void
-agc_watch_note_block(void *block)
-{
-    uintptr_t b = (uintptr_t)block;
-    if (b + 32 < watch_lo || b > watch_hi) {
-        return;
-    }
-    for (Py_ssize_t i = 0; i < nwatches; i++) {
-        if (watches[i].alive && watches[i].block == b) {
-            watch_mark_dead(&watches[i]);
-        }
-    }
-}
-
-/* Offset of op's memory block before op: PyGC_Head and the pre-header of
- * managed dicts / weakrefs for GC types, nothing otherwise.  -1 if op's
- * memory is not released through the object allocator or a hooked
- * deallocator (so its death could go unseen). */
-static Py_ssize_t
-block_offset(PyObject *op)
-{
-    PyTypeObject *tp = Py_TYPE(op);
-    if (PyType_HasFeature(tp, Py_TPFLAGS_HAVE_GC)) {
-        if (tp->tp_free != PyObject_GC_Del
-            || agc_freelist_kind(tp) == AGC_KIND_REFUSED) {
-            return -1;
-        }
-        return agc_has_pre32(tp) ? 32 : 16;
-    }
-    /* Free-listed non-containers (float, ...) die unseen by any hook. */
-    if (agc_nongc_freelisted(op) || tp->tp_free != PyObject_Free) {
-        return -1;
-    }
-    return 0;
-}
-
-/* _watch_add(obj) -> token.  obj borrowed.  TypeError if its death could
- * not be seen. */
-static PyObject *
-hg_watch_add(PyObject *module, PyObject *obj)
-{
-    Py_ssize_t off = block_offset(obj);
-    if (off < 0) {
-        PyErr_Format(PyExc_TypeError,
-                     "watch() argument 'obj': altgc cannot see when a %.100s "
-                     "object is freed (its memory does not go through the "
-                     "object allocator); watch a container holding it "
-                     "instead", Py_TYPE(obj)->tp_name);
-        return NULL;
-    }
-    /* Reuse a dead slot, else grow. */
-    Py_ssize_t i;
-    for (i = 0; i < nwatches; i++) {
-        if (watches[i].addr == 0) {
-            break;
-        }
-    }
-    if (i == nwatches) {
-        if (nwatches == watches_cap) {
-            Py_ssize_t cap = watches_cap ? watches_cap * 2 : 16;
-            watch_entry *w = PyMem_RawRealloc(watches,
-                                              (size_t)cap * sizeof(*w));
-            if (w == NULL) {
-                return PyErr_NoMemory();
-            }
-            watches = w;
-            watches_cap = cap;
-        }
-        nwatches++;
-    }
-    watch_entry *w = &watches[i];
-    w->addr = (uintptr_t)obj;
-    w->block = (uintptr_t)obj - (uintptr_t)off;
-    w->token = next_token++;
-    w->death_ns = 0;
-    w->alive = 1;
-    w->kind = agc_freelist_kind(Py_TYPE(obj));
-    agc_watch_live++;
-    if (w->kind >= 0) {
-        agc_dealloc_demand_add(w->kind);
-    }
-    if (w->addr < watch_lo) {
-        watch_lo = w->addr;
-    }
-    if (w->addr > watch_hi) {
-        watch_hi = w->addr;
-    }
-    return PyLong_FromLongLong(w->token);
-}
-
-static watch_entry *
-find_token(PyObject *arg)
-{
-    long long tok = PyLong_AsLongLong(arg);
-    if (tok == -1 && PyErr_Occurred()) {
-        return NULL;
-    }
-    for (Py_ssize_t i = 0; i < nwatches; i++) {
-        if (watches[i].addr != 0 && watches[i].token == tok) {
-            return &watches[i];
-        }
-    }
-    PyErr_Format(PyExc_KeyError, "no watch with token %lld", tok);
-    return NULL;
-}
-
-/* _watch_get(token) -> the object (new reference) if alive, else None. */
-static PyObject *
-hg_watch_get(PyObject *module, PyObject *arg)
-{
-    watch_entry *w = find_token(arg);
-    if (w == NULL) {
-        return NULL;
-    }
-    if (!w->alive) {
-        Py_RETURN_NONE;
-    }
-    return Py_NewRef((PyObject *)w->addr);
-}
-
-/* _watch_state(token) -> (alive, death time in ns of the monotonic clock
- * altgc uses, 0 while alive). */
-static PyObject *
-hg_watch_state(PyObject *module, PyObject *arg)
-{
-    watch_entry *w = find_token(arg);
-    if (w == NULL) {
-        return NULL;
-    }
-    return Py_BuildValue("(OL)", w->alive ? Py_True : Py_False,
-                         (long long)w->death_ns);
-}
-
-/* _watch_discard(token): forget a watch. */
-static PyObject *
-hg_watch_discard(PyObject *module, PyObject *arg)
-{
-    watch_entry *w = find_token(arg);
-    if (w == NULL) {
-        return NULL;
-    }
-    if (w->alive) {
-        watch_end(w);
-    }
-    memset(w, 0, sizeof(*w));
-    while (nwatches > 0 && watches[nwatches - 1].addr == 0) {
-        nwatches--;
-    }
-    Py_RETURN_NONE;
-}
-
-static PyObject *
-hg_now_ns(PyObject *module, PyObject *unused)
-{
-    return PyLong_FromLongLong((long long)agc_now_ns());
-}
-
-/* ------------------------------------------------------------------------ */
-/* The heap index                                                           */
-/* ------------------------------------------------------------------------ */
-
-enum { HG_EXT = 1, HG_EXCLUDED = 2 };
+enum {
+    HG_EXT = 1,
+    HG_EXCLUDED = 2
+};
 
 typedef struct {
     int valid;
@@ -397,7 +182,7 @@ hg_resize_slots(size_t want)
     return 0;
 }
 
-#define HG_GROW(arr, type, cap) \
+#define HG_GROW(arr, type, cap)                                               \
     ((type *)PyMem_RawRealloc((arr), (size_t)(cap) * sizeof(type)))
 
 /* Makes room for `want` nodes (arrays and table).  0, or -1 out of
@@ -417,15 +202,25 @@ hg_reserve(int64_t want)
             cap = INT32_MAX - 1;
         }
         PyObject **ptr = HG_GROW(HG.ptr, PyObject *, cap);
-        if (ptr) HG.ptr = ptr;
+        if (ptr) {
+            HG.ptr = ptr;
+        }
         uint8_t *gen = HG_GROW(HG.gen, uint8_t, cap);
-        if (gen) HG.gen = gen;
+        if (gen) {
+            HG.gen = gen;
+        }
         uint8_t *fl = HG_GROW(HG.flags, uint8_t, cap);
-        if (fl) HG.flags = fl;
+        if (fl) {
+            HG.flags = fl;
+        }
         uint8_t *in = HG_GROW(HG.inref, uint8_t, cap);
-        if (in) HG.inref = in;
+        if (in) {
+            HG.inref = in;
+        }
         int32_t *off = HG_GROW(HG.fwd_off, int32_t, cap + 1);
-        if (off) HG.fwd_off = off;
+        if (off) {
+            HG.fwd_off = off;
+        }
         if (!ptr || !gen || !fl || !in || !off) {
             return -1;
         }
@@ -547,8 +342,8 @@ hg_close(void)
             goto done;
         }
         for (Py_ssize_t k = 0; k < pb.n; k++) {
-            AGC_PREFETCH(&HG.slots[agc_home_of(agc_tag_of(pb.p[k]),
-                                               HG.nslots)]);
+            AGC_PREFETCH(
+                &HG.slots[agc_home_of(agc_tag_of(pb.p[k]), HG.nslots)]);
         }
         for (int32_t v = i; v < end; v++) {
             HG.fwd_off[v] = (int32_t)HG.nedges;
@@ -599,6 +394,10 @@ add_inputs(PyObject *lst, int gen, const char *what)
     }
     return 0;
 }
+
+PyDoc_STRVAR(build_doc,
+"_hg_build(gen_lists, extra, exclude, /)\n--\n\n"
+"Build the heap index; return (nodes, edges, bytes, ns).");
 
 /* _hg_build(gen_lists, extra, exclude) -> (nodes, edges, bytes, ns).
  * gen_lists: list of 3 lists (gc.get_objects(0..2)); extra: list of more
@@ -696,7 +495,7 @@ hg_build(PyObject *module, PyObject *args)
     }
     for (int32_t i = 0; i < HG.n; i++) {
         if (i + 16 < HG.n) {
-            AGC_PREFETCH(HG.ptr[i + 16]);   /* its refcount, next */
+            AGC_PREFETCH(HG.ptr[i + 16]); /* its refcount, next */
         }
         if (HG.flags[i] & HG_EXCLUDED) {
             continue;
@@ -786,7 +585,7 @@ validate_path(PyObject *root, const int32_t *idx, int32_t len)
     PyList_SET_ITEM(out, 0, Py_NewRef(root));
     /* `cur` stays alive: `out` holds it, and no Python code runs. */
     for (int32_t k = 1; k < len; k++) {
-        PyObject *next = HG.ptr[idx[k]];   /* compared, not read */
+        PyObject *next = HG.ptr[idx[k]]; /* compared, not read */
         if (!refers_to(cur, next)) {
             Py_DECREF(out);
             Py_RETURN_NONE;
@@ -796,6 +595,11 @@ validate_path(PyObject *root, const int32_t *idx, int32_t len)
     }
     return out;
 }
+
+PyDoc_STRVAR(paths_doc,
+"_hg_paths(target, roots, max_paths, /)\n--\n\n"
+"Paths from the named roots (or an external node) to target, or None\n"
+"if target is not in the index.");
 
 /* _hg_paths(target, roots, max_paths) -> None if the target is not in the
  * index, else (paths, stale, anon, reachable, indegree, gen) where paths is
@@ -881,7 +685,7 @@ hg_paths(PyObject *module, PyObject *args)
                 goto done;
             }
             if (v != t) {
-                continue;   /* a path starts at the nearest named root */
+                continue; /* a path starts at the nearest named root */
             }
         }
         if (v != t && (HG.flags[v] & HG_EXT) && first_ext < 0) {
@@ -996,7 +800,7 @@ hg_dominated(int32_t t, uint8_t *mark)
 static Py_ssize_t
 object_size(PyObject *op)
 {
-    PyObject *getsizeof = PySys_GetObject("getsizeof");   /* borrowed */
+    PyObject *getsizeof = PySys_GetObject("getsizeof"); /* borrowed */
     if (getsizeof == NULL) {
         return (Py_ssize_t)Py_TYPE(op)->tp_basicsize;
     }
@@ -1016,8 +820,8 @@ object_size(PyObject *op)
 }
 
 typedef struct {
-    uint8_t *insub;     /* 1 dominated, 2 dominated and collected */
-    PyObject **found;   /* strong references */
+    uint8_t *insub; /* 1 dominated, 2 dominated and collected */
+    PyObject **found; /* strong references */
     int32_t *fidx;
     int32_t nfound;
     int oom;
@@ -1039,6 +843,11 @@ retained_visit(PyObject *ref, void *arg)
     c->found[c->nfound++] = Py_NewRef(ref);
     return 0;
 }
+
+PyDoc_STRVAR(retained_doc,
+"_hg_retained(target, /)\n--\n\n"
+"(objects, bytes) target dominates, itself included, or None if it\n"
+"is not in the index.");
 
 /* _hg_retained(target) -> (objects, bytes) it dominates (hg_dominated),
  * itself included,
@@ -1116,6 +925,10 @@ done:
     return result;
 }
 
+PyDoc_STRVAR(stats_doc,
+"_hg_stats()\n--\n\n"
+"None, or (nodes, edges, bytes, build ns) of the heap index.");
+
 /* _hg_stats() -> None or (nodes, edges, bytes, build ns). */
 static PyObject *
 hg_stats(PyObject *module, PyObject *unused)
@@ -1127,12 +940,20 @@ hg_stats(PyObject *module, PyObject *unused)
                          (Py_ssize_t)hg_bytes(), (long long)HG.build_ns);
 }
 
+PyDoc_STRVAR(clear_doc,
+"_hg_clear()\n--\n\nFree the heap index.");
+
 static PyObject *
 hg_clear(PyObject *module, PyObject *unused)
 {
     hg_free();
     Py_RETURN_NONE;
 }
+
+PyDoc_STRVAR(set_external_doc,
+"_hg_set_external(obj, flag, /)\n--\n\n"
+"Mark obj as held (or not) from outside the heap; False if obj is\n"
+"not in the index.");
 
 /* _hg_set_external(obj, flag): whether something outside the heap holds
  * obj (the caller knows better than the build for the object it holds
@@ -1159,6 +980,10 @@ hg_set_external(PyObject *module, PyObject *args)
     Py_RETURN_TRUE;
 }
 
+PyDoc_STRVAR(contains_doc,
+"_hg_contains(obj, /)\n--\n\n"
+"Whether obj's address is a node of the heap index.");
+
 /* _hg_contains(obj) -> whether obj's address is a node (not read). */
 static PyObject *
 hg_contains(PyObject *module, PyObject *obj)
@@ -1166,22 +991,14 @@ hg_contains(PyObject *module, PyObject *obj)
     return PyBool_FromLong(HG.valid && hg_find(obj) >= 0);
 }
 
-/* framelocals.c */
-PyObject *agc_frame_locals(PyObject *module, PyObject *frame);
-
-PyMethodDef agc_heapgraph_methods[] = {
-    {"_frame_locals", agc_frame_locals, METH_O, NULL},
-    {"_watch_add", hg_watch_add, METH_O, NULL},
-    {"_watch_get", hg_watch_get, METH_O, NULL},
-    {"_watch_state", hg_watch_state, METH_O, NULL},
-    {"_watch_discard", hg_watch_discard, METH_O, NULL},
-    {"_now_ns", hg_now_ns, METH_NOARGS, NULL},
-    {"_hg_build", hg_build, METH_VARARGS, NULL},
-    {"_hg_paths", hg_paths, METH_VARARGS, NULL},
-    {"_hg_retained", hg_retained, METH_O, NULL},
-    {"_hg_stats", hg_stats, METH_NOARGS, NULL},
-    {"_hg_clear", hg_clear, METH_NOARGS, NULL},
-    {"_hg_contains", hg_contains, METH_O, NULL},
-    {"_hg_set_external", hg_set_external, METH_VARARGS, NULL},
-    {NULL, NULL, 0, NULL}
+PyMethodDef agc_heapindex_methods[] = {
+    {"_frame_locals", agc_frame_locals, METH_O, frame_locals_doc},
+    {"_hg_build", hg_build, METH_VARARGS, build_doc},
+    {"_hg_paths", hg_paths, METH_VARARGS, paths_doc},
+    {"_hg_retained", hg_retained, METH_O, retained_doc},
+    {"_hg_stats", hg_stats, METH_NOARGS, stats_doc},
+    {"_hg_clear", hg_clear, METH_NOARGS, clear_doc},
+    {"_hg_contains", hg_contains, METH_O, contains_doc},
+    {"_hg_set_external", hg_set_external, METH_VARARGS, set_external_doc},
+    {NULL, NULL, 0, NULL},
 };

@@ -1,0 +1,174 @@
+/*
+ * collector.h -- CPython's collection algorithm over the registry, the
+ * choice of generation and the scheduling of automatic collections
+ * (collector.c), and the collector's state.
+ *
+ * Everything runs with the GIL held.  The free-threaded build is refused
+ * (compat.h).
+ */
+#ifndef ALTGC_COLLECTOR_H
+#define ALTGC_COLLECTOR_H
+
+#include "events.h"
+#include "graph.h"
+#include "registry.h"
+
+#define AGC_NUM_GENERATIONS 3
+
+/* Debug flags: the same values as the gc module's. */
+#define AGC_DEBUG_STATS (1 << 0)
+#define AGC_DEBUG_COLLECTABLE (1 << 1)
+#define AGC_DEBUG_UNCOLLECTABLE (1 << 2)
+#define AGC_DEBUG_SAVEALL (1 << 5)
+#define AGC_DEBUG_LEAK                                                        \
+    (AGC_DEBUG_COLLECTABLE | AGC_DEBUG_UNCOLLECTABLE | AGC_DEBUG_SAVEALL)
+
+/* Phases of a collection whose durations are recorded. */
+enum {
+    AGC_PHASE_SHADOW,       /* shadow count := refcount */
+    AGC_PHASE_SUBTRACT,     /* subtract internal references */
+    AGC_PHASE_REACH,        /* reachability + legacy finalizers */
+    AGC_PHASE_FINALIZE,     /* weakrefs, tp_finalize, resurrection */
+    AGC_PHASE_CLEAR,        /* tp_clear, promotion, compaction */
+    AGC_NUM_PHASES
+};
+
+typedef struct {
+    Py_ssize_t collections;
+    Py_ssize_t collected;
+    Py_ssize_t uncollectable;
+    Py_ssize_t candidates;     /* objects examined, summed (3.15's key) */
+    int64_t total_pause_ns;
+    int64_t last_pause_ns;
+    int64_t max_pause_ns;
+} agc_genstats;
+
+typedef struct {
+    uintptr_t id;
+    uint32_t name_off;
+    uint32_t group;
+} agc_cycle_rec;
+
+/* What the last collection did (module.c turns it into a dict). */
+typedef struct {
+    int valid;
+    int generation;
+    int automatic;
+    Py_ssize_t examined;
+    Py_ssize_t candidates;     /* the tracked mortal objects among those
+                                  examined (CPython's `candidates`) */
+    Py_ssize_t unreachable;
+    Py_ssize_t collected;
+    Py_ssize_t uncollectable;
+    Py_ssize_t resurrected;
+    int64_t phase_ns[AGC_NUM_PHASES];
+    int64_t total_ns;
+    /* The garbage's groups, recorded without allocating Python objects
+     * (so without running the builtin gc or any finalizer mid-collection):
+     * for each recorded object its id, its group and the offset of its
+     * type's name in `names` (a copy of tp_name: the type may die). */
+    agc_cycle_rec *recs;       /* PyMem_Raw */
+    Py_ssize_t nrecs;
+    char *names;               /* PyMem_Raw, NUL-separated */
+    size_t names_len;
+    /* The subgraph among the recorded objects (PyMem_Raw, CSR), kept until
+     * last_collection() asks for the groups: computing them is left to
+     * that call (grouped: done, recs[].group, ngroups set). */
+    Py_ssize_t *offsets;
+    uint32_t *edges;
+    int grouped;
+    Py_ssize_t ngroups;
+    int cycles_truncated;
+} agc_lastinfo;
+
+/* What a mode layered above the collector (install mode) adds to every
+ * collection; NULL members do nothing.  The collector calls them, never
+ * names them: it knows nothing above itself. */
+typedef struct {
+    /* Before a requested collection or analysis (not an automatic one):
+     * 0, or -1 with an exception (then nothing is collected). */
+    int (*before)(void);
+    /* After every collection, requested or automatic, of `generation`.
+     * Errors go to sys.unraisablehook. */
+    void (*after)(int generation);
+} agc_collect_mode;
+
+/* The process-wide collector.  There is one per process because the
+ * hooks that learn of deaths (allocator, tp_dealloc) are process-wide;
+ * altgc refuses to load in subinterpreters (module.c).  The registry it
+ * collects is agc_reg (registry.h); generation 0's count is
+ * agc_events.count0 (events.h), which the death hooks decrement. */
+typedef struct {
+    int initialized;
+    int enabled;
+    int collecting; /* a collection is under way (set and
+                                  cleared by the collector only) */
+    int scheduled; /* an automatic collection is pending */
+    int debug;
+    int threshold[AGC_NUM_GENERATIONS];
+    Py_ssize_t count[AGC_NUM_GENERATIONS]; /* [1] and [2]; [0] is
+                                               agc_events.count0 */
+    Py_ssize_t long_lived_total;
+    Py_ssize_t long_lived_pending;
+    int pending_freeze; /* +1 freeze / -1 unfreeze asked for while
+                                  collecting; applied afterwards */
+    Py_ssize_t cycle_detail_limit; /* record cycles up to this many
+                                        unreachable objects */
+    agc_genstats stats[AGC_NUM_GENERATIONS];
+    agc_lastinfo last;
+    PyObject *garbage; /* strong: list, altgc.garbage */
+    PyObject *callbacks; /* strong: list, altgc.callbacks */
+    agc_collect_mode mode; /* install mode's part (install.c) */
+} agc_state;
+
+extern agc_state AGC;
+
+/* A collection is under way: requests that arrive now (freeze, install)
+ * are deferred or refused by their callers; a collection requested now
+ * does not start (agc_collect). */
+static inline int
+agc_collecting(void)
+{
+    return AGC.collecting;
+}
+
+/* The count of generation g, as gc.get_count() reports it. */
+static inline Py_ssize_t
+agc_gen_count(int g)
+{
+    return g == 0 ? agc_events.count0 : AGC.count[g];
+}
+
+/* agc_collect: a requested collection of `generation` (0..2): collect(),
+ * or the builtin gc's collect() in install mode.  Install mode's
+ * AGC.mode.before runs first, AGC.mode.after last.  Returns the
+ * number of unreachable objects found (collected + uncollectable); 0
+ * without doing anything when a collection is under way already (the
+ * re-entrancy rule: it is enforced here, for every collection, and
+ * nowhere else; as gc.collect() returns 0 then); -1 with an exception
+ * set (only MemoryError before anything was changed, or install mode's
+ * adoption failing).  Sets and clears AGC.collecting itself. */
+Py_ssize_t agc_collect(int generation);
+
+/* agc_find_unreachable: the same analysis, nothing finalized or freed.
+ * Returns a new reference to a list of lists (the strongly connected
+ * groups of the unreachable set), or NULL with an exception set
+ * (RuntimeError during a collection).  AGC.mode.before runs first. */
+PyObject *agc_find_unreachable(int generation);
+
+/* An object was registered (count0 went up): schedules an automatic
+ * collection at the next safe point when count0 has passed threshold0, as
+ * _PyObject_GC_Link does.  Never fails. */
+void agc_maybe_schedule(void);
+
+/* CPython's gc_collect_generations: collects the oldest generation whose
+ * count exceeds its threshold, the full collection only when enough
+ * objects await it.  An automatic collection: errors go to
+ * sys.unraisablehook. */
+void agc_collect_generations(void);
+
+/* Builds last_collection()'s "cycles" list: a new reference, or NULL with
+ * an exception. */
+PyObject *agc_last_cycles(void);
+
+#endif /* ALTGC_COLLECTOR_H */

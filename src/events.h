@@ -1,0 +1,111 @@
+/*
+ * events.h -- the receiver of the death hooks' events (events.c).
+ *
+ * The hooks (hooks.c) learn of three things and forward every one of them
+ * here, to this one small interface, as memray's hooks forward theirs to
+ * one tracker:
+ *
+ *   agc_event_dealloc(op)   an interposed tp_dealloc: op is dying
+ *   agc_event_free(block)   the allocator frees or moves a memory block
+ *   agc_event_alloc()       the allocator hands out an object
+ *
+ * The receiver fans them out to the registry (registry.h), the watch
+ * table (watch.h), the young count (generation 0's count, which the
+ * collector reads and resets) and install mode's allocation budget.  It
+ * sits above the registry and the watch table and knows nothing above
+ * itself: install mode hands it the function to call when the budget is
+ * spent (agc_events.budget_spent).
+ *
+ * The functions are static inline and run inside the allocator hook, so
+ * they never fail, never call into Python and never take a reference;
+ * the deaths of unregistered objects (nearly all of them) cost no call.
+ * (docs/DESIGN.md, "Learning of deaths")
+ */
+#ifndef ALTGC_EVENTS_H
+#define ALTGC_EVENTS_H
+
+#include "registry.h"
+#include "watch.h"
+
+typedef struct {
+    /* Generation 0's count: registrations (and, in install mode, the
+     * builtin gc's container allocations) minus registered deaths since
+     * the last collection, as CPython's generations[0].count. */
+    Py_ssize_t count0;
+    /* Object allocations left before budget_spent() is called.  Install
+     * mode sets it; PY_SSIZE_T_MAX otherwise, so the test never fires. */
+    Py_ssize_t budget;
+    /* Called when the budget runs out (from the allocator hook: must not
+     * call Python or fail).  Install mode's; by default it only re-arms
+     * the budget to PY_SSIZE_T_MAX. */
+    void (*budget_spent)(void);
+} agc_events_state;
+
+extern agc_events_state agc_events;
+
+static inline void
+agc_events_count_death(void)
+{
+    /* CPython decrements count0 when a tracked object is freed. */
+    if (agc_events.count0 > 0) {
+        agc_events.count0--;
+    }
+}
+
+/* A registered or watched object may be dying (op borrowed, refcount 0,
+ * its memory still its own): forget it. */
+static inline void
+agc_event_dealloc(PyObject *op)
+{
+    if (agc_watch_live != 0) {
+        agc_watch_note_death(op);
+    }
+    /* While the collector announces deaths (agc_registry_expect), most
+     * deaths are the announced one: straight to the registry, which
+     * checks that first and filters the others itself. */
+    agc_registry *reg = &agc_reg;
+    if ((agc_registry_expecting(reg)
+         || agc_registry_maybe_obj(reg, (uintptr_t)op))
+        && agc_registry_discard(reg, op)) {
+        agc_events_count_death();
+    }
+}
+
+/* A block is about to be freed or moved: if it held a registered object,
+ * that object is dead now.  `block`: borrowed; nothing in it is read but,
+ * for a removed free-list-kind entry, the object's type (registry.h). */
+static AGC_ALWAYS_INLINE void
+agc_event_free(void *block)
+{
+    agc_registry *reg = &agc_reg;
+    if (agc_watch_live != 0 && block != NULL) {
+        agc_watch_note_block(block);
+    }
+    if (agc_registry_empty(reg) || block == NULL) {
+        return;
+    }
+    if (agc_registry_expecting(reg)) {
+        /* see agc_event_dealloc */
+        if (agc_registry_discard_block(reg, block)) {
+            agc_events_count_death();
+        }
+        return;
+    }
+    if (!agc_registry_maybe_block(reg, (uintptr_t)block)) {
+        return;
+    }
+    if (agc_registry_discard_block(reg, block)) {
+        agc_events_count_death();
+    }
+}
+
+/* An object allocation: install mode counts them down to its next poll. */
+static inline void
+agc_event_alloc(void)
+{
+    if (--agc_events.budget <= 0) {
+        agc_events.budget_spent();
+    }
+}
+
+#endif /* ALTGC_EVENTS_H */

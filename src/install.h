@@ -1,0 +1,51 @@
+/*
+ * install.h -- install mode: altgc as the process's cycle collector
+ * (install.c).  Above the collector, below the module facade: it calls the
+ * collector and the registry; the collector reaches it only through the
+ * AGC.mode callbacks and the receiver through agc_events.budget_spent,
+ * both set by agc_install_init.
+ */
+#ifndef ALTGC_INSTALL_H
+#define ALTGC_INSTALL_H
+
+#include "collector.h"
+
+typedef struct {
+    int active;
+    int poll_scheduled;        /* a poll is queued as a pending call */
+    /* The builtin gc's functions (strong), set while installed. */
+    PyObject *b_get_objects;   /* 3.11, 3.14+ adoption */
+    PyObject *b_get_count;
+    PyObject *b_freeze;
+    PyObject *b_unfreeze;
+    PyObject *b_collect;
+    PyObject *spare;           /* get_objects()'s list, kept (3.11, 3.14+) */
+    int in_builtin_collect;    /* altgc itself called the builtin collect */
+    int warned_builtin_enabled;
+    /* Figures for install_info(). */
+    Py_ssize_t adopted;        /* objects adopted in total */
+    Py_ssize_t adoptions;      /* adoption passes */
+    Py_ssize_t polls;          /* polls run */
+    int64_t adopt_ns;          /* time spent adopting */
+    int64_t poll_ns;           /* time spent polling (adoption excluded) */
+} agc_install_state;
+
+extern agc_install_state agc_inst;
+
+/* Hands the collector and the receiver install mode's callbacks.  Never
+ * fails. */
+void agc_install_init(void);
+
+/* Adopts every container the builtin gc tracks in its generations 0-2 and
+ * freezes them there, so the builtin gc skips them.  No-op when not
+ * installed.  0, or -1 with an exception. */
+int agc_install_sync(void);
+
+/* Re-arms the poll after thresholds or the enabled flag changed. */
+void agc_install_rearm(void);
+
+/* _install, _uninstall, _install_info, _on_builtin_collect (module.c adds
+ * them). */
+extern PyMethodDef agc_install_methods[];
+
+#endif /* ALTGC_INSTALL_H */

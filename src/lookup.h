@@ -1,0 +1,588 @@
+/*
+ * lookup.h -- the collector's scratch state and the lookup of referents
+ * (included by collector.c only).
+ *
+ * A collection of generation g looks at the "young" objects: the registry
+ * range [start[g], n) as it is when the collection starts.  Per young
+ * object it keeps, in scratch arrays indexed by (index - young start):
+ *
+ *   shadow     the shadow reference count (CPython's gc_refs)
+ *   state      where the object stands, one of the ST_* values below
+ *
+ * (both in one agc_node).  Everything here answers one question fast:
+ * "is this referent young, and at which index?" -- through a private young
+ * index for young collections (ytab_*), else through batched, prefetched
+ * probes of the registry's table (flush_batch), with a small cache of
+ * referents known not to be young -- and applies the pass's update to the
+ * answer (apply_update).  The subtract pass also captures the young-to-
+ * young edges it meets, for the later passes.
+ *
+ * The functions are static, and this header is included by collector.c
+ * alone, so that the compiler inlines them into the collector's loops as
+ * one translation unit: the collection's instruction counts depend on it.
+ */
+#ifndef ALTGC_LOOKUP_H
+#define ALTGC_LOOKUP_H
+
+#include "registry.h"
+
+enum {
+    ST_TENTATIVE = 0,  /* not (yet) known reachable */
+    ST_HOLE,           /* no object at this index any more */
+    ST_REACHABLE,      /* reachable from outside the young set */
+    ST_UNREACHABLE,    /* collectable garbage */
+    ST_LEGACY,         /* garbage kept alive by a legacy tp_del */
+    ST_RESURRECTED,    /* garbage made reachable again by a finalizer */
+    ST_OUTSIDE,        /* registered, but the interpreter has untracked it,
+                          or it is dying (refcount 0, agc_is_dying: its
+                          deallocation may be deferred by the trashcan):
+                          as the builtin gc, which only examines tracked
+                          objects, the collection neither examines nor
+                          traverses it */
+    ST_DOOMED,         /* garbage held by delete_garbage until released */
+};
+
+#define AGC_BATCH 64
+#define AGC_MISSES 8        /* entries of the known-not-young cache */
+
+/* Scratch state of one young object.  `op` is a copy of its registry
+ * entry's address (valid for confirming a table lookup: a slot that maps
+ * to young index j belongs to the live object there) with the ST_* state
+ * in its low 3 bits; `shadow` is the shadow reference count.  Keeping
+ * both in one 16-byte node makes a referent's update touch one cache line
+ * besides its table slot. */
+typedef struct {
+    uintptr_t op;
+    Py_ssize_t shadow;
+} agc_node;
+
+#define STATE(w, j) ((uint8_t)((w)->nodes[j].op & 7))
+#define SET_STATE(w, j, s)                                                    \
+    ((w)->nodes[j].op = ((w)->nodes[j].op & ~(uintptr_t)7) | (uintptr_t)(s))
+#define NODE_OBJ(w, j) ((PyObject *)((w)->nodes[j].op & ~(uintptr_t)7))
+
+enum {
+    MODE_DECREF,
+    MODE_DECREF_WITHIN,
+    MODE_MARK
+};
+
+typedef struct {
+    agc_registry *reg;
+    /* The registry's address range when the collection started: every
+     * young object lies in it (the range only grows while objects are
+     * registered, and is reset only when none is). */
+    uintptr_t lo_addr;
+    uintptr_t hi_addr;
+    Py_ssize_t ys;            /* young range [ys, ye) */
+    Py_ssize_t ye;
+    agc_node *nodes;
+    uint32_t *stack;
+    Py_ssize_t sp;
+    uint8_t from;             /* MODE_MARK: state that may change ... */
+    uint8_t to;               /* ... into this one */
+    Py_ssize_t scan;          /* MODE_MARK: nodes below this are pushed on
+                                 the stack; the others the scan will meet */
+    uint8_t within;           /* MODE_DECREF_WITHIN: the set's state */
+    /* Referents reported by tp_traverse wait in `batch` and are looked up
+     * a batch at a time, their table slots and entries prefetched first:
+     * the lookups' cache misses then overlap instead of following one
+     * another.  `mode` says what a found referent's update is. */
+    int mode;
+    visitproc visit;          /* the visitor of `mode` (set_mode) */
+    int python_ran;           /* a callback or finalizer was called */
+    /* Young objects that are exact tuples or dicts, a bit each (set by
+     * deduce_unreachable, which reads every object's header anyway):
+     * the only objects untrack_atomic needs to look at. */
+    uint64_t *atomic_bits;
+    Py_ssize_t candidates;    /* deduce_unreachable: tracked mortal young
+                                 objects (CPython's update_refs count) */
+    int nbatch;
+    PyObject *batch[AGC_BATCH];
+    /* Young index: when the young set is a small part of the registry (a
+     * young collection), a private open-addressing table from address to
+     * young index, built at the start.  Every lookup of the collection then
+     * stays in this small, cache-resident table -- a referent that is not
+     * in it is not young, whatever else it is -- instead of probing the
+     * registry's table, which holds the whole heap.  NULL: use the
+     * registry's table.  Entries of young objects that die during the
+     * collection stay; their nodes are ST_HOLE by then, which no update
+     * touches. */
+    struct ytab_slot {
+        PyObject *key;
+        Py_ssize_t j;
+    } *ytab;
+    size_t ytab_mask;
+    /* Young-to-young edges captured by the subtract pass, so that the
+     * reachability pass and the garbage's components read them instead of
+     * traversing and looking every referent up again: the referents'
+     * young indices, cap_edges[cap_off[j] .. cap_off[j + 1]) for young
+     * object j < cap_upto (the sources whose lists are complete; the
+     * capture stops when CAPTURE_PER_OBJECT edges per young object are
+     * used up or memory is short).  Valid until Python code runs: only
+     * deduce_unreachable and garbage_subgraph read them.  Sources come
+     * in index order, so cap_off is filled lazily up to cap_next. */
+    uint32_t *cap_edges;
+    uint32_t *cap_off;
+    size_t cap_n;
+    size_t cap_size;
+    size_t cap_max;
+    Py_ssize_t cap_next;      /* cap_off[0 .. cap_next) are set */
+    Py_ssize_t cap_upto;
+    Py_ssize_t cap_src;       /* the object being traversed */
+    int capturing;
+    int32_t batch_src[AGC_BATCH];   /* source of each batched referent */
+    Py_ssize_t batch_cnt[AGC_BATCH];  /* ... and how many times in a row
+                                          that source visited it */
+    /* The young index's last answer (visit_*_ytab): consecutive visits of
+     * one referent, [x] * n, need one probe.  Reset by set_mode. */
+    PyObject *last_ref;
+    Py_ssize_t last_j;
+    /* The last edge captured, so that a run of the same edge is kept
+     * once (duplicates change no reachability and no component). */
+    Py_ssize_t cap_last_src;
+    Py_ssize_t cap_last_t;
+    /* edge collection for the strongly connected components */
+    Py_ssize_t *local;        /* young index -> node number, or -1 */
+    uint32_t *edges;
+    Py_ssize_t nedges;
+    Py_ssize_t edges_cap;
+    int edges_failed;
+    /* Referents found not young (old, or not registered), direct-mapped:
+     * the type an instance heap's every object visits, say, is then
+     * dropped without hashing it again.  Never reset: the young set only
+     * shrinks during a collection, so what was not young stays so. */
+    PyObject *miss[AGC_MISSES];
+} agc_work;
+
+static inline Py_ssize_t ytab_find(const agc_work *w, PyObject *ref);
+
+/* Young index of `ref` (borrowed), or -1 when it is not a registered young
+ * object.  Through the young index, when there is one, the index may be
+ * that of a young object that has died since (its node is ST_HOLE): the
+ * callers check the state. */
+static inline Py_ssize_t
+young_index(const agc_work *w, PyObject *ref)
+{
+    if (ref == NULL) {
+        return -1;      /* a hostile tp_traverse may visit NULL */
+    }
+    if (w->ytab != NULL) {
+        return ytab_find(w, ref);
+    }
+    Py_ssize_t idx = agc_registry_find(w->reg, ref);
+    if (idx < w->ys || idx >= w->ye) {
+        return -1;
+    }
+    return idx - w->ys;
+}
+
+/* Object at young index j (borrowed), or NULL for a hole. */
+static inline PyObject *
+young_obj(const agc_work *w, Py_ssize_t j)
+{
+    return agc_registry_obj(w->reg, w->ys + j);
+}
+
+static void
+traverse(PyObject *op, visitproc visit, agc_work *w)
+{
+    traverseproc tp = Py_TYPE(op)->tp_traverse;
+    if (tp != NULL) {
+        (void)tp(op, visit, w);
+    }
+}
+
+/* The update a referent at young index j receives, by mode, for `times`
+ * references to it. */
+static inline void
+apply_update(agc_work *w, Py_ssize_t j, PyObject *ref, Py_ssize_t times)
+{
+    switch (w->mode) {
+    case MODE_DECREF:
+        w->nodes[j].shadow -= times;
+        break;
+    case MODE_DECREF_WITHIN:
+        if (STATE(w, j) == w->within) {
+            w->nodes[j].shadow -= times;
+        }
+        break;
+    default:   /* MODE_MARK */
+        if (STATE(w, j) == w->from) {
+            SET_STATE(w, j, w->to);
+            if (j < w->scan) {
+                w->stack[w->sp++] = (uint32_t)j;
+                AGC_PREFETCH(ref);      /* it will be traversed soon */
+            }
+        }
+        break;
+    }
+}
+
+static inline size_t
+ytab_home(PyObject *ref, size_t mask)
+{
+    uint64_t a = (uint64_t)(uintptr_t)ref >> 4;
+    return (size_t)((a * 0x9E3779B97F4A7C15ULL) >> 32) & mask;
+}
+
+/* Young index of `ref` through the young index, or -1. */
+static inline Py_ssize_t
+ytab_find(const agc_work *w, PyObject *ref)
+{
+    size_t i = ytab_home(ref, w->ytab_mask);
+    for (;;) {
+        PyObject *k = w->ytab[i].key;
+        if (k == ref) {
+            return w->ytab[i].j;
+        }
+        if (k == NULL) {
+            return -1;
+        }
+        i = (i + 1) & w->ytab_mask;
+    }
+}
+
+/* Builds the young index when the young set is at most a quarter of the
+ * registry, or small enough (YTAB_SMALL objects, a table of at most 1 MiB)
+ * for the index to stay in the cache even when it duplicates the
+ * registry's table: a direct address -> index probe is cheaper than the
+ * registry's tag, slot and confirmation.  Leaves w->ytab NULL (registry
+ * table used) otherwise or when memory is short. */
+#define YTAB_SMALL ((Py_ssize_t)1 << 15)
+
+static void
+ytab_build(agc_work *w)
+{
+    Py_ssize_t m = w->ye - w->ys;
+    if (m == 0
+        || (m > YTAB_SMALL
+            && (size_t)m * 4 > (size_t)agc_registry_size(w->reg))) {
+        return;
+    }
+    size_t size = 64;
+    while (size < (size_t)m * 2) {
+        size *= 2;
+    }
+    w->ytab = PyMem_RawCalloc(size, sizeof(*w->ytab));
+    if (w->ytab == NULL) {
+        return;
+    }
+    w->ytab_mask = size - 1;
+    for (Py_ssize_t j = 0; j < m; j++) {
+        PyObject *op = young_obj(w, j);
+        if (op == NULL) {
+            continue;
+        }
+        size_t i = ytab_home(op, w->ytab_mask);
+        while (w->ytab[i].key != NULL) {
+            i = (i + 1) & w->ytab_mask;
+        }
+        w->ytab[i].key = op;
+        w->ytab[i].j = j;
+    }
+}
+
+static inline size_t
+miss_slot(PyObject *ref)
+{
+    return ((uintptr_t)ref >> 4) & (AGC_MISSES - 1);
+}
+
+/* ref (borrowed) is not young. */
+static inline void
+note_miss(agc_work *w, PyObject *ref)
+{
+    w->miss[miss_slot(ref)] = ref;
+}
+
+/* Edge capture (see agc_work).  A young set captures up to this many
+ * young referents per object on average (4 bytes each, freed when the
+ * collection ends). */
+#define CAPTURE_PER_OBJECT 8
+
+/* Records the edge src -> t (young indices), or ends the capture at src
+ * when the buffer is full and cannot grow. */
+static inline void
+cap_append(agc_work *w, Py_ssize_t src, Py_ssize_t t)
+{
+    if (src == w->cap_last_src && t == w->cap_last_t) {
+        return;
+    }
+    w->cap_last_src = src;
+    w->cap_last_t = t;
+    while (w->cap_next <= src) {
+        w->cap_off[w->cap_next++] = (uint32_t)w->cap_n;
+    }
+    if (w->cap_n == w->cap_size) {
+        size_t size = w->cap_size * 2;
+        if (size > w->cap_max) {
+            size = w->cap_max;
+        }
+        uint32_t *e = size > w->cap_size
+                          ? PyMem_RawRealloc(w->cap_edges, size * sizeof(*e))
+                          : NULL;
+        if (e == NULL) {
+            w->capturing = 0;       /* src's list is incomplete */
+            w->cap_upto = src;
+            return;
+        }
+        w->cap_edges = e;
+        w->cap_size = size;
+    }
+    w->cap_edges[w->cap_n++] = (uint32_t)t;
+}
+
+/* Looks up the batched referents and applies the mode's update to those
+ * that are young.  Three passes: compute home slots and prefetch them;
+ * probe the table by tag and prefetch the candidate entry and its scratch
+ * state; confirm the candidate (a tag match is not proof) and update. */
+static void
+flush_batch(agc_work *w)
+{
+    agc_registry *reg = w->reg;
+    int n = w->nbatch;
+    size_t pos[AGC_BATCH];
+    uint32_t tags[AGC_BATCH];
+    Py_ssize_t cand[AGC_BATCH];
+    w->nbatch = 0;
+    for (int i = 0; i < n; i++) {
+        tags[i] = agc_tag_of(w->batch[i]);
+        pos[i] = agc_registry_probe_start(reg, tags[i]);
+    }
+    for (int i = 0; i < n; i++) {
+        /* The first slot with the referent's tag is the candidate.  A
+         * young candidate is confirmed in the next pass against its
+         * (prefetched) node.  An old one needs no confirmation if no other
+         * slot of the probe run has the tag: the referent is then that old
+         * object or not registered, young either way not.  Walking on to
+         * the end of the run reads adjacent slots, cheaper than the random
+         * read of the old entry; a second match takes the slow path. */
+        size_t p = pos[i];
+        Py_ssize_t k = -1;
+        int matches = 0;
+        for (;;) {
+            if (p == (size_t)-1) {
+                break;
+            }
+            uint64_t s = agc_registry_probe_slot(reg, p);
+            if (s == 0) {
+                break;
+            }
+            if ((uint32_t)(s >> 32) == tags[i]) {
+                if (matches++ == 0) {
+                    k = agc_slot_index(s);
+                    if (k >= w->ys && k < w->ye) {
+                        break;
+                    }
+                }
+            }
+            p = agc_registry_probe_next(reg, p);
+        }
+        if (k >= w->ys && k < w->ye) {
+            AGC_PREFETCH(&w->nodes[k - w->ys]);
+            cand[i] = k;
+        }
+        else {
+            cand[i] = matches > 1 ? -2 : -1;
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        Py_ssize_t k = cand[i];
+        PyObject *ref = w->batch[i];
+        if (k == -1) {
+            note_miss(w, ref);          /* old or not registered */
+            continue;
+        }
+        if (k == -2 || NODE_OBJ(w, k - w->ys) != ref) {
+            k = agc_registry_find(reg, ref);       /* tag collision */
+            if (k < w->ys || k >= w->ye) {
+                note_miss(w, ref);
+                continue;
+            }
+        }
+        apply_update(w, k - w->ys, ref, w->batch_cnt[i]);
+        if (w->capturing && w->mode == MODE_DECREF) {
+            cap_append(w, w->batch_src[i], k - w->ys);
+        }
+    }
+}
+
+/* The visitor every hot traversal uses: queue the referent.  `ref` is
+ * borrowed; NULL (a hostile tp_traverse) and addresses outside the
+ * registry's range are dropped at once. */
+static int
+visit_batched(PyObject *ref, void *arg)
+{
+    agc_work *w = arg;
+    uintptr_t a = (uintptr_t)ref;
+    if (a < w->lo_addr || a > w->hi_addr) {
+        return 0;       /* also NULL */
+    }
+    if (w->ytab != NULL) {
+        Py_ssize_t j = ytab_find(w, ref);
+        if (j >= 0) {
+            apply_update(w, j, ref, 1);
+        }
+        return 0;
+    }
+    if (w->miss[miss_slot(ref)] == ref) {
+        return 0;
+    }
+    int n = w->nbatch;
+    if (n > 0 && w->batch[n - 1] == ref
+        && w->batch_src[n - 1] == (int32_t)w->cap_src) {
+        w->batch_cnt[n - 1]++;      /* the same referent again: [x] * n */
+        return 0;
+    }
+    w->batch_src[n] = (int32_t)w->cap_src;
+    w->batch_cnt[n] = 1;
+    w->batch[w->nbatch++] = ref;
+    if (w->nbatch == AGC_BATCH) {
+        flush_batch(w);
+    }
+    return 0;
+}
+
+/* The visitors of the two hot modes when a young index serves: one probe
+ * of the small table, no batching, no mode switch.  `ref` borrowed; NULL
+ * (a hostile tp_traverse) dropped. */
+/* Young index of ref (not NULL) through the young index, remembering the
+ * last answer. */
+static inline Py_ssize_t
+ytab_find_last(agc_work *w, PyObject *ref)
+{
+    if (ref != w->last_ref) {
+        w->last_ref = ref;
+        w->last_j = ytab_find(w, ref);
+    }
+    return w->last_j;
+}
+
+static int
+visit_mark_ytab(PyObject *ref, void *arg)
+{
+    agc_work *w = arg;
+    if (ref != NULL) {
+        Py_ssize_t j = ytab_find_last(w, ref);
+        if (j >= 0 && STATE(w, j) == w->from) {
+            SET_STATE(w, j, w->to);
+            if (j < w->scan) {
+                w->stack[w->sp++] = (uint32_t)j;
+                AGC_PREFETCH(ref);
+            }
+        }
+    }
+    return 0;
+}
+
+/* Sets up the capture for a young set of m objects; capturing stays 0
+ * when memory is short. */
+static void
+capture_start(agc_work *w, Py_ssize_t m)
+{
+    w->cap_max = (size_t)m * CAPTURE_PER_OBJECT + 64;
+    if (w->cap_max > UINT32_MAX) {
+        w->cap_max = UINT32_MAX;
+    }
+    w->cap_size = (size_t)m * 2 + 64;
+    if (w->cap_size > w->cap_max) {
+        w->cap_size = w->cap_max;
+    }
+    w->cap_edges = PyMem_RawMalloc(w->cap_size * sizeof(uint32_t));
+    w->cap_off = PyMem_RawMalloc(((size_t)m + 1) * sizeof(uint32_t));
+    w->cap_n = 0;
+    w->cap_next = 0;
+    w->cap_upto = 0;
+    w->cap_last_src = -1;
+    w->capturing = w->cap_edges != NULL && w->cap_off != NULL;
+}
+
+/* After the subtract pass over m objects: the lists still being captured
+ * are complete. */
+static void
+capture_end(agc_work *w, Py_ssize_t m)
+{
+    if (w->capturing) {
+        while (w->cap_next <= m) {
+            w->cap_off[w->cap_next++] = (uint32_t)w->cap_n;
+        }
+        w->cap_upto = m;
+        w->capturing = 0;
+    }
+}
+
+/* The MODE_DECREF visitor when a young index serves; also captures the
+ * edge while the capture lasts. */
+static int
+visit_decref_ytab(PyObject *ref, void *arg)
+{
+    agc_work *w = arg;
+    if (ref != NULL) {
+        Py_ssize_t j = ytab_find_last(w, ref);
+        if (j >= 0) {
+            w->nodes[j].shadow--;
+            if (w->capturing) {
+                cap_append(w, w->cap_src, j);
+            }
+        }
+    }
+    return 0;
+}
+
+/* Sets the update the visitor applies, and the visitor. */
+static void
+set_mode(agc_work *w, int mode)
+{
+    w->mode = mode;
+    w->last_ref = NULL;     /* Python code may have run since */
+    if (w->ytab == NULL || mode == MODE_DECREF_WITHIN) {
+        w->visit = visit_batched;
+    }
+    else if (mode == MODE_DECREF) {
+        w->visit = visit_decref_ytab;
+    }
+    else {
+        w->visit = visit_mark_ytab;
+    }
+}
+
+static int
+work_init(agc_work *w, int generation)
+{
+    memset(w, 0, sizeof(*w));
+    w->reg = &agc_reg;
+    agc_registry_range(w->reg, &w->lo_addr, &w->hi_addr);
+    w->ys = agc_registry_gen_start(w->reg, generation);
+    w->ye = agc_registry_end(w->reg);
+    size_t m = (size_t)(w->ye - w->ys) + 1;
+    w->nodes = PyMem_RawMalloc(m * sizeof(agc_node));
+    w->stack = PyMem_RawMalloc(m * sizeof(uint32_t));
+    w->atomic_bits = PyMem_RawCalloc(m / 64 + 1, sizeof(uint64_t));
+    if (w->nodes == NULL || w->stack == NULL || w->atomic_bits == NULL) {
+        PyMem_RawFree(w->nodes);
+        PyMem_RawFree(w->stack);
+        PyMem_RawFree(w->atomic_bits);
+        w->nodes = NULL;
+        w->stack = NULL;
+        w->atomic_bits = NULL;
+        PyErr_NoMemory();
+        return -1;
+    }
+    ytab_build(w);
+    return 0;
+}
+
+static void
+work_fini(agc_work *w)
+{
+    PyMem_RawFree(w->cap_edges);
+    PyMem_RawFree(w->cap_off);
+    PyMem_RawFree(w->ytab);
+    PyMem_RawFree(w->nodes);
+    PyMem_RawFree(w->stack);
+    PyMem_RawFree(w->atomic_bits);
+    PyMem_RawFree(w->edges);
+}
+
+#endif /* ALTGC_LOOKUP_H */
