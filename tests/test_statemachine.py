@@ -101,6 +101,9 @@ _NIDS = itertools.count(1)  # node ids, unique for the whole process
 _DEL_LOG = []  # nids whose __del__ ran
 _CB_LOG = []  # (weakref nid, referent already cleared?)
 RESURRECTED = []  # where DelResurrect objects put themselves
+# 3.15 clears callback-less weakrefs only after the resurrection check
+# (docs/VERSIONS.md, "weakref clearing").
+WEAKREFS_SPLIT = sys.version_info >= (3, 15)
 
 
 class Plain:  # __dict__ + __weakref__
@@ -1050,20 +1053,27 @@ class AltgcMachine(RuleBasedStateMachine):
 
         # 1. weakrefs: those in the garbage are cleared, no callback; those
         #    to the garbage are cleared, callback if not garbage themselves.
+        #    3.15 clears only the weakrefs with a callback here; the others,
+        #    and the weakrefs in the garbage, wait until after the
+        #    resurrection check (step 3) and are cleared if still garbage.
         for nid in u:
             n = self.nodes[nid]
             if n.kind == "wref":
                 if n.cb and n.target is not None:
                     STATS["trash weakrefs"] += 1
-                n.target = None
+                if not WEAKREFS_SPLIT:
+                    n.target = None
             if n.bk is not None:
                 n.bk_stale = True
         for w in self.nodes.values():
             if w.kind == "wref" and w.target in u:
                 if w.cb:
-                    self.cb_required.add(w.nid)
-                    STATS["gc weakref callbacks"] += 1
-                w.target = None
+                    if w.nid not in u:
+                        self.cb_required.add(w.nid)
+                        STATS["gc weakref callbacks"] += 1
+                    w.target = None
+                elif not WEAKREFS_SPLIT:
+                    w.target = None
         # 2. __del__ once.
         for nid in sorted(u):
             n = self.nodes[nid]
@@ -1077,6 +1087,12 @@ class AltgcMachine(RuleBasedStateMachine):
             STATS["untracked by __del__ in a collection"] += 1
         resurrected = self.reach_within(u - gone)
         final = u - gone - resurrected
+        if WEAKREFS_SPLIT:
+            # 3.15's clear_weakrefs: what is still garbage loses its weakrefs
+            # (a resurrected object keeps its callback-less ones).
+            for w in self.nodes.values():
+                if w.kind == "wref" and (w.nid in final or w.target in final):
+                    w.target = None
         # 4. the rest is cleared and freed (and what only it held).
         self.count = [0 if i <= g else c for i, c in enumerate(self.count)]
         if g < 2:
