@@ -8,6 +8,7 @@ import gc
 import json
 import sys
 import types
+import weakref
 from typing import ClassVar
 
 import pytest
@@ -719,3 +720,27 @@ def test_python_m_altgc_run_bad_script(tmp_path):
         check=False,
     )
     assert proc.returncode == 2 and "no such script" in proc.stderr
+
+
+def test_reused_index_and_an_object_it_knew_without_a_path(mod):
+    # explain(refresh=False) reuses the index.  An object the index knew
+    # with no path from any root (then only in a garbage cycle; in real
+    # life more often a new object at the address of a dead one, which
+    # free lists make common) that a root reaches now must be answered
+    # from a fresh index, not from the old node's missing paths.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        x = Plain()
+        w = weakref.ref(x)
+        holder = [x]
+        holder.append(holder)
+        del x, holder
+        altgc.heap_index()  # knows x: reachable from no root
+        mod.t = w()
+        e = altgc.explain(mod.t, refresh=False)
+        assert e.paths, "no path to a module global from a reused index"
+        assert e.paths[0].expr == "altgc_test_explain_mod.t"
+    finally:
+        if was_enabled:
+            gc.enable()

@@ -30,13 +30,19 @@ def find_paths(
     idx = None
     result = None
     for attempt in range(2):
-        if refresh or attempt or not _core._hg_contains(box[0]):
+        built = refresh or attempt or not _core._hg_contains(box[0])
+        if built:
             idx = build_index(roots + box, exclude)
         elif idx is None:
             idx = heap_index(refresh=False)
         result = _core._hg_paths(box[0], roots, max_paths)
         if result is None or (result[1] and not result[0]):
             continue  # not in the index, or stale: rebuild
+        if not built and not result[0]:
+            # No path in a reused index: the object may be new, at the
+            # address of one the index knew (free lists reuse addresses
+            # at once).  Only a fresh index can say it has no path.
+            continue
         break
     if result is None:  # pragma: no cover - the target is in `roots`
         raise RuntimeError("explain(): the object is not in the heap index")
