@@ -57,6 +57,7 @@ from ._explain import (
     WatchInfo,
     explain,
     heap_index,
+    release,
     survivors,
     unwatch,
     watch,
@@ -86,7 +87,7 @@ __all__ = [  # noqa: RUF022
     "install", "uninstall", "installed", "is_installed", "install_info",
     "InstallInfo",
     # why is it still alive? (altgc._explain, altgc._ipython)
-    "watch", "unwatch", "watched", "explain", "survivors", "heap_index",
+    "watch", "unwatch", "watched", "explain", "release", "survivors", "heap_index",
     "Explanation", "RefPath", "WatchInfo", "HeapIndex", "CAUSES",
     "load_ipython_extension", "unload_ipython_extension",
 ]  # fmt: skip

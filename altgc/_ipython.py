@@ -4,6 +4,9 @@ Registers the line magic ``%altgc``::
 
     %altgc why NAME_OR_EXPR        why is it still alive? (a watched label or
                                    an expression evaluated in the namespace)
+    %altgc release NAME            run the code that frees it (a watched label
+                                   or a variable) and check that it died
+    %altgc release --dry-run NAME  show that code, run nothing
     %altgc watch NAME [NAME ...]   watch these variables
     %altgc watch                   watch every new object of at least
                                    --min-size bytes (default 1 MB) a cell binds
@@ -15,7 +18,9 @@ Registers the line magic ``%altgc``::
     %altgc notices on|off          the post-cell notices below
 
 After each cell, a watched object whose name the cell deleted but that is
-still alive gets a one-line notice naming the cause and the fix.
+still alive gets a one-line notice naming the cause and the fix.  A wrong
+name or bad arguments raise IPython's ``UsageError`` (one line, no
+traceback).
 """
 
 from __future__ import annotations
@@ -124,9 +129,14 @@ def _post_run_cell(*args: Any) -> None:
         if not e.alive:
             continue
         where = f": {e.paths[0].expr}" if e.paths else ""
+        fix = (
+            f"release it: {e.release.replace(chr(10), '; ')}"
+            if e.release
+            else e.release_note or "release it: ?"
+        )
         print(
             f"altgc: {label} ({e.type_name}) is still alive after del -- "
-            f"{e.cause_text}{where}; release it: {e.release or '?'}"
+            f"{e.cause_text}{where}; {fix}"
         )
 
 
@@ -136,8 +146,47 @@ def _watch_in_ns(obj: Any, name: str) -> None:
     w.names = [(_user_ns(), name)]
 
 
+def _usage_error(msg: str) -> Exception:
+    """IPython's UsageError: the shell shows it as one line, no traceback."""
+    try:
+        from IPython.core.error import UsageError
+    except ImportError:  # pragma: no cover - the magic runs under IPython
+        return ValueError(msg)
+    error: Exception = UsageError(msg)
+    return error
+
+
 def altgc_magic(line: str) -> Any:
-    """``%altgc why|watch|report|collect|stats|notices ...``"""
+    """``%altgc why|release|watch|report|collect|stats|notices ...``"""
+    try:
+        return _magic(line)
+    except (KeyError, ValueError) as exc:
+        msg = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
+        raise _usage_error(msg) from None
+
+
+def _release(rest: list[str], ns: dict[str, Any]) -> None:
+    dry = "--dry-run" in rest
+    names = [a for a in rest if a != "--dry-run"]
+    if len(names) != 1 or any(a.startswith("-") for a in names):
+        raise ValueError("%altgc release [--dry-run] NAME (a watched label or a variable)")
+    [name] = names
+    if name not in watching.watches:
+        if name not in ns:
+            known = ", ".join(repr(k) for k in watching.watches) or "none"
+            raise KeyError(
+                f"%altgc release: {name!r} is neither a watched label nor a variable; "
+                f"watched labels: {known}"
+            )
+        _watch_in_ns(ns[name], name)
+    try:
+        report = _explain.release(name, dry_run=dry)
+    except (KeyError, ValueError) as exc:  # from the release code: not a usage error
+        raise RuntimeError(f"%altgc release {name}: the release code failed: {exc!r}") from exc
+    print(report)
+
+
+def _magic(line: str) -> Any:
     st = _state
     if st is None:  # pragma: no cover - registered by load()
         raise RuntimeError("%load_ext altgc first")
@@ -158,7 +207,9 @@ def altgc_magic(line: str) -> Any:
             return _explain.explain(what)
         try:
             obj = eval(what, ns)
-        except NameError:
+        except SyntaxError as exc:
+            raise ValueError(f"%altgc why: {what!r} is not an expression ({exc.msg})") from None
+        except (NameError, AttributeError, LookupError):
             known = ", ".join(repr(k) for k in watching.watches) or "none"
             raise KeyError(
                 f"%altgc why: {what!r} is neither a watched label "
@@ -168,6 +219,9 @@ def altgc_magic(line: str) -> Any:
         e = _explain.explain(obj, literal=True)
         del obj
         return e
+    if cmd == "release":
+        _release(rest, ns)
+        return None
     if cmd == "watch":
         if not rest:
             st.auto_min_size = st.auto_min_size or 1_000_000
@@ -226,7 +280,10 @@ def altgc_magic(line: str) -> Any:
             raise ValueError("%altgc notices on|off")
         st.notices = rest[0] == "on"
         return None
-    raise ValueError(f"%altgc: unknown command {cmd!r}; usage:" + _USAGE)
+    raise ValueError(
+        f"%altgc: unknown command {cmd!r} (commands: why, release, watch, report, "
+        "collect, stats, notices; %altgc alone shows the usage)"
+    )
 
 
 def load(ipython: Any) -> None:

@@ -6,6 +6,7 @@ import doctest
 import functools
 import gc
 import json
+import re
 import sys
 import types
 import weakref
@@ -188,7 +189,8 @@ def test_module_global(mod):
     e = altgc.explain(mod.table["rows"])
     assert e.alive and e.cause == "name"
     assert e.paths[0].expr == "altgc_test_explain_mod.table['rows']"
-    assert e.release == "del altgc_test_explain_mod.table['rows']"
+    # the module is imported first: the code runs in any namespace
+    assert e.release == "import altgc_test_explain_mod\ndel altgc_test_explain_mod.table['rows']"
     assert e.paths[0].types == ("dict", "dict", "list")
 
 
@@ -226,7 +228,9 @@ def test_local_of_running_function():
     e = inner()
     assert e.cause == "local"
     assert e.paths[0].expr == "local_thing"
-    assert "inner" in e.release
+    # no code outside inner() releases it: no release, a note saying so
+    assert e.release == ""
+    assert "local_thing" in e.release_note and "inner" in e.release_note
 
 
 def test_closure_cell(mod):
@@ -242,7 +246,10 @@ def test_closure_cell(mod):
     e = altgc.explain(mod.fn())
     assert e.cause == "closure"
     assert e.paths[0].expr == "altgc_test_explain_mod.fn.__closure__[0].cell_contents"
-    assert e.release.startswith("del altgc_test_explain_mod.fn")
+    # the cell is emptied; the name fn (bound to the function) stays
+    assert e.release.splitlines()[-1] == (
+        "del altgc_test_explain_mod.fn.__closure__[0].cell_contents"
+    )
 
 
 def test_class_attribute(mod):
@@ -255,7 +262,7 @@ def test_class_attribute(mod):
     e = altgc.explain(mod.Config.table)
     assert e.cause == "class_attribute"
     assert e.paths[0].expr == "altgc_test_explain_mod.Config.table"
-    assert e.release == "del altgc_test_explain_mod.Config.table"
+    assert e.release.splitlines()[-1] == "del altgc_test_explain_mod.Config.table"
 
 
 def test_lru_cache(mod):
@@ -270,7 +277,7 @@ def test_lru_cache(mod):
     del result
     e = altgc.explain("result")
     assert e.cause == "lru_cache"
-    assert e.release == "altgc_test_explain_mod.load.cache_clear()"
+    assert e.release == "import altgc_test_explain_mod\naltgc_test_explain_mod.load.cache_clear()"
     mod.load.cache_clear()
     assert not altgc.explain("result").alive
 
@@ -306,7 +313,7 @@ def test_unreachable_cycle_waiting_for_collection():
     del a, b
     e = altgc.explain("cycle")
     assert e.cause == "cycle" and e.in_unreachable_cycle
-    assert e.release == "gc.collect()"
+    assert e.release == "import gc; gc.collect();"
     assert e.generation in (0, 1, 2)
     # the test fixture disabled the builtin gc
     assert "disabled" in e.collector_status
@@ -357,7 +364,8 @@ def test_gc_garbage():
     try:
         e = altgc.explain("g")
         assert e.cause == "garbage"
-        assert e.release == "gc.garbage.clear()"
+        # just that object out of the list
+        assert e.release == "import gc\ndel gc.garbage[0]"
     finally:
         gc.garbage.pop()
 
@@ -368,7 +376,10 @@ def test_altgc_garbage():
     altgc.watch(x, "ag")
     del x
     e = altgc.explain("ag")
-    assert e.cause == "garbage" and e.release == "altgc.garbage.clear()"
+    # just that object, from altgc or altgc._core (the same list)
+    assert e.cause == "garbage" and re.fullmatch(
+        r"import (altgc|altgc\._core)\ndel \1\.garbage\[0\]", e.release
+    ), e.release
 
 
 def test_held_by_c_extension():
@@ -626,7 +637,8 @@ def test_deep_structures_in_subprocess():
 def test_docstring_examples():
     gc.disable()
     modules = [_explain] + [
-        getattr(_explain, m) for m in ("watching", "index", "explanation", "explaining")
+        getattr(_explain, m)
+        for m in ("watching", "index", "explanation", "explaining", "releasing")
     ]
     rs = [doctest.testmod(m, optionflags=doctest.ELLIPSIS) for m in modules]
     assert sum(r.failed for r in rs) == 0 and sum(r.attempted for r in rs) >= 30
@@ -720,6 +732,179 @@ def test_python_m_altgc_run_bad_script(tmp_path):
         check=False,
     )
     assert proc.returncode == 2 and "no such script" in proc.stderr
+
+
+# ---------------------------------------------------------------------------
+# release: runnable code, from every root, that frees the object (issue 14)
+# ---------------------------------------------------------------------------
+
+
+class Obj:
+    """A weak-referenceable payload."""
+
+
+def run_release(label, ns):
+    """Run the label's release code verbatim in ``ns``; return the code."""
+    e = altgc.explain(label)
+    assert e.alive and e.release, e
+    assert not e.release_note or "closure cell" in e.release_note, e.release_note
+    code = e.release
+    assert "%reset" not in code
+    del e
+    exec(code, ns)
+    return code
+
+
+def test_release_global_name_and_every_alias(mod):
+    import weakref
+
+    ns = mod.__dict__
+    exec("o = Obj(); keep = {'a': o, 'b': o}; other = Obj(); alias = o", {"Obj": Obj}, ns)
+    ref = weakref.ref(ns["o"])
+    altgc.watch(ns["o"], "o")
+    code = run_release("o", {})
+    # every binding of the object, none of the user's other names
+    assert "keep['a']" in code and "keep['b']" in code and ".alias" in code
+    assert ref() is None and not altgc.explain("o").alive
+    assert isinstance(mod.other, Obj) and mod.keep == {} and hasattr(mod, "o") is False
+
+
+def test_release_container_in_main_namespace(monkeypatch):
+    import weakref
+
+    main = types.ModuleType("__main__")
+    monkeypatch.setitem(sys.modules, "__main__", main)
+    exec("cache = {'rows': [Obj()], 'n': 1}; other = Obj()", {"Obj": Obj}, main.__dict__)
+    ref = weakref.ref(main.cache["rows"][0])
+    altgc.watch(main.cache["rows"][0], "row")
+    code = run_release("row", main.__dict__)
+    assert code == "del cache['rows'][0]"
+    assert ref() is None and main.cache == {"rows": [], "n": 1}
+    assert isinstance(main.other, Obj)
+
+
+def test_release_closure_cell_keeps_the_function(mod):
+    import weakref
+
+    def make():
+        captured = Obj()
+
+        def fn():
+            return captured
+
+        return fn
+
+    mod.fn = make()
+    ref = weakref.ref(mod.fn())
+    altgc.watch(mod.fn(), "captured")
+    code = run_release("captured", {})
+    # runnable code, no prose; the name fn (bound to the function) stays
+    compile(code, "<release>", "exec")
+    assert ref() is None and callable(mod.fn)
+
+
+def test_release_class_attribute(mod):
+    import weakref
+
+    class Config:
+        other = Obj()
+
+    Config.table = Obj()
+    mod.Config = Config
+    del Config
+    ref = weakref.ref(mod.Config.table)
+    altgc.watch(mod.Config.table, "table")
+    run_release("table", {})
+    assert ref() is None and isinstance(mod.Config.other, Obj)
+
+
+def test_release_lru_cache(mod):
+    import weakref
+
+    @functools.cache
+    def load(n):
+        return Obj()
+
+    mod.load = load
+    del load
+    ref = weakref.ref(mod.load(1))
+    altgc.watch(mod.load(1), "loaded")
+    assert run_release("loaded", {}).endswith("load.cache_clear()")
+    assert ref() is None and callable(mod.load)
+
+
+def test_release_stored_exception(monkeypatch):
+    import weakref
+
+    def failing():
+        secret = Obj()
+        altgc.watch(secret, "secret")
+        failing.ref = weakref.ref(secret)
+        raise RuntimeError("boom")
+
+    try:
+        failing()
+    except RuntimeError as exc:
+        monkeypatch.setattr(sys, "last_value", exc, raising=False)
+        monkeypatch.setattr(sys, "last_traceback", exc.__traceback__, raising=False)
+        monkeypatch.setattr(sys, "last_exc", exc, raising=False)
+    code = run_release("secret", {})
+    assert "sys.last_traceback = None" in code
+    assert failing.ref() is None
+
+
+def test_release_empty_for_a_running_local_and_a_c_extension():
+    def inner():
+        local_thing = Obj()
+        return altgc.explain(local_thing)
+
+    e = inner()
+    assert e.release == "" and "running" in e.release_note
+    x = [1, 2]
+    _testobjs.hold(x)
+    altgc.watch(x, "held")
+    try:
+        del x
+        e = altgc.explain("held")
+        assert e.release == "" and "C extension" in e.release_note
+        with pytest.raises(KeyError, match="no watched object"):
+            altgc.release("nosuch")
+        assert altgc.release("held").startswith("nothing can release held")
+    finally:
+        _testobjs.release(_core._watch_get(_explain._watches["held"].token))
+
+
+def test_release_function(mod):
+    mod.data = {"big": bytearray(2_000_000), "small": 1}
+    altgc.watch(mod.data["big"], "big")
+    dry = altgc.release("big", dry_run=True)
+    assert "dry run" in dry and "del altgc_test_explain_mod.data['big']" in dry
+    assert altgc.explain("big").alive  # the dry run freed nothing
+    out = altgc.release("big")
+    assert re.fullmatch(r"freed big: [\d.]+ Mi?B; RSS \d+ → \d+ MiB", out), out
+    assert mod.data == {"small": 1}
+    assert "already dead: it was freed" in altgc.release("big")
+
+
+def test_release_refuses_magics_outside_ipython(monkeypatch, mod):
+    mod.x = [1]
+    altgc.watch(mod.x, "x")
+    real = _explain.explain
+
+    def with_magic(*a, **k):
+        e = real(*a, **k)
+        return dataclasses_replace(e, release="%reset -f out")
+
+    monkeypatch.setattr(_explain.explaining, "explain", with_magic)
+    with pytest.raises(RuntimeError, match="IPython magics"):
+        altgc.release("x")
+    assert mod.x == [1]
+
+
+def dataclasses_replace(obj, **changes):
+    import dataclasses
+
+    return dataclasses.replace(obj, **changes)
 
 
 def test_reused_index_and_an_object_it_knew_without_a_path(mod):

@@ -279,7 +279,8 @@ def test_html_shows_table_and_chart_without_console_errors():
     # the page's script ran to the end and counted what the chart drew
     assert 'data-rendered="ok"' in dom
     assert 'data-marks="105"' in dom
-    assert "105 collections and" in dom
+    # no debug footer: the script's count stays in attributes
+    assert "collections and" not in dom and 'id="drawn"' not in dom
     # the table, with the figures of the text table
     assert '<table id="summary">' in dom
     for label, _a, _b in cli.table_rows(rep):
@@ -309,3 +310,62 @@ def test_html_without_collections_renders():
     assert console == []
     assert 'data-marks="0"' in dom
     assert "no collections" in dom
+
+
+# ---------------------------------------------------------------------------
+# The HTML page's verdict, units and highlighted rows
+# ---------------------------------------------------------------------------
+
+
+def test_html_verdict_from_the_report_data():
+    rep = synthetic_report()
+    page = cli.render_html(rep)
+    ev = {s: [e["pause_ns"] for e in rep.runs[s][0].events] for s in ("builtin", "altgc")}
+
+    def p50(v):
+        return sorted(v)[(len(v) + 1) // 2 - 1]
+
+    total = sum(ev["altgc"]) / sum(ev["builtin"])
+    med = p50(ev["altgc"]) / p50(ev["builtin"])
+    top = max(ev["altgc"]) / max(ev["builtin"])
+    line = (
+        f"altgc: total GC time {total:.2f}x, p50 pause {med:.2f}x, "
+        f"max pause {top:.2f}x the builtin gc&#x27;s"
+    )
+    m = re.search(r'<p id="verdict" class="verdict">([^<]*)</p>', page)
+    assert m and m.group(1) == line
+    # at the top: before the table and the chart
+    assert page.index('id="verdict"') < page.index('<table id="summary">')
+    # no runs of one side's collections: the ratio says so instead of failing
+    empty = cli.render_html(synthetic_report(0, 0))
+    assert "total GC time n/a" in empty
+
+
+def test_html_uses_the_micro_sign():
+    rep = synthetic_report()
+    page = cli.render_html(rep)
+    assert "\u00b5s" in page
+    assert not re.search(r"\d us\b", page)
+    # the text table keeps ASCII
+    assert re.search(r"\d us\b", cli.format_table(rep))
+
+
+def test_html_highlights_differing_rows_with_their_reason():
+    rep = synthetic_report()
+    rep.runs["altgc"][0].status = 3
+    rep.runs["altgc"][0].stdout = "other output\n"
+    page = cli.render_html(rep)
+    rows = re.findall(
+        r"<tr( class=\"differs\")?><th>([^<]*)</th>.*?<td class=\"reason\">([^<]*)</td>", page
+    )
+    assert rows
+    got = {label: (bool(cls), why) for cls, label, why in rows}
+    for label in ("thresholds", "collections gen 0 / 1 / 2", "objects collected", "exit status"):
+        assert got[label][0] and got[label][1], label
+    assert got["thresholds"][1] == "set by --threshold"
+    assert "stdout differs" in got["same stdout / stderr / status"][1]
+    # equal rows and the timings are not highlighted, and carry no reason
+    for label in ("uncollectable", "pause p50", "total GC time", "gc.disable() calls"):
+        assert got[label] == (False, ""), label
+    # every highlighted row has a reason
+    assert all(why for cls, _l, why in rows if cls)

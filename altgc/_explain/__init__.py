@@ -20,7 +20,7 @@ holds a reference nobody can see::
     (True, True)
     >>> e.paths[0].expr.endswith("['rows']")     # cache['rows']
     True
-    >>> e.release.startswith("del ") and e.release.endswith("['rows']")
+    >>> bool(e.release) != bool(e.release_note)  # del cache['rows'], or why no code can
     True
 
 The modules, by topic: :mod:`.watching` (``watch``, ``unwatch``,
@@ -28,8 +28,9 @@ The modules, by topic: :mod:`.watching` (``watch``, ``unwatch``,
 index, built in C by ``src/heapindex.c``; it holds no reference),
 :mod:`.paths` (the path search and how a path is spelled; paths are
 re-checked on the live objects before they are reported),
-:mod:`.explanation` (the :class:`Explanation` type) and :mod:`.explaining`
-(``explain`` and ``survivors``); :mod:`.frames` reads the running stack.
+:mod:`.explanation` (the :class:`Explanation` type), :mod:`.explaining`
+(``explain`` and ``survivors``) and :mod:`.releasing` (the release code,
+``release``); :mod:`.frames` reads the running stack.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from __future__ import annotations
 from .explaining import explain, survivors
 from .explanation import CAUSES, Explanation, RefPath
 from .index import HeapIndex, heap_index
+from .releasing import release
 from .watching import WatchInfo, unwatch, watch, watched
 from .watching import watches as _watches  # noqa: F401 - the label table, for tests
 
@@ -48,6 +50,7 @@ __all__ = [
     "WatchInfo",
     "explain",
     "heap_index",
+    "release",
     "survivors",
     "unwatch",
     "watch",

@@ -18,6 +18,7 @@ from . import watching
 from .explanation import CAUSES, Explanation, fmt_bytes
 from .frames import frame_locals, is_function_frame, own_frames, stack_frames
 from .paths import describe_path, find_paths
+from .releasing import build_release
 from .roots import Root, named_roots
 from .watching import WatchRecord
 
@@ -125,7 +126,7 @@ def _explain_freed(w: WatchRecord) -> Explanation:
     ago = (_core._now_ns() - death) / 1e9
     rss_now = watching.process_rss()
     notes = []
-    cause, release = "freed", ""
+    cause, release, release_note = "freed", "", ""
     if w.size >= 1 << 20 and w.rss and rss_now > w.rss - w.size // 2:
         cause = "freed_rss"
         notes.append(
@@ -134,10 +135,10 @@ def _explain_freed(w: WatchRecord) -> Explanation:
             "back to Python's or the C library's allocator, which keeps it "
             "for later allocations instead of returning it to the system"
         )
-        release = (
-            "nothing to free in Python; to hand memory back to the "
-            "system: import ctypes; "
-            'ctypes.CDLL("libc.so.6").malloc_trim(0)'
+        release = 'import ctypes; ctypes.CDLL("libc.so.6").malloc_trim(0)'
+        release_note = (
+            "nothing to free in Python; the release code hands the "
+            "allocator's free memory back to the system"
         )
     if tracemalloc.is_tracing():
         cur, _peak = tracemalloc.get_traced_memory()
@@ -151,6 +152,7 @@ def _explain_freed(w: WatchRecord) -> Explanation:
         release,
         freed_seconds_ago=ago,
         notes=tuple(notes),
+        release_note=release_note,
     )
 
 
@@ -213,6 +215,8 @@ def _diagnose(
     raw_paths, stale, anon, reachable, indeg, gen = result
     raw_paths.sort(key=lambda item: (len(item[1]), item[0]))
     paths = tuple(describe_path(objs, infos[pos]) for pos, objs in raw_paths)
+    path_holders = [objs[-2] for _, objs in raw_paths if len(objs) >= 2]
+    shown = {id(o) for _, objs in raw_paths for o in objs}
     del raw_paths, result  # they hold the path's objects
     notes: list[str] = []
     # References nobody visible accounts for: the count now, less our own
@@ -239,26 +243,23 @@ def _diagnose(
     retained_objects, retained_bytes = ret if ret is not None else (None, None)
     status, generation = _collector_status(box[0], gen)
     in_cycle = not reachable and not paths and unexplained == 0 and not immortal
+    if immortal:
+        release, release_note = "", "it is immortal: no code can release it"
+    else:
+        release, release_note = build_release(
+            box, roots, infos, exclude, path_holders, unexplained, in_cycle, shown
+        )
+    path_holders.clear()
     if paths:
         cause = paths[0].cause
-        release = "; ".join(dict.fromkeys(p.release for p in paths))
-        if any(p.cause == "output_cache" for p in paths):
-            rest = [r for r in dict.fromkeys(p.release for p in paths) if r != "%reset -f out"]
-            release = "%reset -f out" + (f"   (or: {'; '.join(rest)})" if rest else "")
     elif immortal:
-        cause, release = "unknown", ""
+        cause = "unknown"
     elif unexplained:
         cause = "c_extension"
-        release = (
-            "release it in the C extension that took the reference "
-            "(no Python-visible reference is left)"
-        )
     elif in_cycle:
         cause = "cycle"
-        release = "gc.collect()" + ("   (or altgc.collect())" if _core.is_tracked(box[0]) else "")
     else:
         cause = "unknown"
-        release = ""
         if anon is not None:
             notes.append(
                 f"the nearest holder the index sees is {anon} "
@@ -289,6 +290,7 @@ def _diagnose(
         None,
         tuple(notes),
         idx,
+        release_note,
     )
 
 

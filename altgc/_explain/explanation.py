@@ -9,6 +9,7 @@ import html
 import json
 from typing import Any
 
+from . import picture
 from .index import HeapIndex
 
 #: The causes :func:`explain` names (docs/DESIGN.md, "Why memory survives del"), with their wording.
@@ -62,7 +63,8 @@ class Explanation:
     cause: str
     #: the cause in words
     cause_text: str
-    #: what to type to release it ("" if nothing to do)
+    #: the code that frees it, run verbatim (one statement or IPython magic
+    #: a line; "" when nothing to do or no code can: see release_note)
     release: str
     paths: tuple[RefPath, ...] = ()
     #: bytes freeing it would release (its dominator subtree), None if freed
@@ -81,6 +83,9 @@ class Explanation:
     #: notes: RSS, immortal objects, stale paths ...
     notes: tuple[str, ...] = ()
     index: HeapIndex | None = None
+    #: prose about ``release``: why it is empty (a running function's local,
+    #: a C extension), what a statement does beyond freeing
+    release_note: str = ""
 
     # -- data -------------------------------------------------------------
 
@@ -106,12 +111,21 @@ class Explanation:
             f'  {target} [label="{_dot_esc(self.label)} ({_dot_esc(self.type_name)})", style=bold];'
         )
         for i, p in enumerate(self.paths):
-            ids = [_dot_id(f"p{i}n{k}") for k in range(len(p.types) - 1)]
-            ids.append(target)
-            for k, t in enumerate(p.types[:-1]):
-                label = f"{p.root}: {t}" if k == 0 else t
-                lines.append(f'  {ids[k]} [label="{_dot_esc(label)}"];')
-            for k, step in enumerate(p.steps):
+            chain, labels = picture.chain_of(p)
+            name, covers = picture.root_name(p, labels[0] if labels else None)
+            if covers:
+                chain, labels = chain[1:], ["", *labels[1:]]
+            else:
+                labels = ["", *labels]
+            ids = [_dot_id(f"p{i}r")]
+            lines.append(f'  {ids[0]} [label="{_dot_esc(name)}", style=rounded];')
+            for ti in chain:
+                if ti == len(p.types) - 1:
+                    ids.append(target)
+                else:
+                    ids.append(_dot_id(f"p{i}n{ti}"))
+                    lines.append(f'  {ids[-1]} [label="{_dot_esc(p.types[ti])}"];')
+            for k, step in enumerate(labels[: len(ids) - 1]):
                 lines.append(f'  {ids[k]} -> {ids[k + 1]} [label="{_dot_esc(step)}"];')
         lines.append("}")
         return "\n".join(lines) + "\n"
@@ -130,6 +144,8 @@ class Explanation:
             lines += [f"  {n}" for n in self.notes]
             if self.release:
                 lines.append(f"  release it: {self.release}")
+            if self.release_note:
+                lines.append(f"  {self.release_note}")
             return "\n".join(lines)
         lines = [f"{self.label} ({self.type_name}{size}) is still alive:"]
         lines.append(f"  {self.cause_text}")
@@ -140,7 +156,9 @@ class Explanation:
         for n in self.notes:
             lines.append(f"  {n}")
         if self.release:
-            lines.append(f"  release it: {self.release}")
+            lines.append("  release it: " + self.release.replace("\n", "\n              "))
+        if self.release_note:
+            lines.append(f"  {self.release_note}")
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -149,52 +167,24 @@ class Explanation:
             f"{'alive' if self.alive else 'freed'}, cause={self.cause}>"
         )
 
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        """Terminal IPython prints the same text as ``str()``."""
+        p.text(str(self))
+
     def _repr_html_(self) -> str:
-        esc = html.escape
-        head = esc(str(self).splitlines()[0])
-        body = "".join(f"<li>{esc(line.strip())}</li>" for line in str(self).splitlines()[1:])
-        return f'<div class="altgc-explanation"><b>{head}</b><ul>{body}</ul>{self._svg()}</div>'
+        """The text (a ``<pre>`` that survives any HTML sanitizer) and the
+        picture of the paths (an inline SVG, see :meth:`_svg`)."""
+        return (
+            '<div class="altgc-explanation">'
+            '<pre class="altgc-text" style="white-space:pre-wrap">'
+            f"{html.escape(str(self))}</pre>{self._svg()}</div>"
+        )
 
     def _svg(self) -> str:
-        """An inline SVG drawing of the paths (one row per path)."""
-        if not self.paths:
-            return ""
-        esc = html.escape
-        box_w, box_h, gap, row_h = 150, 26, 40, 50
-        width = max(len(p.types) for p in self.paths) * (box_w + gap) + 10
-        height = len(self.paths) * row_h + 10
-        parts = [
-            f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" '
-            f'height="{height}" font-family="monospace" font-size="11">',
-            '<defs><marker id="altgc-arrow" markerWidth="8" '
-            'markerHeight="8" refX="8" refY="4" orient="auto">'
-            '<path d="M0,0 L8,4 L0,8 z"/></marker></defs>',
-        ]
-        for r, p in enumerate(self.paths):
-            y = 5 + r * row_h
-            for k, t in enumerate(p.types):
-                x = 5 + k * (box_w + gap)
-                last = k == len(p.types) - 1
-                fill = "#fde2e2" if last else ("#e2ecfd" if k == 0 else "#f4f4f4")
-                text = (p.root + ": " + t) if k == 0 else t
-                parts.append(
-                    f'<rect x="{x}" y="{y}" width="{box_w}" '
-                    f'height="{box_h}" rx="4" fill="{fill}" '
-                    f'stroke="#555"/>'
-                )
-                parts.append(f'<text x="{x + 6}" y="{y + 17}">{esc(text[:22])}</text>')
-                if not last:
-                    step = p.steps[k] if k < len(p.steps) else ""
-                    x1 = x + box_w
-                    parts.append(
-                        f'<line x1="{x1}" y1="{y + box_h / 2}" '
-                        f'x2="{x1 + gap}" y2="{y + box_h / 2}" '
-                        f'stroke="#555" '
-                        f'marker-end="url(#altgc-arrow)"/>'
-                    )
-                    parts.append(f'<text x="{x1 + 2}" y="{y + box_h + 12}">{esc(step[:14])}</text>')
-        parts.append("</svg>")
-        return "".join(parts)
+        """An inline SVG drawing of the paths (and of the reference cycle
+        the object is in, when known): scales to its container, takes the
+        page's text colour (see :mod:`altgc._explain.picture`)."""
+        return picture.render_svg(self)
 
 
 def _dot_id(s: str) -> str:
@@ -206,15 +196,15 @@ def _dot_esc(s: str) -> str:
 
 
 def fmt_bytes(n: float) -> str:
-    """A size in bytes, in decimal units.
+    """A size in bytes, in binary units (KiB, MiB, GiB).
 
-    >>> fmt_bytes(999), fmt_bytes(1500), fmt_bytes(2_500_000_000_000)
-    ('999 bytes', '2 KB', '2500 GB')
+    >>> fmt_bytes(999), fmt_bytes(1536), fmt_bytes(5 * 2**20), fmt_bytes(2_500_000_000_000)
+    ('999 bytes', '1.5 KiB', '5.0 MiB', '2328.3 GiB')
     """
-    if n < 1000:
+    if n < 1024:
         return f"{n} bytes"
-    for unit in ("KB", "MB"):
-        n /= 1000
-        if n < 1000:
-            return f"{n:.0f} {unit}"
-    return f"{n / 1000:.0f} GB"
+    for unit in ("KiB", "MiB"):
+        n /= 1024
+        if n < 1024:
+            return f"{n:.1f} {unit}"
+    return f"{n / 1024:.1f} GiB"

@@ -156,8 +156,15 @@ def _global_name(ns: dict[Any, Any], dst: Any) -> str | None:
 _MAX_SHOWN_STEPS = 40  # longer paths are abbreviated in ``expr``
 
 
-def describe_path(objs: list[Any], root: Root) -> RefPath:
+_NO_KEY: Any = object()
+
+
+def describe_path(objs: list[Any], root: Root, last_key: Any = _NO_KEY) -> RefPath:
     """Turn a validated path (root object first) into a :class:`RefPath`.
+
+    ``last_key``: the key (of a dict) or attribute name (of an instance)
+    the last step goes through, when its holder refers to the object more
+    than once (``df``, ``_`` and ``_3`` in one namespace).
 
     Linear in the path's length (a path may be 10**6 steps long): the
     expression is kept as pieces, joined once.
@@ -176,9 +183,18 @@ def describe_path(objs: list[Any], root: Root) -> RefPath:
     for k in range(len(objs) - 1):
         src, dst = objs[k], objs[k + 1]
         label, suffix = _step(src, dst)
+        if last_key is not _NO_KEY and k == len(objs) - 2:
+            if isinstance(src, dict):
+                label = suffix = f"[{last_key!r}]"
+            elif isinstance(src, list) and isinstance(last_key, int):
+                label = suffix = f"[{last_key}]"
+            elif isinstance(last_key, str):
+                label = suffix = f".{last_key}"
         prev_ok = spelled[k] >= 0 or (k == 0 and root.kind == "name")
         if k == 0 and root.kind == "name" and isinstance(src, dict):
             name = _global_name(src, dst)
+            if last_key is not _NO_KEY and len(objs) == 2 and isinstance(last_key, str):
+                name = last_key
             if name is not None:
                 label = suffix = name if not root.expr else "." + name
                 if not root.expr and _CACHE_NAME.fullmatch(name) and ipython_shell() is not None:
@@ -205,9 +221,11 @@ def describe_path(objs: list[Any], root: Root) -> RefPath:
                 fn = objs[k - 2] if k >= 2 and isinstance(objs[k - 2], types.FunctionType) else None
                 fname = (expr_of(k - 2) or fn.__qualname__) if fn is not None else "<function>"
                 cause = "closure"
+                cell = expr_of(k)
                 release = (
-                    f"del {fname}   (the function whose closure "
-                    "cell holds it; or rebind the captured variable)"
+                    f"del {cell}.cell_contents"
+                    if cell is not None
+                    else f"del {fname}   (the function whose closure cell holds it)"
                 )
             elif isinstance(src, type) and label.startswith(".") and label != ".__dict__":
                 cause = "class_attribute"
@@ -234,7 +252,9 @@ def describe_path(objs: list[Any], root: Root) -> RefPath:
                 else f"drop the reference along {full}"
             )
         else:
-            release = root.release.format(step=steps[0] if steps else "")
+            first = steps[0] if steps else ""
+            key = first[1:-1] if first.startswith("[") and first.endswith("]") else first
+            release = root.release.format(step=first, key=key)
     return RefPath(
         root.kind, full, tuple(type(o).__name__ for o in objs), tuple(steps), cause, release
     )

@@ -64,7 +64,10 @@ def named_roots(skip_frames: Sequence[Any]) -> tuple[list[Any], list[Root]]:
         add(
             dh,
             Root(
-                "output_cache", "IPython displayhook", "get_ipython().displayhook", "%reset -f out"
+                "output_cache",
+                "IPython displayhook",
+                "get_ipython().displayhook",
+                "get_ipython().displayhook{step} = None",
             ),
         )
         ler = getattr(shell, "last_execution_result", None)
@@ -75,7 +78,7 @@ def named_roots(skip_frames: Sequence[Any]) -> tuple[list[Any], list[Root]]:
                     "output_cache",
                     "IPython last execution result",
                     "get_ipython().last_execution_result",
-                    "%reset -f out",
+                    "get_ipython().last_execution_result{step} = None",
                 ),
             )
         itb = getattr(shell, "InteractiveTB", None)
@@ -86,7 +89,7 @@ def named_roots(skip_frames: Sequence[Any]) -> tuple[list[Any], list[Root]]:
                     "traceback",
                     "IPython's stored traceback",
                     "get_ipython().InteractiveTB",
-                    "get_ipython().InteractiveTB.tb = None; %reset -f",
+                    "get_ipython().InteractiveTB{step} = None",
                 ),
             )
         hidden = getattr(shell, "user_ns_hidden", None)
@@ -97,7 +100,7 @@ def named_roots(skip_frames: Sequence[Any]) -> tuple[list[Any], list[Root]]:
                     "output_cache",
                     "IPython hidden namespace",
                     "get_ipython().user_ns_hidden",
-                    "%reset -f out",
+                    "del get_ipython().user_ns_hidden{step}",
                 ),
             )
     for attr in ("last_exc", "last_value", "last_traceback"):
@@ -109,11 +112,14 @@ def named_roots(skip_frames: Sequence[Any]) -> tuple[list[Any], list[Root]]:
                     "traceback",
                     f"sys.{attr}",
                     f"sys.{attr}",
-                    "sys.last_exc = sys.last_value = sys.last_traceback = None",
+                    "import sys; sys.last_exc = sys.last_value = sys.last_traceback = None",
                 ),
             )
-    add(gc.garbage, Root("garbage", "gc.garbage", "gc.garbage", "gc.garbage.clear()"))
-    add(_core.garbage, Root("garbage", "altgc.garbage", "altgc.garbage", "altgc.garbage.clear()"))
+    add(gc.garbage, Root("garbage", "gc.garbage", "gc.garbage", "import gc; gc.garbage.clear()"))
+    add(
+        _core.garbage,
+        Root("garbage", "altgc.garbage", "altgc.garbage", "import altgc; altgc.garbage.clear()"),
+    )
     ph = sys.modules.get("matplotlib._pylab_helpers")
     figs = getattr(getattr(ph, "Gcf", None), "figs", None)
     if figs is not None:
@@ -123,7 +129,7 @@ def named_roots(skip_frames: Sequence[Any]) -> tuple[list[Any], list[Root]]:
                 "matplotlib",
                 "pyplot's open figures",
                 "matplotlib._pylab_helpers.Gcf.figs",
-                "plt.close(fig)   (or plt.close('all'))",
+                "import matplotlib.pyplot as plt; plt.close({key})",
             ),
         )
     # Locals of running functions (their references are invisible to the

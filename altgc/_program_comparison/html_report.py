@@ -6,10 +6,89 @@ from __future__ import annotations
 
 import html
 import math
+import re
 
 from .._util import fmt_ns
-from .report import GEN_COLORS, SIDE_COLORS, SIDE_LABEL, SIDES, CompareReport, pause_histogram
+from .report import (
+    GEN_COLORS,
+    SIDE_COLORS,
+    SIDE_LABEL,
+    SIDES,
+    CompareReport,
+    pause_histogram,
+    summarize,
+)
 from .text_report import table_rows
+
+
+def fmt_us(ns: float) -> str:
+    """:func:`fmt_ns` with the micro sign (the text table keeps ASCII "us")."""
+    text = fmt_ns(ns)
+    return text[:-3] + " \u00b5s" if text.endswith(" us") else text
+
+
+def _ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}x" if b else "n/a"
+
+
+def verdict(report: CompareReport) -> str:
+    """One line: altgc's GC time and pauses as ratios of the builtin gc's
+    (medians over the runs; below 1 is faster)."""
+    s = {side: summarize(report.runs[side]) for side in SIDES}
+    b, a = s["builtin"], s["altgc"]
+    return (
+        f"altgc: total GC time {_ratio(a['gc_total_ns'], b['gc_total_ns'])}, "
+        f"p50 pause {_ratio(a['pause_p50_ns'], b['pause_p50_ns'])}, "
+        f"max pause {_ratio(a['pause_max_ns'], b['pause_max_ns'])} the builtin gc's"
+    )
+
+
+#: rows whose difference is expected (the timings the verdict sums up)
+_TIMING_ROWS = {
+    "pause p50",
+    "pause p99",
+    "pause max",
+    "total GC time",
+    "script time",
+    "wall time (process)",
+    "peak RSS",
+}
+
+
+def row_reasons(report: CompareReport) -> dict[str, str]:
+    """For each row of the table whose two columns differ (timings aside),
+    why they differ, in words."""
+    rows = {label: (a, b) for label, a, b in table_rows(report)}
+    set_by_flag = bool(report.thresholds.get("altgc") or report.thresholds.get("builtin"))
+    thr_differ = rows["thresholds"][0].replace(" (default)", "") != rows["thresholds"][1].replace(
+        " (default)", ""
+    )
+    reasons = {
+        "thresholds": "set by --threshold" if set_by_flag else "the collectors' defaults differ",
+        "collections gen 0 / 1 / 2": (
+            "the thresholds differ, so collections are scheduled differently"
+            if thr_differ
+            else "the collectors scheduled collections differently"
+        ),
+        "  of which explicit collect()": "the script called collect() a different number of times",
+        "objects collected": (
+            "collections ran at other moments, so each found other garbage "
+            "(the total freed is the same unless a note says otherwise)"
+        ),
+        "uncollectable": "the collectors left different objects in gc.garbage",
+        "exit status": "the runs ended differently (see the notes)",
+        "gc.disable() calls": "the script took another branch under one collector",
+    }
+    out: dict[str, str] = {}
+    for label, (a, b) in rows.items():
+        if label in _TIMING_ROWS:
+            continue
+        if label.startswith("same ") and "NO" in a:
+            diffs = [n for n in report.notes() if " differs: " in n or "exit status" in n]
+            out[label] = "; ".join(diffs) or "the outputs differ"
+        elif a != b:
+            out[label] = reasons.get(label, "the collectors differ here")
+    return out
 
 
 def _nice_ticks(hi: float, n: int = 5) -> list[float]:
@@ -32,7 +111,7 @@ def render_svg(report: CompareReport, width: int = 960) -> str:
     and the pause histogram, as one SVG element (first run of each
     side)."""
     esc = html.escape
-    left, right, lane_h, gap = 70, 20, 150, 40
+    left, right, lane_h, gap = 70, 36, 150, 40
     plot_w = width - left - right
     ev = {s: report.runs[s][0].events for s in SIDES}
     t_max = (
@@ -53,6 +132,16 @@ def render_svg(report: CompareReport, width: int = 960) -> str:
     )
     y_ticks = _nice_ticks(p_max / 1e6, 3)
     t_ticks = _nice_ticks(t_max / 1e9, 6)
+    # Pauses of 0 ms sit in a band above the lane's bottom edge (room for
+    # the largest circle), not on it; times keep clear of the lane's sides.
+    band, inset = 16, 14
+
+    def px(t_ns: float) -> float:
+        return float(left + inset + t_ns / t_max * (plot_w - 2 * inset))
+
+    def py(base: float, pause_ns: float) -> float:
+        return float(base - band - pause_ns / p_max * (lane_h - band - 12))
+
     for li, side in enumerate(SIDES):
         y0 = top + li * (lane_h + gap)
         base = y0 + lane_h
@@ -66,7 +155,7 @@ def render_svg(report: CompareReport, width: int = 960) -> str:
             "collections</text>"
         )
         for tk in y_ticks:
-            y = base - tk * 1e6 / p_max * (lane_h - 10)
+            y = py(base, tk * 1e6)
             if y < y0:
                 continue
             parts.append(
@@ -77,14 +166,14 @@ def render_svg(report: CompareReport, width: int = 960) -> str:
                 f'text-anchor="end" class="tick">{tk:g} ms</text>'
             )
         for e in ev[side]:
-            x = left + e["t_ns"] / t_max * plot_w
-            y = base - e["pause_ns"] / p_max * (lane_h - 10)
+            x = px(e["t_ns"])
+            y = py(base, e["pause_ns"])
             size = e.get("examined") or e["collected"] or 0
             r = 2.0 + 12.0 * math.sqrt(size / x_max)
             g = e["generation"] if e["generation"] in (0, 1, 2) else 2
             tip = (
                 f"{SIDE_LABEL[side]}: generation {g} at "
-                f"{e['t_ns'] / 1e9:.4f} s, pause {fmt_ns(e['pause_ns'])}"
+                f"{e['t_ns'] / 1e9:.4f} s, pause {fmt_us(e['pause_ns'])}"
                 f", examined {e.get('examined')}, collected "
                 f"{e['collected']}, uncollectable {e['uncollectable']}"
                 f"{' (explicit collect())' if e.get('explicit') else ''}"
@@ -97,10 +186,14 @@ def render_svg(report: CompareReport, width: int = 960) -> str:
         parts.append("</g>")
     axis_y = top + 2 * lane_h + gap + 6
     for tk in t_ticks:
-        x = left + tk * 1e9 / t_max * plot_w
+        x = px(tk * 1e9)
         if x > left + plot_w + 1:
             continue
-        parts.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top}" y2="{axis_y - 6}" class="grid"/>')
+        for li in range(len(SIDES)):  # inside each lane, clear of the lane labels
+            y0 = top + li * (lane_h + gap)
+            parts.append(
+                f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{y0}" y2="{y0 + lane_h}" class="grid"/>'
+            )
         parts.append(
             f'<text x="{x:.1f}" y="{axis_y + 10}" text-anchor="middle" class="tick">{tk:g} s</text>'
         )
@@ -146,7 +239,7 @@ def render_svg(report: CompareReport, width: int = 960) -> str:
                     f'y="{h_top + h_h - hgt:.1f}" width="{bw / 2 - 2:.1f}" '
                     f'height="{hgt:.1f}" fill="{SIDE_COLORS[side]}">'
                     f"<title>{esc(SIDE_LABEL[side])}: {c} pauses of "
-                    f"{fmt_ns(edges[k])} - {fmt_ns(edges[k + 1])}</title>"
+                    f"{fmt_us(edges[k])} - {fmt_us(edges[k + 1])}</title>"
                     "</rect>"
                 )
         for k in range(0, nb + 1, max(1, nb // 6)):
@@ -154,7 +247,7 @@ def render_svg(report: CompareReport, width: int = 960) -> str:
             parts.append(
                 f'<text x="{x:.1f}" y="{h_top + h_h + 14}" '
                 f'text-anchor="middle" class="tick">'
-                f"{fmt_ns(edges[k])}</text>"
+                f"{fmt_us(edges[k])}</text>"
             )
         for tk in _nice_ticks(c_max, 3):
             y = h_top + h_h - tk / c_max * (h_h - 10)
@@ -185,7 +278,7 @@ _CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
 table { border-collapse: collapse; margin: 1em 0; }
 th, td { border: 1px solid #ccc; padding: 4px 10px; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 th { background: #f0f0f0; }
 .notes li { margin: 2px 0; }
 svg .lanebg { fill: #fafafa; stroke: #ccc; }
@@ -196,31 +289,46 @@ svg .title { font-size: 13px; font-weight: 600; fill: #222; }
 svg .lanelabel { font-size: 12px; font-weight: 600; fill: #222; }
 svg .mark { fill-opacity: 0.55; stroke: #333; stroke-width: 0.4; }
 svg .mark:hover { fill-opacity: 1; }
+.verdict { font-size: 1.15em; font-weight: 600; padding: 6px 10px; border-left: 4px solid #2b6cb0;
+  background: #eef4fb; display: inline-block; }
+tr.differs td, tr.differs th { background: #fff4d6; }
+td.reason { color: #6b4e00; font-size: 0.9em; max-width: 28em; }
 """
 
-# Counts what the chart drew and says so in the page (the render test reads
-# it back from the DOM): proof the page's script ran without an error.
+# Counts what the chart drew into attributes of <body> (the render test
+# reads them back from the DOM): proof the page's script ran without an
+# error.  Nothing of it shows on the page.
 _JS = """
 (function () {
   var svg = document.getElementById('chart');
   var marks = svg ? svg.querySelectorAll('circle.mark').length : 0;
   var bars = svg ? svg.querySelectorAll('rect.bar').length : 0;
-  var out = document.getElementById('drawn');
-  out.textContent = marks + ' collections and ' + bars +
-      ' histogram bars drawn';
   document.body.setAttribute('data-rendered', 'ok');
   document.body.setAttribute('data-marks', String(marks));
 })();
 """
 
 
+def fmt_cell(text: str) -> str:
+    """A table cell as the page shows it: durations in \u00b5s."""
+    return re.sub(r"(\d) us\b", "\\1 \u00b5s", text)
+
+
 def render_html(report: CompareReport) -> str:
     """A self-contained HTML page: the table, the notes and the chart."""
     esc = html.escape
-    rows = "".join(
-        f'<tr><th>{esc(label)}</th><td class="num">{esc(a)}</td><td class="num">{esc(b)}</td></tr>'
-        for label, a, b in table_rows(report)
-    )
+    reasons = row_reasons(report)
+
+    def tr(label: str, a: str, b: str) -> str:
+        why = reasons.get(label)
+        cls = ' class="differs"' if why else ""
+        return (
+            f'<tr{cls}><th>{esc(label)}</th><td class="num">{esc(fmt_cell(a))}</td>'
+            f'<td class="num">{esc(fmt_cell(b))}</td>'
+            f'<td class="reason">{esc(why or "")}</td></tr>'
+        )
+
+    rows = "".join(tr(*row) for row in table_rows(report))
     notes = report.notes()
     notes_html = (
         ('<ul class="notes">' + "".join(f"<li>{esc(n)}</li>" for n in notes) + "</ul>")
@@ -241,13 +349,13 @@ def render_html(report: CompareReport) -> str:
 <body>
 <h1>altgc compare: <code>{esc(cmd)}</code></h1>
 <p>Python {esc(report.python)}, {esc(runs)}. {esc(report.created)}</p>
+<p id="verdict" class="verdict">{esc(verdict(report))}</p>
 <table id="summary">
-<thead><tr><th></th><th>builtin gc</th><th>altgc</th></tr></thead>
+<thead><tr><th></th><th>builtin gc</th><th>altgc</th><th>why they differ</th></tr></thead>
 <tbody>{rows}</tbody>
 </table>
 {notes_html}
 {render_svg(report)}
-<p id="drawn"></p>
 <script>{_JS}</script>
 </body>
 </html>
