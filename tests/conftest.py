@@ -11,6 +11,8 @@ altgc.garbage / altgc.callbacks are removed, so tests are isolated.
 """
 
 import gc
+import sys
+import types
 
 import pytest
 from support import DEBUG_BUILD, untrack_everything
@@ -59,6 +61,16 @@ def altgc_isolation():
                 gc.enable()
             if DEBUG_BUILD:
                 _core._validate()
+
+
+@pytest.fixture
+def mod():
+    """A fresh module in sys.modules (its globals are named "module m's
+    global x" by explain), removed afterwards."""
+    m = types.ModuleType("altgc_test_mod")
+    sys.modules[m.__name__] = m
+    yield m
+    del sys.modules[m.__name__]
 
 
 def pytest_configure(config):

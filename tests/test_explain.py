@@ -28,13 +28,14 @@ def clean_watches():
         altgc.unwatch(label)
 
 
-@pytest.fixture
-def mod():
-    """A module in sys.modules: globals there are 'module m's global x'."""
-    m = types.ModuleType("altgc_test_explain_mod")
-    sys.modules[m.__name__] = m
-    yield m
-    del sys.modules[m.__name__]
+def store_as_last(exc, monkeypatch):
+    """Keep ``exc`` where the interactive interpreter keeps the last
+    unhandled exception (sys.last_value, last_traceback, and last_exc from
+    3.12), undone by monkeypatch."""
+    monkeypatch.setattr(sys, "last_value", exc, raising=False)
+    monkeypatch.setattr(sys, "last_traceback", exc.__traceback__, raising=False)
+    if sys.version_info >= (3, 12):
+        monkeypatch.setattr(sys, "last_exc", exc, raising=False)
 
 
 class Plain:
@@ -188,9 +189,9 @@ def test_module_global(mod):
     mod.table = {"rows": [1, 2]}
     e = altgc.explain(mod.table["rows"])
     assert e.alive and e.cause == "name"
-    assert e.paths[0].expr == "altgc_test_explain_mod.table['rows']"
+    assert e.paths[0].expr == "altgc_test_mod.table['rows']"
     # the module is imported first: the code runs in any namespace
-    assert e.release == "import altgc_test_explain_mod\ndel altgc_test_explain_mod.table['rows']"
+    assert e.release == "import altgc_test_mod\ndel altgc_test_mod.table['rows']"
     assert e.paths[0].types == ("dict", "dict", "list")
 
 
@@ -198,9 +199,9 @@ def test_non_container_referrers_found(mod):
     mod.big = 10**40 + 1  # an int: not a container
     mod.s = "".join(["not", "interned"])
     e = altgc.explain(mod.big)
-    assert e.paths[0].expr == "altgc_test_explain_mod.big"
+    assert e.paths[0].expr == "altgc_test_mod.big"
     e = altgc.explain(mod.s, literal=True)
-    assert e.paths[0].expr == "altgc_test_explain_mod.s"
+    assert e.paths[0].expr == "altgc_test_mod.s"
 
 
 def test_numpy_array_in_untracked_dict(mod):
@@ -209,7 +210,7 @@ def test_numpy_array_in_untracked_dict(mod):
     # 3.10-3.12: the index still finds it through the module dict
     mod.holder = {"arr": np.zeros(1000)}
     e = altgc.explain(mod.holder["arr"])
-    assert e.paths[0].expr == "altgc_test_explain_mod.holder['arr']"
+    assert e.paths[0].expr == "altgc_test_mod.holder['arr']"
     assert e.retained_bytes >= 8000
 
 
@@ -217,7 +218,7 @@ def test_instance_attribute(mod):
     mod.obj = Plain()
     mod.obj.payload = [1]
     e = altgc.explain(mod.obj.payload)
-    assert e.paths[0].expr == "altgc_test_explain_mod.obj.payload"
+    assert e.paths[0].expr == "altgc_test_mod.obj.payload"
 
 
 def test_local_of_running_function():
@@ -245,11 +246,9 @@ def test_closure_cell(mod):
     mod.fn = make()
     e = altgc.explain(mod.fn())
     assert e.cause == "closure"
-    assert e.paths[0].expr == "altgc_test_explain_mod.fn.__closure__[0].cell_contents"
+    assert e.paths[0].expr == "altgc_test_mod.fn.__closure__[0].cell_contents"
     # the cell is emptied; the name fn (bound to the function) stays
-    assert e.release.splitlines()[-1] == (
-        "del altgc_test_explain_mod.fn.__closure__[0].cell_contents"
-    )
+    assert e.release.splitlines()[-1] == "del altgc_test_mod.fn.__closure__[0].cell_contents"
 
 
 def test_class_attribute(mod):
@@ -261,8 +260,8 @@ def test_class_attribute(mod):
     del Config
     e = altgc.explain(mod.Config.table)
     assert e.cause == "class_attribute"
-    assert e.paths[0].expr == "altgc_test_explain_mod.Config.table"
-    assert e.release.splitlines()[-1] == "del altgc_test_explain_mod.Config.table"
+    assert e.paths[0].expr == "altgc_test_mod.Config.table"
+    assert e.release.splitlines()[-1] == "del altgc_test_mod.Config.table"
 
 
 def test_lru_cache(mod):
@@ -277,7 +276,7 @@ def test_lru_cache(mod):
     del result
     e = altgc.explain("result")
     assert e.cause == "lru_cache"
-    assert e.release == "import altgc_test_explain_mod\naltgc_test_explain_mod.load.cache_clear()"
+    assert e.release == "import altgc_test_mod\naltgc_test_mod.load.cache_clear()"
     mod.load.cache_clear()
     assert not altgc.explain("result").alive
 
@@ -291,10 +290,7 @@ def test_traceback_local(monkeypatch):
     try:
         failing()
     except RuntimeError as exc:
-        monkeypatch.setattr(sys, "last_value", exc, raising=False)
-        monkeypatch.setattr(sys, "last_traceback", exc.__traceback__, raising=False)
-        if sys.version_info >= (3, 12):
-            monkeypatch.setattr(sys, "last_exc", exc, raising=False)
+        store_as_last(exc, monkeypatch)
     e = altgc.explain("secret")
     assert e.cause == "traceback"
     assert any("f_locals['secret']" in p.expr for p in e.paths)
@@ -451,7 +447,7 @@ def test_explanation_formats(mod):
     text = str(e)
     assert "is still alive" in text and "release it:" in text
     html = e._repr_html_()
-    assert "<svg" in html and "altgc_test_explain_mod" in html
+    assert "<svg" in html and "altgc_test_mod" in html
     dot = e.to_dot()
     assert dot.startswith("digraph") and "->" in dot
     data = json.loads(e.to_json())
@@ -492,7 +488,7 @@ def test_max_paths_and_shortest_first(mod):
     del target
     e = altgc.explain(mod.direct, max_paths=3)
     assert [len(p.steps) for p in e.paths] == sorted(len(p.steps) for p in e.paths)
-    assert e.paths[0].expr == "altgc_test_explain_mod.direct"
+    assert e.paths[0].expr == "altgc_test_mod.direct"
     assert len(altgc.explain(mod.direct, max_paths=1).paths) == 1
 
 
@@ -507,7 +503,7 @@ def test_survivors(mod):
     exec("del item", ns)
     [e] = altgc.survivors()
     assert e.label == "item"
-    assert e.paths[0].expr == "altgc_test_explain_mod.keep[0]"
+    assert e.paths[0].expr == "altgc_test_mod.keep[0]"
     exec("del other", ns)
     assert [e.label for e in altgc.survivors()] == ["item"]
     anonymous = [3]
@@ -526,14 +522,14 @@ def test_reused_index_sees_removed_paths(mod):
     altgc.explain(mod.a)
     del mod.box
     e = altgc.explain(mod.a, refresh=False)
-    assert [p.expr for p in e.paths] == ["altgc_test_explain_mod.a"]
+    assert [p.expr for p in e.paths] == ["altgc_test_mod.a"]
 
 
 def test_reused_index_rebuilds_for_new_objects(mod):
     altgc.heap_index()
     mod.fresh = [1]
     e = altgc.explain(mod.fresh, refresh=False)
-    assert e.paths[0].expr == "altgc_test_explain_mod.fresh"
+    assert e.paths[0].expr == "altgc_test_mod.fresh"
 
 
 class KillsOnSizeof:
@@ -556,7 +552,7 @@ def test_deaths_during_explanation(mod):
     mod.root = [KillsOnSizeof(), victims]
     del victims
     e = altgc.explain(mod.root)
-    assert e.alive and e.paths[0].expr == "altgc_test_explain_mod.root"
+    assert e.alive and e.paths[0].expr == "altgc_test_mod.root"
     assert KillsOnSizeof.victims == []
     # and the next query from the (now cleared) index rebuilds
     e = altgc.explain(mod.root, refresh=False)
@@ -578,7 +574,7 @@ def test_finalizers_during_explanation(mod):
         mod.t = [1]
         for _ in range(3):
             e = altgc.explain(mod.t, refresh=False)
-            assert e.paths[0].expr == "altgc_test_explain_mod.t"
+            assert e.paths[0].expr == "altgc_test_mod.t"
     finally:
         gc.disable()
 
@@ -845,9 +841,7 @@ def test_release_stored_exception(monkeypatch):
     try:
         failing()
     except RuntimeError as exc:
-        monkeypatch.setattr(sys, "last_value", exc, raising=False)
-        monkeypatch.setattr(sys, "last_traceback", exc.__traceback__, raising=False)
-        monkeypatch.setattr(sys, "last_exc", exc, raising=False)
+        store_as_last(exc, monkeypatch)
     code = run_release("secret", {})
     assert "sys.last_traceback = None" in code
     assert failing.ref() is None
@@ -878,7 +872,7 @@ def test_release_function(mod):
     mod.data = {"big": bytearray(2_000_000), "small": 1}
     altgc.watch(mod.data["big"], "big")
     dry = altgc.release("big", dry_run=True)
-    assert "dry run" in dry and "del altgc_test_explain_mod.data['big']" in dry
+    assert "dry run" in dry and "del altgc_test_mod.data['big']" in dry
     assert altgc.explain("big").alive  # the dry run freed nothing
     out = altgc.release("big")
     assert re.fullmatch(r"freed big: [\d.]+ Mi?B; RSS \d+ → \d+ MiB", out), out
@@ -925,7 +919,7 @@ def test_reused_index_and_an_object_it_knew_without_a_path(mod):
         mod.t = w()
         e = altgc.explain(mod.t, refresh=False)
         assert e.paths, "no path to a module global from a reused index"
-        assert e.paths[0].expr == "altgc_test_explain_mod.t"
+        assert e.paths[0].expr == "altgc_test_mod.t"
     finally:
         if was_enabled:
             gc.enable()

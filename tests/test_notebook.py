@@ -27,12 +27,11 @@ del _e
 """
 
 
-def run_notebook(cells, tmp_path, monkeypatch, label):
-    """Execute cells (sources) then the report cell; return (explanation
-    dict, every cell's text output)."""
+def execute(cells, tmp_path, monkeypatch):
+    """Run the code cells (sources) on a real ipykernel; return the executed
+    notebook's cells, outputs included (a cell's error is kept as output)."""
     monkeypatch.setenv("PYTHONPATH", subprocess_env()["PYTHONPATH"])
     monkeypatch.setenv("MPLBACKEND", "Agg")
-    cells = ["import altgc\n%load_ext altgc", *list(cells), REPORT.format(label=label)]
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(src) for src in cells])
     client = nbclient.NotebookClient(
         nb,
@@ -42,17 +41,27 @@ def run_notebook(cells, tmp_path, monkeypatch, label):
         allow_errors=True,
     )
     client.execute()
-    texts = []
-    for cell in nb.cells:
-        out = []
-        for o in cell.get("outputs", []):
-            if o.get("output_type") == "stream":
-                out.append(o["text"])
-            elif o.get("output_type") == "error":
-                out.append(o["ename"] + ": " + o["evalue"])
-            elif "data" in o:
-                out.append(o["data"].get("text/plain", ""))
-        texts.append("".join(out))
+    return nb.cells
+
+
+def cell_text(cell):
+    """A cell's outputs as the text a terminal would show."""
+    out = []
+    for o in cell.get("outputs", []):
+        if o.get("output_type") == "stream":
+            out.append(o["text"])
+        elif o.get("output_type") == "error":
+            out.append(o["ename"] + ": " + o["evalue"])
+        elif "data" in o:
+            out.append(o["data"].get("text/plain", ""))
+    return "".join(out)
+
+
+def run_notebook(cells, tmp_path, monkeypatch, label):
+    """Execute cells (sources) then the report cell; return (explanation
+    dict, every cell's text output)."""
+    cells = ["import altgc\n%load_ext altgc", *list(cells), REPORT.format(label=label)]
+    texts = [cell_text(c) for c in execute(cells, tmp_path, monkeypatch)]
     last = texts[-1]
     assert "@@" in last, texts
     return json.loads(last.split("@@")[1]), texts
@@ -299,31 +308,7 @@ CHECK = "print('@@dead', ref() is None, 'unrelated' in dir() and len(unrelated.d
 def run_cells(cells, tmp_path, monkeypatch):
     """Execute the cells after %load_ext altgc and SETUP; return the
     notebook's cells (outputs included)."""
-    monkeypatch.setenv("PYTHONPATH", subprocess_env()["PYTHONPATH"])
-    monkeypatch.setenv("MPLBACKEND", "Agg")
-    cells = ["import altgc\n%load_ext altgc", SETUP, *cells]
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(src) for src in cells])
-    client = nbclient.NotebookClient(
-        nb,
-        timeout=180,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(tmp_path)}},
-        allow_errors=True,
-    )
-    client.execute()
-    return nb.cells
-
-
-def cell_text(cell):
-    out = []
-    for o in cell.get("outputs", []):
-        if o.get("output_type") == "stream":
-            out.append(o["text"])
-        elif o.get("output_type") == "error":
-            out.append(o["ename"] + ": " + o["evalue"])
-        elif "data" in o:
-            out.append(o["data"].get("text/plain", ""))
-    return "".join(out)
+    return execute(["import altgc\n%load_ext altgc", SETUP, *cells], tmp_path, monkeypatch)
 
 
 def assert_released(cells, release_check=None):
