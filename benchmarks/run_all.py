@@ -30,6 +30,7 @@ BENCHMARKS = [
     "bench_full",
     "bench_pyperformance_shapes",
     "bench_young",
+    "bench_gen0",
     "bench_registry",
     "bench_install",
 ]
