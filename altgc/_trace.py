@@ -136,20 +136,19 @@ def _why(
         head = f"generation {gen} (all generations) by default"
     gens = "generation 0" if gen == 0 else f"generations 0..{gen}"
     text = f"{head}; a collection of generation {gen} examines {gens}"
-    if not enabled:
-        return text + "; automatic collection is disabled (altgc.disable())"
+    auto = "" if enabled else "automatic collection is disabled (altgc.disable()); enabled, "
     for i in (2, 1, 0):
         if counts[i] > thresholds[i] > 0:
             if i == 2 and pending < total // 4:
                 continue
             what = "objects registered" if i == 0 else f"collections of generation {i - 1}"
             return (
-                text + f"; an automatic collection would now examine generation {i}: "
+                text + f"; {auto}an automatic collection would now examine generation {i}: "
                 f"count{i} = {counts[i]} ({what} since its last collection) "
                 f"> threshold{i} = {thresholds[i]}"
             )
     return (
-        text + f"; no automatic collection is due: count0 = {counts[0]} <= "
+        text + f"; {auto}no automatic collection is due: count0 = {counts[0]} <= "
         f"threshold0 = {thresholds[0]} (generation 0 is collected when more objects "
         "than that were registered since its last collection)"
     )
@@ -209,6 +208,7 @@ class Trace:
             refs = tuple(snaps[k][j][0] for k in range(len(self.phases)))
             states = tuple(snaps[k][j][1] for k in range(len(self.phases)))
             sub = at("subtract_refs", j)
+            outside = bool(sub and sub[0] is not None and sub[0] > 0 and sub[1] != "untracked")
             mu = at("move_unreachable", j)
             leg = at("move_legacy_finalizers", j)
             res = at("handle_resurrected_objects", j)
@@ -218,9 +218,8 @@ class Trace:
                     generation=o["gen"], refcount=o["refcount"], explicit=o["explicit"],
                     immortal=o["immortal"], has_finalizer=o["finalizer"],
                     has_legacy_finalizer=o["legacy"], gc_refs=refs, states=states,
-                    moved_by=number.get(moved_by[j]) if j in moved_by else None,
-                    held_from_outside=bool(sub and sub[0] is not None and sub[0] > 0
-                                           and sub[1] != "untracked"),
+                    moved_by=number[moved_by[j]] if j in moved_by and not outside else None,
+                    held_from_outside=outside,
                     unreachable=bool(mu and mu[1] == "unreachable"),
                     uncollectable=bool(leg and leg[1] == "legacy"),
                     finalized=events.get(("finalized", j), 0) > 0,
@@ -424,6 +423,8 @@ def _frames(t: Trace) -> list[dict[str, Any]]:
             add(phase, f"{phase}: gc_refs > 0, held from outside, so reachable: "
                 + (", ".join(f"#{i}" for i in roots) or "none"))  # fmt: skip
         for _p, kind, a, b in edges:
+            if phase == "move_unreachable" and t.objects[b].held_from_outside:
+                continue  # reachable already: found before the scan met it
             if kind == "decref":
                 v = refs[b]
                 if v is not None:
