@@ -64,7 +64,7 @@ def test_example_garbage_and_reachable():
     t = altgc.trace(generation=0)
     assert set(t.unreachable) == {id_, ie}
     assert [o.id for o in t.objects] == [ia, ib, ic, id_, ie]
-    a, b, cc, d, e = t.objects
+    a, b, cc, d, _e = t.objects
     # update_refs copies the refcount; subtract_refs removes internal refs
     assert [o.gc_refs[0] for o in t.objects] == [o.refcount for o in t.objects]
     assert [o.gc_refs[1] for o in t.objects] == [0, 0, 1, 0, 0]
@@ -134,7 +134,7 @@ def test_explicit_objects_held_by_the_arguments_only():
 
 def test_table_json_and_html():
     untrack_everything()
-    c, ids = make_example()
+    c, _ids = make_example()
     t = altgc.trace(generation=0)
     text = str(t)
     for col in ("refcount", "gc_refs copy", "after subtract", "reachable", "moved back by"):
@@ -527,7 +527,7 @@ def test_html_controls_in_chromium():
     from test_report_render import render_in_chromium
 
     untrack_everything()
-    c, ids = make_example()
+    c, _ids = make_example()
     t = altgc.trace(generation=0)
     page = t.to_html().replace("</body>", CHECK + "</body>")
     dom, console = render_in_chromium(page)
