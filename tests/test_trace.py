@@ -496,59 +496,53 @@ CHECK = """
 (function(){
   var errors=[];
   window.addEventListener('error',function(e){errors.push(String(e.message));});
-  var root=document.querySelector('.altgc-trace');
-  var next=root.querySelector('.agc-next'),prev=root.querySelector('.agc-prev');
-  var seen=[root.getAttribute('data-step')+'|'+root.querySelector('.agc-text').textContent];
-  var refs=[];
-  function nodeRefs(){var r=[];root.querySelectorAll('[data-node] .agc-refs')
-    .forEach(function(t){r.push(t.textContent);});return r.join(',');}
-  refs.push(nodeRefs());
-  var guard=0;
-  while(!next.disabled&&guard++<500){next.click();
-    seen.push(root.getAttribute('data-step')+'|'+root.querySelector('.agc-text').textContent);
-    refs.push(nodeRefs());}
-  var last=root.getAttribute('data-step');
-  prev.click();
-  var back=root.getAttribute('data-step');
-  var fill=getComputedStyle(root.querySelector('[data-node] text')).fill;
-  document.body.setAttribute('data-steps',String(seen.length));
-  document.body.setAttribute('data-last',last);
-  document.body.setAttribute('data-back',back);
-  document.body.setAttribute('data-refs',JSON.stringify(refs));
-  document.body.setAttribute('data-texts',JSON.stringify(seen));
+  var results=[];
+  document.querySelectorAll('.altgc-trace').forEach(function(root){
+    var next=root.querySelector('.agc-next'),prev=root.querySelector('.agc-prev');
+    function text(){return root.querySelector('.agc-text').textContent;}
+    function nodeRefs(){var r=[];root.querySelectorAll('[data-node] .agc-refs')
+      .forEach(function(t){r.push(t.textContent);});return r.join(',');}
+    var texts=[text()],refs=[nodeRefs()],guard=0;
+    while(!next.disabled&&guard++<1000){next.click();texts.push(text());refs.push(nodeRefs());}
+    var last=+root.getAttribute('data-step');
+    prev.click();
+    results.push({steps:texts.length,last:last,back:+root.getAttribute('data-step'),
+                  refs:refs,texts:texts});
+  });
+  document.body.setAttribute('data-results',JSON.stringify(results));
   document.body.setAttribute('data-errors',JSON.stringify(errors));
-  document.body.setAttribute('data-fill',fill);
 })();
 </script>
 """
 
 
-def test_html_controls_in_chromium():
+def chromium_results(page):
+    """Loads the page with CHECK in headless Chromium; returns (the
+    results of stepping through every trace on it, script errors,
+    console lines)."""
     from test_report_render import render_in_chromium
 
+    dom, console = render_in_chromium(page.replace("</body>", CHECK + "</body>"))
+
+    def attr(name):
+        m = re.search(name + r'="([^"]*)"', dom)
+        assert m, (name, dom[:2000])
+        return json.loads(m.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+
+    return attr("data-results"), attr("data-errors"), console
+
+
+def test_html_controls_in_chromium():
     untrack_everything()
     c, _ids = make_example()
     t = altgc.trace(generation=0)
-    page = t.to_html().replace("</body>", CHECK + "</body>")
-    dom, console = render_in_chromium(page)
-    body = re.search(r"<body[^>]*>", dom).group(0)
-
-    def attr(name):
-        m = re.search(name + r'="([^"]*)"', body)
-        assert m, (name, body[:500])
-        return m.group(1).replace("&quot;", '"').replace("&amp;", "&")
-
-    steps = int(attr("data-steps"))
-    assert steps == len(t.frames()) > 5
-    assert int(attr("data-last")) == steps - 1
-    assert int(attr("data-back")) == steps - 2
-    assert json.loads(attr("data-errors")) == []
-    refs = json.loads(attr("data-refs"))
+    (r,), errors, console = chromium_results(t.to_html())
+    assert errors == [] and not [m for m in console if "Uncaught" in m]
+    assert r["steps"] == len(t.frames()) > 5
+    assert r["last"] == r["steps"] - 1 and r["back"] == r["steps"] - 2
     # the nodes show gc_refs: the copy first, then the subtraction, one by one
-    assert refs[0] == ",".join(str(o.refcount) for o in t.objects)
-    assert refs[-1] == ",".join(str(o.gc_refs[-1]) for o in t.objects)
-    texts = json.loads(attr("data-texts"))
-    assert any("subtract_refs: #0 list references #1 list" in x for x in texts)
-    assert any("the rest is unreachable: #3, #4" in x for x in texts)
-    assert not [m for m in console if "Uncaught" in m]
+    assert r["refs"][0] == ",".join(str(o.refcount) for o in t.objects)
+    assert r["refs"][-1] == ",".join(str(o.gc_refs[-1]) for o in t.objects)
+    assert any("subtract_refs: #0 list references #1 list" in x for x in r["texts"])
+    assert any("the rest is unreachable: #3, #4" in x for x in r["texts"])
     del c
