@@ -521,7 +521,7 @@ def _svg(t: Trace) -> str:
     if n == 0 or n > _GRAPH_MAX:
         return ""
     r_node = 22
-    radius = max(90.0, n * 62 / (2 * math.pi))
+    radius = max(120.0, n * 70 / (2 * math.pi))
     size = 2 * (radius + r_node + 40)
     cx = cy = size / 2
     pos = []
@@ -571,12 +571,29 @@ def _svg(t: Trace) -> str:
     return "".join(parts)
 
 
+def _legend() -> str:
+    keys = ("tentative", "reachable", "unreachable", "legacy", "resurrected", "freed")
+    spans = []
+    for k in keys:
+        dash = ' stroke-dasharray="2 2"' if k == "freed" else ""
+        spans.append(
+            '<span style="white-space:nowrap"><svg width="12" height="12" aria-hidden="true">'
+            f'<circle cx="6" cy="6" r="5" fill="{_STATE_FILL[k]}" fill-opacity="0.35" '
+            f'stroke="currentColor"{dash}/></svg> {k}</span>'
+        )
+    return (
+        '<p style="font-size:0.85em;margin:.2em 0">the number in a node is its gc_refs; '
+        + " ".join(spans)
+        + "</p>"
+    )
+
+
 def _html_fragment(t: Trace) -> str:
     uid = f"altgc-trace-{next(_COUNTER)}-{id(t):x}"
     data = {"frames": _frames(t)}
     payload = json.dumps(data).replace("</", "<\\/")
     rows = "".join(
-        f'<tr data-row="{o.index}"><td>{html.escape(o.label)} '
+        f'<tr data-row="{o.index}"><td style="padding:1px 12px 1px 0">{html.escape(o.label)} '
         f"<code>{html.escape((o.repr or '')[:40])}</code></td><td></td><td></td></tr>"
         for o in t.objects
     )
@@ -591,7 +608,7 @@ def _html_fragment(t: Trace) -> str:
         f'<button type="button" class="agc-next" style="{button}">next &#9654;</button>'
         '<span class="agc-step" style="font-weight:bold"></span></div>'
         '<p class="agc-text" style="min-height:2.6em;margin:.4em 0"></p>'
-        f"{_svg(t)}"
+        f"{_svg(t)}{_legend()}"
         '<table style="border-collapse:collapse;font-size:0.9em;margin:.5em 0">'
         "<thead><tr><th style='text-align:left'>object</th><th>gc_refs</th><th>state</th>"
         f"</tr></thead><tbody>{rows}</tbody></table>"
