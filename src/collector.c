@@ -227,7 +227,8 @@ visit_recording(PyObject *ref, void *arg)
 {
     agc_work *w = arg;
     Py_ssize_t j = young_index(w, ref);
-    if (j < 0 || STATE(w, j) == ST_HOLE) {
+    /* a hole, or an object not examined: no update matters to it */
+    if (j < 0 || STATE(w, j) == ST_HOLE || STATE(w, j) == ST_OUTSIDE) {
         return 0;
     }
     uint8_t before = STATE(w, j);

@@ -146,7 +146,7 @@ def test_table_json_and_html():
     assert d["unreachable"] == t.unreachable
     assert len(d["steps"]) == len(t.steps)
     html = t._repr_html_()
-    assert html.count("<svg") == 1 and "agc-next" in html
+    assert html.count("<svg xmlns") == 1 and "agc-next" in html
     assert t._repr_html_() != html  # unique ids per output
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "t.html")
@@ -167,6 +167,23 @@ def test_table_json_and_html():
     t._repr_pretty_(p, False)
     assert p.out == [text]
     del c
+
+
+def test_untracked_registered_object_is_not_examined():
+    untrack_everything()
+    x = {}  # no container inside: the interpreter may not track it
+    holder = [x]
+    altgc.track(x)
+    altgc.track(holder)
+    t = altgc.trace(generation=0)
+    ox = t.by_id(id(x))
+    if gc.is_tracked(x):
+        assert ox.states[0] == "tentative" and ox.gc_refs[1] == 0
+        return
+    assert set(ox.states) == {"untracked"} and ox.gc_refs[1] is None
+    assert ox.refcount is None and not ox.unreachable
+    assert not [s for s in t.steps if s.get("target") == id(x)]
+    assert "untracked" in str(t)
 
 
 def test_reprs_safe_and_cut():
