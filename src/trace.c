@@ -67,6 +67,11 @@ typedef struct {
     int begun;
 } tracer;
 
+/* The recorder's functions (collector.h, agc_recorder): they borrow the
+ * objects they are given, make no Python object and never fail with an
+ * exception (memory running short sets t->failed, which trace() turns
+ * into a MemoryError after the collection). */
+
 static int
 cmp_addr(const void *a, const void *b)
 {
@@ -90,6 +95,7 @@ tr_begin(agc_recorder *rec, Py_ssize_t ys, Py_ssize_t m)
     return 0;
 }
 
+/* How many times op (borrowed) is in the trace's argument tuple. */
 static Py_ssize_t
 tr_own_refs(agc_recorder *rec, PyObject *op)
 {
@@ -125,6 +131,7 @@ raw_strdup(const char *s)
     return c;
 }
 
+/* The number of weakrefs to op (borrowed, alive), up to WEAK_MAX. */
 static int32_t
 count_weakrefs(PyObject *op)
 {
@@ -151,6 +158,10 @@ tag_items(tracer *t, int phase)
     t->untagged = t->nitems;
 }
 
+/* Young object j after `phase`: op borrowed (alive), or NULL (a hole:
+ * never an object, or one that died during the collection).  Everything
+ * that does not change (id, type name, refcount) is read at update_refs;
+ * an object the interpreter does not track is not read further. */
 static void
 tr_object(agc_recorder *rec, int phase, Py_ssize_t j, PyObject *op,
           Py_ssize_t gc_refs, int state)
