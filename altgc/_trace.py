@@ -640,8 +640,10 @@ def trace(
     object reachable only through them is garbage.  Names in the caller
     *do* count: ``trace(a, b)`` with ``a`` and ``b`` bound shows them
     reachable, held from outside (the caller's frame is not examined).  To
-    watch garbage, pass objects no name holds (``trace(*make())``), or
-    register them, ``del`` the names and call ``trace(generation=0)``.
+    watch garbage, register the objects, ``del`` the names and call
+    ``trace(generation=0)`` (below), or pass objects no name holds,
+    ``trace(*make())`` (on 3.11, ``f(*seq)`` keeps a second tuple of the
+    arguments on the caller's stack during the call, which counts).
 
     Raises ValueError when more than ``limit`` objects would be examined
     (naming both numbers), TypeError naming the position of an argument
