@@ -394,7 +394,6 @@ _MAX_EDGE_STEPS = 150
 
 def _frames(t: Trace) -> list[dict[str, Any]]:
     frames: list[dict[str, Any]] = []
-    n = len(t.objects)
     if not t.phases:
         return frames
     refs = [o.gc_refs[0] for o in t.objects]
@@ -448,7 +447,6 @@ def _frames(t: Trace) -> list[dict[str, Any]]:
         if said:
             text += f" ({said})"
         add(phase, text)
-    del n
     return frames
 
 
