@@ -563,3 +563,39 @@ def test_html_controls_in_chromium():
     assert any("subtract_refs: #0 list references #1 list" in x for x in r["texts"])
     assert any("the rest is unreachable: #3, #4" in x for x in r["texts"])
     del c
+
+
+THEME_CHECK = """
+<script>
+(function(){
+  var b=getComputedStyle(document.body);
+  var t=getComputedStyle(document.querySelector('[data-node] text'));
+  document.body.setAttribute('data-colors',JSON.stringify([b.color,b.backgroundColor,t.fill]));
+})();
+</script>
+"""
+
+
+def _luminance(css):
+    r, g, b = (int(x) for x in re.findall(r"\d+", css)[:3])
+    return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255
+
+
+@pytest.mark.parametrize("dark", [False, True], ids=["light", "dark"])
+def test_html_legible_in_light_and_dark(dark):
+    from test_pictures import _chromium
+
+    untrack_everything()
+    c, _ids = make_example()
+    page = altgc.trace(generation=0).to_html().replace("</body>", THEME_CHECK + "</body>")
+    args = ["--virtual-time-budget=2000", "--dump-dom"] + (["--force-dark-mode"] if dark else [])
+    with tempfile.TemporaryDirectory() as tmp:
+        dom = _chromium(args, page, tmp)
+    m = re.search(r'data-colors="([^"]*)"', dom)
+    assert m, dom[:1000]
+    text, background, node_text = json.loads(m.group(1).replace("&quot;", '"'))
+    # the text, and the graph's labels (currentColor), contrast with the page
+    assert abs(_luminance(text) - _luminance(background)) > 0.6
+    assert node_text == text
+    assert (_luminance(background) < 0.3) == dark
+    del c
