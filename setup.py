@@ -22,6 +22,7 @@ SOURCES = [
     "src/heapindex.c",
     "src/collector.c",
     "src/install.c",
+    "src/trace.c",
     "src/module.c",
 ]
 

@@ -64,6 +64,7 @@ from ._explain import (
     watched,
 )
 from ._install import InstallInfo, install, install_info, installed, is_installed, uninstall
+from ._trace import Trace, TraceObject, trace
 from ._util import fmt_ns as _fmt_ns
 from .compare import HeapComparison, HeapDifference, compare_heap
 
@@ -90,6 +91,8 @@ __all__ = [  # noqa: RUF022
     "watch", "unwatch", "watched", "explain", "release", "survivors", "heap_index",
     "Explanation", "RefPath", "WatchInfo", "HeapIndex", "CAUSES",
     "load_ipython_extension", "unload_ipython_extension",
+    # a collection step by step (altgc._trace)
+    "trace", "Trace", "TraceObject",
 ]  # fmt: skip
 
 __version__ = "0.1.0"

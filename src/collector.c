@@ -66,6 +66,7 @@ mark_from(agc_work *w, Py_ssize_t j, int use_edges)
     }
     PyObject *op = young_obj(w, j);
     if (op != NULL) {
+        w->cap_src = j; /* the source a recorder is told of */
         traverse(op, w->visit, w);
     }
 }
@@ -169,6 +170,128 @@ prefetch_scan_ahead(agc_work *w, Py_ssize_t j, Py_ssize_t m)
     }
 }
 
+/* ---- recording (collector.h, agc_recorder) ------------------------- */
+
+static const char *const phase_names[AGC_TP_NUM] = {
+    "update_refs",
+    "subtract_refs",
+    "move_unreachable",
+    "move_legacy_finalizers",
+#if AGC_WEAKREFS_SPLIT
+    "handle_weakref_callbacks",
+#else
+    "handle_weakrefs",
+#endif
+    "finalize_garbage",
+    "handle_resurrected_objects",
+    "clear_weakrefs",
+    "delete_garbage",
+};
+
+const char *
+agc_trace_phase_name(int phase)
+{
+    return phase >= 0 && phase < AGC_TP_NUM ? phase_names[phase] : "?";
+}
+
+const char *
+agc_trace_state_name(int state)
+{
+    switch (state) {
+    case ST_TENTATIVE:
+        return "tentative";
+    case ST_HOLE:
+        return "gone";
+    case ST_REACHABLE:
+        return "reachable";
+    case ST_UNREACHABLE:
+        return "unreachable";
+    case ST_LEGACY:
+        return "legacy";
+    case ST_RESURRECTED:
+        return "resurrected";
+    case ST_OUTSIDE:
+        return "untracked";
+    case ST_DOOMED:
+        return "held";
+    default:
+        return "?";
+    }
+}
+
+/* The visitor of every mode in a recorded collection: the update of
+ * visit_batched, one referent (borrowed) at a time, and the recorder told
+ * of each edge that changed something (the source is w->cap_src). */
+static int
+visit_recording(PyObject *ref, void *arg)
+{
+    agc_work *w = arg;
+    Py_ssize_t j = young_index(w, ref);
+    /* a hole, or an object not examined: no update matters to it */
+    if (j < 0 || STATE(w, j) == ST_HOLE || STATE(w, j) == ST_OUTSIDE) {
+        return 0;
+    }
+    uint8_t before = STATE(w, j);
+    if (w->mode == MODE_DECREF
+        || (w->mode == MODE_DECREF_WITHIN && before == w->within)) {
+        apply_update(w, j, ref, 1);
+        w->rec->edge(w->rec, AGC_EDGE_DECREF, w->cap_src, j);
+        return 0;
+    }
+    if (w->mode == MODE_MARK) {
+        apply_update(w, j, ref, 1);
+        if (STATE(w, j) != before) {
+            w->rec->edge(w->rec, AGC_EDGE_MOVE, w->cap_src, j);
+        }
+    }
+    return 0;
+}
+
+/* Starts recording into `rec` (NULL: none) over the young set of w. */
+static void
+rec_start(agc_work *w, agc_recorder *rec)
+{
+    if (rec != NULL && rec->begin(rec, w->ys, w->ye - w->ys) == 0) {
+        w->rec = rec;
+        w->rec_visit = visit_recording;
+    }
+}
+
+/* Tells the recorder every young object's numbers after `phase`. */
+static void
+rec_phase(agc_work *w, int phase)
+{
+    agc_recorder *rec = w->rec;
+    if (rec == NULL) {
+        return;
+    }
+    Py_ssize_t m = w->ye - w->ys;
+    for (Py_ssize_t j = 0; j < m; j++) {
+        rec->object(rec, phase, j, young_obj(w, j), w->nodes[j].shadow,
+                    STATE(w, j));
+    }
+}
+
+static inline void
+rec_event(agc_work *w, int event, Py_ssize_t j)
+{
+    if (w->rec != NULL && j >= 0) {
+        w->rec->event(w->rec, event, j);
+    }
+}
+
+/* A young object's gc_refs before the subtraction: its refcount, less the
+ * references a recorder's owner holds (op borrowed, alive, tracked). */
+static inline Py_ssize_t
+initial_refs(agc_work *w, PyObject *op)
+{
+    Py_ssize_t n = external_count(op);
+    if (w->rec != NULL && !AGC_IS_IMMORTAL(op)) {
+        n -= w->rec->own_refs(w->rec, op);
+    }
+    return n;
+}
+
 /* Steps 1-3 of the collection (docs/DESIGN.md, "The collection"):
  * afterwards every young object is ST_HOLE, ST_OUTSIDE, ST_REACHABLE or
  * ST_UNREACHABLE.  Returns the number of reachable objects.  Runs no
@@ -195,6 +318,14 @@ deduce_unreachable(agc_work *w, int64_t *phase_ns)
             w->atomic_bits[j >> 6] |= (uint64_t)1 << (j & 63);
         }
     }
+    if (w->rec != NULL) {
+        for (Py_ssize_t j = 0; j < m; j++) {
+            if (STATE(w, j) == ST_TENTATIVE) {
+                w->nodes[j].shadow = initial_refs(w, young_obj(w, j));
+            }
+        }
+        rec_phase(w, AGC_TP_UPDATE_REFS);
+    }
     int64_t t1 = agc_now_ns();
     capture_start(w, m);
     set_mode(w, MODE_DECREF);
@@ -212,6 +343,7 @@ deduce_unreachable(agc_work *w, int64_t *phase_ns)
     }
     flush_batch(w);
     capture_end(w, m);
+    rec_phase(w, AGC_TP_SUBTRACT_REFS);
     int64_t t2 = agc_now_ns();
     /* Reachability, in the young set's order as CPython's move_unreachable
      * walks its list (sequential memory): each reachable object is
@@ -241,6 +373,7 @@ deduce_unreachable(agc_work *w, int64_t *phase_ns)
             nreach++;
         }
     }
+    rec_phase(w, AGC_TP_MOVE_UNREACHABLE);
     int64_t t3 = agc_now_ns();
     if (phase_ns != NULL) {
         phase_ns[AGC_PHASE_SHADOW] = t1 - t0;
@@ -585,6 +718,9 @@ handle_weakrefs(agc_work *w)
             /* A weakref in the garbage must not fire later from tp_clear
              * (bpo-38006).  3.15 clears it in clear_weakrefs, if it is
              * still garbage then. */
+            if (((PyWeakReference *)op)->wr_object != Py_None) {
+                rec_event(w, AGC_TE_WEAKREF_CLEARED, j);
+            }
             _PyWeakref_ClearRef((PyWeakReference *)op);
         }
         PyObject **wrlist = agc_weaklist_of(op);
@@ -600,6 +736,7 @@ handle_weakrefs(agc_work *w)
                 continue; /* cleared after resurrection */
             }
             _PyWeakref_ClearRef(wr);
+            rec_event(w, AGC_TE_WEAKREF_CLEARED, j);
             if (wr->wr_callback == NULL) {
                 continue;
             }
@@ -607,6 +744,7 @@ handle_weakrefs(agc_work *w)
             if (jw >= 0 && STATE(w, jw) == ST_UNREACHABLE) {
                 continue; /* trash: no callback */
             }
+            rec_event(w, AGC_TE_CALLBACK, j);
             if (tocall_append(&tocall, &ncall, &cap, (PyObject *)wr) < 0) {
                 /* Cannot remember it: its callback is lost, as when
                  * CPython cannot allocate.  Report it. */
@@ -658,6 +796,9 @@ clear_weakrefs(agc_work *w)
             continue;
         }
         if (PyWeakref_Check(op)) {
+            if (((PyWeakReference *)op)->wr_object != Py_None) {
+                rec_event(w, AGC_TE_WEAKREF_CLEARED, j);
+            }
             _PyWeakref_ClearRef((PyWeakReference *)op);
         }
         PyObject **wrlist = agc_weaklist_of(op);
@@ -667,6 +808,7 @@ clear_weakrefs(agc_work *w)
         PyWeakReference *wr;
         while ((wr = (PyWeakReference *)*wrlist) != NULL) {
             _PyWeakref_ClearRef(wr); /* unlinks wr from *wrlist */
+            rec_event(w, AGC_TE_WEAKREF_CLEARED, j);
         }
     }
 }
@@ -686,6 +828,7 @@ finalize_garbage(agc_work *w)
             continue;
         }
         w->python_ran = 1;
+        rec_event(w, AGC_TE_FINALIZED, j);
         Py_INCREF(op);
         PyObject_CallFinalizer(op);
         if (PyErr_Occurred()) {
@@ -709,7 +852,7 @@ handle_resurrected(agc_work *w)
                 SET_STATE(w, j, ST_HOLE);
             }
             else {
-                w->nodes[j].shadow = external_count(op);
+                w->nodes[j].shadow = initial_refs(w, op);
             }
         }
     }
@@ -717,6 +860,7 @@ handle_resurrected(agc_work *w)
     set_mode(w, MODE_DECREF_WITHIN);
     for (Py_ssize_t j = 0; j < m; j++) {
         if (STATE(w, j) == ST_UNREACHABLE) {
+            w->cap_src = j;
             subtract_from(w, j);
         }
     }
@@ -805,6 +949,7 @@ delete_garbage(agc_work *w)
         PyObject *op = NODE_OBJ(w, j);
         inquiry clear = Py_TYPE(op)->tp_clear;
         if (clear != NULL) {
+            rec_event(w, AGC_TE_CLEARED, j);
             (void)clear(op);
             if (PyErr_Occurred()) {
                 PyErr_WriteUnraisable(op);
@@ -997,6 +1142,31 @@ untrack_atomic(agc_work *w, int dicts)
     }
 }
 
+/* CPython's move_legacy_finalizers and move_legacy_finalizer_reachable:
+ * the unreachable objects with a legacy finalizer (tp_del), and what they
+ * reach, become ST_LEGACY (uncollectable).  Runs no Python code (the
+ * captured edges are still valid).  Returns the number of unreachable
+ * objects (legacy included). */
+static Py_ssize_t
+move_legacy_finalizers(agc_work *w)
+{
+    Py_ssize_t m = w->ye - w->ys, nunreach = 0;
+    w->sp = 0;
+    for (Py_ssize_t j = 0; j < m; j++) {
+        if (STATE(w, j) != ST_UNREACHABLE) {
+            continue;
+        }
+        nunreach++;
+        if (Py_TYPE(young_obj(w, j))->tp_del != NULL) {
+            SET_STATE(w, j, ST_LEGACY);
+            w->stack[w->sp++] = (uint32_t)j;
+        }
+    }
+    propagate(w, ST_UNREACHABLE, ST_LEGACY, 1);
+    rec_phase(w, AGC_TP_MOVE_LEGACY);
+    return nunreach;
+}
+
 /* The collection proper (gc_collect_main): the place to start reading.
  * Returns n + m (the unreachable objects found: collected and
  * uncollectable), or -1 with MemoryError when the scratch arrays cannot
@@ -1025,6 +1195,7 @@ collect_main(int generation, int automatic)
         agc_registry_unpin(reg);
         return -1;
     }
+    rec_start(&w, AGC.recorder);
     /* Counters, as CPython updates them at the start. */
     if (generation + 1 < AGC_NUM_GENERATIONS) {
         AGC.count[generation + 1]++;
@@ -1055,20 +1226,7 @@ collect_main(int generation, int automatic)
         AGC.long_lived_total = nreach;
     }
 
-    /* Legacy finalizers (tp_del) and everything they reach. */
-    Py_ssize_t nunreach = 0;
-    w.sp = 0;
-    for (Py_ssize_t j = 0; j < m; j++) {
-        if (STATE(&w, j) != ST_UNREACHABLE) {
-            continue;
-        }
-        nunreach++;
-        if (Py_TYPE(young_obj(&w, j))->tp_del != NULL) {
-            SET_STATE(&w, j, ST_LEGACY);
-            w.stack[w.sp++] = (uint32_t)j;
-        }
-    }
-    propagate(&w, ST_UNREACHABLE, ST_LEGACY, 1); /* no Python code has run */
+    Py_ssize_t nunreach = move_legacy_finalizers(&w);
     last->unreachable = nunreach;
     last->phase_ns[AGC_PHASE_REACH] += agc_now_ns() - t_reach;
 
@@ -1099,19 +1257,26 @@ collect_main(int generation, int automatic)
 
     int64_t t_fin = agc_now_ns();
     Py_ssize_t collected = handle_weakrefs(&w);
+    rec_phase(&w, AGC_TP_HANDLE_WEAKREFS);
     finalize_garbage(&w);
+    rec_phase(&w, AGC_TP_FINALIZE);
     /* Without a callback or finalizer run, no reference count of the
      * garbage can have changed: the recount would find nothing. */
     last->resurrected = w.python_ran ? handle_resurrected(&w) : 0;
+    rec_phase(&w, AGC_TP_RESURRECTED);
     /* 3.14: only finalizers and callbacks can have made weakrefs to the
      * garbage since handle_weakrefs; 3.15 left the callback-less ones. */
     if (AGC_WEAKREFS_RECLEAR && (AGC_WEAKREFS_SPLIT || w.python_ran)) {
         clear_weakrefs(&w);
     }
+    if (AGC_WEAKREFS_RECLEAR) {
+        rec_phase(&w, AGC_TP_CLEAR_WEAKREFS);
+    }
     int64_t t_clear = agc_now_ns();
     last->phase_ns[AGC_PHASE_FINALIZE] = t_clear - t_fin;
 
     collected += delete_garbage(&w);
+    rec_phase(&w, AGC_TP_DELETE_GARBAGE);
 
     /* Uncollectable: what is left of the legacy set after clearing. */
     Py_ssize_t uncollectable = 0;
@@ -1289,6 +1454,42 @@ done:
     AGC.collecting = 0;
     validate_or_die("after find_unreachable");
     return result;
+}
+
+Py_ssize_t
+agc_collect_recorded(int generation, int collect, agc_recorder *rec)
+{
+    if (!may_start()) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "a collection cannot be traced during a collection");
+        return -1;
+    }
+    if (collect) {
+        AGC.recorder = rec;
+        Py_ssize_t n = collect_with_callbacks(generation, 0);
+        AGC.recorder = NULL;
+        if (n >= 0 && AGC.mode.after != NULL) {
+            AGC.mode.after(generation);
+        }
+        return n;
+    }
+    /* find_unreachable's deduction, then the legacy finalizers' set: no
+     * Python code runs, nothing changes. */
+    agc_registry *reg = &agc_reg;
+    agc_work w;
+    Py_ssize_t n = -1;
+    AGC.collecting = 1;
+    agc_registry_pin(reg);
+    if (work_init(&w, generation) == 0) {
+        rec_start(&w, rec);
+        (void)deduce_unreachable(&w, NULL);
+        n = move_legacy_finalizers(&w);
+        work_fini(&w);
+    }
+    agc_registry_unpin(reg);
+    AGC.collecting = 0;
+    validate_or_die("after a traced analysis");
+    return n;
 }
 
 /* ---- scheduling of automatic collections ----------------------------- */

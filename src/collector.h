@@ -93,6 +93,81 @@ typedef struct {
     void (*after)(int generation);
 } agc_collect_mode;
 
+/* ---- recording a collection (the trace layer, trace.c) -------------
+ *
+ * A recorder learns what one collection or analysis does, object by
+ * object, as it runs (agc_collect_recorded).  The collector calls it only
+ * then; a normal collection has none and pays one test per phase.  Its
+ * functions run in the middle of a collection: they must not run Python
+ * code or allocate Python objects (they record into raw memory), and they
+ * borrow every object they are given.  Young objects are named by their
+ * young index j, 0 .. m-1 (registry index - ys). */
+
+/* The phases, in CPython's order and named as its sources name them
+ * (agc_trace_phase_name). */
+enum {
+    AGC_TP_UPDATE_REFS, /* gc_refs := refcount */
+    AGC_TP_SUBTRACT_REFS, /* minus the references from young objects */
+    AGC_TP_MOVE_UNREACHABLE, /* reachable from gc_refs > 0, or not */
+    AGC_TP_MOVE_LEGACY, /* legacy tp_del objects and what they reach */
+    AGC_TP_HANDLE_WEAKREFS, /* weakrefs cleared, callbacks called */
+    AGC_TP_FINALIZE, /* tp_finalize once */
+    AGC_TP_RESURRECTED, /* reachability among the garbage again */
+    AGC_TP_CLEAR_WEAKREFS, /* 3.14+: the weakrefs left, without callback */
+    AGC_TP_DELETE_GARBAGE, /* tp_clear, references dropped */
+    AGC_TP_NUM
+};
+
+/* Per-object events. */
+enum {
+    AGC_TE_WEAKREF_CLEARED, /* a weakref to j (or j, a weakref) cleared */
+    AGC_TE_CALLBACK, /* the callback of a weakref to j called */
+    AGC_TE_FINALIZED, /* j's tp_finalize called */
+    AGC_TE_CLEARED, /* j's tp_clear called */
+    AGC_TE_NUM
+};
+
+/* Kinds of edge: j's traversal decremented k's gc_refs, or moved k into
+ * another state (reachable, legacy, resurrected). */
+enum {
+    AGC_EDGE_DECREF,
+    AGC_EDGE_MOVE
+};
+
+typedef struct agc_recorder agc_recorder;
+struct agc_recorder {
+    /* The young set is registry indices [ys, ys + m).  0, or -1 when
+     * memory is short (nothing is recorded then; no exception set). */
+    int (*begin)(agc_recorder *rec, Py_ssize_t ys, Py_ssize_t m);
+    /* How many references to op the recorder's owner holds itself (a
+     * trace's arguments): left out of op's gc_refs, as references that
+     * do not belong to the program being looked at. */
+    Py_ssize_t (*own_refs)(agc_recorder *rec, PyObject *op);
+    /* After `phase`: young object j (NULL: gone), its gc_refs and state
+     * (agc_trace_state_name). */
+    void (*object)(agc_recorder *rec, int phase, Py_ssize_t j, PyObject *op,
+                   Py_ssize_t gc_refs, int state);
+    /* During the phase after the last `object` calls: an edge. */
+    void (*edge)(agc_recorder *rec, int kind, Py_ssize_t j, Py_ssize_t k);
+    /* During the phase after the last `object` calls: an event on j. */
+    void (*event)(agc_recorder *rec, int event, Py_ssize_t j);
+};
+
+/* The name of a phase, and of a young object's state ("tentative",
+ * "reachable", "unreachable", "legacy", "resurrected", "untracked",
+ * "gone", ...): static strings. */
+const char *agc_trace_phase_name(int phase);
+const char *agc_trace_state_name(int state);
+
+/* One collection of `generation` (collect != 0: a real one, like
+ * agc_collect without install mode's `before`, which the caller runs) or
+ * analysis (collect == 0: find_unreachable's deduction and the legacy
+ * finalizers' set; nothing finalized, cleared or freed), told to `rec`.
+ * Returns the number of unreachable objects found, or -1 with an
+ * exception (RuntimeError during a collection, MemoryError). */
+Py_ssize_t agc_collect_recorded(int generation, int collect,
+                                agc_recorder *rec);
+
 /* The process-wide collector.  There is one per process because the
  * hooks that learn of deaths (allocator, tp_dealloc) are process-wide;
  * altgc refuses to load in subinterpreters (module.c).  The registry it
@@ -119,6 +194,7 @@ typedef struct {
     PyObject *garbage; /* strong: list, altgc.garbage */
     PyObject *callbacks; /* strong: list, altgc.callbacks */
     agc_collect_mode mode; /* install mode's part (install.c) */
+    agc_recorder *recorder; /* the recorded collection's, else NULL */
 } agc_state;
 
 extern agc_state AGC;

@@ -148,6 +148,11 @@ typedef struct {
     Py_ssize_t nedges;
     Py_ssize_t edges_cap;
     int edges_failed;
+    /* A recorded collection (collector.h, agc_recorder): the recorder,
+     * and the visitor every mode uses then (collector.c's, unbatched, no
+     * young index shortcut, no edge capture: it reports each update). */
+    struct agc_recorder *rec;
+    visitproc rec_visit;
     /* Referents found not young (old, or not registered), direct-mapped:
      * the type an instance heap's every object visits, say, is then
      * dropped without hashing it again.  Never reset: the young set only
@@ -495,7 +500,8 @@ capture_start(agc_work *w, Py_ssize_t m)
     w->cap_next = 0;
     w->cap_upto = 0;
     w->cap_last_src = -1;
-    w->capturing = w->cap_edges != NULL && w->cap_off != NULL;
+    w->capturing = w->cap_edges != NULL && w->cap_off != NULL
+                   && w->rec_visit == NULL;
 }
 
 /* After the subtract pass over m objects: the lists still being captured
@@ -536,7 +542,10 @@ set_mode(agc_work *w, int mode)
 {
     w->mode = mode;
     w->last_ref = NULL;     /* Python code may have run since */
-    if (w->ytab == NULL || mode == MODE_DECREF_WITHIN) {
+    if (w->rec_visit != NULL) {
+        w->visit = w->rec_visit;
+    }
+    else if (w->ytab == NULL || mode == MODE_DECREF_WITHIN) {
         w->visit = visit_batched;
     }
     else if (mode == MODE_DECREF) {

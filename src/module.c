@@ -19,6 +19,7 @@
 #include "hooks.h"
 #include "install.h"
 #include "kinds.h"
+#include "trace.h"
 #include "watch.h"
 
 typedef struct {
@@ -653,6 +654,43 @@ agc_set_cycle_detail_limit(PyObject *module, PyObject *arg)
     Py_RETURN_NONE;
 }
 
+PyDoc_STRVAR(trace_doc,
+"_trace(objects, generation, collect, limit, /)\n--\n\n"
+"A recorded analysis (collect false) or collection of `generation`\n"
+"(None: the oldest holding one of `objects`, a tuple or None), as plain\n"
+"data; altgc.trace() is the API.");
+
+static PyObject *
+agc_trace_fn(PyObject *module, PyObject *args)
+{
+    PyObject *objects, *garg, *carg;
+    Py_ssize_t limit;
+    int g = -1;
+    if (!PyArg_ParseTuple(args, "OOOn:_trace", &objects, &garg, &carg,
+                          &limit)) {
+        return NULL;
+    }
+    if (objects != Py_None && !PyTuple_Check(objects)) {
+        PyErr_Format(PyExc_TypeError,
+                     "_trace() argument 'objects' must be a tuple or None, "
+                     "not %.200s", Py_TYPE(objects)->tp_name);
+        return NULL;
+    }
+    if (garg != Py_None && parse_generation(garg, "trace", 2, &g) < 0) {
+        return NULL;
+    }
+    int collect = PyObject_IsTrue(carg);
+    if (collect < 0) {
+        return NULL;
+    }
+    if (limit < 0) {
+        PyErr_Format(PyExc_ValueError,
+                     "trace() argument 'limit' must be >= 0, not %zd", limit);
+        return NULL;
+    }
+    return agc_trace(objects == Py_None ? NULL : objects, g, collect, limit);
+}
+
 static PyMethodDef core_methods[] = {
     {"track", agc_track, METH_O, track_doc},
     {"untrack", agc_untrack, METH_O, untrack_doc},
@@ -690,6 +728,7 @@ static PyMethodDef core_methods[] = {
     {"_freelist_kinds", agc_freelist_kinds, METH_NOARGS, freelist_kinds_doc},
     {"_set_cycle_detail_limit", agc_set_cycle_detail_limit, METH_O,
      set_cycle_detail_limit_doc},
+    {"_trace", agc_trace_fn, METH_VARARGS, trace_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -12,7 +12,9 @@ def test_docstring_examples_run():
         "import altgc._install\n"
         "r = doctest.testmod(altgc)\n"
         "r2 = doctest.testmod(altgc._install)\n"
-        "print(r.failed + r2.failed, r.attempted + r2.attempted)\n"
+        "import altgc._trace\n"
+        "r3 = doctest.testmod(altgc._trace)\n"
+        "print(r.failed + r2.failed + r3.failed, r.attempted + r2.attempted + r3.attempted)\n"
     ).stdout.split()
     failed, attempted = int(out[-2]), int(out[-1])
     assert failed == 0

@@ -47,6 +47,8 @@ LAYERS = [
     ("collector", ["collector.h"], ["collector.c"]),
     # install mode
     ("install", ["install.h"], ["install.c"]),
+    # a collection told step by step (altgc.trace)
+    ("trace", ["trace.h"], ["trace.c"]),
     # the Python-facing facade, altgc._core
     ("module", [], ["module.c"]),
 ]
