@@ -60,8 +60,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from . import _core
-from ._install import is_installed
-from ._util import find_builtin_gc
+from ._install import find_builtin_gc, is_installed
 
 __all__ = ["compare_heap", "HeapComparison", "HeapDifference", "builtin_gc", "REASONS"]  # noqa: RUF022 - as documented
 
