@@ -113,6 +113,23 @@ def _builtin_collect_hook(phase: str, info: dict[str, int]) -> None:
     _core._on_builtin_collect(info.get("generation", 2))
 
 
+#: The builtin ``gc.collect``, put back by :func:`uninstall`.
+_builtin_collect = builtin_gc.collect
+
+
+def _collect(generation: int = 2) -> int:
+    """``gc.collect`` while altgc is installed: altgc's collection of
+    ``generation``, returning what it found (collected plus uncollectable),
+    as the builtin one returns its own count.  ``import gc; gc.collect()``
+    reads the module attribute at the call, so it gets this one; a
+    ``collect`` bound before :func:`install` reaches altgc's collection
+    through :func:`_builtin_collect_hook` but returns 0."""
+    return _core.collect(generation)
+
+
+_collect.__name__ = _collect.__qualname__ = "collect"
+
+
 def _at_exit() -> None:
     # Hand the heap back so the interpreter's shutdown collection (which
     # finalizes cycles with __del__) sees it; keep the registry: it is
@@ -142,6 +159,8 @@ def _restore(keep_registry: bool) -> None:
             raise
         error = exc  # uninstalled, but the hand-back failed
     _saved = None
+    if getattr(builtin_gc, "collect", None) is _collect:
+        setattr(builtin_gc, "collect", _builtin_collect)  # noqa: B010 - a module attribute
     if _builtin_collect_hook in builtin_gc.callbacks:
         builtin_gc.callbacks.remove(_builtin_collect_hook)
     _apply(builtin_gc, saved.builtin_threshold, saved.builtin_debug, saved.builtin_enabled)
@@ -166,7 +185,10 @@ def install(adopt: bool = True) -> bool:
     Code that does ``import gc`` after ``sys.modules["gc"] = altgc`` (or
     ``import altgc as gc``) then behaves as with the builtin gc.  Code that
     imported the builtin gc earlier and calls its ``gc.collect()`` gets
-    altgc's collection (the builtin call itself returns 0).
+    altgc's collection and its count: while installed, the builtin gc
+    module's ``collect`` is altgc's (put back by :func:`uninstall`).  Only a
+    ``collect`` bound before install (``from gc import collect``) still
+    runs the builtin function: altgc collects then too, but it returns 0.
 
     Returns True if it installed, False if altgc was already installed
     (then nothing changes).
@@ -210,6 +232,7 @@ def install(adopt: bool = True) -> bool:
             raise
         _saved = saved
         builtin_gc.callbacks.append(_builtin_collect_hook)
+        setattr(builtin_gc, "collect", _collect)  # noqa: B010 - a module attribute
         atexit.register(_at_exit)
         return True
 
