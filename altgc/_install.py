@@ -113,8 +113,9 @@ def _builtin_collect_hook(phase: str, info: dict[str, int]) -> None:
     _core._on_builtin_collect(info.get("generation", 2))
 
 
-#: The builtin ``gc.collect``, put back by :func:`uninstall`.
-_builtin_collect = builtin_gc.collect
+#: The builtin ``gc.collect`` itself (while installed the module attribute
+#: is altgc's :func:`_collect`), put back by :func:`uninstall`.
+builtin_collect = builtin_gc.collect
 
 
 def _collect(generation: int = 2) -> int:
@@ -160,7 +161,7 @@ def _restore(keep_registry: bool) -> None:
         error = exc  # uninstalled, but the hand-back failed
     _saved = None
     if getattr(builtin_gc, "collect", None) is _collect:
-        setattr(builtin_gc, "collect", _builtin_collect)  # noqa: B010 - a module attribute
+        setattr(builtin_gc, "collect", builtin_collect)  # noqa: B010 - a module attribute
     if _builtin_collect_hook in builtin_gc.callbacks:
         builtin_gc.callbacks.remove(_builtin_collect_hook)
     _apply(builtin_gc, saved.builtin_threshold, saved.builtin_debug, saved.builtin_enabled)
