@@ -13,7 +13,9 @@ inherit the variable).
 altgc was the collector and what it collected; any other value but ``0`` is
 a file to append that line to (for processes whose stderr is not seen, such
 as benchmark workers).  Interpreters started with ``-S`` or ``-I`` do not
-process ``.pth`` files: no hook there.
+process ``.pth`` files: no hook there.  (``import`` lines in ``.pth`` files
+keep working, without a warning, until Python 3.18, which PEP 829's
+``.start`` files are to replace.)
 
     >>> import _altgc_autoinstall
     >>> _altgc_autoinstall.wanted({"ALTGC_INSTALL": "1"}), _altgc_autoinstall.wanted({})

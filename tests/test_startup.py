@@ -368,3 +368,16 @@ def test_this_process_altgc_is_the_one_the_hook_installs():
     # the hook imports the altgc these tests run against
     _require_pth()
     assert os.path.dirname(os.path.dirname(altgc.__file__)) == os.path.dirname(PTH)
+
+
+def test_docstring_examples_of_the_new_modules():
+    import doctest
+
+    import _altgc_autoinstall
+
+    from altgc import _stats
+
+    # (altgc and altgc._install: tests/test_docs.py)
+    for module in (_altgc_autoinstall, _stats):
+        result = doctest.testmod(module)
+        assert result.failed == 0 and result.attempted >= 1, module
