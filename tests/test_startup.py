@@ -374,7 +374,6 @@ def test_docstring_examples_of_the_new_modules():
     import doctest
 
     import _altgc_autoinstall
-
     from altgc import _stats
 
     # (altgc and altgc._install: tests/test_docs.py)
