@@ -21,8 +21,9 @@ counts only if every line says ``installed=yes`` with ``builtin_collected=0``
 altgc's collections per generation in the worker.
 
 Needs ``pip install pyperformance pyperf`` (and ``genshi``, ``mako``,
-``chameleon`` for the template engines, skipped when missing; mako
-without ``pygments`` fails to import under the benchmark) and altgc
+``chameleon`` for the template engines, skipped when missing; the mako
+program needs ``mako==1.1.4``, as pyperformance pins it: newer makos need
+the markupsafe it blocks) and altgc
 installed from a wheel (``pip install .``), which puts the start-up hook in
 site-packages: an editable install has no hook, and the script says so.
 
@@ -75,7 +76,7 @@ PROGRAMS = [
 
 MISSING = (
     "the programs come from pyperformance: pip install pyperformance pyperf "
-    "(and genshi mako chameleon for the template engines)"
+    "(and genshi 'mako==1.1.4' chameleon for the template engines)"
 )
 
 

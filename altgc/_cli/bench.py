@@ -68,8 +68,8 @@ def _programs(bench_dir: str, args: argparse.Namespace) -> int:
     if importlib.util.find_spec("pyperformance") is None:
         sys.stderr.write(
             "altgc bench: error: --programs runs pyperformance's programs: "
-            "pip install pyperformance pyperf (and genshi mako chameleon for "
-            "the template engines)\n"
+            "pip install pyperformance pyperf (and genshi 'mako==1.1.4' "
+            "chameleon for the template engines)\n"
         )
         return 2
     if args.json:
