@@ -7,8 +7,9 @@ interleaved:
 1. process: wall time of ``python -c pass``, ``python -c "import gc"`` and
    ``python -c "import altgc"`` (ratio altgc / gc);
 2. in-process: ``import altgc`` timed inside the child with
-   ``time.perf_counter`` (ms, goal <= 5), and the number of modules it adds
-   to ``sys.modules`` (the names are listed);
+   ``time.perf_counter`` (ms, goal <= 5), the number of modules it adds
+   to ``sys.modules`` (the names are listed), and (Linux) the peak RSS it
+   adds over ``import gc``;
 3. with the start-up hook (only where a wheel install put it in
    site-packages): ``ALTGC_INSTALL=1 python -c pass`` against ``python -c
    pass``, i.e. what making altgc the collector of any process costs it.
@@ -50,6 +51,9 @@ IN_PROCESS = (
     "t = time.perf_counter() - t\n"
     "print(json.dumps([t, sorted(set(sys.modules) - before)]))\n"
 )
+
+#: peak RSS (KiB, Linux) of a child after `import MODULE`
+RSS = "import {}, resource; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
 
 HEAVY = ["inspect", "dataclasses", "json", "pickle", "tracemalloc", "html", "ast", "dis"]
 
@@ -136,6 +140,33 @@ def body(report, args):
                 goal=5.0,
             )
         )
+        if sys.platform.startswith("linux"):
+            rss = {}
+            for module in ("gc", "altgc"):
+                rss[module] = median(
+                    [
+                        int(
+                            subprocess.run(
+                                [sys.executable, "-c", RSS.format(module)],
+                                env=env,
+                                check=True,
+                                capture_output=True,
+                                text=True,
+                                cwd=tempfile.gettempdir(),
+                            ).stdout
+                        )
+                        for _ in range(5)
+                    ]
+                )
+            report.add(
+                value_row(
+                    "peak RSS added by import altgc",
+                    "ru_maxrss after import altgc - after import gc, medians of 5",
+                    "KiB",
+                    float(rss["altgc"] - rss["gc"]),
+                    extra={"gc_kib": rss["gc"], "altgc_kib": rss["altgc"]},
+                )
+            )
         heavy = sorted(set(added) & set(HEAVY))
         report.add(
             value_row(
