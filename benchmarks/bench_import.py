@@ -8,8 +8,8 @@ interleaved:
    ``python -c "import altgc"`` (ratio altgc / gc);
 2. in-process: ``import altgc`` timed inside the child with
    ``time.perf_counter`` (ms, goal <= 5), the number of modules it adds
-   to ``sys.modules`` (the names are listed), and (Linux) the peak RSS it
-   adds over ``import gc``;
+   to ``sys.modules`` (the names are listed), and (Linux) the resident
+   memory it adds over ``import gc``;
 3. with the start-up hook (only where a wheel install put it in
    site-packages): ``ALTGC_INSTALL=1 python -c pass`` against ``python -c
    pass``, i.e. what making altgc the collector of any process costs it.
@@ -52,8 +52,12 @@ IN_PROCESS = (
     "print(json.dumps([t, sorted(set(sys.modules) - before)]))\n"
 )
 
-#: peak RSS (KiB, Linux) of a child after `import MODULE`
-RSS = "import {}, resource; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+#: resident set size (KiB, Linux) of a child after `import MODULE`
+RSS = (
+    "import {}\n"
+    "with open('/proc/self/status') as f:\n"
+    "    print([line.split()[1] for line in f if line.startswith('VmRSS:')][0])\n"
+)
 
 HEAVY = ["inspect", "dataclasses", "json", "pickle", "tracemalloc", "html", "ast", "dis"]
 
@@ -160,8 +164,8 @@ def body(report, args):
                 )
             report.add(
                 value_row(
-                    "peak RSS added by import altgc",
-                    "ru_maxrss after import altgc - after import gc, medians of 5",
+                    "RSS added by import altgc",
+                    "VmRSS after import altgc - after import gc, medians of 5",
                     "KiB",
                     float(rss["altgc"] - rss["gc"]),
                     extra={"gc_kib": rss["gc"], "altgc_kib": rss["altgc"]},
