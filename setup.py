@@ -9,6 +9,34 @@ Set ALTGC_SANITIZE=address,undefined to build with sanitizers (clang).
 import os
 
 from setuptools import Extension, setup
+from setuptools.command.build_py import build_py
+
+# ALTGC_INSTALL=1: the start-up hook (see _altgc_autoinstall.py).  site runs
+# the line at every start-up; "zz" sorts it after the other .pth files, so
+# paths they add are in place when altgc installs.
+PTH_NAME = "zz_altgc_autoinstall.pth"
+PTH_LINE = (
+    "import os; os.environ.get('ALTGC_INSTALL', '') not in ('', '0') "
+    "and __import__('_altgc_autoinstall').start()\n"
+)
+
+
+class build_py_with_pth(build_py):
+    """build_py that also writes the .pth hook at the root of the build
+    (so at the root of the wheel, so in site-packages).  Editable installs
+    do not get it (they install no build directory)."""
+
+    def run(self):
+        super().run()
+        path = os.path.join(self.build_lib, PTH_NAME)
+        if not self.dry_run:
+            os.makedirs(self.build_lib, exist_ok=True)
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(PTH_LINE)
+
+    def get_outputs(self, include_bytecode=True):
+        return [*super().get_outputs(include_bytecode), os.path.join(self.build_lib, PTH_NAME)]
+
 
 # The layers, bottom first (tools/check_layers.py checks the includes).
 SOURCES = [
@@ -71,6 +99,7 @@ if os.name == "nt":  # MSVC does not take GCC flags
     compile_args, link_args = [], []
 
 setup(
+    cmdclass={"build_py": build_py_with_pth},
     ext_modules=[
         Extension(
             "altgc._core",

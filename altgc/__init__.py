@@ -24,13 +24,16 @@ the examples here assume it does not run in between (``gc.disable()``).
 
 The C core, ``altgc._core``, returns plain data; this module gives it names
 (:class:`Stats`, :class:`CollectionInfo`) and documentation.
+
+``import altgc`` loads only the collector (the C core and install mode);
+the records of :func:`stats`, the explain and compare functions and the
+notebook code load on first use (see ``_LAZY``).
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable
-from typing import Any
+# typing.TYPE_CHECKING without importing typing (mypy knows the name)
+TYPE_CHECKING = False
 
 from . import _version_check
 
@@ -49,24 +52,29 @@ except ImportError as _exc:  # pragma: no cover - depends on the checkout
         "--inplace`), or run from another directory."
     ) from _exc
 
-from ._explain import (
-    CAUSES,
-    Explanation,
-    HeapIndex,
-    RefPath,
-    WatchInfo,
-    explain,
-    heap_index,
-    release,
-    survivors,
-    unwatch,
-    watch,
-    watched,
-)
-from ._install import InstallInfo, install, install_info, installed, is_installed, uninstall
-from ._trace import Trace, TraceObject, trace
-from ._util import fmt_ns as _fmt_ns
-from .compare import HeapComparison, HeapDifference, compare_heap
+from ._install import install, install_info, installed, is_installed, uninstall
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    from ._explain import (
+        CAUSES,
+        Explanation,
+        HeapIndex,
+        RefPath,
+        WatchInfo,
+        explain,
+        heap_index,
+        release,
+        survivors,
+        unwatch,
+        watch,
+        watched,
+    )
+    from ._stats import CollectionInfo, GenerationStats, InstallInfo, Stats
+    from ._trace import Trace, TraceObject, trace
+    from .compare import HeapComparison, HeapDifference, compare_heap
 
 # Grouped by topic, as docs/API.md lists them (not sorted).
 __all__ = [  # noqa: RUF022
@@ -414,59 +422,6 @@ def get_stats() -> list[dict[str, Any]]:
     return _core.get_stats()
 
 
-@dataclasses.dataclass(frozen=True)
-class GenerationStats:
-    """Counters of one generation (see :func:`stats`)."""
-
-    collections: int
-    collected: int
-    uncollectable: int
-    total_pause_ns: int
-    last_pause_ns: int
-    max_pause_ns: int
-    size: int
-
-
-@dataclasses.dataclass(frozen=True)
-class Stats:
-    """What :func:`stats` returns: per-generation counters and pause times,
-    and the size and memory of the registry."""
-
-    generations: list[GenerationStats]
-    permanent_size: int
-    registry_size: int
-    registry_bytes: int
-    table_slots: int
-    entry_capacity: int
-
-    @property
-    def bytes_per_object(self) -> float:
-        """Registry bytes per registered object (0.0 when empty)."""
-        if not self.registry_size:
-            return 0.0
-        return self.registry_bytes / self.registry_size
-
-    def as_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["bytes_per_object"] = self.bytes_per_object
-        return d
-
-    def __str__(self) -> str:
-        lines = ["gen  size       collections  collected  uncollectable  total pause  max pause"]
-        for i, g in enumerate(self.generations):
-            lines.append(
-                f"{i:<4} {g.size:<10} {g.collections:<12} {g.collected:<10} "
-                f"{g.uncollectable:<14} {_fmt_ns(g.total_pause_ns):<12} "
-                f"{_fmt_ns(g.max_pause_ns)}"
-            )
-        lines.append(
-            f"permanent: {self.permanent_size}; registry: "
-            f"{self.registry_size} objects, {self.registry_bytes} "
-            f"bytes ({self.bytes_per_object:.1f} per object)"
-        )
-        return "\n".join(lines)
-
-
 def stats() -> Stats:
     """Per-generation collections, objects collected and uncollectable,
     total / last / longest pause (ns) and size, plus the permanent
@@ -477,54 +432,11 @@ def stats() -> Stats:
     >>> len(s.generations), s.registry_bytes >= 0
     (3, True)
     """
+    from ._stats import GenerationStats, Stats
+
     raw = _core.stats()
     gens = [GenerationStats(**g) for g in raw.pop("generations")]
     return Stats(generations=gens, **raw)
-
-
-@dataclasses.dataclass(frozen=True)
-class CollectionInfo:
-    """What one collection examined, found and freed, and how long each
-    phase took (see :func:`last_collection`).
-
-    ``cycles`` lists the strongly connected groups of the garbage as
-    ``(type name, id)`` pairs, recorded before anything was freed (at most
-    1000 groups, and only when at most 10000 objects were unreachable;
-    ``cycles_truncated`` says when the list is partial).
-    """
-
-    generation: int
-    examined: int
-    unreachable: int
-    collected: int
-    uncollectable: int
-    resurrected: int
-    cycles: list[list[tuple[str, int]]]
-    cycles_truncated: bool
-    phases_ns: dict[str, int]
-    total_ns: int
-    automatic: bool
-
-    def as_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    def __str__(self) -> str:
-        kind = "automatic" if self.automatic else "explicit"
-        phases = ", ".join(f"{k} {_fmt_ns(v)}" for k, v in self.phases_ns.items())
-        lines = [
-            f"{kind} collection of generation {self.generation}: examined "
-            f"{self.examined}, unreachable {self.unreachable}, collected "
-            f"{self.collected}, uncollectable {self.uncollectable}, "
-            f"resurrected {self.resurrected} in {_fmt_ns(self.total_ns)}",
-            f"  phases: {phases}",
-        ]
-        for group in self.cycles[:10]:
-            names = ", ".join(f"{t}@{i:#x}" for t, i in group[:6])
-            more = f" (+{len(group) - 6} more)" if len(group) > 6 else ""
-            lines.append(f"  cycle of {len(group)}: {names}{more}")
-        if len(self.cycles) > 10 or self.cycles_truncated:
-            lines.append("  ...")
-        return "\n".join(lines)
 
 
 def last_collection() -> CollectionInfo | None:
@@ -541,6 +453,8 @@ def last_collection() -> CollectionInfo | None:
     raw = _core.last_collection()
     if raw is None:
         return None
+    from ._stats import CollectionInfo
+
     return CollectionInfo(**raw)
 
 
@@ -573,7 +487,16 @@ def _guard_tracemalloc() -> None:
     tracemalloc.stop = guarded_stop
 
 
-_guard_tracemalloc()
+def _tracing() -> bool:
+    """Whether tracemalloc traces now (without importing :mod:`tracemalloc`,
+    which imports :mod:`pickle`)."""
+    import _tracemalloc
+
+    return _tracemalloc.is_tracing()
+
+
+if _tracing():
+    _guard_tracemalloc()
 
 
 # ---- the IPython extension ------------------------------------------------
@@ -592,3 +515,52 @@ def unload_ipython_extension(ipython: Any) -> None:
     from . import _ipython
 
     _ipython.unload(ipython)
+
+
+# ---- loaded on first use ---------------------------------------------------
+
+#: Public names defined by a submodule that ``import altgc`` does not load:
+#: the first access (``altgc.explain``, ``from altgc import Stats``) imports
+#: the submodule and caches the name in this module's namespace.
+_LAZY: dict[str, str] = {
+    "Stats": "_stats",
+    "GenerationStats": "_stats",
+    "CollectionInfo": "_stats",
+    "InstallInfo": "_stats",
+    "compare_heap": "compare",
+    "HeapComparison": "compare",
+    "HeapDifference": "compare",
+    "watch": "_explain",
+    "unwatch": "_explain",
+    "watched": "_explain",
+    "explain": "_explain",
+    "release": "_explain",
+    "survivors": "_explain",
+    "heap_index": "_explain",
+    "Explanation": "_explain",
+    "RefPath": "_explain",
+    "WatchInfo": "_explain",
+    "HeapIndex": "_explain",
+    "CAUSES": "_explain",
+    "trace": "_trace",
+    "Trace": "_trace",
+    "TraceObject": "_trace",
+}
+
+if not TYPE_CHECKING:  # mypy sees the imports above, and no catch-all
+
+    def __getattr__(name: str) -> Any:
+        """Load a name of ``_LAZY`` on first access (PEP 562)."""
+        module = _LAZY.get(name)
+        if module is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        import importlib
+
+        value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+        globals()[name] = value
+        return value
+
+
+def __dir__() -> list[str]:
+    """The module's names, the ones not loaded yet included."""
+    return sorted(set(globals()) | set(_LAZY))

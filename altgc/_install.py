@@ -5,35 +5,95 @@ the builtin gc's generation lists, when polls and collections run).  This
 module saves and restores the builtin gc's settings around them, routes
 direct calls of the builtin ``gc.collect()`` to altgc while installed, and
 hands the heap back at exit so the interpreter's shutdown collection sees it.
+
+It is part of what ``import altgc`` loads, so it imports nothing but
+builtin modules (``ALTGC_INSTALL=1`` runs it in every process).
 """
 
 from __future__ import annotations
 
+import _thread
 import atexit
-import contextlib
-import dataclasses
-import threading
-from collections.abc import Iterator
-from typing import Any
+import sys
+import types
 
 from . import _core
-from ._util import find_builtin_gc
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+    from typing import Any
+
+    from ._stats import InstallInfo
+
+
+def find_builtin_gc() -> types.ModuleType:
+    """The interpreter's own :mod:`gc` module, even when ``sys.modules["gc"]``
+    has been replaced (``sys.modules["gc"] = altgc`` in install mode).
+
+    >>> import sys
+    >>> saved = sys.modules["gc"]; sys.modules["gc"] = sys
+    >>> found = find_builtin_gc()
+    >>> sys.modules["gc"] = saved
+    >>> found.__name__, found is not sys, found.isenabled() == saved.isenabled()
+    ('gc', True, True)
+    """
+    if "gc" not in sys.modules:
+        # a builtin module: the BuiltinImporter finds it before any gc.py
+        import gc  # noqa: F401
+    mod = sys.modules.get("gc")
+    spec = getattr(mod, "__spec__", None)
+    if (
+        mod is not None
+        and getattr(mod, "__name__", None) == "gc"
+        and spec is not None
+        and spec.origin == "built-in"
+    ):
+        return mod
+    import importlib.machinery
+    import importlib.util
+
+    spec = importlib.machinery.BuiltinImporter.find_spec("gc")
+    assert spec is not None and spec.loader is not None  # gc is always built in
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
 
 #: The builtin gc module (never altgc, whatever ``sys.modules`` says).
 builtin_gc = find_builtin_gc()
 
 
-@dataclasses.dataclass(frozen=True)
 class _Saved:
-    builtin_enabled: bool
-    builtin_threshold: tuple[int, int, int]
-    builtin_debug: int
-    altgc_enabled: bool
-    altgc_threshold: tuple[int, int, int]
-    altgc_debug: int
+    """The builtin gc's and altgc's settings that :func:`install` replaced."""
+
+    __slots__ = (
+        "altgc_debug",
+        "altgc_enabled",
+        "altgc_threshold",
+        "builtin_debug",
+        "builtin_enabled",
+        "builtin_threshold",
+    )
+
+    def __init__(
+        self,
+        builtin_enabled: bool,
+        builtin_threshold: tuple[int, int, int],
+        builtin_debug: int,
+        altgc_enabled: bool,
+        altgc_threshold: tuple[int, int, int],
+        altgc_debug: int,
+    ) -> None:
+        self.builtin_enabled = builtin_enabled
+        self.builtin_threshold = builtin_threshold
+        self.builtin_debug = builtin_debug
+        self.altgc_enabled = altgc_enabled
+        self.altgc_threshold = altgc_threshold
+        self.altgc_debug = altgc_debug
 
 
-_lock = threading.RLock()
+_lock = _thread.RLock()
 _saved: _Saved | None = None
 
 
@@ -51,6 +111,24 @@ def _builtin_collect_hook(phase: str, info: dict[str, int]) -> None:
     if phase != "start" or builtin_gc.isenabled():
         return
     _core._on_builtin_collect(info.get("generation", 2))
+
+
+#: The builtin ``gc.collect`` itself (while installed the module attribute
+#: is altgc's :func:`_collect`), put back by :func:`uninstall`.
+builtin_collect = builtin_gc.collect
+
+
+def _collect(generation: int = 2) -> int:
+    """``gc.collect`` while altgc is installed: altgc's collection of
+    ``generation``, returning what it found (collected plus uncollectable),
+    as the builtin one returns its own count.  ``import gc; gc.collect()``
+    reads the module attribute at the call, so it gets this one; a
+    ``collect`` bound before :func:`install` reaches altgc's collection
+    through :func:`_builtin_collect_hook` but returns 0."""
+    return _core.collect(generation)
+
+
+_collect.__name__ = _collect.__qualname__ = "collect"
 
 
 def _at_exit() -> None:
@@ -82,7 +160,9 @@ def _restore(keep_registry: bool) -> None:
             raise
         error = exc  # uninstalled, but the hand-back failed
     _saved = None
-    with contextlib.suppress(ValueError):
+    if getattr(builtin_gc, "collect", None) is _collect:
+        setattr(builtin_gc, "collect", builtin_collect)  # noqa: B010 - a module attribute
+    if _builtin_collect_hook in builtin_gc.callbacks:
         builtin_gc.callbacks.remove(_builtin_collect_hook)
     _apply(builtin_gc, saved.builtin_threshold, saved.builtin_debug, saved.builtin_enabled)
     _apply(_core, saved.altgc_threshold, saved.altgc_debug, saved.altgc_enabled)
@@ -106,7 +186,10 @@ def install(adopt: bool = True) -> bool:
     Code that does ``import gc`` after ``sys.modules["gc"] = altgc`` (or
     ``import altgc as gc``) then behaves as with the builtin gc.  Code that
     imported the builtin gc earlier and calls its ``gc.collect()`` gets
-    altgc's collection (the builtin call itself returns 0).
+    altgc's collection and its count: while installed, the builtin gc
+    module's ``collect`` is altgc's (put back by :func:`uninstall`).  Only a
+    ``collect`` bound before install (``from gc import collect``) still
+    runs the builtin function: altgc collects then too, but it returns 0.
 
     Returns True if it installed, False if altgc was already installed
     (then nothing changes).
@@ -150,6 +233,7 @@ def install(adopt: bool = True) -> bool:
             raise
         _saved = saved
         builtin_gc.callbacks.append(_builtin_collect_hook)
+        setattr(builtin_gc, "collect", _collect)  # noqa: B010 - a module attribute
         atexit.register(_at_exit)
         return True
 
@@ -190,8 +274,23 @@ def is_installed() -> bool:
     return bool(_core._install_info()["installed"])
 
 
-@contextlib.contextmanager
-def installed(adopt: bool = True) -> Iterator[None]:
+class _Installed:
+    """The context manager :func:`installed` returns."""
+
+    def __init__(self, adopt: bool) -> None:
+        self._adopt = adopt
+        self._did = False
+
+    def __enter__(self) -> None:
+        self._did = install(self._adopt)
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._did:
+            self._did = False
+            uninstall()
+
+
+def installed(adopt: bool = True) -> AbstractContextManager[None]:
     """``with altgc.installed(): ...`` -- install for the block only.
 
     If altgc was already installed, the block leaves it installed.
@@ -203,29 +302,7 @@ def installed(adopt: bool = True) -> Iterator[None]:
     >>> altgc.is_installed()
     False
     """
-    did = install(adopt)
-    try:
-        yield
-    finally:
-        if did:
-            uninstall()
-
-
-@dataclasses.dataclass(frozen=True)
-class InstallInfo:
-    """What install mode has done since the process started.
-
-    ``adopted`` objects in ``adoptions`` adoption passes taking
-    ``adopt_ns``; ``polls`` checks of the builtin gc's count taking
-    ``poll_ns`` (adoptions and collections not included).
-    """
-
-    installed: bool
-    adopted: int
-    adoptions: int
-    polls: int
-    adopt_ns: int
-    poll_ns: int
+    return _Installed(adopt)
 
 
 def install_info() -> InstallInfo:
@@ -235,4 +312,6 @@ def install_info() -> InstallInfo:
     >>> altgc.install_info().adoptions >= 0
     True
     """
+    from ._stats import InstallInfo
+
     return InstallInfo(**_core._install_info())

@@ -1,8 +1,6 @@
 """Helpers shared across altgc's Python layer; imports nothing of altgc.
 
 - :func:`fmt_ns`: a duration for people to read;
-- :func:`find_builtin_gc`: the interpreter's own gc module, even where
-  ``sys.modules["gc"]`` is altgc;
 - :func:`run_script_as_main`: run a Python file as ``python FILE ARGS``
   would, and the exit status the interpreter would give it;
 - :func:`package_parent`: the directory that holds the ``altgc`` package.
@@ -12,8 +10,6 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
-import importlib.machinery
-import importlib.util
 import os
 import sys
 import traceback
@@ -35,33 +31,6 @@ def fmt_ns(ns: float) -> str:
     if ns >= 1_000:
         return f"{ns / 1e3:.1f} us"
     return f"{ns} ns"
-
-
-def find_builtin_gc() -> types.ModuleType:
-    """The interpreter's own :mod:`gc` module, even when ``sys.modules["gc"]``
-    has been replaced (``sys.modules["gc"] = altgc`` in install mode).
-
-    >>> import sys
-    >>> saved = sys.modules["gc"]; sys.modules["gc"] = sys
-    >>> found = find_builtin_gc()
-    >>> sys.modules["gc"] = saved
-    >>> found.__name__, found is not sys, found.isenabled() == saved.isenabled()
-    ('gc', True, True)
-    """
-    mod = sys.modules.get("gc")
-    spec = getattr(mod, "__spec__", None)
-    if (
-        mod is not None
-        and getattr(mod, "__name__", None) == "gc"
-        and spec is not None
-        and spec.origin == "built-in"
-    ):
-        return mod
-    spec = importlib.machinery.BuiltinImporter.find_spec("gc")
-    assert spec is not None and spec.loader is not None  # gc is always built in
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def package_parent() -> str:

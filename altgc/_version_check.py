@@ -15,7 +15,6 @@ ImportError that names the running version and the supported ones.
 from __future__ import annotations
 
 import sys
-import sysconfig
 
 #: The CPython minor versions altgc supports.
 SUPPORTED = ((3, 11), (3, 12), (3, 13), (3, 14), (3, 15))
@@ -46,9 +45,22 @@ def unsupported_reason(
     return None
 
 
+def _gil_disabled_build() -> bool:
+    """Whether this is a free-threaded build (without :mod:`sysconfig` where
+    ``sys.abiflags`` tells: ``import altgc`` stays cheap)."""
+    if sys.version_info < (3, 13):
+        return False  # free-threaded builds start with 3.13
+    abiflags = getattr(sys, "abiflags", None)
+    if abiflags is not None:
+        return "t" in abiflags
+    import sysconfig
+
+    return bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+
+
 def current_reason() -> str | None:
     """unsupported_reason() for the running interpreter."""
-    gil_disabled = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+    gil_disabled = _gil_disabled_build()
     return unsupported_reason(sys.implementation.name, tuple(sys.version_info[:3]), gil_disabled)
 
 

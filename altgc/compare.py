@@ -60,8 +60,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from . import _core
-from ._install import is_installed
-from ._util import find_builtin_gc
+from ._install import builtin_collect, find_builtin_gc, is_installed
 
 __all__ = ["compare_heap", "HeapComparison", "HeapDifference", "builtin_gc", "REASONS"]  # noqa: RUF022 - as documented
 
@@ -317,7 +316,7 @@ def compare_heap(generation: int = 2) -> HeapComparison:
                 # permanent generation; let the builtin gc see it.
                 _gc.unfreeze()
             b_young = _young_ids(_gc.get_objects, generation)
-            _gc.collect(generation)
+            builtin_collect(generation)  # not gc.collect: altgc's while installed
         finally:
             _gc.set_debug(gc_debug)
             _gc.callbacks[:] = gc_callbacks

@@ -711,6 +711,16 @@ def test_bench_unknown_workload():
     assert "unknown workload" in proc.stderr
 
 
+def test_bench_programs_says_how_to_get_pyperformance():
+    import importlib.util
+
+    if importlib.util.find_spec("pyperformance") is not None:
+        pytest.skip("pyperformance is installed here")
+    proc = run_cli("bench", "--programs")
+    assert proc.returncode == 2
+    assert "pip install pyperformance pyperf" in proc.stderr
+
+
 @pytest.mark.slow
 def test_bench_quick_runs_with_progress():
     bench = os.path.join(os.path.dirname(HERE), "benchmarks")

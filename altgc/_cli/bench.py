@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import subprocess
 import sys
 import time
 from typing import Any
@@ -37,6 +38,13 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--repeat", type=int, default=None, metavar="N")
     p.add_argument("--only", nargs="+", metavar="NAME", help="run only these workloads")
     p.add_argument("--json", metavar="PATH", help="also write all results as JSON")
+    p.add_argument(
+        "--programs",
+        action="store_true",
+        help="run pyperformance's programs under the builtin gc and under "
+        "ALTGC_INSTALL=1 instead (benchmarks/bench_programs.py; needs "
+        "pyperformance and altgc installed from a wheel)",
+    )
 
 
 def _load_run_all(bench_dir: str) -> Any:
@@ -55,9 +63,37 @@ def _load_run_all(bench_dir: str) -> Any:
     return mod
 
 
+def _programs(bench_dir: str, args: argparse.Namespace) -> int:
+    """``bench --programs``: benchmarks/bench_programs.py's table."""
+    if importlib.util.find_spec("pyperformance") is None:
+        sys.stderr.write(
+            "altgc bench: error: --programs runs pyperformance's programs: "
+            "pip install pyperformance pyperf (and genshi 'mako==1.1.4' "
+            "chameleon for the template engines)\n"
+        )
+        return 2
+    if args.json:
+        sys.stderr.write("altgc bench: error: --json is not available with --programs\n")
+        return 2
+    path = os.path.join(bench_dir, "bench_programs.py")
+    if not os.path.isfile(path):
+        sys.stderr.write(f"altgc bench: error: no {path}: run from a source checkout\n")
+        return 2
+    argv = [sys.executable, path]
+    if args.quick:
+        argv.append("--quick")
+    if args.repeat is not None:
+        argv += ["--repeat", str(args.repeat)]
+    if args.only:
+        argv += ["--only", *args.only]
+    return subprocess.call(argv)
+
+
 def main(args: argparse.Namespace) -> int:
     """Run ``python -m altgc bench`` with parsed arguments."""
     bench_dir = args.benchmarks or os.path.join(package_parent(), "benchmarks")
+    if args.programs:
+        return _programs(bench_dir, args)
     try:
         run_all = _load_run_all(bench_dir)
     except _NoBenchmarks as exc:
