@@ -53,12 +53,18 @@ from ._explain import (
     CAUSES,
     Explanation,
     HeapIndex,
+    Holder,
+    Holders,
+    Leftover,
+    Leftovers,
     RefPath,
     WatchInfo,
+    cells,
     explain,
     heap_index,
     release,
     survivors,
+    top,
     unwatch,
     watch,
     watched,
@@ -89,6 +95,7 @@ __all__ = [  # noqa: RUF022
     # why is it still alive? (altgc._explain, altgc._ipython)
     "watch", "unwatch", "watched", "explain", "release", "survivors", "heap_index",
     "Explanation", "RefPath", "WatchInfo", "HeapIndex", "CAUSES",
+    "top", "cells", "Holder", "Holders", "Leftover", "Leftovers",
     "load_ipython_extension", "unload_ipython_extension",
 ]  # fmt: skip
 
