@@ -75,18 +75,14 @@ class Notice:
         )
         fix = ""
         if self.command or self.code:
-            fix = f" \u2192 <code>{html.escape(self.command or self.code)}</code>"
-        details = ""
-        if self.command and self.code:
-            details = (
-                '<details style="display:inline;margin-left:.5em"><summary>code</summary>'
-                f'<pre style="margin:0">{html.escape(self.code)}</pre></details>'
-            )
+            # the code the magic runs, on hover: the notice stays one line
+            tip = f' title="runs: {html.escape(self.code)}"' if self.command and self.code else ""
+            fix = f" \u2192 <code{tip}>{html.escape(self.command or self.code)}</code>"
         return (
             '<div class="altgc-notice" role="status" style="border-left:3px solid #f59e0b;'
             "padding:2px 8px;margin:2px 0;background:rgba(245,158,11,0.12);"
             'font-family:var(--jp-ui-font-family,sans-serif);color:inherit">'
-            f"<b>altgc</b>: {html.escape(self.what)} still alive: {where}{fix}{details}</div>"
+            f"<b>altgc</b>: {html.escape(self.what)} still alive: {where}{fix}</div>"
         )
 
 
