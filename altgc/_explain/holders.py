@@ -276,7 +276,7 @@ def _candidates() -> tuple[list[Any], list[list[tuple[str, str]]], list[str]]:
         )
     for modname, mod in user_modules():
         for k, v in list(vars(mod).items()):
-            if isinstance(k, str) and not k.startswith("__"):
+            if isinstance(k, str) and not k.startswith("__") and _lru_name(v) is None:
                 add(v, f"{modname}.{k}", "name")
     return objs, names, override
 
