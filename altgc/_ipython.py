@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import importlib
 import re
 import shlex
 from typing import Any
@@ -184,11 +185,11 @@ def _watch_leftover(entry: leftovers.Entry, cell: int, threshold: int) -> str | 
 def _show(notice: Notice) -> None:
     """A notice as rich display output (HTML in Jupyter, text elsewhere)."""
     try:
-        from IPython.display import display
+        ipd: Any = importlib.import_module("IPython.display")
     except ImportError:  # pragma: no cover - the hooks run under IPython
         print(notice)
         return
-    display(notice)
+    ipd.display(notice)
 
 
 def _set_threshold(text: str) -> None:

@@ -72,7 +72,7 @@ def body(report):
     base, logged, watched = [], [], []
     with redirect_stdout(io.StringIO()):
         run_round(shell, ncells)  # warm up IPython
-        for r in range(reps):
+        for _ in range(reps):
             base.append(run_round(shell, ncells))
             shell.run_line_magic("load_ext", "altgc")
             logged.append(run_round(shell, ncells))
@@ -83,13 +83,12 @@ def body(report):
     from altgc._explain import leftovers
 
     entries = len(leftovers.log.entries)
-    print(
-        f"{ncells} cells a round, {reps} rounds; the cell log held {entries} entries at the end"
-    )
+    print(f"{ncells} cells a round, {reps} rounds; the cell log held {entries} entries at the end")
     b, lg, w = median(base), median(logged), median(watched)
     print(
         f"per cell: without altgc {b * 1e3:.2f} ms, with the cell log {lg * 1e3:.2f} ms "
-        f"(+{(lg - b) * 1e3:.2f} ms), with auto-watch too {w * 1e3:.2f} ms (+{(w - b) * 1e3:.2f} ms)"
+        f"(+{(lg - b) * 1e3:.2f} ms), with auto-watch too {w * 1e3:.2f} ms "
+        f"(+{(w - b) * 1e3:.2f} ms)"
     )
     report.add(ratio_row("cell_log", "cell with %load_ext altgc / without", base, logged))
     report.add(

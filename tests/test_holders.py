@@ -74,7 +74,7 @@ def test_top_groups_the_names_of_one_object(usermod):
 
 
 def test_top_lists_an_lru_cache_with_cache_clear(usermod):
-    @functools.lru_cache(maxsize=None)
+    @functools.cache
     def load(i):
         return Blob(2_000_000)
 
@@ -119,7 +119,7 @@ def test_holders_display():
     text = str(hs)
     assert text.splitlines()[1].strip() == "81.0 MiB  Out[4], _  (list)  \u2192 del Out[4]"
     assert "<table" in hs._repr_html_() and "81.0 MiB" in hs._repr_html_()
-    assert str(Holders()) .endswith(": none")
+    assert str(Holders()).endswith(": none")
 
 
 # -- sizes -------------------------------------------------------------------------
@@ -254,7 +254,11 @@ def test_cell_log_leaves_out_what_a_name_holds(usermod):
 
 def test_notice_text_is_one_line():
     n = Notice("x (list, 1.0 MiB)", ("Out[3]", "_"), "%altgc release x", "del Out[3]\ndel _")
-    assert str(n) == repr(n) == "altgc: x (list, 1.0 MiB) still alive: Out[3], _ \u2192 %altgc release x"
+    assert (
+        str(n)
+        == repr(n)
+        == "altgc: x (list, 1.0 MiB) still alive: Out[3], _ \u2192 %altgc release x"
+    )
     assert 'title="runs: del Out[3]\ndel _"' in n._repr_html_()
     bare = Notice("y (dict)", (), "", "", "a C extension holds it")
     assert str(bare) == "altgc: y (dict) still alive: a C extension holds it"

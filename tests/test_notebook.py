@@ -483,7 +483,8 @@ def test_top_names_the_biggest_holder_first(tmp_path, monkeypatch):
             "mid = np.ones(2 * 10**6)\n"
             "keep = {'x': mid}",
             "%altgc top 3",
-            "_h = altgc.top(3)\nprint('@@', [(h.label, h.release, h.bytes > 79e6) for h in _h], '@@')",
+            "_h = altgc.top(3)\n"
+            "print('@@', [(h.label, h.release, h.bytes > 79e6) for h in _h], '@@')",
         ],
         tmp_path,
         monkeypatch,
@@ -492,7 +493,10 @@ def test_top_names_the_biggest_holder_first(tmp_path, monkeypatch):
     lines = text.splitlines()
     assert lines[0].startswith("biggest holders"), text
     assert "arrays  (list)" in lines[1] and "\u2192 del arrays" in lines[1], text
-    assert outputs_of(cells[-2], "text/html") and "altgc-holders" in outputs_of(cells[-2], "text/html")[0]
+    assert (
+        outputs_of(cells[-2], "text/html")
+        and "altgc-holders" in outputs_of(cells[-2], "text/html")[0]
+    )
     got = eval(cell_text(cells[-1]).split("@@")[1])
     assert got[0] == ("arrays", "del arrays", True), got
     # mid is held by two names: neither alone frees it, so it weighs little
@@ -532,7 +536,9 @@ def test_cells_lists_output_and_traceback_and_their_release_frees(tmp_path, monk
 
 def test_cells_without_leftovers_says_nothing(tmp_path, monkeypatch):
     cells = run_cells(["x = Frame(100_000)", "del x", "%altgc cells"], tmp_path, monkeypatch)
-    assert cell_text(cells[-1]).startswith("what the cells left alive that no name of yours holds: nothing")
+    assert cell_text(cells[-1]).startswith(
+        "what the cells left alive that no name of yours holds: nothing"
+    )
 
 
 def test_auto_watch_by_what_it_holds_and_rich_notices(tmp_path, monkeypatch):
@@ -567,6 +573,8 @@ def test_auto_watch_by_what_it_holds_and_rich_notices(tmp_path, monkeypatch):
     # no stream output: the notice is no print line
     assert not [o for o in notice["outputs"] if o["output_type"] == "stream"], notice["outputs"]
     tb_notice = outputs_of(cells[6], "text/plain")
-    assert any(re.match(r"altgc: tmp \(list, 61\.\d MiB\) still alive: ", t) for t in tb_notice), texts[6]
+    assert any(re.match(r"altgc: tmp \(list, 61\.\d MiB\) still alive: ", t) for t in tb_notice), (
+        texts[6]
+    )
     assert re.search(r"freed arrs: 76\.\d MiB", texts[7]), texts[7]
     assert "@@dead True True @@" in texts[-1], texts

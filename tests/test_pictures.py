@@ -9,7 +9,6 @@ light and a dark page, and every drawn element must lie inside the visible
 box; the screenshots are kept under pytest's tmp_path for a look.
 """
 
-import dataclasses
 import gc
 import os
 import re

@@ -85,7 +85,7 @@ class Holders(tuple[Holder, ...]):
             f"<td><code>{html.escape(h.label)}</code></td>"
             f"<td>{html.escape(h.type_name)}</td>"
             f"<td>{html.escape(CAUSES.get(h.kind, h.kind))}</td>"
-            f"<td><pre style=\"margin:0\">{html.escape(h.release or h.note)}</pre></td>"
+            f'<td><pre style="margin:0">{html.escape(h.release or h.note)}</pre></td>'
             "</tr>"
             for h in self
         )
@@ -222,7 +222,7 @@ def _candidates() -> tuple[list[Any], list[list[tuple[str, str]]], list[str]]:
     pos: dict[int, int] = {}
 
     def add(obj: Any, label: str, kind: str, release: str = "") -> None:
-        if obj is None or isinstance(obj, _NOT_DATA) and _lru_name(obj) is None:
+        if obj is None or (isinstance(obj, _NOT_DATA) and _lru_name(obj) is None):
             return
         i = pos.get(id(obj))
         if i is None:
@@ -267,12 +267,12 @@ def _candidates() -> tuple[list[Any], list[list[tuple[str, str]]], list[str]]:
                 f"import matplotlib.pyplot as plt; plt.close({n!r})",
             )
     for expr, fn in lru_caches():
-        mod = expr.rpartition(".")[0]
+        owner = expr.rpartition(".")[0]
         add(
             fn,
             f"{expr} (lru_cache)",
             "lru_cache",
-            (f"import {mod}; " if mod else "") + f"{expr}.cache_clear()",
+            (f"import {owner}; " if owner else "") + f"{expr}.cache_clear()",
         )
     for modname, mod in user_modules():
         for k, v in list(vars(mod).items()):

@@ -29,12 +29,13 @@ import gc
 import html
 import sys
 import types
+from collections import Counter
 from typing import Any
 
 from .explanation import CAUSES, fmt_bytes
 from .frames import frame_locals, is_function_frame
 from .held import Ref, deep_size, retained, shallow_size
-from .holders import _NOT_DATA, lru_caches, user_namespace, user_names
+from .holders import _NOT_DATA, lru_caches, user_names, user_namespace
 from .notice import holder_name
 from .roots import ipython_shell
 
@@ -134,25 +135,29 @@ def _young_garbage(min_bytes: int) -> list[tuple[list[Any], int]]:
     probe: list[Any] = []  # held by `young` only: calibrates the counts below
     young.append(probe)
     del probe
-    pos = {id(o): i for i, o in enumerate(young)}
-    internal = [0] * len(young)
-    for i in range(len(young)):
-        for j in [pos.get(id(r)) for r in gc.get_referents(young[i])]:
-            if j is not None:
-                internal[j] += 1
-    # references from outside: the count less `young`'s own, the loop's
-    # and getrefcount's (the probe has none but those)
-    base = sys.getrefcount(young[-1])
-    reach = [sys.getrefcount(young[i]) - base - internal[i] > 0 for i in range(len(young))]
-    reach[-1] = True
-    stack = [i for i in range(len(young)) if reach[i]]
-    while stack:
-        for r in gc.get_referents(young[stack.pop()]):
-            j = pos.get(id(r))
-            if j is not None and not reach[j]:
-                reach[j] = True
-                stack.append(j)
-    garbage = [young[i] for i in range(len(young)) if not reach[i]]
+    # Bulk calls (C loops): the cost is a few passes over the young objects.
+    ids = list(map(id, young))
+    pos = dict(zip(ids, range(len(young)), strict=True))
+    young_ids = set(ids)
+    inside = Counter(map(id, gc.get_referents(*young)))  # references among them
+    internal = list(map(inside.__getitem__, ids))
+    del inside
+    # references from outside: the count less `young`'s own and the call's
+    # (the probe has none but those) and the ones from young objects
+    counts = list(map(sys.getrefcount, young))
+    base = counts[-1]
+    reached = {ids[i] for i in range(len(young)) if counts[i] - base - internal[i] > 0}
+    reached.add(ids[-1])
+    frontier = [young[pos[i]] for i in reached]
+    while frontier:
+        refs = gc.get_referents(*frontier)
+        frontier.clear()
+        new = set(map(id, refs)) & young_ids
+        del refs
+        new -= reached
+        reached |= new
+        frontier = [young[pos[i]] for i in new]
+    garbage = [young[pos[i]] for i in young_ids - reached]
     young.clear()
     if not garbage:
         return []
@@ -211,7 +216,9 @@ class CellLog:
             self._lru[id(fn)] = _cache_size(fn)
         self._prune()
 
-    def after(self, cell: int, result: Any = None, error: BaseException | None = None) -> list[Entry]:
+    def after(
+        self, cell: int, result: Any = None, error: BaseException | None = None
+    ) -> list[Entry]:
         """After cell ``cell`` whose value was ``result`` (and which raised
         ``error``): record what it left; return the new entries."""
         new: list[Entry] = []
@@ -260,7 +267,15 @@ class CellLog:
                 except TypeError:
                     continue
                 new.append(
-                    Entry(cell, label, "cycle", ref, type(o).__name__, "import gc; gc.collect();", size)
+                    Entry(
+                        cell,
+                        label,
+                        "cycle",
+                        ref,
+                        type(o).__name__,
+                        "import gc; gc.collect();",
+                        size,
+                    )
                 )
                 break
             members.clear()
