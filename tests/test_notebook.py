@@ -77,7 +77,7 @@ def test_output_cache(tmp_path, monkeypatch):
     assert e["retained_bytes"] > 800000
     # the post-cell notice of the `del df` cell: one line, what holds it and
     # the command that frees it
-    assert re.search(r"altgc: df \(list, [\d.]+ KiB\) still alive: Out\[3\], _", texts[3])
+    assert re.search(r"altgc: df \(list, [\d.]+ [KM]iB\) still alive: Out\[3\], _", texts[3])
     assert texts[3].strip().endswith("\u2192 %altgc release df"), texts[3]
 
 
