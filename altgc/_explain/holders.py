@@ -64,37 +64,60 @@ class Holder:
         return f"{fmt_bytes(self.bytes):>11}  {self.label}  ({self.type_name})  \u2192 {fix}"
 
 
-class Holders(tuple[Holder, ...]):
-    """What :func:`top` returns: a tuple of :class:`Holder`, biggest first,
-    shown as a table (text, IPython, HTML)."""
+class Table(tuple[Any, ...]):
+    """A tuple of rows (each with ``__str__``) shown as a table: text,
+    IPython's pretty printer, HTML (see :class:`Holders`, and
+    :class:`~altgc._explain.leftovers.Leftovers`)."""
 
-    title = "biggest holders among the named roots, by retained size"
+    title = ""
+    empty = "none"
+    css = ""
+    headers: tuple[str, ...] = ()
+
+    def _cells(self, row: Any) -> list[str]:  # pragma: no cover - overridden
+        """The row's HTML cells (escaped)."""
+        raise NotImplementedError
 
     def __str__(self) -> str:
         if not self:
-            return f"{self.title}: none"
-        return "\n".join([self.title + ":", *(str(h) for h in self)])
+            return f"{self.title}: {self.empty}"
+        return "\n".join([self.title + ":", *(str(r) for r in self)])
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
         p.text(str(self))
 
     def _repr_html_(self) -> str:
         rows = "".join(
-            "<tr>"
-            f'<td style="text-align:right">{html.escape(fmt_bytes(h.bytes))}</td>'
-            f"<td><code>{html.escape(h.label)}</code></td>"
-            f"<td>{html.escape(h.type_name)}</td>"
-            f"<td>{html.escape(CAUSES.get(h.kind, h.kind))}</td>"
-            f'<td><pre style="margin:0">{html.escape(h.release or h.note)}</pre></td>'
-            "</tr>"
-            for h in self
+            "<tr>" + "".join(f"<td>{c}</td>" for c in self._cells(r)) + "</tr>" for r in self
         )
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in self.headers)
         return (
-            f'<table class="altgc-holders"><caption>{html.escape(self.title)}</caption>'
-            "<thead><tr><th>retained</th><th>held by</th><th>type</th>"
-            "<th>why</th><th>release it</th></tr></thead>"
-            f"<tbody>{rows}</tbody></table>"
+            f'<table class="{self.css}"><caption>{html.escape(self.title)}</caption>'
+            f"<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
         )
+
+
+def release_cell(code: str) -> str:
+    """A release code (or the note standing for it) as an HTML table cell."""
+    return f'<pre style="margin:0">{html.escape(code)}</pre>'
+
+
+class Holders(Table):
+    """What :func:`top` returns: a tuple of :class:`Holder`, biggest first,
+    shown as a table (text, IPython, HTML)."""
+
+    title = "biggest holders among the named roots, by retained size"
+    css = "altgc-holders"
+    headers = ("retained", "held by", "type", "why", "release it")
+
+    def _cells(self, h: Holder) -> list[str]:
+        return [
+            html.escape(fmt_bytes(h.bytes)),
+            f"<code>{html.escape(h.label)}</code>",
+            html.escape(h.type_name),
+            html.escape(CAUSES.get(h.kind, h.kind)),
+            release_cell(h.release or h.note),
+        ]
 
 
 # -- the user's names ---------------------------------------------------------

@@ -35,7 +35,7 @@ from typing import Any
 from .explanation import CAUSES, fmt_bytes
 from .frames import frame_locals, is_function_frame
 from .held import Ref, deep_size, retained, shallow_size
-from .holders import _NOT_DATA, lru_caches, user_names, user_namespace
+from .holders import _NOT_DATA, Table, lru_caches, release_cell, user_names, user_namespace
 from .notice import holder_name
 from .roots import ipython_shell
 
@@ -72,37 +72,24 @@ class Leftover:
         )
 
 
-class Leftovers(tuple[Leftover, ...]):
+class Leftovers(Table):
     """What :func:`cells` returns: a tuple of :class:`Leftover` in cell
     order, shown as a table (text, IPython, HTML)."""
 
     title = "what the cells left alive that no name of yours holds"
+    empty = "nothing"
+    css = "altgc-leftovers"
+    headers = ("cell", "held by", "type", "retained", "why", "release it")
 
-    def __str__(self) -> str:
-        if not self:
-            return f"{self.title}: nothing"
-        return "\n".join([self.title + ":", *(str(x) for x in self)])
-
-    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
-        p.text(str(self))
-
-    def _repr_html_(self) -> str:
-        rows = "".join(
-            "<tr>"
-            f"<td>In[{x.cell}]</td><td><code>{html.escape(x.label)}</code></td>"
-            f"<td>{html.escape(x.type_name)}</td>"
-            f'<td style="text-align:right">{html.escape(fmt_bytes(x.bytes))}</td>'
-            f"<td>{html.escape(CAUSES.get(x.kind, x.kind))}</td>"
-            f'<td><pre style="margin:0">{html.escape(x.release or x.note)}</pre></td>'
-            "</tr>"
-            for x in self
-        )
-        return (
-            f'<table class="altgc-leftovers"><caption>{html.escape(self.title)}</caption>'
-            "<thead><tr><th>cell</th><th>held by</th><th>type</th><th>retained</th>"
-            "<th>why</th><th>release it</th></tr></thead>"
-            f"<tbody>{rows}</tbody></table>"
-        )
+    def _cells(self, x: Leftover) -> list[str]:
+        return [
+            f"In[{x.cell}]",
+            f"<code>{html.escape(x.label)}</code>",
+            html.escape(x.type_name),
+            html.escape(fmt_bytes(x.bytes)),
+            html.escape(CAUSES.get(x.kind, x.kind)),
+            release_cell(x.release or x.note),
+        ]
 
 
 @dataclasses.dataclass
