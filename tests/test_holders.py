@@ -262,3 +262,35 @@ def test_notice_text_is_one_line():
     assert 'title="runs: del Out[3]\ndel _"' in n._repr_html_()
     bare = Notice("y (dict)", (), "", "", "a C extension holds it")
     assert str(bare) == "altgc: y (dict) still alive: a C extension holds it"
+
+
+def test_cells_explains_the_largest_only():
+    log = leftovers.CellLog()
+    refs = []
+
+    def work():
+        small = Blob(5_000)
+        big = Blob(2_000_000)
+        refs.extend([weakref.ref(small), weakref.ref(big)])
+        raise ValueError("failed")
+
+    try:
+        work()
+    except ValueError as exc:
+        log.after(4, error=exc)
+        holder = exc  # a name holds the exception, not the locals
+        rows = {x.label: x for x in log.report(explained=1) if x.kind == "traceback"}
+        big, small = rows["big in work() (traceback)"], rows["small in work() (traceback)"]
+        # explained (outside IPython a local `exc` holds the traceback: no
+        # statement can release a frame's local, the note says why)
+        assert big.bytes >= 2_000_000 and "not among" not in big.note and big.note
+        assert not small.release and "not among the 1 largest" in small.note
+        del holder, rows, big, small
+    log.clear()
+    assert all(r() is None for r in refs)
+
+
+@pytest.mark.parametrize("arg, error", [(-1, ValueError), ("2", TypeError)])
+def test_cells_bad_argument(arg, error):
+    with pytest.raises(error, match="cells\\(\\) argument 'explained'"):
+        altgc.cells(arg)

@@ -323,8 +323,10 @@ class CellLog:
 
     # -- the report ------------------------------------------------------
 
-    def report(self) -> Leftovers:
-        """What of the log is still alive and bound to no name of the user."""
+    def report(self, explained: int = 20) -> Leftovers:
+        """What of the log is still alive and bound to no name of the user;
+        the release code of the ``explained`` largest (one explain() each,
+        a scan of the heap's referrers: the others say so in ``note``)."""
         self._prune()
         ns, hidden = user_namespace()
         named = {id(ns[k]) for k in user_names(ns, hidden) if k in ns}
@@ -339,9 +341,14 @@ class CellLog:
 
         out = []
         first = True
-        for e, size in zip(todo, sizes, strict=True):
+        by_size = sorted(range(len(todo)), key=lambda i: -(sizes[i] or (0, todo[i].bytes))[1])
+        chosen = set(by_size[:explained])
+        for i, (e, size) in enumerate(zip(todo, sizes, strict=True)):
             release, note = e.release, ""
-            if not release:
+            label = e.label
+            if not release and i not in chosen:
+                note = f"not among the {explained} largest: cells(explained=...) for its code"
+            elif not release:
                 ex = explain(e.ref.get(), 4, literal=True, refresh=first)
                 first = False
                 if not ex.alive:
@@ -349,8 +356,6 @@ class CellLog:
                 release, note = ex.release, ex.release_note
                 label = _holder_names(ex.paths, e.label)
                 del ex
-            else:
-                label = e.label
             nbytes = size[1] if size is not None else e.bytes
             if e.kind == "cycle":
                 nbytes = max(nbytes, e.bytes)
@@ -396,12 +401,14 @@ def _error_frames(error: BaseException) -> list[types.FrameType]:
 log = CellLog()
 
 
-def cells() -> Leftovers:
+def cells(explained: int = 20) -> Leftovers:
     """For each executed cell: what it left alive that no name of the
     user holds -- its output in ``Out[n]`` and ``_``, the locals of its
     traceback, the pyplot figures it opened, its ``lru_cache`` entries,
     the reference cycles it left for a collection -- with the retained
-    size and the code that releases each.  Nothing is collected; cells
+    size and the code that releases each (for the ``explained`` largest:
+    one ``explain()`` each; the others say so in their ``note``).  Nothing
+    is collected; cells
     run before ``%load_ext altgc`` are not in the log.
 
     Outside IPython, :meth:`CellLog.before` / :meth:`CellLog.after` of
@@ -418,4 +425,8 @@ def cells() -> Leftovers:
     ['import gc; gc.collect();']
     >>> import gc; _ = gc.collect(); log.clear(); log.cycle_min_bytes = 1 << 20
     """
-    return log.report()
+    if isinstance(explained, bool) or not isinstance(explained, int):
+        raise TypeError("cells() argument 'explained' must be int, not " + type(explained).__name__)
+    if explained < 0:
+        raise ValueError("cells() argument 'explained' must be >= 0")
+    return log.report(explained)
