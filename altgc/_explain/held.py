@@ -99,12 +99,16 @@ def retained(objs: Sequence[Any], refresh: bool = True) -> list[tuple[int, int] 
     would free -- its dominator subtree in the heap index, itself
     included -- or None when the index does not hold it.  One index build
     for all of them (``refresh=False`` reuses the current index when it
-    holds every object)."""
+    holds every object), which ``explain(..., refresh=False)`` may reuse:
+    ``objs`` (a list) and altgc's frames are left out of it."""
     box = list(objs)
     mine = own_frames()
+    # the caller's list is no holder either: an explain() reusing this
+    # index (refresh=False) must not count it
+    theirs = [objs] if isinstance(objs, list) else []
     try:
         if refresh or not all(_core._hg_contains(o) for o in box):
-            build_index(box, [box, mine, *mine])
+            build_index(box, [box, mine, *mine, *theirs])
         out: list[tuple[int, int] | None] = []
         for i in range(len(box)):
             r = _core._hg_retained(box[i])
@@ -113,6 +117,7 @@ def retained(objs: Sequence[Any], refresh: bool = True) -> list[tuple[int, int] 
     finally:
         box.clear()
         mine.clear()
+        theirs.clear()
 
 
 class Ref:

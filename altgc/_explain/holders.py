@@ -347,12 +347,11 @@ def top(n: int = 10) -> Holders:
     finally:
         objs.clear()  # explain() must see only the user's references
     out = []
-    first = True
     for i, ref, type_name in picked:
         release, note = override[i], ""
         if not release and ref is not None and ref.alive():
-            e = explain(ref.get(), 1, literal=True, refresh=first)
-            first = False
+            # the index retained() built serves (objs is cleared: no holder)
+            e = explain(ref.get(), 1, literal=True, refresh=False)
             release, note = e.release, e.release_note
             del e
         elif not release and names[i][0][1] == "name" and names[i][0][0].isidentifier():

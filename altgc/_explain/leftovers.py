@@ -340,7 +340,6 @@ class CellLog:
         from .explaining import explain
 
         out = []
-        first = True
         by_size = sorted(range(len(todo)), key=lambda i: -(sizes[i] or (0, todo[i].bytes))[1])
         chosen = set(by_size[:explained])
         for i, (e, size) in enumerate(zip(todo, sizes, strict=True)):
@@ -349,8 +348,8 @@ class CellLog:
             if not release and i not in chosen:
                 note = f"not among the {explained} largest: cells(explained=...) for its code"
             elif not release:
-                ex = explain(e.ref.get(), 4, literal=True, refresh=first)
-                first = False
+                # the index retained() built serves (objs is cleared: no holder)
+                ex = explain(e.ref.get(), 4, literal=True, refresh=False)
                 if not ex.alive:
                     continue
                 release, note = ex.release, ex.release_note
