@@ -126,7 +126,10 @@ def _young_garbage(min_bytes: int) -> list[tuple[list[Any], int]]:
     ids = list(map(id, young))
     pos = dict(zip(ids, range(len(young)), strict=True))
     young_ids = set(ids)
-    inside = Counter(map(id, gc.get_referents(*young)))  # references among them
+    # references among them (young objects are tracked: the ints and strings
+    # most references lead to are left out first)
+    tracked = gc.is_tracked
+    inside = Counter(map(id, filter(tracked, gc.get_referents(*young))))
     internal = list(map(inside.__getitem__, ids))
     del inside
     # references from outside: the count less `young`'s own and the call's
@@ -139,7 +142,7 @@ def _young_garbage(min_bytes: int) -> list[tuple[list[Any], int]]:
     while frontier:
         refs = gc.get_referents(*frontier)
         frontier.clear()
-        new = set(map(id, refs)) & young_ids
+        new = set(map(id, filter(tracked, refs))) & young_ids
         del refs
         new -= reached
         reached |= new
