@@ -556,11 +556,27 @@ def test_auto_watch_by_what_it_holds_and_rich_notices(tmp_path, monkeypatch):
             "    raise RuntimeError('boom')\nf()",
             "%altgc release arrs",
             CHECK,
+            # made and dropped in one cell, in a cycle (no collection comes)
+            "import gc\ngc.disable()\nc = [np.ones(10**6) for _ in range(7)]\n"
+            "c.append(c)\nref = weakref.ref(c[0])\ndel c",
+            "%altgc release cycle\ngc.enable()",
+            CHECK,
         ],
         tmp_path,
         monkeypatch,
     )
     texts = [cell_text(c) for c in cells]
+    cyc = outputs_of(cells[9], "text/plain")
+    assert any(
+        re.match(
+            r"altgc: cycle \(list, 53\.\d MiB\) still alive: .*cycle.* \u2192 %altgc release cycle",
+            t,
+        )
+        for t in cyc
+    ), texts[9]
+    assert re.search(r"freed cycle: 53\.\d MiB", texts[10]), texts[10]
+    assert "@@dead True True @@" in texts[11], texts[11]
+    texts = texts[:9]
     assert "watching every new object holding at least 47.7 MiB" in texts[2], texts
     notice = cells[5]
     html = outputs_of(notice, "text/html")
