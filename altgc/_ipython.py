@@ -28,9 +28,8 @@ Registers the line magic ``%altgc``::
 
 After each cell, a watched object whose name the cell deleted but that is
 still alive gets a one-line notice (rich display output) naming what holds
-it and the command that frees it.  A wrong
-name or bad arguments raise IPython's ``UsageError`` (one line, no
-traceback).
+it and the command that frees it.  A wrong name or bad arguments raise
+IPython's ``UsageError`` (one line, no traceback).
 """
 
 from __future__ import annotations

@@ -448,7 +448,15 @@ def test_release_of_a_dead_label_says_when(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize(
     "line",
-    ["%altgc why nosuchname", "%altgc release nosuchname", "%altgc release", "%altgc nosuchcmd"],
+    [
+        "%altgc why nosuchname",
+        "%altgc release nosuchname",
+        "%altgc release",
+        "%altgc nosuchcmd",
+        "%altgc top many",
+        "%altgc cells 3",
+        "%altgc watch-threshold lots",
+    ],
 )
 def test_magic_errors_are_one_line_usage_errors(line, tmp_path, monkeypatch):
     cells = run_cells([line], tmp_path, monkeypatch)
