@@ -602,3 +602,27 @@ def test_auto_watch_by_what_it_holds_and_rich_notices(tmp_path, monkeypatch):
     )
     assert re.search(r"freed arrs: 76\.\d MiB", texts[7]), texts[7]
     assert "@@dead True True @@" in texts[-1], texts
+
+
+def test_top_of_a_pandas_output_and_its_release_frees(tmp_path, monkeypatch):
+    pytest.importorskip("pandas")
+    cells = run_cells(
+        [
+            "import numpy as np, pandas as pd\n"
+            "def load():\n"
+            "    return pd.DataFrame({'a': np.ones(4 * 10**6), 'b': np.arange(4 * 10**6)})\n"
+            "df = load()\nref = weakref.ref(df)\nsmall = pd.DataFrame({'a': [1, 2]})",
+            "df",  # Out[4]
+            "del df",
+            "_top = altgc.top(1)\nprint('@@' + repr((_top[0].label, _top[0].release)) + '@@')\n"
+            "get_ipython().run_cell(_top[0].release)\ndel _top",
+            CHECK,
+        ],
+        tmp_path,
+        monkeypatch,
+    )
+    texts = [cell_text(c) for c in cells]
+    label, release = eval(texts[5].split("@@")[1])
+    assert label.startswith("Out[4], _"), texts[5]
+    assert "del Out[4]" in release and "%reset" not in release, texts[5]
+    assert "@@dead True True @@" in texts[-1], texts

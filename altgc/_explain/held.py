@@ -51,6 +51,13 @@ def shallow_size(obj: Any) -> int:
     return n
 
 
+def _deep_sizeof(t: type) -> bool:
+    """Whether ``t``'s ``__sizeof__`` is written in Python: then it counts
+    what the object holds (pandas' objects: ``memory_usage(deep=True)``),
+    and deep_size() does not count it again."""
+    return isinstance(getattr(t, "__sizeof__", None), types.FunctionType)
+
+
 def deep_size(obj: Any, stop_at: int | None = None, max_objects: int = 20_000) -> int:
     """The bytes ``obj`` reaches: its own size and the sizes of the
     objects it refers to, transitively, each counted once, not crossing
@@ -59,7 +66,8 @@ def deep_size(obj: Any, stop_at: int | None = None, max_objects: int = 20_000) -
     reached (the caller only wants to know whether it is that big).
 
     A list of numpy arrays weighs what the arrays hold; a pandas
-    DataFrame what ``__sizeof__`` says (its columns, deeply).
+    DataFrame what its ``__sizeof__`` says (its columns, deeply: an
+    object whose ``__sizeof__`` is Python code is not looked into).
 
     >>> from altgc._explain.held import deep_size
     >>> rows = [bytearray(1000) for _ in range(10)]
@@ -77,7 +85,7 @@ def deep_size(obj: Any, stop_at: int | None = None, max_objects: int = 20_000) -
             count += 1
             if (stop_at is not None and total >= stop_at) or count >= max_objects:
                 break
-            if not gc.is_tracked(o):
+            if not gc.is_tracked(o) or _deep_sizeof(type(o)):
                 continue
             refs = gc.get_referents(o)
             if isinstance(o, types.FrameType):  # its locals, not its globals

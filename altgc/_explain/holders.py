@@ -272,7 +272,8 @@ def _candidates() -> tuple[list[Any], list[list[tuple[str, str]]], list[str]]:
         for k in ("_", "__", "___"):
             for where in (ns, hidden_ns, getattr(dh, "__dict__", {})):
                 v = where.get(k)
-                if v is not None and v != "":
+                # IPython starts them as "" (no ==: a DataFrame's is elementwise)
+                if v is not None and not (isinstance(v, str) and not v):
                     add(v, k, "output_cache")
                     break
     for f in traceback_frames():
