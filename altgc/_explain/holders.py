@@ -90,11 +90,16 @@ class Table(tuple[Any, ...]):
         rows = "".join(
             "<tr>" + "".join(f"<td>{c}</td>" for c in self._cells(r)) + "</tr>" for r in self
         )
-        head = "".join(f"<th>{html.escape(h)}</th>" for h in self.headers)
+        head = "".join(f'<th style="text-align:left">{html.escape(h)}</th>' for h in self.headers)
         return (
             f'<table class="{self.css}"><caption>{html.escape(self.title)}</caption>'
             f"<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
         )
+
+
+def size_cell(n: int) -> str:
+    """A size as an HTML table cell: one line, right-aligned."""
+    return f'<span style="white-space:nowrap;float:right">{html.escape(fmt_bytes(n))}</span>'
 
 
 def release_cell(code: str) -> str:
@@ -112,7 +117,7 @@ class Holders(Table):
 
     def _cells(self, h: Holder) -> list[str]:
         return [
-            html.escape(fmt_bytes(h.bytes)),
+            size_cell(h.bytes),
             f"<code>{html.escape(h.label)}</code>",
             html.escape(h.type_name),
             html.escape(CAUSES.get(h.kind, h.kind)),

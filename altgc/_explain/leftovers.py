@@ -35,7 +35,15 @@ from typing import Any
 from .explanation import CAUSES, fmt_bytes
 from .frames import frame_locals, is_function_frame
 from .held import Ref, deep_size, retained, shallow_size
-from .holders import _NOT_DATA, Table, lru_caches, release_cell, user_names, user_namespace
+from .holders import (
+    _NOT_DATA,
+    Table,
+    lru_caches,
+    release_cell,
+    size_cell,
+    user_names,
+    user_namespace,
+)
 from .notice import holder_name
 from .roots import ipython_shell
 
@@ -86,7 +94,7 @@ class Leftovers(Table):
             f"In[{x.cell}]",
             f"<code>{html.escape(x.label)}</code>",
             html.escape(x.type_name),
-            html.escape(fmt_bytes(x.bytes)),
+            size_cell(x.bytes),
             html.escape(CAUSES.get(x.kind, x.kind)),
             release_cell(x.release or x.note),
         ]
