@@ -62,12 +62,18 @@ if TYPE_CHECKING:
         CAUSES,
         Explanation,
         HeapIndex,
+        Holder,
+        Holders,
+        Leftover,
+        Leftovers,
         RefPath,
         WatchInfo,
+        cells,
         explain,
         heap_index,
         release,
         survivors,
+        top,
         unwatch,
         watch,
         watched,
@@ -98,6 +104,7 @@ __all__ = [  # noqa: RUF022
     # why is it still alive? (altgc._explain, altgc._ipython)
     "watch", "unwatch", "watched", "explain", "release", "survivors", "heap_index",
     "Explanation", "RefPath", "WatchInfo", "HeapIndex", "CAUSES",
+    "top", "cells", "Holder", "Holders", "Leftover", "Leftovers",
     "load_ipython_extension", "unload_ipython_extension",
     # a collection step by step (altgc._trace)
     "trace", "Trace", "TraceObject",
@@ -545,6 +552,12 @@ _LAZY: dict[str, str] = {
     "trace": "_trace",
     "Trace": "_trace",
     "TraceObject": "_trace",
+    "top": "_explain",
+    "cells": "_explain",
+    "Holder": "_explain",
+    "Holders": "_explain",
+    "Leftover": "_explain",
+    "Leftovers": "_explain",
 }
 
 if not TYPE_CHECKING:  # mypy sees the imports above, and no catch-all

@@ -8,32 +8,43 @@ Registers the line magic ``%altgc``::
                                    or a variable) and check that it died
     %altgc release --dry-run NAME  show that code, run nothing
     %altgc watch NAME [NAME ...]   watch these variables
-    %altgc watch                   watch every new object of at least
-                                   --min-size bytes (default 1 MB) a cell binds
+    %altgc watch                   watch every new object holding at least
+                                   --min-size bytes (default 1 MB) that a cell
+                                   binds, or leaves alive unbound (a failed
+                                   cell's locals, a cycle, an open figure)
     %altgc watch --min-size 10MB   ... with another threshold
+    %altgc watch-threshold 50MB    the same (sizes: 500KB, 10MB, 1.5GiB)
     %altgc watch --off             stop watching new objects automatically
+    %altgc top [N]                 the N (10) named roots holding the most
+                                   memory, biggest first, with the code that
+                                   releases each
+    %altgc cells                   what each cell left alive that no name of
+                                   yours holds (Out[n], _, a traceback, a
+                                   figure, a cache, a cycle), with the code
     %altgc report                  watched objects; survivors with their cause
     %altgc collect                 gc.collect() and altgc.collect()
     %altgc stats                   altgc's collector and heap-index figures
     %altgc notices on|off          the post-cell notices below
 
 After each cell, a watched object whose name the cell deleted but that is
-still alive gets a one-line notice naming the cause and the fix.  A wrong
-name or bad arguments raise IPython's ``UsageError`` (one line, no
-traceback).
+still alive gets a one-line notice (rich display output) naming what holds
+it and the command that frees it.  A wrong name or bad arguments raise
+IPython's ``UsageError`` (one line, no traceback).
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
+import importlib
 import re
 import shlex
-import sys
 from typing import Any
 
 from . import _core, _explain
-from ._explain import watching
+from ._explain import leftovers, watching
+from ._explain.held import deep_size
+from ._explain.notice import Notice, holder_name, what
 
 _USAGE = __doc__.split("::", 1)[1].split("After each cell")[0]
 
@@ -51,25 +62,15 @@ _state: _State | None = None
 
 
 def _parse_size(text: str) -> int:
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kKmMgG]?)[bB]?\s*", text)
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(?:([kKmMgG])(i?))?[bB]?\s*", text)
     if not m:
         raise ValueError(
-            f"%altgc watch: --min-size {text!r} is not a size (examples: 1000000, 500KB, 10MB)"
+            f"%altgc watch: {text!r} is not a size (examples: 1000000, 500KB, 10MB, 1GiB)"
         )
-    mult = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9}[m.group(2).lower()]
+    unit = (m.group(2) or "").lower()
+    base = 1024 if m.group(3) else 1000
+    mult = {"": 1, "k": base, "m": base**2, "g": base**3}[unit]
     return int(float(m.group(1)) * mult)
-
-
-def _size(obj: Any) -> int:
-    try:
-        n = sys.getsizeof(obj)
-    except Exception:
-        n = 0
-    nbytes = getattr(type(obj), "nbytes", None)  # numpy arrays, views
-    if nbytes is not None:
-        with contextlib.suppress(Exception):
-            n = max(n, int(obj.nbytes))
-    return n
 
 
 def _user_ns() -> dict[str, Any]:
@@ -99,28 +100,42 @@ def _pre_run_cell(*args: Any) -> None:
         return
     _state.bound_before = _watched_bindings()
     _state.names_before = set(_user_ns())
+    leftovers.log.before()
 
 
 def _post_run_cell(*args: Any) -> None:
     st = _state
     if st is None:
         return
+    result = args[0] if args else None
+    cell = getattr(result, "execution_count", None) or st.shell.execution_count
+    new = leftovers.log.after(
+        cell, getattr(result, "result", None), getattr(result, "error_in_exec", None)
+    )
+    del result
     ns = _user_ns()
+    dropped: list[str] = []  # labels of what the cell made and left unbound
     if st.auto_min_size is not None:
+        thr = st.auto_min_size
         for name in set(ns) - st.names_before:
             if name.startswith("_") or name in watching.watches:
                 continue
             obj = ns[name]
-            if _size(obj) >= st.auto_min_size:
+            if deep_size(obj, stop_at=thr) >= thr:
                 with contextlib.suppress(TypeError):
                     _watch_in_ns(obj, name)
             del obj
+        for entry in new:
+            if entry.kind in ("traceback", "cycle", "matplotlib"):
+                label = _watch_leftover(entry, cell, thr)
+                if label is not None:
+                    dropped.append(label)
     if not st.notices:
         return
     now = _watched_bindings()
     gone = [label for label in st.bound_before if label not in now]
     first = True
-    for label in gone:
+    for label in [*gone, *dropped]:
         w = watching.watches.get(label)
         if w is None or not _core._watch_state(w.token)[0]:
             continue
@@ -128,16 +143,67 @@ def _post_run_cell(*args: Any) -> None:
         first = False
         if not e.alive:
             continue
-        where = f": {e.paths[0].expr}" if e.paths else ""
-        fix = (
-            f"release it: {e.release.replace(chr(10), '; ')}"
-            if e.release
-            else e.release_note or "release it: ?"
+        _show(
+            Notice(
+                what(label, e.type_name, e.retained_bytes),
+                tuple(dict.fromkeys(holder_name(p) for p in e.paths)),
+                f"%altgc release {label}" if e.release else "",
+                e.release,
+                e.cause_text if e.release or not e.release_note else e.release_note,
+            )
         )
-        print(
-            f"altgc: {label} ({e.type_name}) is still alive after del -- "
-            f"{e.cause_text}{where}; {fix}"
-        )
+
+
+def _watch_leftover(entry: leftovers.Entry, cell: int, threshold: int) -> str | None:
+    """Watch what a cell made and left alive unbound (a failed cell's
+    local, a cycle, an open figure) when it holds ``threshold`` bytes;
+    its label, or None."""
+    obj = entry.ref.get()
+    if obj is None:
+        return None
+    size = entry.bytes if entry.kind == "cycle" else deep_size(obj, stop_at=threshold)
+    if size < threshold:
+        return None
+    if entry.kind == "traceback":
+        base = entry.label.split(" ", 1)[0]
+    elif entry.kind == "matplotlib":
+        base = "figure" + entry.label.rsplit(" ", 1)[-1]
+    else:
+        base = "cycle"
+    label = base
+    old = watching.watches.get(label)
+    if old is not None and _core._watch_state(old.token)[0]:
+        label = f"{base}@In[{cell}]"
+    try:
+        _explain.watch(obj, label)
+    except TypeError:
+        return None
+    return label
+
+
+def _show(notice: Notice) -> None:
+    """A notice as rich display output (HTML in Jupyter, text elsewhere)."""
+    try:
+        ipd: Any = importlib.import_module("IPython.display")
+    except ImportError:  # pragma: no cover - the hooks run under IPython
+        print(notice)
+        return
+    ipd.display(notice)
+
+
+def _set_threshold(text: str) -> None:
+    assert _state is not None
+    _state.auto_min_size = _parse_size(text)
+    _say_threshold(_state.auto_min_size)
+
+
+def _say_threshold(n: int) -> None:
+    from ._explain.explanation import fmt_bytes
+
+    print(
+        f"altgc: watching every new object holding at least {fmt_bytes(n)} that a cell "
+        "binds or leaves alive unbound"
+    )
 
 
 def _watch_in_ns(obj: Any, name: str) -> None:
@@ -225,10 +291,7 @@ def _magic(line: str) -> Any:
     if cmd == "watch":
         if not rest:
             st.auto_min_size = st.auto_min_size or 1_000_000
-            print(
-                f"altgc: watching every new object of at least "
-                f"{st.auto_min_size} bytes that a cell binds"
-            )
+            _say_threshold(st.auto_min_size)
             return None
         if rest[0] == "--off":
             st.auto_min_size = None
@@ -237,12 +300,7 @@ def _magic(line: str) -> Any:
         if rest[0] == "--min-size":
             if len(rest) != 2:
                 raise ValueError("%altgc watch --min-size SIZE")
-            st.auto_min_size = _parse_size(rest[1])
-            print(
-                f"altgc: watching every new object of at least "
-                f"{st.auto_min_size} bytes that a cell binds"
-            )
-            return None
+            return _set_threshold(rest[1])
         missing = [n for n in rest if n not in ns]
         if missing:
             raise KeyError(f"%altgc watch: no variable named {', '.join(missing)}")
@@ -251,6 +309,18 @@ def _magic(line: str) -> Any:
         st.bound_before = _watched_bindings()
         print("altgc: watching " + ", ".join(rest))
         return None
+    if cmd == "watch-threshold":
+        if len(rest) != 1:
+            raise ValueError("%altgc watch-threshold SIZE (examples: 500KB, 50MB, 1GiB)")
+        return _set_threshold(rest[0])
+    if cmd == "top":
+        if len(rest) > 1 or (rest and not rest[0].isdigit()) or rest == ["0"]:
+            raise ValueError("%altgc top [N] (N: how many holders, a positive number)")
+        return _explain.top(int(rest[0]) if rest else 10)
+    if cmd == "cells":
+        if rest:
+            raise ValueError("%altgc cells takes no argument")
+        return _explain.cells()
     if cmd == "report":
         for w in _explain.watched():
             print(w)
@@ -281,8 +351,9 @@ def _magic(line: str) -> Any:
         st.notices = rest[0] == "on"
         return None
     raise ValueError(
-        f"%altgc: unknown command {cmd!r} (commands: why, release, watch, report, "
-        "collect, stats, notices; %altgc alone shows the usage)"
+        f"%altgc: unknown command {cmd!r} (commands: why, release, watch, "
+        "watch-threshold, top, cells, report, collect, stats, notices; %altgc alone "
+        "shows the usage)"
     )
 
 

@@ -84,9 +84,10 @@ def test_output_cache(tmp_path, monkeypatch):
     assert "%reset" not in e["release"]
     assert any(p["expr"] == "Out[3]" for p in e["paths"])
     assert e["retained_bytes"] > 800000
-    # the post-cell notice of the `del df` cell
-    assert "altgc: df (list) is still alive after del" in texts[3]
-    assert "release it: " in texts[3] and "del Out[3]" in texts[3]
+    # the post-cell notice of the `del df` cell: one line, what holds it and
+    # the command that frees it
+    assert re.search(r"altgc: df \(list, [\d.]+ [KM]iB\) still alive: Out\[3\], _", texts[3])
+    assert texts[3].strip().endswith("\u2192 %altgc release df"), texts[3]
 
 
 def test_output_cache_underscore(tmp_path, monkeypatch):
@@ -259,7 +260,7 @@ def test_magics(tmp_path, monkeypatch):
     )
     assert e["cause"] == "name" and e["release"] == "del cache['big']"
     assert "watching big" in texts[2]
-    assert "still alive after del" in texts[3] and "cache['big']" in texts[3]
+    assert "still alive: cache['big']" in texts[3], texts[3]
     # the text form (_repr_pretty_), or the repr before it existed
     assert "big (list" in texts[4] or "Explanation 'big'" in texts[4], texts[4]
     assert "big (list): alive" in texts[5]
@@ -278,7 +279,7 @@ def test_auto_watch_of_large_objects(tmp_path, monkeypatch):
         "large",
     )
     assert e["alive"] and e["paths"][0]["expr"] == "keep[0]"
-    assert "large (list) is still alive" in texts[3]
+    assert "large (list, " in texts[3] and "still alive: keep[0]" in texts[3], texts[3]
     assert "small" not in texts[3]
 
 
@@ -432,7 +433,15 @@ def test_release_of_a_dead_label_says_when(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize(
     "line",
-    ["%altgc why nosuchname", "%altgc release nosuchname", "%altgc release", "%altgc nosuchcmd"],
+    [
+        "%altgc why nosuchname",
+        "%altgc release nosuchname",
+        "%altgc release",
+        "%altgc nosuchcmd",
+        "%altgc top many",
+        "%altgc cells 3",
+        "%altgc watch-threshold lots",
+    ],
 )
 def test_magic_errors_are_one_line_usage_errors(line, tmp_path, monkeypatch):
     cells = run_cells([line], tmp_path, monkeypatch)
@@ -443,3 +452,162 @@ def test_magic_errors_are_one_line_usage_errors(line, tmp_path, monkeypatch):
     assert text.startswith("UsageError: %altgc"), text
     assert len(text.strip().splitlines()) == 1, text
     assert "Traceback" not in text and "_ipython.py" not in text, text
+
+
+# ---------------------------------------------------------------------------
+# Where the memory went: %altgc top, %altgc cells, auto-watch by what an
+# object holds, notices as rich output.
+# ---------------------------------------------------------------------------
+
+
+def outputs_of(cell, mime):
+    """The ``mime`` parts of a cell's display/result outputs."""
+    return [o["data"][mime] for o in cell.get("outputs", []) if mime in o.get("data", {})]
+
+
+def test_top_names_the_biggest_holder_first(tmp_path, monkeypatch):
+    np = pytest.importorskip("numpy")
+    del np
+    cells = run_cells(
+        [
+            "import numpy as np\n"
+            "small = np.ones(10**5)\n"
+            "arrays = [np.ones(10**6) for _ in range(10)]\n"  # 80 MB in a list
+            "mid = np.ones(2 * 10**6)\n"
+            "keep = {'x': mid}",
+            "%altgc top 3",
+            "_h = altgc.top(3)\n"
+            "print('@@', [(h.label, h.release, h.bytes > 79e6) for h in _h], '@@')",
+        ],
+        tmp_path,
+        monkeypatch,
+    )
+    text = cell_text(cells[-2])
+    lines = text.splitlines()
+    assert lines[0].startswith("biggest holders"), text
+    assert "arrays  (list)" in lines[1] and "\u2192 del arrays" in lines[1], text
+    assert (
+        outputs_of(cells[-2], "text/html")
+        and "altgc-holders" in outputs_of(cells[-2], "text/html")[0]
+    )
+    got = eval(cell_text(cells[-1]).split("@@")[1])
+    assert got[0] == ("arrays", "del arrays", True), got
+    # mid is held by two names: neither alone frees it, so it weighs little
+    assert [label for label, _, _ in got][:1] == ["arrays"]
+
+
+def test_cells_lists_output_and_traceback_and_their_release_frees(tmp_path, monkeypatch):
+    cells = run_cells(
+        [
+            "def load():\n    return Frame(5_000_000)\nload()",  # In[3]: Out[3] only
+            "ref = weakref.ref(Out[3])",
+            "def work():\n    big = Frame(3_000_000)\n    global ref2\n"
+            "    ref2 = weakref.ref(big)\n    raise ValueError('failed cell')\n"
+            "work()",  # In[5]
+            "%altgc cells",
+            "_codes = [x.release for x in altgc.cells()]\nprint('@@code' + repr(_codes) + '@@')\n"
+            "for _c in _codes:\n    get_ipython().run_cell(_c)\ndel _c, _codes",
+            "print('@@dead', ref() is None and ref2() is None, "
+            "'unrelated' in dir() and len(unrelated.data) == 10, '@@')",
+        ],
+        tmp_path,
+        monkeypatch,
+    )
+    text = cell_text(cells[-3])
+    assert text.startswith("what the cells left alive"), text
+    out_line = next(line for line in text.splitlines() if line.startswith("In[3]:"))
+    assert out_line.startswith("In[3]: Out[3], _") and "(Frame, 4.8 MiB)" in out_line, text
+    assert "del Out[3]" in out_line, text
+    tb_line = next(line for line in text.splitlines() if line.startswith("In[5]:"))
+    assert "big in work() (traceback)" in tb_line and "sys.last_" in tb_line, text
+    assert "%reset" not in text
+    assert "altgc-leftovers" in outputs_of(cells[-3], "text/html")[0]
+    codes = eval(cell_text(cells[-2]).split("@@code")[1].split("@@")[0])
+    assert len(codes) >= 2, codes
+    assert "@@dead True True @@" in cell_text(cells[-1]), [cell_text(c) for c in cells]
+
+
+def test_cells_without_leftovers_says_nothing(tmp_path, monkeypatch):
+    cells = run_cells(["x = Frame(100_000)", "del x", "%altgc cells"], tmp_path, monkeypatch)
+    assert cell_text(cells[-1]).startswith(
+        "what the cells left alive that no name of yours holds: nothing"
+    )
+
+
+def test_auto_watch_by_what_it_holds_and_rich_notices(tmp_path, monkeypatch):
+    pytest.importorskip("numpy")
+    cells = run_cells(
+        [
+            "%altgc watch-threshold 50MB",
+            # a list of 10 arrays: 80 MB held, a few hundred bytes shallow
+            "import numpy as np\narrs = [np.ones(10**6) for _ in range(10)]\n"
+            "ref = weakref.ref(arrs[0])\nfew = [np.ones(10)]",
+            "arrs",  # Out[5]
+            "del arrs, few",
+            # made and dropped in one cell, held by the traceback
+            "def f():\n    tmp = [np.ones(10**6) for _ in range(8)]\n"
+            "    raise RuntimeError('boom')\nf()",
+            "%altgc release arrs",
+            CHECK,
+            # made and dropped in one cell, in a cycle (no collection comes)
+            "import gc\ngc.disable()\nc = [np.ones(10**6) for _ in range(7)]\n"
+            "c.append(c)\nref = weakref.ref(c[0])\ndel c",
+            "%altgc release cycle\ngc.enable()",
+            CHECK,
+        ],
+        tmp_path,
+        monkeypatch,
+    )
+    texts = [cell_text(c) for c in cells]
+    cyc = outputs_of(cells[9], "text/plain")
+    assert any(
+        re.match(
+            r"altgc: cycle \(list, 53\.\d MiB\) still alive: .*cycle.* \u2192 %altgc release cycle",
+            t,
+        )
+        for t in cyc
+    ), texts[9]
+    assert re.search(r"freed cycle: 53\.\d MiB", texts[10]), texts[10]
+    assert "@@dead True True @@" in texts[11], texts[11]
+    texts = texts[:9]
+    assert "watching every new object holding at least 47.7 MiB" in texts[2], texts
+    notice = cells[5]
+    html = outputs_of(notice, "text/html")
+    assert html and "altgc-notice" in html[0], notice["outputs"]
+    plain = outputs_of(notice, "text/plain")
+    assert len(plain) == 1 and len(plain[0].splitlines()) == 1, plain
+    assert re.match(r"altgc: arrs \(list, 76\.\d MiB\) still alive: Out\[5\], _", plain[0]), plain
+    assert plain[0].endswith("\u2192 %altgc release arrs")
+    assert "few" not in texts[5]
+    # no stream output: the notice is no print line
+    assert not [o for o in notice["outputs"] if o["output_type"] == "stream"], notice["outputs"]
+    tb_notice = outputs_of(cells[6], "text/plain")
+    assert any(re.match(r"altgc: tmp \(list, 61\.\d MiB\) still alive: ", t) for t in tb_notice), (
+        texts[6]
+    )
+    assert re.search(r"freed arrs: 76\.\d MiB", texts[7]), texts[7]
+    assert "@@dead True True @@" in texts[-1], texts
+
+
+def test_top_of_a_pandas_output_and_its_release_frees(tmp_path, monkeypatch):
+    pytest.importorskip("pandas")
+    cells = run_cells(
+        [
+            "import numpy as np, pandas as pd\n"
+            "def load():\n"
+            "    return pd.DataFrame({'a': np.ones(4 * 10**6), 'b': np.arange(4 * 10**6)})\n"
+            "df = load()\nref = weakref.ref(df)\nsmall = pd.DataFrame({'a': [1, 2]})",
+            "df",  # Out[4]
+            "del df",
+            "_top = altgc.top(1)\nprint('@@' + repr((_top[0].label, _top[0].release)) + '@@')\n"
+            "get_ipython().run_cell(_top[0].release)\ndel _top",
+            CHECK,
+        ],
+        tmp_path,
+        monkeypatch,
+    )
+    texts = [cell_text(c) for c in cells]
+    label, release = eval(texts[5].split("@@")[1])
+    assert label.startswith("Out[4], _"), texts[5]
+    assert "del Out[4]" in release and "%reset" not in release, texts[5]
+    assert "@@dead True True @@" in texts[-1], texts

@@ -9,11 +9,12 @@ light and a dark page, and every drawn element must lie inside the visible
 box; the screenshots are kept under pytest's tmp_path for a look.
 """
 
-import dataclasses
+import gc
 import os
 import re
 import subprocess
 import tempfile
+import weakref
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -308,21 +309,40 @@ def test_cycle_is_found_and_drawn(mod):
     assert x <= ex <= x + w and y <= ey <= y + h
 
 
-def test_explanation_carrying_a_cycle_draws_it(mod):
-    """The contract with explain(): an Explanation with a ``cycle`` field
-    (a :class:`picture.Cycle`) has it drawn by ``_svg()``/``_repr_html_()``."""
-
-    @dataclasses.dataclass(frozen=True)
-    class WithCycle(Explanation):
-        cycle: picture.Cycle | None = None
-
+def test_explain_attaches_the_cycle_and_draws_it(mod):
+    """explain() of an object in a reference cycle carries the cycle (the
+    members and the closing edge) and _svg()/_repr_html_() draw it."""
     c = three_cycle(mod)
     e = altgc.explain(c, max_paths=1)
-    fields = {f.name: getattr(e, f.name) for f in dataclasses.fields(e)}
-    w = WithCycle(**fields, cycle=picture.find_cycle(c))
-    root = assert_inside(w._svg())
+    assert e.cycle == picture.Cycle(("Node", "Node", "Node"), (".next", ".next", ".next"))
+    assert e.as_dict()["cycle"] == {"types": ["Node"] * 3, "steps": [".next"] * 3}
+    assert "in a reference cycle of 3 object(s)" in str(e)
+    root = assert_inside(e._svg())
     assert len(boxes(root, "cycle")) == 2
-    assert 'class="edge back"' in w._repr_html_()
+    assert 'class="edge back"' in e._repr_html_()
+    # a cycle through the object's class is none the user made
+    mod.solo = Node()
+    assert altgc.explain(mod.solo).cycle is None
+
+
+def test_explain_of_an_unreachable_cycle_draws_it(mod):
+    gc.disable()
+    try:
+        a, b = Node(), Node()
+        a.next, b.prev = b, a
+        ref = weakref.ref(a)
+        altgc.watch(a, "cyc_a")
+        del a, b
+        e = altgc.explain("cyc_a")
+        assert e.in_unreachable_cycle and e.cycle is not None
+        assert e.cycle.steps == (".next", ".prev")
+        assert 'class="edge back"' in e._svg()
+        assert ref() is not None  # explaining changed nothing
+    finally:
+        gc.enable()
+        altgc.unwatch("cyc_a")
+    gc.collect()
+    assert ref() is None
 
 
 def test_long_cycle_wraps_inside_the_viewbox(mod):
@@ -501,3 +521,52 @@ def test_picture_fits_a_narrow_page(mod, tmp_path, theme):
         assert (lum > 0.7).sum() > 500  # light strokes and text on black
     else:
         assert (lum < 0.3).sum() > 500
+
+
+_NOTICE_CHECK = """
+<script>
+(function () {
+  var n = document.querySelector('.altgc-notice');
+  var r = n.getBoundingClientRect();
+  document.body.setAttribute('data-notice-color', getComputedStyle(n).color);
+  document.body.setAttribute('data-notice-height', String(Math.round(r.height)));
+  document.body.setAttribute('data-notice-right', String(Math.round(n.scrollWidth - r.width)));
+})();
+</script>
+"""
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_notice_reads_in_both_themes(tmp_path, theme):
+    """The post-cell notice: one line in the page's text colour, set apart
+    by a tinted band (not the user's own output)."""
+    from altgc._explain.notice import Notice, what
+
+    n = Notice(
+        what("df", "DataFrame", 132 * 2**20),
+        ("Out[4]", "_", "__"),
+        "%altgc release df",
+        "del Out[4]\ndel get_ipython().user_ns_hidden['_']",
+    )
+    assert str(n) == (
+        "altgc: df (DataFrame, 132.0 MiB) still alive: Out[4], _, __ \u2192 %altgc release df"
+    )
+    assert "`Out[4]`" in n._repr_markdown_()
+    bg, fg = THEMES[theme]
+    page = (
+        f'<!DOCTYPE html><html><body style="margin:0;background:{bg};color:{fg}">'
+        f'<div style="width:700px">{n._repr_html_()}</div>{_NOTICE_CHECK}</body></html>'
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        dom = _chromium(["--virtual-time-budget=2000", "--dump-dom"], page, tmp)
+        shot = tmp_path / f"notice-{theme}.png"
+        _chromium(["--window-size=700,60", f"--screenshot={shot}"], page, tmp)
+    rgb = tuple(int(fg.lstrip("#")[i : i + 2], 16) for i in (0, 2, 4))
+    assert f'data-notice-color="rgb({rgb[0]}, {rgb[1]}, {rgb[2]})"' in dom
+    assert int(re.search(r'data-notice-height="(\d+)"', dom).group(1)) < 40  # one line
+    mpimg = pytest.importorskip("matplotlib.image")
+    lum = mpimg.imread(str(shot))[:, :, :3].mean(axis=2)
+    if theme == "dark":
+        assert (lum > 0.7).sum() > 200
+    else:
+        assert (lum < 0.3).sum() > 200

@@ -29,15 +29,20 @@ index, built in C by ``src/heapindex.c``; it holds no reference),
 :mod:`.paths` (the path search and how a path is spelled; paths are
 re-checked on the live objects before they are reported),
 :mod:`.explanation` (the :class:`Explanation` type), :mod:`.explaining`
-(``explain`` and ``survivors``) and :mod:`.releasing` (the release code,
-``release``); :mod:`.frames` reads the running stack.
+(``explain`` and ``survivors``), :mod:`.releasing` (the release code,
+``release``), :mod:`.held` (retained and deep sizes), :mod:`.holders`
+(``top``: the named roots holding the most memory), :mod:`.leftovers`
+(``cells``: what each notebook cell left alive) and :mod:`.notice` (the
+post-cell notices); :mod:`.frames` reads the running stack.
 """
 
 from __future__ import annotations
 
 from .explaining import explain, survivors
 from .explanation import CAUSES, Explanation, RefPath
+from .holders import Holder, Holders, top
 from .index import HeapIndex, heap_index
+from .leftovers import Leftover, Leftovers, cells
 from .releasing import release
 from .watching import WatchInfo, unwatch, watch, watched
 from .watching import watches as _watches  # noqa: F401 - the label table, for tests
@@ -46,12 +51,18 @@ __all__ = [
     "CAUSES",
     "Explanation",
     "HeapIndex",
+    "Holder",
+    "Holders",
+    "Leftover",
+    "Leftovers",
     "RefPath",
     "WatchInfo",
+    "cells",
     "explain",
     "heap_index",
     "release",
     "survivors",
+    "top",
     "unwatch",
     "watch",
     "watched",

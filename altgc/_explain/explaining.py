@@ -18,6 +18,7 @@ from . import watching
 from .explanation import CAUSES, Explanation, fmt_bytes
 from .frames import frame_locals, is_function_frame, own_frames, stack_frames
 from .paths import describe_path, find_paths
+from .picture import find_cycle
 from .releasing import build_release
 from .roots import Root, named_roots
 from .watching import WatchRecord
@@ -270,6 +271,8 @@ def _diagnose(
         notes.append(f"also {unexplained} reference(s) from outside Python's heap (a C extension?)")
     if stale:
         notes.append(f"{stale} path(s) changed while explaining")
+    # the shortest reference cycle through it, drawn with the paths
+    cycle = find_cycle(box[0], 5000) if gc.is_tracked(box[0]) and not immortal else None
     cause_text = CAUSES[cause]
     if cause == "c_extension":
         cause_text += f" ({unexplained} reference(s) unaccounted for)"
@@ -291,6 +294,7 @@ def _diagnose(
         tuple(notes),
         idx,
         release_note,
+        cycle,
     )
 
 

@@ -86,6 +86,10 @@ class Explanation:
     #: prose about ``release``: why it is empty (a running function's local,
     #: a C extension), what a statement does beyond freeing
     release_note: str = ""
+    #: the shortest reference cycle through the object, when it is in one:
+    #: its members' types and the references between them, the last one
+    #: closing the cycle (drawn by ``_repr_html_``)
+    cycle: picture.Cycle | None = None
 
     # -- data -------------------------------------------------------------
 
@@ -93,6 +97,8 @@ class Explanation:
         d = dataclasses.asdict(self)
         d["paths"] = [p.as_dict() for p in self.paths]
         d["notes"] = list(self.notes)
+        if self.cycle is not None:
+            d["cycle"] = {"types": list(self.cycle.types), "steps": list(self.cycle.steps)}
         return d
 
     def to_json(self, **kwargs: Any) -> str:
@@ -151,6 +157,14 @@ class Explanation:
         lines.append(f"  {self.cause_text}")
         for p in self.paths:
             lines.append(f"  held by {p.expr}   [{CAUSES[p.cause]}]")
+        if self.cycle is not None:
+            ring = " -> ".join(
+                f"{t}{s}" for t, s in zip(self.cycle.types, self.cycle.steps, strict=False)
+            )
+            lines.append(
+                f"  in a reference cycle of {len(self.cycle.types)} object(s): "
+                f"{ring} -> back to {self.label}"
+            )
         if self.collector_status:
             lines.append(f"  {self.collector_status}")
         for n in self.notes:

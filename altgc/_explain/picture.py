@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import re
+import types
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -53,10 +54,15 @@ class Cycle:
     steps: tuple[str, ...]
 
 
+#: not crossed by find_cycle(): every instance reaches its class and module,
+#: a cycle through them is no cycle the user made
+_NO_CYCLE = (type, types.ModuleType)
+
+
 def find_cycle(obj: Any, max_objects: int = 20_000, max_len: int = 12) -> Cycle | None:
     """The shortest reference cycle through ``obj`` (breadth-first over
     ``gc.get_referents``, at most ``max_objects`` objects and ``max_len``
-    references), or None."""
+    references, not through classes or modules), or None."""
     import gc
 
     parent: dict[int, tuple[Any, Any]] = {}  # id -> (object, its parent)
@@ -72,7 +78,7 @@ def find_cycle(obj: Any, max_objects: int = 20_000, max_len: int = 12) -> Cycle 
                         chain.append(parent[id(chain[-1])][1])
                     chain.reverse()  # obj, ..., src
                     return _cycle_of(chain)
-                if id(dst) in parent or not gc.is_tracked(dst):
+                if id(dst) in parent or not gc.is_tracked(dst) or isinstance(dst, _NO_CYCLE):
                     continue
                 parent[id(dst)] = (dst, src)
                 nxt.append(dst)

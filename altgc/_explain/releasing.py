@@ -33,6 +33,23 @@ _MANAGED_DICT = 1 << 4  # Py_TPFLAGS_MANAGED_DICT (3.11+)
 _HIDDEN = "get_ipython().user_ns_hidden"
 #: the output-cache names of IPython's hidden namespace: _, __, ___, _4
 _OUTPUT_KEY = re.compile(r"\['(_{1,3}|_\d+)'\]")
+#: IPython's objects and the references of theirs a release may cut (its
+#: cached outputs, the stored traceback); any other is IPython's own state
+_IPYTHON_CUTS = {
+    _HIDDEN: _OUTPUT_KEY,
+    "get_ipython().displayhook": re.compile(r"\._{1,3}"),
+    "get_ipython().InteractiveTB": re.compile(r"\.tb"),
+    "get_ipython().last_execution_result": re.compile(r"\.(result|error_in_exec)"),
+}
+
+
+def _ipython_state(info: Root, first_step: str) -> bool:
+    """Whether ``first_step`` out of IPython's root ``info`` is IPython's
+    own state (its displayhook's traits, its shell), not a cut."""
+    pattern = _IPYTHON_CUTS.get(info.expr)
+    return pattern is not None and not pattern.fullmatch(first_step)
+
+
 #: root kinds cut at the root's own first step (each such root needs its own statement)
 _ROOT_CUT = ("output_cache", "traceback", "matplotlib", "garbage")
 
@@ -200,8 +217,8 @@ def build_release(
                 cut_holder = info.kind == "name"
                 for key in _keys_of(h, target):
                     rp = describe_path([*objs, target], info, key)
-                    if info.expr == _HIDDEN and not _OUTPUT_KEY.fullmatch(rp.steps[0]):
-                        break  # IPython's own hidden names (_oh, Out...): not a cut
+                    if _ipython_state(info, rp.steps[0]):
+                        break  # IPython's own hidden names (_oh, Out...), traits: not a cut
                     if runnable(rp.release):
                         stmts.append(rp.release)
                         # a stored exception and its frames, a figure and
@@ -240,7 +257,7 @@ def build_release(
                 if _inline_attrs(objs[1:], shown):
                     continue
                 rp = describe_path(objs, info)
-                if info.expr == _HIDDEN and not _OUTPUT_KEY.fullmatch(rp.steps[0]):
+                if _ipython_state(info, rp.steps[0]):
                     continue
                 if runnable(rp.release):
                     stmts.append(rp.release)
