@@ -142,6 +142,7 @@ def build_release(
     cyclic = False  # a holder only the object itself leads to
     root_work: list[int] = []  # positions of cut roots: who else holds them?
     target = box[0]
+    shell = ipython_shell()
     try:
         for r, info in zip(roots, infos, strict=True):
             if r is not target:
@@ -205,8 +206,17 @@ def build_release(
             if not found:
                 cyclic = True  # only through the object: a cycle with it
             # a name the user can spell first: its cut works whatever else
-            # reaches the holder (a running function's local among them)
-            found.sort(key=lambda item: (infos[item[0]].kind != "name", len(item[1])))
+            # reaches the holder (a running function's local among them);
+            # but not a name that only leads into IPython's shell (the
+            # main namespace's get_ipython.__self__...): IPython's own
+            # roots spell those cuts as users know them
+            found.sort(
+                key=lambda item: (
+                    shell is not None and _has(item[1], shell),
+                    infos[item[0]].kind != "name",
+                    len(item[1]),
+                )
+            )
             cut_holder = False
             for i, (pos, objs) in enumerate(found):
                 info = infos[pos]
@@ -264,7 +274,7 @@ def build_release(
                 root_work.append(qpos)
             del res
     finally:
-        del target
+        del target, shell
     if (in_cycle and not stmts) or (cyclic and stmts):
         stmts.append(
             ("import altgc; altgc.collect(); " if _core.is_tracked(box[0]) else "")
