@@ -924,6 +924,16 @@ refers_to(PyObject *from, const void *to)
     return c.found;
 }
 
+/* Whether the live object `cur` (borrowed) still refers to `next`, a
+ * live object: compared first, read only once a live object is seen
+ * referring to it (a reference count of 0 is a dead object on a free
+ * list: never revived). */
+static int
+follow_step(PyObject *cur, const void *next)
+{
+    return refers_to(cur, next) && hg_alive((PyObject *)next);
+}
+
 /* The objects of a path of node numbers idx[0..len) (idx[0] is root's
  * node, idx[len-1] the target's), found again from the live `root`
  * (borrowed): a new list of new references, Py_None (new ref) if a step no
@@ -939,9 +949,67 @@ validate_path(PyObject *root, const int32_t *idx, int32_t len)
     PyList_SET_ITEM(out, 0, Py_NewRef(root));
     /* `cur` stays alive: `out` holds it, and no Python code runs. */
     for (int32_t k = 1; k < len; k++) {
-        const void *next = hg_addr(idx[k]); /* compared, not read... */
-        if (!refers_to(cur, next) || !hg_alive((PyObject *)next)) {
-            /* ... until a live object is seen referring to it */
+        const void *next = hg_addr(idx[k]);
+        if (!follow_step(cur, next)) {
+            Py_DECREF(out);
+            Py_RETURN_NONE;
+        }
+        PyList_SET_ITEM(out, k, Py_NewRef((PyObject *)next));
+        cur = (PyObject *)next;
+    }
+    return out;
+}
+
+PyDoc_STRVAR(follow_doc,
+"_hg_follow(root, addresses, /)\n--\n\n"
+"The objects at `addresses` (ints; root's own first), found again by\n"
+"following references from the live root, or None if a step no longer\n"
+"exists.  Needs no index.");
+
+/* _hg_follow(root, addresses) -> [root, ...] (a new list of new
+ * references) or None.  The addresses are only compared until a live
+ * object is seen referring to them.  Arguments borrowed. */
+static PyObject *
+hg_follow(PyObject *module, PyObject *args)
+{
+    PyObject *root, *addrs;
+    if (!PyArg_ParseTuple(args, "OO!:_hg_follow", &root, &PyList_Type,
+                          &addrs)) {
+        return NULL;
+    }
+    Py_ssize_t len = PyList_GET_SIZE(addrs);
+    if (len < 1) {
+        PyErr_SetString(PyExc_ValueError,
+                        "_hg_follow(): addresses must not be empty");
+        return NULL;
+    }
+    for (Py_ssize_t k = 0; k < len; k++) {
+        if (!PyLong_Check(PyList_GET_ITEM(addrs, k))) {
+            PyErr_SetString(PyExc_TypeError,
+                            "_hg_follow(): addresses must be ints");
+            return NULL;
+        }
+    }
+    void *first = PyLong_AsVoidPtr(PyList_GET_ITEM(addrs, 0));
+    if (first == NULL && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (first != (void *)root) {
+        Py_RETURN_NONE;
+    }
+    PyObject *out = PyList_New(len);
+    if (out == NULL) {
+        return NULL;
+    }
+    PyObject *cur = root;
+    PyList_SET_ITEM(out, 0, Py_NewRef(root));
+    for (Py_ssize_t k = 1; k < len; k++) {
+        void *next = PyLong_AsVoidPtr(PyList_GET_ITEM(addrs, k));
+        if (next == NULL && PyErr_Occurred()) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        if (!follow_step(cur, next)) {
             Py_DECREF(out);
             Py_RETURN_NONE;
         }
@@ -1594,6 +1662,7 @@ PyMethodDef agc_heapindex_methods[] = {
     {"_frame_locals", agc_frame_locals, METH_O, frame_locals_doc},
     {"_hg_build", hg_build, METH_VARARGS, build_doc},
     {"_hg_paths", hg_paths, METH_VARARGS, paths_doc},
+    {"_hg_follow", hg_follow, METH_VARARGS, follow_doc},
     {"_hg_retained", hg_retained, METH_O, retained_doc},
     {"_hg_stats", hg_stats, METH_NOARGS, stats_doc},
     {"_hg_clear", hg_clear, METH_NOARGS, clear_doc},
