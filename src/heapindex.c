@@ -20,8 +20,8 @@
  *     -> position), then one byte per node, its address within its page
  *     in units of 2^shift bytes (16, or 8 if some object is only 8-byte
  *     aligned).  A node's number is its position in address order:
- *     finding an address is a probe of the small page table and a memchr
- *     over that page's bytes.  Untracked containers found while closing
+ *     finding an address is a probe of the small page table and a scan
+ *     of that page's bytes.  Untracked containers found while closing
  *     the graph are numbered after them ("late" nodes: pointer array and
  *     a hash table, few on most heaps);
  *   meta     one byte per node: builtin gc generation (2 bits, 3 none),
@@ -179,21 +179,47 @@ hg_late_find(const void *p)
     }
 }
 
+/* The nodes of the page holding address a: [*lo, *hi), 0 if none.  a is
+ * not read. */
+static inline int
+hg_page_range(uintptr_t a, int32_t *lo, int32_t *hi)
+{
+    if (HG.npages == 0 || (a & (((uintptr_t)1 << HG.shift) - 1)) != 0) {
+        return 0;
+    }
+    int32_t pg = hg_page_find(a >> HG.pbits);
+    if (pg < 0) {
+        return 0;
+    }
+    *lo = HG.pfirst[pg];
+    *hi = HG.pfirst[pg + 1];
+    return 1;
+}
+
+/* The node among [lo, hi) (one page's, ascending) whose in-page offset is
+ * that of address a, or -1. */
+static inline int32_t
+hg_page_scan(uintptr_t a, int32_t lo, int32_t hi)
+{
+    uint8_t o = (uint8_t)(a >> HG.shift);
+    for (int32_t q = lo; q < hi; q++) {
+        if (HG.off[q] >= o) {
+            return HG.off[q] == o ? q : -1;
+        }
+    }
+    return -1;
+}
+
 /* Number of the node at address p, or -1.  p is not read. */
 static int32_t
 hg_find(const void *p)
 {
     uintptr_t a = (uintptr_t)p;
-    if (HG.npages && (a & (((uintptr_t)1 << HG.shift) - 1)) == 0) {
-        int32_t pg = hg_page_find(a >> HG.pbits);
-        if (pg >= 0) {
-            int32_t lo = HG.pfirst[pg];
-            uint8_t o = (uint8_t)(a >> HG.shift);
-            const uint8_t *q = memchr(HG.off + lo, o,
-                                      (size_t)(HG.pfirst[pg + 1] - lo));
-            if (q != NULL) {
-                return (int32_t)(q - HG.off);
-            }
+    int32_t lo, hi;
+    if (hg_page_range(a, &lo, &hi)) {
+        int32_t q = hg_page_scan(a, lo, hi);
+        if (q >= 0) {
+            return q;
         }
     }
     if (HG.ltab != NULL) {
@@ -588,7 +614,7 @@ done:
 
 typedef struct {
     PyObject **p;
-    int32_t *res;
+    int32_t *res, *hi;
     Py_ssize_t n, cap;
     int oom;
 } pend_buf;
@@ -615,6 +641,12 @@ build_visit(PyObject *ref, void *arg)
             return 0;
         }
         pb->res = nr;
+        int32_t *nh = PyMem_RawRealloc(pb->hi, (size_t)cap * sizeof(int32_t));
+        if (nh == NULL) {
+            pb->oom = 1;
+            return 0;
+        }
+        pb->hi = nh;
         pb->cap = cap;
     }
     pb->p[pb->n++] = ref;
@@ -662,10 +694,31 @@ hg_close(int32_t **fwd_off, int32_t **indeg, int32_t **fwd, int64_t *fcap)
         if (pb.oom) {
             goto done;
         }
+        /* the pages (a small table), then their offsets (prefetched),
+         * then the objects that are no node */
         for (Py_ssize_t k = 0; k < pb.n; k++) {
-            pb.res[k] = hg_find(pb.p[k]);
-            if (pb.res[k] < 0) {
+            if (hg_page_range((uintptr_t)pb.p[k], &pb.res[k], &pb.hi[k])) {
+                AGC_PREFETCH(HG.off + pb.res[k]);
+            }
+            else {
+                pb.hi[k] = -1;
+            }
+        }
+        for (Py_ssize_t k = 0; k < pb.n; k++) {
+            int32_t j = -1;
+            if (pb.hi[k] >= 0) {
+                j = hg_page_scan((uintptr_t)pb.p[k], pb.res[k], pb.hi[k]);
+            }
+            if (j < 0 && HG.ltab != NULL) {
+                j = hg_late_find(pb.p[k]);
+                j = j < 0 ? -1 : HG.nt + j;
+            }
+            pb.res[k] = j;
+            if (j < 0) {
                 AGC_PREFETCH(pb.p[k]);
+            }
+            else {
+                AGC_PREFETCH(*indeg + j + 1);
             }
         }
         for (Py_ssize_t k = 0; k < pb.n; k++) {
@@ -718,6 +771,7 @@ hg_close(int32_t **fwd_off, int32_t **indeg, int32_t **fwd, int64_t *fcap)
 done:
     PyMem_RawFree(pb.p);
     PyMem_RawFree(pb.res);
+    PyMem_RawFree(pb.hi);
     return rc;
 }
 
@@ -1068,6 +1122,72 @@ small_map_get(small_map *m, int32_t k, int32_t put)
     }
 }
 
+/* The search's parent links: a small_map while the search is small (a
+ * search that ends near the target touches little memory), an array over
+ * all nodes once it is not. */
+typedef struct {
+    int32_t *arr;  /* parent + 1 per node, 0 unseen; NULL while small */
+    small_map map;
+    int32_t count;
+} parent_map;
+
+/* v's parent, or -1 if v was not reached. */
+static int32_t
+pm_get(parent_map *p, int32_t v)
+{
+    if (p->arr != NULL) {
+        return p->arr[v] - 1;
+    }
+    return small_map_get(&p->map, v, -1);
+}
+
+/* Records v (not reached before) reached from `par`.  0, or -1 out of
+ * memory. */
+static int
+pm_set(parent_map *p, int32_t v, int32_t par)
+{
+    if (p->arr == NULL
+        && ((size_t)p->count + 1) * 2 > ((size_t)1 << p->map.log)) {
+        size_t slots = (size_t)1 << p->map.log;
+        small_map old = p->map;
+        if (slots >= ((size_t)1 << 16) || slots * 8 >= (size_t)HG.n) {
+            p->arr = PyMem_RawCalloc((size_t)HG.n, sizeof(int32_t));
+            if (p->arr == NULL) {
+                return -1;
+            }
+            for (size_t h = 0; h < slots; h++) {
+                if (old.key[h] >= 0) {
+                    p->arr[old.key[h]] = old.val[h] + 1;
+                }
+            }
+        }
+        else {
+            if (small_map_init(&p->map, (Py_ssize_t)slots) < 0) {
+                small_map_free(&p->map);
+                p->map = old;
+                return -1;
+            }
+            for (size_t h = 0; h < slots; h++) {
+                if (old.key[h] >= 0) {
+                    small_map_get(&p->map, old.key[h], old.val[h]);
+                }
+            }
+        }
+        small_map_free(&old);
+        if (p->arr != NULL) {
+            memset(&p->map, 0, sizeof(p->map));
+        }
+    }
+    p->count++;
+    if (p->arr != NULL) {
+        p->arr[v] = par + 1;
+    }
+    else {
+        small_map_get(&p->map, v, par);
+    }
+    return 0;
+}
+
 PyDoc_STRVAR(paths_doc,
 "_hg_paths(target, roots, max_paths, /)\n--\n\n"
 "Paths from the named roots (or an external node) to target, or None\n"
@@ -1083,9 +1203,9 @@ PyDoc_STRVAR(paths_doc,
  * counts the target's referrers in the index (with multiplicity).  All
  * arguments borrowed.
  *
- * Breadth first over the referrers from the target.  The per-node arrays
- * are allocated zeroed (calloc: pages the search never touches cost
- * nothing), so a search that ends near the target is fast. */
+ * Breadth first over the referrers from the target; the parent links in
+ * a hash map while the search is small (parent_map), so a search that ends
+ * near the target costs what it visits, not the heap's size. */
 static PyObject *
 hg_paths(PyObject *module, PyObject *args)
 {
@@ -1102,14 +1222,13 @@ hg_paths(PyObject *module, PyObject *args)
     if (t < 0) {
         Py_RETURN_NONE;
     }
-    int32_t n = HG.n;
     small_map rootpos = {0};
-    /* parent[v]: the node v was reached from, + 1; 0 not reached */
-    int32_t *parent = PyMem_RawCalloc((size_t)n, sizeof(int32_t));
-    int32_t *queue = PyMem_RawMalloc((size_t)n * sizeof(int32_t));
+    parent_map parent = {0};
+    int32_t qcap = 1024;
+    int32_t *queue = PyMem_RawMalloc((size_t)qcap * sizeof(int32_t));
     int32_t *pathbuf = NULL;
     PyObject *paths = PyList_New(0), *result = NULL, *anon = NULL;
-    if (!parent || !queue
+    if (!queue || small_map_init(&parent.map, 64) < 0
         || small_map_init(&rootpos, PyList_GET_SIZE(roots)) < 0) {
         PyErr_NoMemory();
         goto done;
@@ -1126,7 +1245,10 @@ hg_paths(PyObject *module, PyObject *args)
     uint64_t epoch = hg_epoch;
     int32_t qh = 0, qt = 0, first_ext = -1, found = 0, stale = 0;
     int reachable = 0;
-    parent[t] = t + 1;
+    if (pm_set(&parent, t, t) < 0) {
+        PyErr_NoMemory();
+        goto done;
+    }
     queue[qt++] = t;
     while (qh < qt && found < max_paths) {
         int32_t v = queue[qh++];
@@ -1134,7 +1256,7 @@ hg_paths(PyObject *module, PyObject *args)
         if (pos >= 0) {
             reachable = 1;
             int32_t len = 1;
-            for (int32_t x = v; x != t; x = parent[x] - 1) {
+            for (int32_t x = v; x != t; x = pm_get(&parent, x)) {
                 len++;
             }
             PyMem_RawFree(pathbuf);
@@ -1144,7 +1266,7 @@ hg_paths(PyObject *module, PyObject *args)
                 goto done;
             }
             len = 0;
-            for (int32_t x = v;; x = parent[x] - 1) {
+            for (int32_t x = v;; x = pm_get(&parent, x)) {
                 pathbuf[len++] = x;
                 if (x == t) {
                     break;
@@ -1181,10 +1303,26 @@ hg_paths(PyObject *module, PyObject *args)
         }
         for (int32_t e = HG.rev_off[v]; e < HG.rev_off[v + 1]; e++) {
             int32_t u = HG.rev[e];
-            if (parent[u] == 0) {
-                parent[u] = v + 1;
-                queue[qt++] = u;
+            if (pm_get(&parent, u) >= 0) {
+                continue;
             }
+            if (qt == qcap) {
+                int32_t *nq = NULL;
+                if (qcap <= INT32_MAX / 2) {
+                    qcap *= 2;
+                    nq = PyMem_RawRealloc(queue, (size_t)qcap * 4);
+                }
+                if (nq == NULL) {
+                    PyErr_NoMemory();
+                    goto done;
+                }
+                queue = nq;
+            }
+            if (pm_set(&parent, u, v) < 0) {
+                PyErr_NoMemory();
+                goto done;
+            }
+            queue[qt++] = u;
         }
     }
     if (found == 0 && first_ext >= 0) {
@@ -1192,7 +1330,7 @@ hg_paths(PyObject *module, PyObject *args)
          * holder is (its object cannot be handed out: nothing live that
          * the caller holds leads to it, so it is never read). */
         int32_t len = 0;
-        for (int32_t x = first_ext; x != t; x = parent[x] - 1) {
+        for (int32_t x = first_ext; x != t; x = pm_get(&parent, x)) {
             len++;
         }
         anon = PyLong_FromLong(len);
@@ -1209,7 +1347,8 @@ hg_paths(PyObject *module, PyObject *args)
 done:
     Py_XDECREF(paths);
     Py_XDECREF(anon);
-    PyMem_RawFree(parent);
+    PyMem_RawFree(parent.arr);
+    small_map_free(&parent.map);
     PyMem_RawFree(queue);
     PyMem_RawFree(pathbuf);
     small_map_free(&rootpos);
