@@ -908,6 +908,23 @@ hg_build(PyObject *module, PyObject *args)
             }
         }
     }
+    /* Give back the slack of the arrays that grew with the late nodes. */
+    {
+        uint8_t *m = PyMem_RawRealloc(HG.meta, (size_t)HG.n + 1);
+        if (m != NULL) {
+            HG.meta = m;
+            HG.cap = HG.n + 1;
+        }
+        if (HG.late != NULL) {
+            int32_t nl = HG.n - HG.nt;
+            PyObject **l = PyMem_RawRealloc(
+                HG.late, ((size_t)nl + 1) * sizeof(PyObject *));
+            if (l != NULL) {
+                HG.late = l;
+                HG.late_cap = nl + 1;
+            }
+        }
+    }
     HG.valid = 1;
     HG.build_ns = agc_now_ns() - t0;
 
