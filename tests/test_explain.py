@@ -587,7 +587,7 @@ def test_finalizers_during_explanation(mod):
 def test_heap_index_figures():
     idx = altgc.heap_index()
     assert idx.nodes >= len(gc.get_objects())
-    assert 20 < idx.bytes_per_object < 200
+    assert 4 < idx.bytes_per_object < 200
     assert altgc.heap_index(refresh=False) == idx
     assert "bytes/object" in str(idx)
 
