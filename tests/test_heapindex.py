@@ -239,3 +239,42 @@ def test_index_memory_is_accounted_and_small():
     finally:
         _core._hg_clear()
         del keep
+
+
+def test_a_long_build_shows_progress_on_stderr(monkeypatch, capsys):
+    from altgc._explain import index
+
+    monkeypatch.setattr(index, "_PROGRESS_SECONDS", 0.0)
+    monkeypatch.setattr(index, "ipython_shell", lambda: None)
+    idx = altgc.heap_index()
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("altgc: indexing ") and err[0].endswith("for explain() ...")
+    assert err[1] == f"altgc: {idx}"
+    monkeypatch.setattr(index, "_PROGRESS_SECONDS", 3600.0)
+    altgc.heap_index()
+    assert capsys.readouterr().err == ""
+
+
+def test_a_long_build_in_a_notebook_updates_one_display(monkeypatch, capsys):
+    display_mod = pytest.importorskip("IPython.display")
+    from altgc._explain import index
+
+    shown = []
+
+    class Handle:
+        def update(self, obj):
+            shown.append(("update", obj.data))
+
+    def display(obj, display_id=False):
+        assert display_id is True
+        shown.append(("display", obj.data))
+        return Handle()
+
+    monkeypatch.setattr(display_mod, "display", display)
+    monkeypatch.setattr(index, "_PROGRESS_SECONDS", 0.0)
+    monkeypatch.setattr(index, "ipython_shell", lambda: types.SimpleNamespace(kernel=object()))
+    idx = altgc.heap_index()
+    assert capsys.readouterr().err == ""  # no stderr line in a notebook
+    assert [k for k, _ in shown] == ["display", "update"]
+    assert '<progress value="10" max="100"' in shown[0][1]
+    assert '<progress value="100" max="100"' in shown[1][1] and f"{idx.nodes} objects" in shown[1][1]
