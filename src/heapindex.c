@@ -127,12 +127,10 @@ static size_t
 hg_bytes(void)
 {
     size_t b = (size_t)HG.npages * (sizeof(uintptr_t) + sizeof(int32_t))
-               + (HG.ptab ? ((size_t)1 << HG.ptab_log) * sizeof(uint32_t)
-                          : 0)
+               + (HG.ptab ? ((size_t)1 << HG.ptab_log) * sizeof(uint32_t) : 0)
                + (size_t)HG.nt                             /* off */
                + (size_t)HG.late_cap * sizeof(PyObject *)
-               + (HG.ltab ? ((size_t)1 << HG.ltab_log) * sizeof(uint32_t)
-                          : 0)
+               + (HG.ltab ? ((size_t)1 << HG.ltab_log) * sizeof(uint32_t) : 0)
                + (size_t)HG.cap                            /* meta */
                + ((size_t)HG.n + 1) * sizeof(int32_t)      /* rev_off */
                + (size_t)HG.nedges * sizeof(int32_t);      /* rev */
@@ -264,7 +262,11 @@ hg_alive(PyObject *p)
 
 /* What an input item is, in the low 3 bits of its address (objects are at
  * least 8-byte aligned; an item that is not goes to the late nodes). */
-enum { HG_IN_GEN0 = 0, HG_IN_EXTRA = 3, HG_IN_EXCLUDED = 4 };
+enum {
+    HG_IN_GEN0 = 0,
+    HG_IN_EXTRA = 3,
+    HG_IN_EXCLUDED = 4
+};
 
 typedef struct {
     uintptr_t *items;     /* address | kind */
@@ -629,7 +631,8 @@ build_visit(PyObject *ref, void *arg)
     }
     if (pb->n == pb->cap) {
         Py_ssize_t cap = pb->cap ? pb->cap * 2 : 4096;
-        PyObject **np = PyMem_RawRealloc(pb->p, (size_t)cap * sizeof(PyObject *));
+        PyObject **np = PyMem_RawRealloc(pb->p,
+                                         (size_t)cap * sizeof(PyObject *));
         if (np == NULL) {
             pb->oom = 1;
             return 0;
@@ -830,7 +833,8 @@ hg_build(PyObject *module, PyObject *args)
             goto oom;
         }
         if (add_inputs(&in, lst, g < 3 ? (int)g : HG_IN_EXTRA,
-                       "gen_lists items") < 0) {
+                       "gen_lists items")
+            < 0) {
             goto fail;
         }
     }
@@ -900,9 +904,10 @@ hg_build(PyObject *module, PyObject *args)
             else {
                 op = HG.late[i - HG.nt];
             }
-            Py_ssize_t accounted =
-                (Py_ssize_t)(HG.rev_off[i + 1] - HG.rev_off[i])
-                + ((HG.meta[i] >> HG_INREF_SHIFT) & HG_INREF_MAX);
+            Py_ssize_t accounted = (Py_ssize_t)(HG.rev_off[i + 1]
+                                                - HG.rev_off[i])
+                                   + ((HG.meta[i] >> HG_INREF_SHIFT)
+                                      & HG_INREF_MAX);
             if (Py_REFCNT(op) > accounted) {
                 HG.meta[i] |= HG_EXT;
             }
@@ -917,8 +922,8 @@ hg_build(PyObject *module, PyObject *args)
         }
         if (HG.late != NULL) {
             int32_t nl = HG.n - HG.nt;
-            PyObject **l = PyMem_RawRealloc(
-                HG.late, ((size_t)nl + 1) * sizeof(PyObject *));
+            PyObject **l = PyMem_RawRealloc(HG.late, ((size_t)nl + 1)
+                                                         * sizeof(PyObject *));
             if (l != NULL) {
                 HG.late = l;
                 HG.late_cap = nl + 1;
@@ -1143,7 +1148,7 @@ small_map_get(small_map *m, int32_t k, int32_t put)
  * search that ends near the target touches little memory), an array over
  * all nodes once it is not. */
 typedef struct {
-    int32_t *arr;  /* parent + 1 per node, 0 unseen; NULL while small */
+    int32_t *arr; /* parent + 1 per node, 0 unseen; NULL while small */
     small_map map;
     int32_t count;
 } parent_map;
@@ -1456,11 +1461,11 @@ object_size(PyObject *op)
  * (objects that are no node) in a table of their own with the references
  * the walk saw to them. */
 typedef struct {
-    uint8_t *state;       /* per node: 0 unseen, 1 candidate, 2 not retained */
-    PyObject **obj;       /* candidates, strong references */
+    uint8_t *state; /* per node: 0 unseen, 1 candidate, 2 not retained */
+    PyObject **obj; /* candidates, strong references */
     int32_t *idx;
     int32_t nobj, cap;
-    PyObject **leaf;      /* open addressing, strong references */
+    PyObject **leaf; /* open addressing, strong references */
     int32_t *leafcnt;
     int leaf_log;
     int32_t nleaf;
@@ -1473,7 +1478,8 @@ ret_push(ret_ctx *c, PyObject *op, int32_t j)
 {
     if (c->nobj == c->cap) {
         int32_t cap = c->cap ? c->cap * 2 : 256;
-        PyObject **o = PyMem_RawRealloc(c->obj, (size_t)cap * sizeof(PyObject *));
+        PyObject **o = PyMem_RawRealloc(c->obj,
+                                        (size_t)cap * sizeof(PyObject *));
         if (o == NULL) {
             return -1;
         }
@@ -1556,8 +1562,7 @@ ret_candidate(ret_ctx *c, int32_t j)
     }
     for (int32_t e = HG.rev_off[j]; e < HG.rev_off[j + 1]; e++) {
         int32_t r = HG.rev[e];
-        if (r != c->target
-            && ((HG.meta[r] & HG_EXT) || c->state[r] == 2)) {
+        if (r != c->target && ((HG.meta[r] & HG_EXT) || c->state[r] == 2)) {
             return 0;
         }
     }

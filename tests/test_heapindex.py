@@ -4,6 +4,7 @@ stale index never gives a wrong path, objects being deallocated are never
 revived, and its memory is accounted for."""
 
 import gc
+import itertools
 import sys
 import types
 from collections import deque
@@ -23,7 +24,7 @@ def _referents(obj):
 
 def _is_chain(objs):
     """Whether each object refers to the next (checked by identity)."""
-    return all(any(r is b for r in _referents(a)) for a, b in zip(objs, objs[1:]))
+    return all(any(r is b for r in _referents(a)) for a, b in itertools.pairwise(objs))
 
 
 def _bfs_distance(root, target):
@@ -95,9 +96,7 @@ def test_paths_run_through_untracked_containers_to_a_leaf():
         e = altgc.explain(m.x)
         # the list, the dict and the bytearray only the dict holds
         assert e.retained_objects == 3
-        assert e.retained_bytes == sum(
-            sys.getsizeof(o) for o in (m.x, m.x[0], m.x[0]["k"])
-        )
+        assert e.retained_bytes == sum(sys.getsizeof(o) for o in (m.x, m.x[0], m.x[0]["k"]))
     finally:
         del sys.modules[m.__name__]
 
@@ -277,4 +276,6 @@ def test_a_long_build_in_a_notebook_updates_one_display(monkeypatch, capsys):
     assert capsys.readouterr().err == ""  # no stderr line in a notebook
     assert [k for k, _ in shown] == ["display", "update"]
     assert '<progress value="10" max="100"' in shown[0][1]
-    assert '<progress value="100" max="100"' in shown[1][1] and f"{idx.nodes} objects" in shown[1][1]
+    assert (
+        '<progress value="100" max="100"' in shown[1][1] and f"{idx.nodes} objects" in shown[1][1]
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import gc
 import html
+import importlib
 import sys
 from typing import Any
 
@@ -26,6 +27,11 @@ _DEFAULT_NS_PER_OBJECT = 150.0
 _ns_per_object: float | None = None
 
 
+def _ipython_display() -> Any:
+    """IPython.display (untyped here: IPython is optional)."""
+    return importlib.import_module("IPython.display")
+
+
 class _Progress:
     """The progress of a long build: an IPython display handle updated in
     place in a notebook (a kernel's shell), a line on stderr elsewhere."""
@@ -36,9 +42,7 @@ class _Progress:
         shell = ipython_shell()
         if shell is not None and getattr(shell, "kernel", None) is not None:
             try:
-                from IPython.display import display
-
-                self.handle = display(
+                self.handle = _ipython_display().display(
                     self._html(10, f"indexing {n} tracked objects for explain() ..."),
                     display_id=True,
                 )
@@ -50,9 +54,7 @@ class _Progress:
 
     @staticmethod
     def _html(percent: int, text: str) -> Any:
-        from IPython.display import HTML
-
-        return HTML(
+        return _ipython_display().HTML(
             f'<progress value="{percent}" max="100" style="width:16em"></progress> '
             f"<code>altgc</code> {html.escape(text)}"
         )
