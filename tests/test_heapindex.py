@@ -87,16 +87,22 @@ def test_paths_run_through_untracked_containers_to_a_leaf():
     m = types.ModuleType("altgc_test_heapindex_mod")
     sys.modules[m.__name__] = m
     try:
-        # a bytearray has no tp_traverse: a leaf, no node; the dict holds
-        # no container: the builtin gc does not track it
-        m.x = [{"k": bytearray(1000)}]
-        assert not gc.is_tracked(m.x[0])
-        e = altgc.explain(m.x[0]["k"])
-        assert [p.expr for p in e.paths] == ["altgc_test_heapindex_mod.x[0]['k']"]
+        # a bytearray has no tp_traverse: a leaf, no node; a dict or tuple
+        # that holds no container is one the builtin gc stops tracking
+        # (the dict at once until 3.13, both after a collection)
+        m.x = [{"k": bytearray(1000)}, (bytearray(1000),)]
+        gc.collect()
+        pos = next((k for k in (0, 1) if not gc.is_tracked(m.x[k])), None)
+        if pos is None:  # pragma: no cover - depends on the version
+            pytest.skip("this Python tracks both containers")
+        key = "k" if pos == 0 else 0
+        e = altgc.explain(m.x[pos][key])
+        assert [p.expr for p in e.paths] == [f"altgc_test_heapindex_mod.x[{pos}][{key!r}]"]
+        m.x = [m.x[pos]]
         e = altgc.explain(m.x)
-        # the list, the dict and the bytearray only the dict holds
+        # the list, the container and the bytearray only it holds
         assert e.retained_objects == 3
-        assert e.retained_bytes == sum(sys.getsizeof(o) for o in (m.x, m.x[0], m.x[0]["k"]))
+        assert e.retained_bytes == sum(sys.getsizeof(o) for o in (m.x, m.x[0], m.x[0][key]))
     finally:
         del sys.modules[m.__name__]
 
