@@ -1430,19 +1430,27 @@ python_sizeof(PyObject *op)
     return 0;
 }
 
+/* Sizes of live objects: sys.getsizeof (looked up once) and the last type
+ * found to have a Python __sizeof__ or not. */
+typedef struct {
+    PyObject *getsizeof; /* borrowed, or NULL */
+    PyTypeObject *last;
+    int last_python;
+} sizer;
+
 /* Size of a live object (borrowed) as sys.getsizeof reports it, or its
  * type's size when __sizeof__ is Python code; never fails. */
 static Py_ssize_t
-object_size(PyObject *op)
+object_size(sizer *z, PyObject *op)
 {
-    if (python_sizeof(op)) {
+    if (Py_TYPE(op) != z->last) {
+        z->last = Py_TYPE(op);
+        z->last_python = python_sizeof(op);
+    }
+    if (z->last_python || z->getsizeof == NULL) {
         return basic_size(op);
     }
-    PyObject *getsizeof = PySys_GetObject("getsizeof"); /* borrowed */
-    if (getsizeof == NULL) {
-        return basic_size(op);
-    }
-    PyObject *r = PyObject_CallOneArg(getsizeof, op);
+    PyObject *r = PyObject_CallOneArg(z->getsizeof, op);
     if (r == NULL) {
         PyErr_Clear();
         return basic_size(op);
@@ -1579,10 +1587,15 @@ reach_visit(PyObject *ref, void *arg)
     }
     int32_t j = hg_find(ref);
     if (j < 0) {
-        if (!hg_traversable(ref) && leaf_slot(c, ref, 1) == NULL) {
-            c->oom = 1;
+        if (!hg_traversable(ref)) { /* a leaf: count the reference */
+            int32_t *cnt = leaf_slot(c, ref, 1);
+            if (cnt == NULL) {
+                c->oom = 1;
+                return 0;
+            }
+            (*cnt)++;
         }
-        return 0; /* a leaf, or a container newer than the index */
+        return 0; /* (or a container newer than the index) */
     }
     if (c->state[j] != 0) {
         return 0;
@@ -1605,6 +1618,7 @@ typedef struct {
     int32_t nwork;
 } drop_ctx;
 
+/* ... and un-counts the references it holds on leaves. */
 static int
 drop_visit(PyObject *ref, void *arg)
 {
@@ -1614,19 +1628,10 @@ drop_visit(PyObject *ref, void *arg)
         d->c->state[j] = 2;
         d->work[d->nwork++] = j;
     }
-    return 0;
-}
-
-/* Visitor of the final count: references the retained objects hold on
- * each leaf. */
-static int
-count_visit(PyObject *ref, void *arg)
-{
-    ret_ctx *c = arg;
-    if (ref != NULL) {
-        int32_t *cnt = leaf_slot(c, ref, 0);
+    else if (j < 0) {
+        int32_t *cnt = leaf_slot(d->c, ref, 0);
         if (cnt != NULL) {
-            (*cnt)++;
+            (*cnt)--;
         }
     }
     return 0;
@@ -1714,25 +1719,25 @@ hg_retained(PyObject *module, PyObject *target)
         }
         small_map_free(&pos);
     }
-    /* leaves: retained when the retained objects hold all their refs */
-    for (int32_t k = 0; k < c.nobj; k++) {
-        if (c.state[c.idx[k]] == 1 && hg_traversable(c.obj[k])) {
-            Py_TYPE(c.obj[k])->tp_traverse(c.obj[k], count_visit, &c);
-        }
-    }
+    /* leaves: retained when the retained objects hold all their refs
+     * (counted by the walk, less those of the dropped ones) */
+    sizer z = {PySys_GetObject("getsizeof"), NULL, 0}; /* borrowed */
     int64_t bytes = 0;
     int32_t count = 0;
     for (int32_t k = 0; k < c.nobj; k++) {
         if (c.state[c.idx[k]] == 1) {
-            bytes += object_size(c.obj[k]);
+            bytes += object_size(&z, c.obj[k]);
             count++;
         }
     }
     for (size_t h = 0; c.leaf_log && h < ((size_t)1 << c.leaf_log); h++) {
+        if (h + 16 < ((size_t)1 << c.leaf_log) && c.leaf[h + 16] != NULL) {
+            AGC_PREFETCH(c.leaf[h + 16]); /* its reference count, next */
+        }
         PyObject *lf = c.leaf[h];
         /* all its references: the retained objects' and ours */
         if (lf != NULL && Py_REFCNT(lf) == (Py_ssize_t)c.leafcnt[h] + 1) {
-            bytes += object_size(lf);
+            bytes += object_size(&z, lf);
             count++;
         }
     }
