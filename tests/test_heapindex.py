@@ -238,9 +238,11 @@ def test_index_memory_is_accounted_and_small():
         assert len(keep) <= idx.nodes < len(gc.get_objects()) + len(keep) // 4
         assert idx.edges >= 2 * len(keep)
         # one offset byte, one meta byte, 4 bytes of referrer offsets and
-        # 4 per reference, and the page tables
+        # 4 per reference, the page tables, and 16-24 bytes per untracked
+        # container (a few percent of the nodes): about 15 bytes per node
+        # here (PYTHONMALLOC=malloc spreads objects over more pages)
         assert idx.bytes < idx.nodes * 6 + idx.edges * 4 + 8 * 2**20
-        assert idx.bytes_per_object <= 16
+        assert idx.bytes_per_object <= 18
     finally:
         _core._hg_clear()
         del keep
