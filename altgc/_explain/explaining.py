@@ -52,8 +52,10 @@ def explain(
     listing the known labels if there is none) unless ``literal=True``,
     which explains the string object itself.  ``max_paths`` bounds the
     reference paths reported (shortest first, one per named root).
-    ``refresh=False`` reuses the heap index built by the previous call
-    when it still fits (a few ms instead of a rebuild).
+    ``refresh=False`` gives the last answer again when it was about the
+    same object, whose reference count did not change, and every step of
+    its paths still holds (followed again from the live roots); else it
+    reuses the heap index built by the previous call when it still fits.
 
     >>> import altgc
     >>> class Config:

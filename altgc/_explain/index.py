@@ -121,8 +121,9 @@ def build_index(extra: list[Any], exclude: list[Any]) -> HeapIndex:
 def heap_index(refresh: bool = True) -> HeapIndex:
     """Build (or with ``refresh=False`` reuse) the heap index; its figures.
 
-    ``explain(..., refresh=False)`` answers from the existing index (a few
-    milliseconds) and rebuilds only when it no longer fits the heap.
+    ``explain(..., refresh=False)`` answers from the existing index (or
+    the last answer, checked again) and rebuilds only when it no longer
+    fits the heap.
 
     >>> import altgc
     >>> idx = altgc.heap_index()
