@@ -78,7 +78,7 @@ typedef struct {
     uint32_t *ptab;       /* page position + 1, 0 empty */
     int ptab_log;         /* log2 of the table's slots */
     uint8_t *off;         /* nt: (address >> shift) & 255 */
-    PyObject **late;      /* n - nt late nodes, borrowed, not owned */
+    uintptr_t *late;      /* n - nt late nodes' addresses (not owned) */
     int32_t late_cap;
     uint32_t *ltab;       /* late position + 1, 0 empty */
     int ltab_log;
@@ -129,7 +129,7 @@ hg_bytes(void)
     size_t b = (size_t)HG.npages * (sizeof(uintptr_t) + sizeof(int32_t))
                + (HG.ptab ? ((size_t)1 << HG.ptab_log) * sizeof(uint32_t) : 0)
                + (size_t)HG.nt                             /* off */
-               + (size_t)HG.late_cap * sizeof(PyObject *)
+               + (size_t)HG.late_cap * sizeof(uintptr_t)
                + (HG.ltab ? ((size_t)1 << HG.ltab_log) * sizeof(uint32_t) : 0)
                + (size_t)HG.cap                            /* meta */
                + ((size_t)HG.n + 1) * sizeof(int32_t)      /* rev_off */
@@ -144,37 +144,51 @@ hg_hash(uintptr_t x, int log)
     return (size_t)(((uint64_t)x * 0x9E3779B97F4A7C15ULL) >> (64 - log));
 }
 
+/* Puts position `pos` (stored + 1, 0 is empty) in the open-addressing
+ * table `t` of 2^log slots, at the first free slot from hash key hk's. */
+static inline void
+hg_tab_put(uint32_t *t, int log, uintptr_t hk, size_t pos)
+{
+    size_t mask = ((size_t)1 << log) - 1;
+    size_t h = hg_hash(hk, log);
+    while (t[h]) {
+        h = (h + 1) & mask;
+    }
+    t[h] = (uint32_t)pos + 1;
+}
+
+/* The position stored for `key` in the open-addressing table `t` (2^log
+ * slots of position + 1) over the array `keys`, searched from hash key
+ * hk's slot; -1 if absent. */
+static inline int32_t
+hg_tab_find(const uint32_t *t, int log, const uintptr_t *keys, uintptr_t key,
+            uintptr_t hk)
+{
+    size_t mask = ((size_t)1 << log) - 1;
+    for (size_t h = hg_hash(hk, log);; h = (h + 1) & mask) {
+        uint32_t s = t[h];
+        if (s == 0) {
+            return -1;
+        }
+        if (keys[s - 1] == key) {
+            return (int32_t)(s - 1);
+        }
+    }
+}
+
 /* Position of page `key` in pkey, or -1. */
 static inline int32_t
 hg_page_find(uintptr_t key)
 {
-    size_t mask = ((size_t)1 << HG.ptab_log) - 1;
-    for (size_t h = hg_hash(key, HG.ptab_log);; h = (h + 1) & mask) {
-        uint32_t s = HG.ptab[h];
-        if (s == 0) {
-            return -1;
-        }
-        if (HG.pkey[s - 1] == key) {
-            return (int32_t)(s - 1);
-        }
-    }
+    return hg_tab_find(HG.ptab, HG.ptab_log, HG.pkey, key, key);
 }
 
 /* Position of late node p in HG.late, or -1.  p is not read. */
 static inline int32_t
 hg_late_find(const void *p)
 {
-    size_t mask = ((size_t)1 << HG.ltab_log) - 1;
-    for (size_t h = hg_hash((uintptr_t)p >> 3, HG.ltab_log);;
-         h = (h + 1) & mask) {
-        uint32_t s = HG.ltab[h];
-        if (s == 0) {
-            return -1;
-        }
-        if (HG.late[s - 1] == p) {
-            return (int32_t)(s - 1);
-        }
-    }
+    uintptr_t a = (uintptr_t)p;
+    return hg_tab_find(HG.ltab, HG.ltab_log, HG.late, a, a >> 3);
 }
 
 /* The nodes of the page holding address a: [*lo, *hi), 0 if none.  a is
@@ -229,15 +243,26 @@ hg_find(const void *p)
     return -1;
 }
 
-/* The address of node i (to compare, never to read). */
-static const void *
-hg_addr(int32_t i)
+/* The address of node i, for a walk in increasing order: *page is the
+ * walk's page cursor (0 to start), or a page at or before node i's. */
+static inline uintptr_t
+hg_addr_walk(int32_t i, int32_t *page)
 {
     if (i >= HG.nt) {
         return HG.late[i - HG.nt];
     }
+    while (HG.pfirst[*page + 1] <= i) {
+        (*page)++;
+    }
+    return (HG.pkey[*page] << HG.pbits) | ((uintptr_t)HG.off[i] << HG.shift);
+}
+
+/* The address of node i (to compare, never to read). */
+static const void *
+hg_addr(int32_t i)
+{
     int32_t lo = 0, hi = HG.npages - 1; /* the page: pfirst[lo] <= i */
-    while (lo < hi) {
+    while (i < HG.nt && lo < hi) {
         int32_t mid = lo + (hi - lo + 1) / 2;
         if (HG.pfirst[mid] <= i) {
             lo = mid;
@@ -246,8 +271,7 @@ hg_addr(int32_t i)
             hi = mid - 1;
         }
     }
-    return (const void *)((HG.pkey[lo] << HG.pbits)
-                          | ((uintptr_t)HG.off[i] << HG.shift));
+    return (const void *)hg_addr_walk(i, &lo);
 }
 
 /* Whether live object p (borrowed) can be recorded: alive (a reference
@@ -390,8 +414,8 @@ hg_late_add(PyObject *p, uint8_t meta, int32_t **fwd_off, int32_t **indeg)
     }
     if (k == HG.late_cap) {
         int32_t cap = HG.late_cap ? HG.late_cap * 2 : 1024;
-        PyObject **l = PyMem_RawRealloc(HG.late,
-                                        (size_t)cap * sizeof(PyObject *));
+        uintptr_t *l = PyMem_RawRealloc(HG.late,
+                                        (size_t)cap * sizeof(uintptr_t));
         if (l == NULL) {
             return -1;
         }
@@ -410,22 +434,12 @@ hg_late_add(PyObject *p, uint8_t meta, int32_t **fwd_off, int32_t **indeg)
         PyMem_RawFree(HG.ltab);
         HG.ltab = t;
         HG.ltab_log = log;
-        size_t mask = ((size_t)1 << log) - 1;
         for (int32_t q = 0; q < k; q++) {
-            size_t h = hg_hash((uintptr_t)HG.late[q] >> 3, log);
-            while (t[h]) {
-                h = (h + 1) & mask;
-            }
-            t[h] = (uint32_t)q + 1;
+            hg_tab_put(t, log, HG.late[q] >> 3, (size_t)q);
         }
     }
-    HG.late[k] = p;
-    size_t mask = ((size_t)1 << HG.ltab_log) - 1;
-    size_t h = hg_hash((uintptr_t)p >> 3, HG.ltab_log);
-    while (HG.ltab[h]) {
-        h = (h + 1) & mask;
-    }
-    HG.ltab[h] = (uint32_t)k + 1;
+    HG.late[k] = (uintptr_t)p;
+    hg_tab_put(HG.ltab, HG.ltab_log, (uintptr_t)p >> 3, (size_t)k);
     HG.meta[HG.n] = meta;
     (*indeg)[HG.n + 1] = 0;
     return HG.n++;
@@ -483,13 +497,8 @@ hg_sort_inputs(hg_inputs *in, int32_t **fwd_off, int32_t **indeg)
             if (tab == NULL) {
                 goto done;
             }
-            mask = ((size_t)1 << log) - 1;
             for (size_t q = 0; q < npg; q++) {
-                h = hg_hash(keys[q], log);
-                while (tab[h]) {
-                    h = (h + 1) & mask;
-                }
-                tab[h] = (uint32_t)q + 1;
+                hg_tab_put(tab, log, keys[q], q);
             }
         }
     }
@@ -574,15 +583,8 @@ hg_sort_inputs(hg_inputs *in, int32_t **fwd_off, int32_t **indeg)
     if (HG.ptab == NULL) {
         goto done;
     }
-    {
-        size_t mask = ((size_t)1 << HG.ptab_log) - 1;
-        for (int32_t p = 0; p < HG.npages; p++) {
-            size_t h = hg_hash(HG.pkey[p], HG.ptab_log);
-            while (HG.ptab[h]) {
-                h = (h + 1) & mask;
-            }
-            HG.ptab[h] = (uint32_t)p + 1;
-        }
+    for (int32_t p = 0; p < HG.npages; p++) {
+        hg_tab_put(HG.ptab, HG.ptab_log, HG.pkey[p], (size_t)p);
     }
     /* 6. items that were not 8-byte aligned: late nodes */
     for (size_t k = 0; k < in->nodd; k++) {
@@ -678,17 +680,7 @@ hg_close(int32_t **fwd_off, int32_t **indeg, int32_t **fwd, int64_t *fcap)
         pb.n = 0;
         for (int32_t v = i; v < end; v++) {
             bound[v - i] = pb.n;
-            PyObject *op;
-            if (v < HG.nt) {
-                while (HG.pfirst[page + 1] <= v) {
-                    page++;
-                }
-                op = (PyObject *)((HG.pkey[page] << HG.pbits)
-                                  | ((uintptr_t)HG.off[v] << HG.shift));
-            }
-            else {
-                op = HG.late[v - HG.nt];
-            }
+            PyObject *op = (PyObject *)hg_addr_walk(v, &page);
             if (!(HG.meta[v] & HG_EXCLUDED) && hg_traversable(op)) {
                 Py_TYPE(op)->tp_traverse(op, build_visit, &pb);
             }
@@ -893,17 +885,7 @@ hg_build(PyObject *module, PyObject *args)
             if (HG.meta[i] & HG_EXCLUDED) {
                 continue;
             }
-            PyObject *op;
-            if (i < HG.nt) {
-                while (HG.pfirst[page + 1] <= i) {
-                    page++;
-                }
-                op = (PyObject *)((HG.pkey[page] << HG.pbits)
-                                  | ((uintptr_t)HG.off[i] << HG.shift));
-            }
-            else {
-                op = HG.late[i - HG.nt];
-            }
+            PyObject *op = (PyObject *)hg_addr_walk(i, &page);
             Py_ssize_t accounted = (Py_ssize_t)(HG.rev_off[i + 1]
                                                 - HG.rev_off[i])
                                    + ((HG.meta[i] >> HG_INREF_SHIFT)
@@ -922,8 +904,8 @@ hg_build(PyObject *module, PyObject *args)
         }
         if (HG.late != NULL) {
             int32_t nl = HG.n - HG.nt;
-            PyObject **l = PyMem_RawRealloc(HG.late, ((size_t)nl + 1)
-                                                         * sizeof(PyObject *));
+            uintptr_t *l = PyMem_RawRealloc(HG.late, ((size_t)nl + 1)
+                                                         * sizeof(uintptr_t));
             if (l != NULL) {
                 HG.late = l;
                 HG.late_cap = nl + 1;
@@ -1010,29 +992,49 @@ follow_step(PyObject *cur, const void *next)
     return refers_to(cur, next) && hg_alive((PyObject *)next);
 }
 
-/* The objects of a path of node numbers idx[0..len) (idx[0] is root's
- * node, idx[len-1] the target's), found again from the live `root`
- * (borrowed): a new list of new references, Py_None (new ref) if a step no
- * longer exists, NULL with an exception. */
+/* The objects at addresses a[0..len) (a[0] is the live `root`'s, borrowed)
+ * found again by following references from the root: a new list of new
+ * references, Py_None (new ref) if a step no longer exists, NULL with an
+ * exception.  `cur` stays alive: the list holds it, and no Python code
+ * runs. */
 static PyObject *
-validate_path(PyObject *root, const int32_t *idx, int32_t len)
+follow_path(PyObject *root, const uintptr_t *a, Py_ssize_t len)
 {
+    if (len < 1 || a[0] != (uintptr_t)root) {
+        Py_RETURN_NONE;
+    }
     PyObject *out = PyList_New(len);
     if (out == NULL) {
         return NULL;
     }
     PyObject *cur = root;
     PyList_SET_ITEM(out, 0, Py_NewRef(root));
-    /* `cur` stays alive: `out` holds it, and no Python code runs. */
-    for (int32_t k = 1; k < len; k++) {
-        const void *next = hg_addr(idx[k]);
-        if (!follow_step(cur, next)) {
+    for (Py_ssize_t k = 1; k < len; k++) {
+        if (!follow_step(cur, (const void *)a[k])) {
             Py_DECREF(out);
             Py_RETURN_NONE;
         }
-        PyList_SET_ITEM(out, k, Py_NewRef((PyObject *)next));
-        cur = (PyObject *)next;
+        cur = (PyObject *)a[k];
+        PyList_SET_ITEM(out, k, Py_NewRef(cur));
     }
+    return out;
+}
+
+/* The objects of a path of node numbers idx[0..len) (idx[0] is root's
+ * node, idx[len-1] the target's), found again from the live `root`
+ * (borrowed): see follow_path. */
+static PyObject *
+validate_path(PyObject *root, const int32_t *idx, int32_t len)
+{
+    uintptr_t *a = PyMem_RawMalloc((size_t)len * sizeof(uintptr_t));
+    if (a == NULL) {
+        return PyErr_NoMemory();
+    }
+    for (int32_t k = 0; k < len; k++) {
+        a[k] = (uintptr_t)hg_addr(idx[k]);
+    }
+    PyObject *out = follow_path(root, a, len);
+    PyMem_RawFree(a);
     return out;
 }
 
@@ -1059,39 +1061,26 @@ hg_follow(PyObject *module, PyObject *args)
                         "_hg_follow(): addresses must not be empty");
         return NULL;
     }
+    uintptr_t *a = PyMem_RawMalloc((size_t)len * sizeof(uintptr_t));
+    if (a == NULL) {
+        return PyErr_NoMemory();
+    }
+    PyObject *out = NULL;
     for (Py_ssize_t k = 0; k < len; k++) {
-        if (!PyLong_Check(PyList_GET_ITEM(addrs, k))) {
+        PyObject *item = PyList_GET_ITEM(addrs, k);
+        if (!PyLong_Check(item)) {
             PyErr_SetString(PyExc_TypeError,
                             "_hg_follow(): addresses must be ints");
-            return NULL;
+            goto done;
+        }
+        a[k] = (uintptr_t)PyLong_AsVoidPtr(item);
+        if (a[k] == 0 && PyErr_Occurred()) {
+            goto done;
         }
     }
-    void *first = PyLong_AsVoidPtr(PyList_GET_ITEM(addrs, 0));
-    if (first == NULL && PyErr_Occurred()) {
-        return NULL;
-    }
-    if (first != (void *)root) {
-        Py_RETURN_NONE;
-    }
-    PyObject *out = PyList_New(len);
-    if (out == NULL) {
-        return NULL;
-    }
-    PyObject *cur = root;
-    PyList_SET_ITEM(out, 0, Py_NewRef(root));
-    for (Py_ssize_t k = 1; k < len; k++) {
-        void *next = PyLong_AsVoidPtr(PyList_GET_ITEM(addrs, k));
-        if (next == NULL && PyErr_Occurred()) {
-            Py_DECREF(out);
-            return NULL;
-        }
-        if (!follow_step(cur, next)) {
-            Py_DECREF(out);
-            Py_RETURN_NONE;
-        }
-        PyList_SET_ITEM(out, k, Py_NewRef((PyObject *)next));
-        cur = (PyObject *)next;
-    }
+    out = follow_path(root, a, len);
+done:
+    PyMem_RawFree(a);
     return out;
 }
 
