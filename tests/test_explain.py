@@ -533,7 +533,8 @@ def test_reused_index_rebuilds_for_new_objects(mod):
 
 
 class KillsOnSizeof:
-    """__sizeof__ frees other objects of the index and runs the gc."""
+    """A Python __sizeof__ that frees other objects of the index, runs the
+    gc and clears the index (as slow or wrong as pandas' deep one)."""
 
     victims: ClassVar[list] = []
 
@@ -541,10 +542,10 @@ class KillsOnSizeof:
         KillsOnSizeof.victims.clear()
         gc.collect()
         _core._hg_clear()  # even the index goes away
-        return 100
+        return 10**9
 
 
-def test_deaths_during_explanation(mod):
+def test_python_sizeof_is_never_called(mod):
     victims = [[i] for i in range(1000)]
     for v in victims[:100]:
         v.append(v)  # cycles: freed by gc.collect()
@@ -553,10 +554,10 @@ def test_deaths_during_explanation(mod):
     del victims
     e = altgc.explain(mod.root)
     assert e.alive and e.paths[0].expr == "altgc_test_mod.root"
-    assert KillsOnSizeof.victims == []
-    # and the next query from the (now cleared) index rebuilds
-    e = altgc.explain(mod.root, refresh=False)
-    assert e.alive
+    assert len(KillsOnSizeof.victims) == 1000  # __sizeof__ did not run
+    # the instance counts with its type's own size
+    assert e.retained_bytes is not None and 0 < e.retained_bytes < 10**9
+    assert altgc.explain(mod.root, refresh=False).alive
 
 
 class DelDuringExplain:
@@ -582,7 +583,7 @@ def test_finalizers_during_explanation(mod):
 def test_heap_index_figures():
     idx = altgc.heap_index()
     assert idx.nodes >= len(gc.get_objects())
-    assert 20 < idx.bytes_per_object < 200
+    assert 4 < idx.bytes_per_object < 200
     assert altgc.heap_index(refresh=False) == idx
     assert "bytes/object" in str(idx)
 

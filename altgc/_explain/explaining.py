@@ -8,6 +8,7 @@ that died: when, and whether the memory went back to the system.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import sys
 import tracemalloc
@@ -28,6 +29,10 @@ _IMMORTAL_REFCNT = 1 << 29
 _entry_refs: int | None = None
 #: references _watched_object_box() holds on a watched object
 _label_refs: int | None = None
+#: The last answer, for ``explain(refresh=False)``: the object's identity
+#: and reference count, each path as the addresses along it, and the
+#: answer (ids, counts and strings: it holds no reference).
+_last: tuple[tuple[Any, ...], list[tuple[int, str, list[int]]], Explanation] | None = None
 
 
 def _entry_refcount_probe(obj: Any) -> int:
@@ -48,8 +53,10 @@ def explain(
     listing the known labels if there is none) unless ``literal=True``,
     which explains the string object itself.  ``max_paths`` bounds the
     reference paths reported (shortest first, one per named root).
-    ``refresh=False`` reuses the heap index built by the previous call
-    when it still fits (a few ms instead of a rebuild).
+    ``refresh=False`` gives the last answer again when it was about the
+    same object, whose reference count did not change, and every step of
+    its paths still holds (followed again from the live roots); else it
+    reuses the heap index built by the previous call when it still fits.
 
     >>> import altgc
     >>> class Config:
@@ -210,12 +217,27 @@ def _diagnose(
         _entry_refs = _entry_refcount_probe(object())
     # references held by explain's own frames at entry
     own = _entry_refs if given_directly else _label_baseline()
+    global _last
+    key = (
+        id(box[0]),
+        id(type(box[0])),
+        sys.getrefcount(box[0]),
+        given_directly,
+        max_paths,
+        w.label if w is not None else None,
+    )
+    if not refresh:
+        again = _answer_again(box, roots, infos, key)
+        if again is not None:
+            return again
+    _last = None
     idx, result = find_paths(box, roots, exclude, max_paths, refresh)
     label = w.label if w is not None else _default_label(box[0])
     type_name = type(box[0]).__name__
     raw_paths, stale, anon, reachable, indeg, gen = result
     raw_paths.sort(key=lambda item: (len(item[1]), item[0]))
     paths = tuple(describe_path(objs, infos[pos]) for pos, objs in raw_paths)
+    followed = [(id(roots[pos]), infos[pos].name, [id(o) for o in objs]) for pos, objs in raw_paths]
     path_holders = [objs[-2] for _, objs in raw_paths if len(objs) >= 2]
     shown = {id(o) for _, objs in raw_paths for o in objs}
     del raw_paths, result  # they hold the path's objects
@@ -276,7 +298,7 @@ def _diagnose(
     cause_text = CAUSES[cause]
     if cause == "c_extension":
         cause_text += f" ({unexplained} reference(s) unaccounted for)"
-    return Explanation(
+    answer = Explanation(
         label,
         type_name,
         True,
@@ -296,6 +318,35 @@ def _diagnose(
         release_note,
         cycle,
     )
+    if not stale:
+        _last = (key, followed, answer)
+    return answer
+
+
+def _answer_again(
+    box: list[Any], roots: list[Any], infos: list[Root], key: tuple[Any, ...]
+) -> Explanation | None:
+    """The last answer again, if it was about this object (same address,
+    type and reference count: no holder came or went) and every step of
+    its paths still holds, followed again from the live roots; else None.
+    The paths are described anew from the objects found."""
+    if _last is None or _last[0] != key:
+        return None
+    _key, followed, answer = _last
+    paths = []
+    for root_id, root_name, addrs in followed:
+        pos = next(
+            (i for i, r in enumerate(roots) if id(r) == root_id and infos[i].name == root_name),
+            None,
+        )
+        if pos is None:
+            return None
+        objs = _core._hg_follow(roots[pos], addrs)
+        if objs is None or objs[-1] is not box[0]:
+            return None
+        paths.append(describe_path(objs, infos[pos]))
+        del objs
+    return dataclasses.replace(answer, paths=tuple(paths))
 
 
 def _default_label(obj: Any) -> str:
