@@ -274,7 +274,7 @@ def build_release(
                 root_work.append(qpos)
             del res
     finally:
-        del target, shell
+        del target
     if (in_cycle and not stmts) or (cyclic and stmts):
         stmts.append(
             ("import altgc; altgc.collect(); " if _core.is_tracked(box[0]) else "")
