@@ -611,3 +611,97 @@ def test_top_of_a_pandas_output_and_its_release_frees(tmp_path, monkeypatch):
     assert label.startswith("Out[4], _"), texts[5]
     assert "del Out[4]" in release and "%reset" not in release, texts[5]
     assert "@@dead True True @@" in texts[-1], texts
+
+
+# ---------------------------------------------------------------------------
+# An explanation as the notebook shows it: nbconvert's JupyterLab template
+# (JupyterLab's own stylesheet and themes), plain and sanitized
+# ---------------------------------------------------------------------------
+
+EXPLAIN_CELLS = [
+    "import altgc",
+    "class Frame:\n    pass\n\nholder = {'frame': Frame()}\nx = holder['frame']",
+    "altgc.explain(x)",  # shown as the cell's result
+]
+
+PICTURE_CHECK = """
+<script>
+(function () {
+  var out = {};
+  var slot = document.querySelector('.altgc-picture');
+  var svg = slot && slot.querySelector('svg');
+  out.svg = !!svg;
+  if (svg) {
+    var box = slot.closest('.jp-OutputArea-output').getBoundingClientRect();
+    var s = svg.getBoundingClientRect();
+    var outside = 0;
+    svg.querySelectorAll('rect, text, path').forEach(function (el) {
+      if (el.closest('marker')) return;
+      var r = el.getBoundingClientRect();
+      if (r.left < box.left - 0.5 || r.right > box.right + 0.5 ||
+          r.top < s.top - 0.5 || r.bottom > s.bottom + 0.5) outside += 1;
+    });
+    out.outside = outside;
+    out.width = Math.round(s.width);
+    out.box = Math.round(box.width);
+    out.text = getComputedStyle(svg.querySelector('text')).fill;
+    out.page = getComputedStyle(slot.closest('.jp-OutputArea-output')).color;
+  }
+  var pre = document.querySelector('pre.altgc-text');
+  out.pre = pre ? pre.textContent.split('\\n')[0] : null;
+  out.escaped = document.body.innerText.indexOf('<svg') >= 0;
+  document.body.setAttribute('data-picture', JSON.stringify(out));
+})();
+</script>
+"""
+
+
+def _exported(nb, theme, sanitize):
+    nbconvert = pytest.importorskip("nbconvert", reason="needs nbconvert (the notebook extra)")
+    exporter = nbconvert.HTMLExporter(template_name="lab", theme=theme, sanitize_html=sanitize)
+    body, _ = exporter.from_notebook_node(nb)
+    return body
+
+
+def test_explanation_is_two_outputs_text_then_picture(tmp_path, monkeypatch):
+    cells = execute(EXPLAIN_CELLS, tmp_path, monkeypatch)
+    outs = [o for o in cells[-1]["outputs"] if o["output_type"] == "display_data"]
+    assert len(outs) == 2, cells[-1]["outputs"]
+    text, pic = (o["data"] for o in outs)
+    assert "held by" in text["text/plain"] and "<pre" in text["text/html"]
+    slot = re.search(r'id="(altgc-picture-[0-9a-f]+)"', text["text/html"]).group(1)
+    assert pic["text/html"].startswith("<svg") and pic["text/plain"] == ""
+    assert slot in pic["application/javascript"] and "<" not in pic["application/javascript"]
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_explanation_in_nbconvert_html(tmp_path, monkeypatch, theme):
+    """nbconvert's HTML (JupyterLab's template and theme): the script puts
+    the picture under the text, inside the output area, in the theme's
+    text colour."""
+    from test_report_render import render_in_chromium
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = execute(EXPLAIN_CELLS, tmp_path, monkeypatch)
+    page = _exported(nb, theme, sanitize=False)
+    dom, _console = render_in_chromium(page.replace("</body>", PICTURE_CHECK + "</body>"))
+    found = re.search(r'data-picture="([^"]*)"', dom).group(1)
+    got = json.loads(found.replace("&quot;", '"').replace("&amp;", "&"))
+    assert got["svg"] and got["outside"] == 0 and got["width"] <= got["box"], got
+    assert got["text"] == got["page"], got  # the drawing takes the theme's text colour
+    assert got["pre"] and "(Frame" in got["pre"] and "still alive" in got["pre"], got
+    assert not got["escaped"], got
+
+
+def test_explanation_sanitized_shows_text_and_no_markup(tmp_path, monkeypatch):
+    """nbconvert --sanitize-html: the text stays, the picture goes, and no
+    escaped SVG or script shows instead."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = execute(EXPLAIN_CELLS, tmp_path, monkeypatch)
+    page = _exported(nb, "light", sanitize=True)
+    assert "&lt;svg" not in page and "&lt;script" not in page
+    assert "application/javascript" in page  # its output area is there, empty
+    body = page[page.index("<body") :]
+    assert "<svg" not in body.split("altgc-explanation", 1)[1]
+    text = re.search(r'<pre class="altgc-text"[^>]*>(Frame at 0x[0-9a-f]+ \(Frame[^<]*)', page)
+    assert text and "still alive" in text.group(1), page[-3000:]

@@ -7,10 +7,12 @@ from __future__ import annotations
 import dataclasses
 import html
 import json
+import os
 from typing import Any
 
 from . import picture
-from .index import HeapIndex
+from .index import HeapIndex, _ipython_display
+from .roots import ipython_shell
 
 #: The causes :func:`explain` names (docs/DESIGN.md, "Why memory survives del"), with their wording.
 CAUSES: dict[str, str] = {
@@ -190,7 +192,7 @@ class Explanation:
         picture of the paths (an inline SVG, see :meth:`_svg`)."""
         return (
             '<div class="altgc-explanation">'
-            '<pre class="altgc-text" style="white-space:pre-wrap">'
+            '<pre class="altgc-text" style="white-space:pre-wrap;font-family:monospace">'
             f"{html.escape(str(self))}</pre>{self._svg()}</div>"
         )
 
@@ -199,6 +201,65 @@ class Explanation:
         the object is in, when known): scales to its container, takes the
         page's text colour (see :mod:`altgc._explain.picture`)."""
         return picture.render_svg(self)
+
+    def _ipython_display_(self) -> None:
+        """How IPython shows an explanation: in a notebook kernel, two
+        outputs, so that whatever renders the notebook shows something
+        readable and never raw markup.
+
+        1. The text, as ``text/plain`` and as a ``<pre>`` (HTML sanitizers
+           such as nbconvert's ``--sanitize-html`` keep both), followed by
+           an empty slot for the picture.
+        2. The picture: ``text/html`` with the inline SVG (JupyterLab and
+           Notebook 7 prefer it, and theme it), and an
+           ``application/javascript`` twin that puts the same SVG into
+           the slot of output 1 (nbconvert's HTML and VS Code prefer
+           JavaScript to HTML). A sanitizer drops the script, and with it
+           the picture; nothing of it shows as escaped text.
+
+        Outside a kernel (terminal IPython) the text only.
+        """
+        publish_display_data = _ipython_display().publish_display_data
+        text = str(self)
+        svg = self._svg()
+        if not svg or getattr(ipython_shell(), "kernel", None) is None:
+            publish_display_data({"text/plain": text})
+            return
+        slot = "altgc-picture-" + os.urandom(8).hex()
+        publish_display_data(
+            {
+                "text/plain": text,
+                "text/html": (
+                    '<div class="altgc-explanation">'
+                    '<pre class="altgc-text" style="white-space:pre-wrap;font-family:monospace">'
+                    f'{html.escape(text)}</pre><div class="altgc-picture" id="{slot}"></div>'
+                    "</div>"
+                ),
+            }
+        )
+        publish_display_data(
+            {"text/plain": "", "text/html": svg, "application/javascript": _fill_slot(slot, svg)}
+        )
+
+
+def _js_string(s: str) -> str:
+    """``s`` as a JavaScript string literal that is safe inside an HTML
+    ``<script>`` (no ``<``, ``>`` or ``&`` left to end or open a tag)."""
+    return json.dumps(s).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _fill_slot(slot: str, markup: str) -> str:
+    """JavaScript that puts ``markup`` into the element ``slot`` (an id),
+    or else into the element the script runs in (nbconvert's ``element``,
+    or the script's parent)."""
+    return (
+        "(function () {\n"
+        f"  var host = document.getElementById({_js_string(slot)});\n"
+        "  if (!host && typeof element !== 'undefined') { host = element[0] || element; }\n"
+        "  if (!host && document.currentScript) { host = document.currentScript.parentElement; }\n"
+        f"  if (host) {{ host.innerHTML = {_js_string(markup)}; }}\n"
+        "})();\n"
+    )
 
 
 def _dot_id(s: str) -> str:
