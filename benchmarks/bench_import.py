@@ -78,16 +78,21 @@ def _wall(code, env):
     return perf_counter() - t
 
 
-def _in_process(env):
-    out = subprocess.run(
-        [sys.executable, "-c", IN_PROCESS],
+def _child_stdout(code, env):
+    """What a fresh interpreter running ``code`` prints (started outside
+    the checkout, so that the installed altgc is the one imported)."""
+    return subprocess.run(
+        [sys.executable, "-c", code],
         env=env,
         check=True,
         capture_output=True,
         text=True,
         cwd=tempfile.gettempdir(),
     ).stdout
-    t, added = json.loads(out.splitlines()[-1])
+
+
+def _in_process(env):
+    t, added = json.loads(_child_stdout(IN_PROCESS, env).splitlines()[-1])
     return t, added
 
 
@@ -148,19 +153,7 @@ def body(report, args):
             rss = {}
             for module in ("gc", "altgc"):
                 rss[module] = median(
-                    [
-                        int(
-                            subprocess.run(
-                                [sys.executable, "-c", RSS.format(module)],
-                                env=env,
-                                check=True,
-                                capture_output=True,
-                                text=True,
-                                cwd=tempfile.gettempdir(),
-                            ).stdout
-                        )
-                        for _ in range(5)
-                    ]
+                    [int(_child_stdout(RSS.format(module), env)) for _ in range(5)]
                 )
             report.add(
                 value_row(
