@@ -281,8 +281,16 @@ def test_folded_instance_dict_keeps_labels_under_their_arrows():
 # ---------------------------------------------------------------------------
 
 
+class Linked:
+    """A node whose methods name its attributes (explain names a cycle's
+    inline attributes from them, without making the instance's dict)."""
+
+    def __init__(self):
+        self.next = self.prev = None
+
+
 def three_cycle(mod):
-    a, b, c = Node(), Node(), Node()
+    a, b, c = Linked(), Linked(), Linked()
     a.next, b.next, c.next = b, c, a
     mod.keep = a
     return c
@@ -291,7 +299,7 @@ def three_cycle(mod):
 def test_cycle_is_found_and_drawn(mod):
     c = three_cycle(mod)
     cyc = picture.find_cycle(c)
-    assert cyc == picture.Cycle(("Node", "Node", "Node"), (".next", ".next", ".next"))
+    assert cyc == picture.Cycle(("Linked", "Linked", "Linked"), (".next", ".next", ".next"))
     e = altgc.explain(c, max_paths=1)
     svg = picture.render_svg(e, cyc)
     root = assert_inside(svg)
@@ -314,8 +322,8 @@ def test_explain_attaches_the_cycle_and_draws_it(mod):
     members and the closing edge) and _svg()/_repr_html_() draw it."""
     c = three_cycle(mod)
     e = altgc.explain(c, max_paths=1)
-    assert e.cycle == picture.Cycle(("Node", "Node", "Node"), (".next", ".next", ".next"))
-    assert e.as_dict()["cycle"] == {"types": ["Node"] * 3, "steps": [".next"] * 3}
+    assert e.cycle == picture.Cycle(("Linked", "Linked", "Linked"), (".next", ".next", ".next"))
+    assert e.as_dict()["cycle"] == {"types": ["Linked"] * 3, "steps": [".next"] * 3}
     assert "in a reference cycle of 3 object(s)" in str(e)
     root = assert_inside(e._svg())
     assert len(boxes(root, "cycle")) == 2
@@ -328,7 +336,7 @@ def test_explain_attaches_the_cycle_and_draws_it(mod):
 def test_explain_of_an_unreachable_cycle_draws_it(mod):
     gc.disable()
     try:
-        a, b = Node(), Node()
+        a, b = Linked(), Linked()
         a.next, b.prev = b, a
         ref = weakref.ref(a)
         altgc.watch(a, "cyc_a")
@@ -346,7 +354,7 @@ def test_explain_of_an_unreachable_cycle_draws_it(mod):
 
 
 def test_long_cycle_wraps_inside_the_viewbox(mod):
-    nodes = [Node() for _ in range(9)]
+    nodes = [Linked() for _ in range(9)]
     for a, b in zip(nodes, nodes[1:] + nodes[:1], strict=True):
         a.next = b
     mod.keep = nodes[0]
@@ -570,3 +578,28 @@ def test_notice_reads_in_both_themes(tmp_path, theme):
         assert (lum > 0.7).sum() > 200
     else:
         assert (lum < 0.3).sum() > 200
+
+
+def test_explaining_a_cycle_of_instances_makes_no_instance_dict(mod):
+    """Naming the cycle's steps never reads an inline-attribute instance's
+    __dict__ (that would create it, changing the heap explain() describes);
+    a step whose name no code of the class mentions is named as an
+    attribute, one it mentions by that name."""
+    a, b = Node(), Node()
+    a.x = b
+    b.y = a
+    mod.keep = [a]
+    del a, b
+    e = altgc.explain(mod.keep[0])
+    assert e.cycle is not None and e.cycle.types == ("Node", "Node")
+    assert e.cycle.steps == (".<attribute>", ".<attribute>")
+    for o in (mod.keep[0], mod.keep[0].x):
+        assert not [r for r in gc.get_referents(o) if type(r) is dict], "a __dict__ was made"
+    c, d = Linked(), Linked()
+    c.next, d.prev = d, c
+    mod.keep = [c]
+    del c, d
+    e = altgc.explain(mod.keep[0])
+    assert e.cycle is not None and e.cycle.steps == (".next", ".prev")
+    for o in (mod.keep[0], mod.keep[0].next):
+        assert not [r for r in gc.get_referents(o) if type(r) is dict], "a __dict__ was made"

@@ -207,7 +207,11 @@ def test_builtin_collect_returns_altgcs_count_while_installed():
         before = altgc.get_stats()[2]["collections"]
         assert bound_before() == 0
         assert altgc.get_stats()[2]["collections"] == before + 1
-        assert altgc.last_collection().unreachable == 4
+        # the ring, and whatever else is garbage by now (on 3.13 the lazy
+        # import of altgc's records leaves garbage of its own)
+        last = altgc.last_collection()
+        assert last.unreachable >= 4, last
+        assert [t for c in last.cycles for t, _ in c].count("Node") == 4, last
         altgc.uninstall()
         assert gc.collect is original
         ring(3)

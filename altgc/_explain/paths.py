@@ -4,6 +4,7 @@ cause it shows and the command that cuts it."""
 
 from __future__ import annotations
 
+import gc
 import re
 import types
 from typing import Any
@@ -49,12 +50,13 @@ def find_paths(
     return idx, result
 
 
-def _step(src: Any, dst: Any) -> tuple[str, str | None]:
+def _step(src: Any, dst: Any, read_dict: bool = True) -> tuple[str, str | None]:
     """How ``src`` refers to ``dst``: (label, expression suffix).
 
     The suffix is None when the step has no Python spelling, and "" for a
     step through an object's own ``__dict__`` (the next step then reads as
-    an attribute).
+    an attribute).  ``read_dict=False``: ``src.__dict__`` is not read (see
+    :func:`existing_dict`).
     """
     try:
         if isinstance(src, dict):
@@ -93,7 +95,7 @@ def _step(src: Any, dst: Any) -> tuple[str, str | None]:
             for k, v in proxy.items():
                 if v is dst:
                     return f".{k}", f".{k}"
-        d = _instance_dict(src)
+        d = _instance_dict(src) if read_dict else None
         if d is not None:
             if d is dst:
                 return ".__dict__", ""
@@ -103,6 +105,8 @@ def _step(src: Any, dst: Any) -> tuple[str, str | None]:
         for klass in type(src).__mro__:
             slots = klass.__dict__.get("__slots__", ())
             for name in [slots] if isinstance(slots, str) else slots:
+                if name in ("__dict__", "__weakref__"):
+                    continue  # not attributes: reading __dict__ would make it
                 try:
                     if getattr(src, name) is dst:
                         return f".{name}", f".{name}"
@@ -134,6 +138,70 @@ def _instance_dict(obj: Any) -> dict[str, Any] | None:
     except Exception:
         return None
     return d if isinstance(d, dict) else None
+
+
+_MANAGED_DICT = 1 << 4  # Py_TPFLAGS_MANAGED_DICT (3.11+)
+
+
+def has_dict(obj: Any) -> bool:
+    """Whether ``obj``'s managed ``__dict__`` exists, told without reading
+    it: a dict among its referents whose items are its attributes (with
+    inline attributes, its referents are the values themselves)."""
+    for r in gc.get_referents(obj):
+        if type(r) is not dict or not r:
+            continue
+        try:
+            if all(isinstance(k, str) and getattr(obj, k, _NO_KEY) is v for k, v in r.items()):
+                return True
+        except Exception:
+            continue
+    return False
+
+
+def inline_attribute(obj: Any, value: Any) -> str | None:
+    """The name of the attribute of ``obj`` that holds ``value``, found
+    without making ``obj``'s ``__dict__`` (see :func:`existing_dict`).
+
+    The candidates are the names its class's code mentions (annotations,
+    and the names the functions defined in the class and its bases use,
+    as ``self.x = ...`` does); each is read only when no class of the MRO
+    defines it and the class has no ``__getattr__`` or
+    ``__getattribute__`` of its own, so the read runs no user code.  None
+    when no candidate holds ``value``."""
+    t = type(obj)
+    mro = t.__mro__
+    if any(("__getattr__" in vars(k) or "__getattribute__" in vars(k)) for k in mro[:-1]):
+        return None
+    names: list[str] = []
+    for klass in mro:
+        if klass is object:
+            continue
+        body = vars(klass)
+        names.extend(body.get("__annotations__", {}) or ())
+        for member in body.values():
+            code = getattr(member, "__code__", None)
+            if isinstance(code, types.CodeType):
+                names.extend(code.co_names)
+    for name in dict.fromkeys(names):
+        if not isinstance(name, str) or any(name in vars(k) for k in mro):
+            continue
+        try:
+            if object.__getattribute__(obj, name) is value:
+                return name
+        except Exception:
+            continue
+    return None
+
+
+def existing_dict(obj: Any) -> dict[str, Any] | None:
+    """``obj.__dict__`` when reading it creates nothing, else None: the
+    first read makes the dict of an instance whose attributes still live
+    inline (3.11+, a managed dict never asked for) or whose ``__dict__``
+    slot is still empty, which would change the heap being described."""
+    t = type(obj)
+    if (t.__flags__ & _MANAGED_DICT or t.__dictoffset__) and not has_dict(obj):
+        return None
+    return _instance_dict(obj)
 
 
 def _lru_name(obj: Any) -> str | None:

@@ -94,7 +94,7 @@ def find_cycle(obj: Any, max_objects: int = 20_000, max_len: int = 12) -> Cycle 
 def _cycle_of(chain: list[Any]) -> Cycle:
     """Name the references of ``chain`` (closed back to ``chain[0]``); an
     instance ``__dict__`` on the way is folded into an attribute step."""
-    from .paths import _instance_dict, _step
+    from .paths import _MANAGED_DICT, _step, existing_dict, inline_attribute
 
     ring = [*chain, chain[0]]
     types: list[str] = []
@@ -102,7 +102,8 @@ def _cycle_of(chain: list[Any]) -> Cycle:
     k = 0
     while k < len(ring) - 1:
         a, b = ring[k], ring[k + 1]
-        if k + 2 < len(ring) and isinstance(b, dict) and _instance_dict(a) is b:
+        own = existing_dict(a)  # never made here: reading it would create it
+        if k + 2 < len(ring) and isinstance(b, dict) and own is b:
             c = ring[k + 2]
             key = next((kk for kk, v in b.items() if v is c), None)
             if isinstance(key, str):
@@ -111,7 +112,11 @@ def _cycle_of(chain: list[Any]) -> Cycle:
                 k += 2
                 continue
         types.append(type(a).__name__)
-        steps.append(_step(a, b)[0])
+        step = _step(a, b, read_dict=own is not None)[0]
+        if step == "->" and own is None and type(a).__flags__ & _MANAGED_DICT:
+            # an inline attribute: its name is in a dict not made yet
+            step = "." + (inline_attribute(a, b) or "<attribute>")
+        steps.append(step)
         k += 1
     return Cycle(tuple(types), tuple(steps))
 

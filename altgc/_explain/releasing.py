@@ -25,11 +25,10 @@ from typing import Any
 from .. import _core
 from .frames import stack_frames
 from .index import build_index
-from .paths import _NO_KEY, describe_path
+from .paths import _MANAGED_DICT, _NO_KEY, describe_path, has_dict
 from .roots import Root, ipython_shell
 from .watching import process_rss
 
-_MANAGED_DICT = 1 << 4  # Py_TPFLAGS_MANAGED_DICT (3.11+)
 _HIDDEN = "get_ipython().user_ns_hidden"
 #: the output-cache names of IPython's hidden namespace: _, __, ___, _4
 _OUTPUT_KEY = re.compile(r"\['(_{1,3}|_\d+)'\]")
@@ -78,23 +77,8 @@ def _inline_attrs(objs: list[Any], shown: set[int]) -> bool:
     """Whether some object of ``objs`` not on a reported path keeps its
     attributes inline (a managed dict never read)."""
     return any(
-        id(o) not in shown and type(o).__flags__ & _MANAGED_DICT and not _has_dict(o) for o in objs
+        id(o) not in shown and type(o).__flags__ & _MANAGED_DICT and not has_dict(o) for o in objs
     )
-
-
-def _has_dict(obj: Any) -> bool:
-    """Whether ``obj``'s managed ``__dict__`` exists, told without reading
-    it: a dict among its referents whose items are its attributes (with
-    inline attributes, its referents are the values themselves)."""
-    for r in gc.get_referents(obj):
-        if type(r) is not dict or not r:
-            continue
-        try:
-            if all(isinstance(k, str) and getattr(obj, k, _NO_KEY) is v for k, v in r.items()):
-                return True
-        except Exception:
-            continue
-    return False
 
 
 def _keys_of(holder: Any, target: Any) -> list[Any]:
