@@ -25,7 +25,7 @@ from typing import Any
 from .. import _core
 from .frames import stack_frames
 from .index import build_index
-from .paths import _MANAGED_DICT, _NO_KEY, describe_path, has_dict
+from .paths import _MANAGED_DICT, _NO_KEY, describe_path, existing_dict, has_dict
 from .roots import Root, ipython_shell
 from .watching import process_rss
 
@@ -91,7 +91,7 @@ def _keys_of(holder: Any, target: Any) -> list[Any]:
                 if v is target:
                     idx.append(i)
             return idx[::-1] or [_NO_KEY]
-        d = holder if isinstance(holder, dict) else getattr(holder, "__dict__", None)
+        d = holder if isinstance(holder, dict) else existing_dict(holder)
         if isinstance(d, dict) and not isinstance(holder, type):
             keys = []
             for k, v in d.items():  # a loop: a comprehension is a closure on 3.11
