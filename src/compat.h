@@ -122,9 +122,11 @@ enum {
 #if defined(__GNUC__) || defined(__clang__)
 #  define AGC_PREFETCH(p) __builtin_prefetch(p)
 #  define AGC_ALWAYS_INLINE inline __attribute__((always_inline))
+#  define AGC_NOINLINE __attribute__((noinline, cold))
 #else
 #  define AGC_PREFETCH(p) ((void)0)
 #  define AGC_ALWAYS_INLINE inline
+#  define AGC_NOINLINE
 #endif
 
 /* The clock of every duration and death time altgc reports: monotonic,

@@ -306,6 +306,29 @@ note_miss(agc_work *w, PyObject *ref)
  * collection ends). */
 #define CAPTURE_PER_OBJECT 8
 
+/* The capture buffer is full: doubles it up to cap_max.  0, or -1 when it
+ * cannot grow: the capture ends at src (whose list is incomplete).  Kept
+ * out of line so that the visitors' hot path stays small. */
+static AGC_NOINLINE int
+cap_grow(agc_work *w, Py_ssize_t src)
+{
+    size_t size = w->cap_size * 2;
+    if (size > w->cap_max) {
+        size = w->cap_max;
+    }
+    uint32_t *e = size > w->cap_size
+                      ? PyMem_RawRealloc(w->cap_edges, size * sizeof(*e))
+                      : NULL;
+    if (e == NULL) {
+        w->capturing = 0;
+        w->cap_upto = src;
+        return -1;
+    }
+    w->cap_edges = e;
+    w->cap_size = size;
+    return 0;
+}
+
 /* Records the edge src -> t (young indices), or ends the capture at src
  * when the buffer is full and cannot grow. */
 static inline void
@@ -319,21 +342,8 @@ cap_append(agc_work *w, Py_ssize_t src, Py_ssize_t t)
     while (w->cap_next <= src) {
         w->cap_off[w->cap_next++] = (uint32_t)w->cap_n;
     }
-    if (w->cap_n == w->cap_size) {
-        size_t size = w->cap_size * 2;
-        if (size > w->cap_max) {
-            size = w->cap_max;
-        }
-        uint32_t *e = size > w->cap_size
-                          ? PyMem_RawRealloc(w->cap_edges, size * sizeof(*e))
-                          : NULL;
-        if (e == NULL) {
-            w->capturing = 0;       /* src's list is incomplete */
-            w->cap_upto = src;
-            return;
-        }
-        w->cap_edges = e;
-        w->cap_size = size;
+    if (w->cap_n == w->cap_size && cap_grow(w, src) < 0) {
+        return;
     }
     w->cap_edges[w->cap_n++] = (uint32_t)t;
 }
@@ -459,7 +469,12 @@ ytab_find_last(agc_work *w, PyObject *ref)
 {
     if (ref != w->last_ref) {
         w->last_ref = ref;
-        w->last_j = ytab_find(w, ref);
+        /* A referent whose type is not a container type (a str, an int,
+         * a code object) is never registered: its type's flags answer
+         * without hashing, as CPython's own visitors ask first.  Reading
+         * the type is safe: a referent a live object reports is alive. */
+        w->last_j = (Py_TYPE(ref)->tp_flags & Py_TPFLAGS_HAVE_GC)
+                        ? ytab_find(w, ref) : -1;
     }
     return w->last_j;
 }

@@ -219,15 +219,33 @@ agc_registry_add(agc_registry *reg, PyObject *op, uintptr_t flags)
     reg->absent[agc_absent_slot(a)] = 0;
     reg->absent[agc_absent_slot(a - 16)] = 0;
     reg->absent[agc_absent_slot(a - 32)] = 0;
-    if (agc_registry_find(reg, op) >= 0) {
-        return 0;
+    /* Room first: growing rehashes, and the probe below must find the
+     * slot of the table the entry goes into. */
+    if (agc_registry_reserve(reg, 1) < 0) {
+        return agc_registry_find(reg, op) >= 0 ? 0 : -1;
+    }
+    /* One probe answers both questions: op's slot if it is registered,
+     * else the empty slot that ends its probe run, where it goes (I2). */
+    uint32_t tag = agc_tag_of(op);
+    size_t i = agc_home_of(tag, reg->nslots);
+    int maybe = reg->used != 0 && a >= reg->lo_addr && a <= reg->hi_addr
+                && agc_pages_test(reg, a) && agc_filter_test(reg, tag);
+    for (;;) {
+        uint64_t s = reg->slots[i];
+        if (s == 0) {
+            break;
+        }
+        if (maybe && (uint32_t)(s >> 32) == tag
+            && (void *)AGC_ENTRY_OBJ(reg->objs[agc_slot_index(s)]) == op) {
+            return 0;
+        }
+        if (++i == reg->nslots) {
+            i = 0;
+        }
     }
     int kind = agc_freelist_kind(Py_TYPE(op));
     if (kind == AGC_KIND_REFUSED) {
         return -2;
-    }
-    if (agc_registry_reserve(reg, 1) < 0) {
-        return -1;
     }
     flags &= AGC_ENTRY_PRE32 | AGC_ENTRY_ADOPTED;
     if (kind >= 0) {
@@ -236,7 +254,9 @@ agc_registry_add(agc_registry *reg, PyObject *op, uintptr_t flags)
     }
     Py_ssize_t idx = reg->n++;
     reg->objs[idx] = (uintptr_t)op | flags;
-    slot_insert(reg, op, idx);
+    filter_set(reg, tag);
+    pages_set(reg, a);
+    reg->slots[i] = make_slot(tag, idx);
     reg->used++;
     if (a < reg->lo_addr) {
         reg->lo_addr = a;
