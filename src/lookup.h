@@ -105,13 +105,15 @@ typedef struct {
      * stays in this small, cache-resident table -- a referent that is not
      * in it is not young, whatever else it is -- instead of probing the
      * registry's table, which holds the whole heap.  NULL: use the
-     * registry's table.  Entries of young objects that die during the
-     * collection stay; their nodes are ST_HOLE by then, which no update
+     * registry's table.  A slot is a young index plus one (0: empty), 4
+     * bytes, so that the table of a 2^15-object young set (256 KiB) stays
+     * in the L2 cache; a candidate is confirmed against its node's
+     * address (NODE_OBJ), which ytab_build sets and the shadow pass keeps
+     * (the update a hit applies reads that node anyway).  Entries of
+     * young objects that die during the collection stay; their nodes
+     * keep the address and are ST_HOLE by then, which no update
      * touches. */
-    struct ytab_slot {
-        PyObject *key;
-        Py_ssize_t j;
-    } *ytab;
+    uint32_t *ytab;
     size_t ytab_mask;
     /* Young-to-young edges captured by the subtract pass, so that the
      * reachability pass and the garbage's components read them instead of
@@ -237,19 +239,19 @@ ytab_find(const agc_work *w, PyObject *ref)
 {
     size_t i = ytab_home(ref, w->ytab_mask);
     for (;;) {
-        PyObject *k = w->ytab[i].key;
-        if (k == ref) {
-            return w->ytab[i].j;
-        }
-        if (k == NULL) {
+        uint32_t s = w->ytab[i];
+        if (s == 0) {
             return -1;
+        }
+        if (NODE_OBJ(w, s - 1) == ref) {
+            return (Py_ssize_t)s - 1;
         }
         i = (i + 1) & w->ytab_mask;
     }
 }
 
 /* Builds the young index when the young set is at most a quarter of the
- * registry, or small enough (YTAB_SMALL objects, a table of at most 1 MiB)
+ * registry, or small enough (YTAB_SMALL objects, a table of at most 256 KiB)
  * for the index to stay in the cache even when it duplicates the
  * registry's table: a direct address -> index probe is cheaper than the
  * registry's tag, slot and confirmation.  Leaves w->ytab NULL (registry
@@ -260,7 +262,7 @@ static void
 ytab_build(agc_work *w)
 {
     Py_ssize_t m = w->ye - w->ys;
-    if (m == 0
+    if (m == 0 || (size_t)m >= UINT32_MAX
         || (m > YTAB_SMALL
             && (size_t)m * 4 > (size_t)agc_registry_size(w->reg))) {
         return;
@@ -276,15 +278,15 @@ ytab_build(agc_work *w)
     w->ytab_mask = size - 1;
     for (Py_ssize_t j = 0; j < m; j++) {
         PyObject *op = young_obj(w, j);
+        w->nodes[j].op = (uintptr_t)op;     /* the confirmation's address */
         if (op == NULL) {
             continue;
         }
         size_t i = ytab_home(op, w->ytab_mask);
-        while (w->ytab[i].key != NULL) {
+        while (w->ytab[i] != 0) {
             i = (i + 1) & w->ytab_mask;
         }
-        w->ytab[i].key = op;
-        w->ytab[i].j = j;
+        w->ytab[i] = (uint32_t)(j + 1);
     }
 }
 
