@@ -12,6 +12,7 @@ Needs ``pip install pyperformance pyperf`` (the program's source).
 import asyncio
 import gc
 import os
+import resource
 import sys
 import time
 
@@ -53,9 +54,11 @@ def main(argv):
     wall = time.perf_counter() - t0
     collector.callbacks.remove(timer)
     ms = " / ".join(f"{p / 1e6:.1f}" for p in pause)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
         f"{who}: wall {wall * 1e3:.0f} ms; collections {count[0]} / {count[1]} / "
-        f"{count[2]}; pause {ms} ms, all {sum(pause) / 1e6:.1f} ms"
+        f"{count[2]}; pause {ms} ms, all {sum(pause) / 1e6:.1f} ms; "
+        f"peak RSS {peak:.1f} MiB"
     )
 
 
