@@ -220,8 +220,12 @@ agc_registry_add(agc_registry *reg, PyObject *op, uintptr_t flags)
     reg->absent[agc_absent_slot(a - 16)] = 0;
     reg->absent[agc_absent_slot(a - 32)] = 0;
     /* Room first: growing rehashes, and the probe below must find the
-     * slot of the table the entry goes into. */
-    if (agc_registry_reserve(reg, 1) < 0) {
+     * slot of the table the entry goes into.  (The test is
+     * agc_registry_reserve's own, inlined: adoption reserves a batch at a
+     * time, so the call is rarely needed.) */
+    if ((reg->n >= reg->objs_cap || (reg->used + 1) * 5 > reg->nslots * 4
+         || reg->n + 1 >= (Py_ssize_t)UINT32_MAX - 1)
+        && agc_registry_reserve(reg, 1) < 0) {
         return agc_registry_find(reg, op) >= 0 ? 0 : -1;
     }
     /* One probe answers both questions: op's slot if it is registered,
