@@ -476,7 +476,8 @@ ytab_find_last(agc_work *w, PyObject *ref)
          * without hashing, as CPython's own visitors ask first.  Reading
          * the type is safe: a referent a live object reports is alive. */
         w->last_j = (Py_TYPE(ref)->tp_flags & Py_TPFLAGS_HAVE_GC)
-                        ? ytab_find(w, ref) : -1;
+                        ? ytab_find(w, ref)
+                        : -1;
     }
     return w->last_j;
 }
@@ -558,7 +559,7 @@ static void
 set_mode(agc_work *w, int mode)
 {
     w->mode = mode;
-    w->last_ref = NULL;     /* Python code may have run since */
+    w->last_ref = NULL; /* Python code may have run since */
     if (w->rec_visit != NULL) {
         w->visit = w->rec_visit;
     }
