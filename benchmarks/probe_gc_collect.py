@@ -17,29 +17,7 @@ import sys
 import time
 
 from _common import import_altgc
-
-RINGS = 100
-LINKS = 20
-
-
-class Node:
-    def __init__(self):
-        self.next = None
-        self.prev = None
-
-
-def make_rings(rings, links):
-    """`rings` rings of links + 1 Nodes; returns one node of each."""
-    heads = []
-    for _ in range(rings):
-        head = cur = Node()
-        for _ in range(links):
-            nxt = Node()
-            cur.next, nxt.prev = nxt, cur
-            cur = nxt
-        cur.next, head.prev = head, cur
-        heads.append(head)
-    return heads
+from bench_pyperformance_shapes import CYCLES, LINKS, create_rings
 
 
 def run(loops):
@@ -47,12 +25,12 @@ def run(loops):
     total = 0.0
     for _ in range(loops):
         gc.collect()
-        heads = make_rings(RINGS, LINKS)
+        heads = create_rings(CYCLES, LINKS)
         del heads
         t0 = time.perf_counter()
         n = gc.collect()
         total += time.perf_counter() - t0
-        if n < RINGS * (LINKS + 1):
+        if n < CYCLES * (LINKS + 1):
             raise SystemExit(f"collected {n}, expected the rings")
     return total / loops
 

@@ -117,19 +117,38 @@ find_block_slot(const agc_registry *reg, const void *block, Py_ssize_t *idx)
     return (size_t)-1;
 }
 
+/* Fills the empty slot `i` (the end of the probe run of `tag`, op's tag)
+ * with index idx, and sets op's filter bits. */
+static inline void
+slot_fill(agc_registry *reg, size_t i, uint32_t tag, const void *op,
+          Py_ssize_t idx)
+{
+    filter_set(reg, tag);
+    pages_set(reg, (uintptr_t)op);
+    reg->slots[i] = make_slot(tag, idx);
+}
+
 static void
 slot_insert(agc_registry *reg, const void *op, Py_ssize_t idx)
 {
     uint32_t tag = agc_tag_of(op);
-    filter_set(reg, tag);
-    pages_set(reg, (uintptr_t)op);
     size_t i = agc_home_of(tag, reg->nslots);
     while (reg->slots[i] != 0) {
         if (++i == reg->nslots) {
             i = 0;
         }
     }
-    reg->slots[i] = make_slot(tag, idx);
+    slot_fill(reg, i, tag, op, idx);
+}
+
+/* 1 if `extra` more entries fit without growing the array or the table
+ * (agc_registry_reserve would do nothing). */
+static inline int
+has_room(const agc_registry *reg, Py_ssize_t extra)
+{
+    Py_ssize_t need = reg->n + extra;
+    return need < (Py_ssize_t)UINT32_MAX - 1 && need <= reg->objs_cap
+           && (reg->used + (size_t)extra) * 5 <= reg->nslots * 4;
 }
 
 /* Backward-shift deletion: later members of the probe run move up so that
@@ -220,12 +239,9 @@ agc_registry_add(agc_registry *reg, PyObject *op, uintptr_t flags)
     reg->absent[agc_absent_slot(a - 16)] = 0;
     reg->absent[agc_absent_slot(a - 32)] = 0;
     /* Room first: growing rehashes, and the probe below must find the
-     * slot of the table the entry goes into.  (The test is
-     * agc_registry_reserve's own, inlined: adoption reserves a batch at a
-     * time, so the call is rarely needed.) */
-    if ((reg->n >= reg->objs_cap || (reg->used + 1) * 5 > reg->nslots * 4
-         || reg->n + 1 >= (Py_ssize_t)UINT32_MAX - 1)
-        && agc_registry_reserve(reg, 1) < 0) {
+     * slot of the table the entry goes into.  (Adoption reserves a batch
+     * at a time, so the call is rarely needed.) */
+    if (!has_room(reg, 1) && agc_registry_reserve(reg, 1) < 0) {
         return agc_registry_find(reg, op) >= 0 ? 0 : -1;
     }
     /* One probe answers both questions: op's slot if it is registered,
@@ -258,9 +274,7 @@ agc_registry_add(agc_registry *reg, PyObject *op, uintptr_t flags)
     }
     Py_ssize_t idx = reg->n++;
     reg->objs[idx] = (uintptr_t)op | flags;
-    filter_set(reg, tag);
-    pages_set(reg, a);
-    reg->slots[i] = make_slot(tag, idx);
+    slot_fill(reg, i, tag, op, idx);
     reg->used++;
     if (a < reg->lo_addr) {
         reg->lo_addr = a;
@@ -584,7 +598,7 @@ agc_registry_discard_flagged(agc_registry *reg, uintptr_t flags)
 int
 agc_registry_reserve(agc_registry *reg, Py_ssize_t extra)
 {
-    if (extra <= 0) {
+    if (extra <= 0 || has_room(reg, extra)) {
         return 0;
     }
     Py_ssize_t need = reg->n + extra;
