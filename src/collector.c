@@ -292,6 +292,36 @@ initial_refs(agc_work *w, PyObject *op)
     return n;
 }
 
+/* Keeps the young indices of the garbage, the first n entries of the
+ * stack (ascending), as w->garbage for the phases after
+ * deduce_unreachable.  When memory is short, those phases run over every
+ * young index instead (garbage_at).  Never fails. */
+static void
+keep_garbage(agc_work *w, Py_ssize_t n)
+{
+    PyMem_RawFree(w->garbage);
+    w->garbage = n > 0 ? PyMem_RawMalloc((size_t)n * sizeof(uint32_t)) : NULL;
+    if (n > 0 && w->garbage == NULL) {
+        w->ngarbage = w->ye - w->ys;
+        return;
+    }
+    memcpy(w->garbage, w->stack, (size_t)n * sizeof(uint32_t));
+    w->ngarbage = n;
+}
+
+/* Young index of the k-th garbage object (k < w->ngarbage): the phases
+ * after deduce_unreachable visit the garbage as CPython's walk its
+ * `unreachable` list, not the whole young set.  Every state they look for
+ * (ST_UNREACHABLE, ST_LEGACY, ST_RESURRECTED, ST_DOOMED, and ST_HOLE for
+ * garbage that died) is held by garbage objects only, and each loop tests
+ * the state, so the fallback without a list -- every young index -- is
+ * the same walk, only longer. */
+static inline Py_ssize_t
+garbage_at(const agc_work *w, Py_ssize_t k)
+{
+    return w->garbage != NULL ? (Py_ssize_t)w->garbage[k] : k;
+}
+
 /* Steps 1-3 of the collection (docs/DESIGN.md, "The collection"):
  * afterwards every young object is ST_HOLE, ST_OUTSIDE, ST_REACHABLE or
  * ST_UNREACHABLE.  Returns the number of reachable objects.  Runs no
@@ -307,7 +337,7 @@ deduce_unreachable(agc_work *w, int64_t *phase_ns)
         }
         PyObject *op = young_obj(w, j);
         uint8_t st = op == NULL ? ST_HOLE
-                     : (PyObject_GC_IsTracked(op) && !agc_is_dying(op))
+                     : (agc_gc_is_tracked(op) && !agc_is_dying(op))
                          ? ST_TENTATIVE
                          : ST_OUTSIDE;
         w->nodes[j].op = (uintptr_t)op | st;
@@ -329,6 +359,9 @@ deduce_unreachable(agc_work *w, int64_t *phase_ns)
     int64_t t1 = agc_now_ns();
     capture_start(w, m);
     set_mode(w, MODE_DECREF);
+    /* visit_decref_ytab appends to the list cap_open opens; the batched
+     * visitor's flush fills cap_off itself (cap_append). */
+    int ytab_visit = w->visit == visit_decref_ytab;
     for (Py_ssize_t j = 0; j < m; j++) {
         if (j + 8 < m) {
             AGC_PREFETCH(young_obj(w, j + 8));
@@ -338,6 +371,9 @@ deduce_unreachable(agc_work *w, int64_t *phase_ns)
         }
         if (STATE(w, j) == ST_TENTATIVE) {
             w->cap_src = j;
+            if (ytab_visit && w->capturing) {
+                cap_open(w, j);
+            }
             subtract_from(w, j);
         }
     }
@@ -365,14 +401,17 @@ deduce_unreachable(agc_work *w, int64_t *phase_ns)
         }
     }
     propagate(w, ST_TENTATIVE, ST_REACHABLE, 1);
+    Py_ssize_t nunreach = 0;
     for (Py_ssize_t j = 0; j < m; j++) {
         if (STATE(w, j) == ST_TENTATIVE) {
             SET_STATE(w, j, ST_UNREACHABLE);
+            w->stack[nunreach++] = (uint32_t)j;
         }
         else if (STATE(w, j) == ST_REACHABLE) {
             nreach++;
         }
     }
+    keep_garbage(w, nunreach);
     rec_phase(w, AGC_TP_MOVE_UNREACHABLE);
     int64_t t3 = agc_now_ns();
     if (phase_ns != NULL) {
@@ -704,9 +743,10 @@ tocall_append(PyObject ***tocall, Py_ssize_t *ncall, Py_ssize_t *cap,
 static Py_ssize_t
 handle_weakrefs(agc_work *w)
 {
-    Py_ssize_t m = w->ye - w->ys, ncall = 0, cap = 0, nfreed = 0;
+    Py_ssize_t ncall = 0, cap = 0, nfreed = 0;
     PyObject **tocall = NULL;
-    for (Py_ssize_t j = 0; j < m; j++) {
+    for (Py_ssize_t k = 0; k < w->ngarbage; k++) {
+        Py_ssize_t j = garbage_at(w, k);
         if (STATE(w, j) != ST_UNREACHABLE) {
             continue;
         }
@@ -786,8 +826,8 @@ handle_weakrefs(agc_work *w)
 static void
 clear_weakrefs(agc_work *w)
 {
-    Py_ssize_t m = w->ye - w->ys;
-    for (Py_ssize_t j = 0; j < m; j++) {
+    for (Py_ssize_t k = 0; k < w->ngarbage; k++) {
+        Py_ssize_t j = garbage_at(w, k);
         if (STATE(w, j) != ST_UNREACHABLE) {
             continue;
         }
@@ -817,8 +857,8 @@ clear_weakrefs(agc_work *w)
 static void
 finalize_garbage(agc_work *w)
 {
-    Py_ssize_t m = w->ye - w->ys;
-    for (Py_ssize_t j = 0; j < m; j++) {
+    for (Py_ssize_t k = 0; k < w->ngarbage; k++) {
+        Py_ssize_t j = garbage_at(w, k);
         if (STATE(w, j) != ST_UNREACHABLE) {
             continue;
         }
@@ -844,8 +884,9 @@ finalize_garbage(agc_work *w)
 static Py_ssize_t
 handle_resurrected(agc_work *w)
 {
-    Py_ssize_t m = w->ye - w->ys, n = 0;
-    for (Py_ssize_t j = 0; j < m; j++) {
+    Py_ssize_t ng = w->ngarbage, n = 0;
+    for (Py_ssize_t k = 0; k < ng; k++) {
+        Py_ssize_t j = garbage_at(w, k);
         if (STATE(w, j) == ST_UNREACHABLE) {
             PyObject *op = young_obj(w, j);
             if (op == NULL) {
@@ -858,7 +899,8 @@ handle_resurrected(agc_work *w)
     }
     w->within = ST_UNREACHABLE;
     set_mode(w, MODE_DECREF_WITHIN);
-    for (Py_ssize_t j = 0; j < m; j++) {
+    for (Py_ssize_t k = 0; k < ng; k++) {
+        Py_ssize_t j = garbage_at(w, k);
         if (STATE(w, j) == ST_UNREACHABLE) {
             w->cap_src = j;
             subtract_from(w, j);
@@ -866,15 +908,16 @@ handle_resurrected(agc_work *w)
     }
     flush_batch(w);
     w->sp = 0;
-    for (Py_ssize_t j = 0; j < m; j++) {
+    for (Py_ssize_t k = 0; k < ng; k++) {
+        Py_ssize_t j = garbage_at(w, k);
         if (STATE(w, j) == ST_UNREACHABLE && w->nodes[j].shadow > 0) {
             SET_STATE(w, j, ST_RESURRECTED);
             w->stack[w->sp++] = (uint32_t)j;
         }
     }
     propagate(w, ST_UNREACHABLE, ST_RESURRECTED, 0);
-    for (Py_ssize_t j = 0; j < m; j++) {
-        n += (STATE(w, j) == ST_RESURRECTED);
+    for (Py_ssize_t k = 0; k < ng; k++) {
+        n += (STATE(w, garbage_at(w, k)) == ST_RESURRECTED);
     }
     return n;
 }
@@ -902,9 +945,10 @@ handle_resurrected(agc_work *w)
 static Py_ssize_t
 delete_garbage(agc_work *w)
 {
-    Py_ssize_t m = w->ye - w->ys, n = 0, held = 0;
+    Py_ssize_t ng = w->ngarbage, n = 0, held = 0;
     if (AGC.debug & AGC_DEBUG_SAVEALL) {
-        for (Py_ssize_t j = 0; j < m; j++) {
+        for (Py_ssize_t k = 0; k < ng; k++) {
+            Py_ssize_t j = garbage_at(w, k);
             if (STATE(w, j) != ST_UNREACHABLE) {
                 continue;
             }
@@ -918,13 +962,14 @@ delete_garbage(agc_work *w)
     }
     /* Count and hold every remaining garbage object (one that died during
      * the finalizers counts, as in CPython).  Runs no Python code. */
-    for (Py_ssize_t j = 0; j < m; j++) {
+    for (Py_ssize_t k = 0; k < ng; k++) {
+        Py_ssize_t j = garbage_at(w, k);
         if (STATE(w, j) != ST_UNREACHABLE) {
             continue;
         }
         n++;
-        if (j + AGC_AHEAD < m) {
-            AGC_PREFETCH(young_obj(w, j + AGC_AHEAD));
+        if (k + AGC_AHEAD < ng) {
+            AGC_PREFETCH(young_obj(w, garbage_at(w, k + AGC_AHEAD)));
         }
         PyObject *op = young_obj(w, j);
         if (op != NULL) {
@@ -939,9 +984,13 @@ delete_garbage(agc_work *w)
     /* Clear them.  Python code may run (what only the garbage held dies);
      * it may untrack a held object, so the nodes' copies of the
      * addresses are used, not the registry's entries. */
-    for (Py_ssize_t j = 0; j < m; j++) {
-        if (j + AGC_AHEAD < m && STATE(w, j + AGC_AHEAD) == ST_DOOMED) {
-            AGC_PREFETCH(NODE_OBJ(w, j + AGC_AHEAD));
+    for (Py_ssize_t k = 0; k < ng; k++) {
+        Py_ssize_t j = garbage_at(w, k);
+        if (k + AGC_AHEAD < ng) {
+            Py_ssize_t ja = garbage_at(w, k + AGC_AHEAD);
+            if (STATE(w, ja) == ST_DOOMED) {
+                AGC_PREFETCH(NODE_OBJ(w, ja));
+            }
         }
         if (STATE(w, j) != ST_DOOMED) {
             continue;
@@ -958,11 +1007,15 @@ delete_garbage(agc_work *w)
     }
     /* Release them, oldest index first. */
     agc_registry *reg = w->reg;
-    for (Py_ssize_t j = 0; j < m; j++) {
-        if (j + AGC_AHEAD < m && STATE(w, j + AGC_AHEAD) == ST_DOOMED) {
-            PyObject *ahead = NODE_OBJ(w, j + AGC_AHEAD);
-            AGC_PREFETCH(ahead);
-            agc_registry_prefetch(reg, ahead);
+    for (Py_ssize_t k = 0; k < ng; k++) {
+        Py_ssize_t j = garbage_at(w, k);
+        if (k + AGC_AHEAD < ng) {
+            Py_ssize_t ja = garbage_at(w, k + AGC_AHEAD);
+            if (STATE(w, ja) == ST_DOOMED) {
+                PyObject *ahead = NODE_OBJ(w, ja);
+                AGC_PREFETCH(ahead);
+                agc_registry_prefetch(reg, ahead);
+            }
         }
         if (STATE(w, j) != ST_DOOMED) {
             continue;
@@ -1071,11 +1124,11 @@ validate_or_die(const char *when)
 static inline int
 may_be_tracked(PyObject *op)
 {
-    if (!PyObject_IS_GC(op)) {
+    if (!agc_is_gc(op)) {
         return 0;
     }
     if (PyTuple_CheckExact(op)) {
-        return PyObject_GC_IsTracked(op);
+        return agc_gc_is_tracked(op);
     }
     return 1;
 }
@@ -1097,7 +1150,7 @@ untrack_if_atomic(agc_work *w, Py_ssize_t j, int dicts)
     }
     PyTypeObject *tp = Py_TYPE(op);
     if ((tp != &PyTuple_Type && (!dicts || tp != &PyDict_Type))
-        || !PyObject_GC_IsTracked(op)) {
+        || !agc_gc_is_tracked(op)) {
         return;
     }
     if (tp == &PyTuple_Type) {
@@ -1150,9 +1203,10 @@ untrack_atomic(agc_work *w, int dicts)
 static Py_ssize_t
 move_legacy_finalizers(agc_work *w)
 {
-    Py_ssize_t m = w->ye - w->ys, nunreach = 0;
+    Py_ssize_t nunreach = 0;
     w->sp = 0;
-    for (Py_ssize_t j = 0; j < m; j++) {
+    for (Py_ssize_t k = 0; k < w->ngarbage; k++) {
+        Py_ssize_t j = garbage_at(w, k);
         if (STATE(w, j) != ST_UNREACHABLE) {
             continue;
         }
@@ -1212,7 +1266,6 @@ collect_main(int generation, int automatic)
     last->automatic = automatic;
     last->examined = w.ye - w.ys;
 
-    Py_ssize_t m = w.ye - w.ys;
     Py_ssize_t nreach = deduce_unreachable(&w, last->phase_ns);
     last->candidates = w.candidates;
     untrack_atomic(&w, 0);
@@ -1246,7 +1299,8 @@ collect_main(int generation, int automatic)
     }
 
     if (AGC.debug & AGC_DEBUG_COLLECTABLE) {
-        for (Py_ssize_t j = 0; j < m; j++) {
+        for (Py_ssize_t k = 0; k < w.ngarbage; k++) {
+            Py_ssize_t j = garbage_at(&w, k);
             PyObject *op = young_obj(&w, j);
             if (STATE(&w, j) == ST_UNREACHABLE && op != NULL) {
                 w.python_ran = 1; /* sys.stderr.write may run code */
@@ -1280,7 +1334,8 @@ collect_main(int generation, int automatic)
 
     /* Uncollectable: what is left of the legacy set after clearing. */
     Py_ssize_t uncollectable = 0;
-    for (Py_ssize_t j = 0; j < m; j++) {
+    for (Py_ssize_t k = 0; k < w.ngarbage; k++) {
+        Py_ssize_t j = garbage_at(&w, k);
         if (STATE(&w, j) != ST_LEGACY) {
             continue;
         }

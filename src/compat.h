@@ -188,6 +188,28 @@ agc_is_dying(PyObject *op)
     return Py_REFCNT(op) == 0;
 }
 
+/* CPython's _PyObject_IS_GC without the call PyObject_IS_GC costs: op's
+ * type is a container type and, if the type has tp_is_gc (type objects
+ * do), op says it is a container.  `op` borrowed. */
+static inline int
+agc_is_gc(PyObject *op)
+{
+    PyTypeObject *tp = Py_TYPE(op);
+    return PyType_IS_GC(tp) && (tp->tp_is_gc == NULL || tp->tp_is_gc(op));
+}
+
+/* CPython's _PyObject_GC_IS_TRACKED without the call
+ * PyObject_GC_IsTracked costs: op (borrowed, a container: agc_is_gc) is
+ * in one of the interpreter's gc lists, whose link _gc_next -- the first
+ * word of the PyGC_Head 16 bytes before op -- is 0 when it is not.  The
+ * same layout on every supported version's default build (free-threaded
+ * builds are refused).  Reads only; the header is the object's memory. */
+static inline int
+agc_gc_is_tracked(PyObject *op)
+{
+    return ((const uintptr_t *)op)[-2] != 0;
+}
+
 /* 1 where a dying object may read as tracked (the 3.14+ trashcan). */
 #if PY_VERSION_HEX >= 0x030E0000
 #  define AGC_DYING_MAY_LOOK_TRACKED 1

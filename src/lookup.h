@@ -95,6 +95,11 @@ typedef struct {
      * deduce_unreachable, which reads every object's header anyway):
      * the only objects untrack_atomic needs to look at. */
     uint64_t *atomic_bits;
+    /* The young indices deduce_unreachable found unreachable, ascending
+     * (collector.c, garbage_at): the phases after it run over these
+     * instead of the whole young set.  NULL when memory was short. */
+    uint32_t *garbage;
+    Py_ssize_t ngarbage;
     Py_ssize_t candidates;    /* deduce_unreachable: tracked mortal young
                                  objects (CPython's update_refs count) */
     int nbatch;
@@ -140,6 +145,8 @@ typedef struct {
      * one referent, [x] * n, need one probe.  Reset by set_mode. */
     PyObject *last_ref;
     Py_ssize_t last_j;
+    Py_ssize_t last_src;      /* visit_decref_ytab: the source it last
+                               * counted an edge to last_ref of */
     /* The last edge captured, so that a run of the same edge is kept
      * once (duplicates change no reachability and no component). */
     Py_ssize_t cap_last_src;
@@ -461,27 +468,32 @@ visit_batched(PyObject *ref, void *arg)
     return 0;
 }
 
-/* The visitors of the two hot modes when a young index serves: one probe
- * of the small table, no batching, no mode switch.  `ref` borrowed; NULL
- * (a hostile tp_traverse) dropped. */
-/* Young index of ref (not NULL) through the young index, remembering the
- * last answer. */
+/* Young index of ref (borrowed, not NULL) through the young index, or -1;
+ * remembered as the last answer (last_ref, last_j). */
 static inline Py_ssize_t
-ytab_find_last(agc_work *w, PyObject *ref)
+ytab_find_new(agc_work *w, PyObject *ref)
 {
-    if (ref != w->last_ref) {
-        w->last_ref = ref;
-        /* A referent whose type is not a container type (a str, an int,
-         * a code object) is never registered: its type's flags answer
-         * without hashing, as CPython's own visitors ask first.  Reading
-         * the type is safe: a referent a live object reports is alive. */
-        w->last_j = (Py_TYPE(ref)->tp_flags & Py_TPFLAGS_HAVE_GC)
-                        ? ytab_find(w, ref)
-                        : -1;
-    }
+    w->last_ref = ref;
+    /* A referent whose type is not a container type (a str, an int, a
+     * code object) is never registered: its type's flags answer without
+     * hashing, as CPython's own visitors ask first.  Reading the type is
+     * safe: a referent a live object reports is alive. */
+    w->last_j = (Py_TYPE(ref)->tp_flags & Py_TPFLAGS_HAVE_GC)
+                    ? ytab_find(w, ref)
+                    : -1;
     return w->last_j;
 }
 
+/* The same, answered without a probe when ref is the last referent. */
+static inline Py_ssize_t
+ytab_find_last(agc_work *w, PyObject *ref)
+{
+    return ref == w->last_ref ? w->last_j : ytab_find_new(w, ref);
+}
+
+/* The visitors of the two hot modes when a young index serves: one probe
+ * of the small table, no batching, no mode switch.  `ref` borrowed; NULL
+ * (a hostile tp_traverse) dropped. */
 static int
 visit_mark_ytab(PyObject *ref, void *arg)
 {
@@ -536,20 +548,52 @@ capture_end(agc_work *w, Py_ssize_t m)
     }
 }
 
+/* The capture is on and the young index serves: opens young object src's
+ * list of edges before it is traversed, so that visit_decref_ytab appends
+ * to it without filling cap_off itself. */
+static inline void
+cap_open(agc_work *w, Py_ssize_t src)
+{
+    while (w->cap_next <= src) {
+        w->cap_off[w->cap_next++] = (uint32_t)w->cap_n;
+    }
+}
+
 /* The MODE_DECREF visitor when a young index serves; also captures the
- * edge while the capture lasts. */
+ * edge while the capture lasts, into the list cap_open opened.  A run of
+ * visits of one referent from one source (the young index's last answer
+ * again, last_src unchanged) is captured once. */
 static int
 visit_decref_ytab(PyObject *ref, void *arg)
 {
     agc_work *w = arg;
-    if (ref != NULL) {
-        Py_ssize_t j = ytab_find_last(w, ref);
-        if (j >= 0) {
-            w->nodes[j].shadow--;
-            if (w->capturing) {
-                cap_append(w, w->cap_src, j);
-            }
+    if (ref == NULL) {
+        return 0;
+    }
+    Py_ssize_t j;
+    if (ref == w->last_ref) {
+        j = w->last_j;
+        if (j < 0) {
+            return 0;
         }
+        w->nodes[j].shadow--;
+        if (w->last_src == w->cap_src) {
+            return 0;           /* the same edge again: captured once */
+        }
+    }
+    else {
+        j = ytab_find_new(w, ref);
+        if (j < 0) {
+            return 0;
+        }
+        w->nodes[j].shadow--;
+    }
+    w->last_src = w->cap_src;
+    if (w->capturing) {
+        if (w->cap_n == w->cap_size && cap_grow(w, w->cap_src) < 0) {
+            return 0;
+        }
+        w->cap_edges[w->cap_n++] = (uint32_t)j;
     }
     return 0;
 }
@@ -610,6 +654,7 @@ work_fini(agc_work *w)
     PyMem_RawFree(w->stack);
     PyMem_RawFree(w->atomic_bits);
     PyMem_RawFree(w->edges);
+    PyMem_RawFree(w->garbage);
 }
 
 #endif /* ALTGC_LOOKUP_H */
