@@ -300,8 +300,13 @@ static void
 keep_garbage(agc_work *w, Py_ssize_t n)
 {
     PyMem_RawFree(w->garbage);
-    w->garbage = n > 0 ? PyMem_RawMalloc((size_t)n * sizeof(uint32_t)) : NULL;
-    if (n > 0 && w->garbage == NULL) {
+    w->garbage = NULL;
+    w->ngarbage = 0;
+    if (n == 0) {
+        return;
+    }
+    w->garbage = PyMem_RawMalloc((size_t)n * sizeof(uint32_t));
+    if (w->garbage == NULL) {
         w->ngarbage = w->ye - w->ys;
         return;
     }
