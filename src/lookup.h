@@ -338,8 +338,31 @@ cap_grow(agc_work *w, Py_ssize_t src)
     return 0;
 }
 
-/* Records the edge src -> t (young indices), or ends the capture at src
- * when the buffer is full and cannot grow. */
+/* Opens the lists of edges up to young object src's (sources come in
+ * index order): the subtract loop before traversing src when the young
+ * index serves, cap_append lazily for the batched visitor, capture_end
+ * for all of them. */
+static inline void
+cap_open(agc_work *w, Py_ssize_t src)
+{
+    while (w->cap_next <= src) {
+        w->cap_off[w->cap_next++] = (uint32_t)w->cap_n;
+    }
+}
+
+/* Appends the edge src -> t to src's open list, or ends the capture at
+ * src when the buffer is full and cannot grow. */
+static inline void
+cap_push(agc_work *w, Py_ssize_t src, Py_ssize_t t)
+{
+    if (w->cap_n == w->cap_size && cap_grow(w, src) < 0) {
+        return;
+    }
+    w->cap_edges[w->cap_n++] = (uint32_t)t;
+}
+
+/* Records the edge src -> t (young indices) for the batched visitor,
+ * keeping a run of the same edge once. */
 static inline void
 cap_append(agc_work *w, Py_ssize_t src, Py_ssize_t t)
 {
@@ -348,13 +371,8 @@ cap_append(agc_work *w, Py_ssize_t src, Py_ssize_t t)
     }
     w->cap_last_src = src;
     w->cap_last_t = t;
-    while (w->cap_next <= src) {
-        w->cap_off[w->cap_next++] = (uint32_t)w->cap_n;
-    }
-    if (w->cap_n == w->cap_size && cap_grow(w, src) < 0) {
-        return;
-    }
-    w->cap_edges[w->cap_n++] = (uint32_t)t;
+    cap_open(w, src);
+    cap_push(w, src, t);
 }
 
 /* Looks up the batched referents and applies the mode's update to those
@@ -540,29 +558,16 @@ static void
 capture_end(agc_work *w, Py_ssize_t m)
 {
     if (w->capturing) {
-        while (w->cap_next <= m) {
-            w->cap_off[w->cap_next++] = (uint32_t)w->cap_n;
-        }
+        cap_open(w, m);
         w->cap_upto = m;
         w->capturing = 0;
     }
 }
 
-/* The capture is on and the young index serves: opens young object src's
- * list of edges before it is traversed, so that visit_decref_ytab appends
- * to it without filling cap_off itself. */
-static inline void
-cap_open(agc_work *w, Py_ssize_t src)
-{
-    while (w->cap_next <= src) {
-        w->cap_off[w->cap_next++] = (uint32_t)w->cap_n;
-    }
-}
-
 /* The MODE_DECREF visitor when a young index serves; also captures the
- * edge while the capture lasts, into the list cap_open opened.  A run of
- * visits of one referent from one source (the young index's last answer
- * again, last_src unchanged) is captured once. */
+ * edge while the capture lasts, into the list the subtract loop opened
+ * (cap_open).  A run of visits of one referent from one source (the young
+ * index's last answer again, last_src unchanged) is captured once. */
 static int
 visit_decref_ytab(PyObject *ref, void *arg)
 {
@@ -570,30 +575,18 @@ visit_decref_ytab(PyObject *ref, void *arg)
     if (ref == NULL) {
         return 0;
     }
-    Py_ssize_t j;
-    if (ref == w->last_ref) {
-        j = w->last_j;
-        if (j < 0) {
-            return 0;
-        }
-        w->nodes[j].shadow--;
-        if (w->last_src == w->cap_src) {
-            return 0;           /* the same edge again: captured once */
-        }
+    int again = ref == w->last_ref;
+    Py_ssize_t j = again ? w->last_j : ytab_find_new(w, ref);
+    if (j < 0) {
+        return 0;
     }
-    else {
-        j = ytab_find_new(w, ref);
-        if (j < 0) {
-            return 0;
-        }
-        w->nodes[j].shadow--;
+    w->nodes[j].shadow--;
+    if (again && w->last_src == w->cap_src) {
+        return 0;               /* the same edge again: captured once */
     }
     w->last_src = w->cap_src;
     if (w->capturing) {
-        if (w->cap_n == w->cap_size && cap_grow(w, w->cap_src) < 0) {
-            return 0;
-        }
-        w->cap_edges[w->cap_n++] = (uint32_t)j;
+        cap_push(w, w->cap_src, j);
     }
     return 0;
 }
