@@ -377,29 +377,30 @@ cap_append(agc_work *w, Py_ssize_t src, Py_ssize_t t)
 
 /* Looks up the batched referents and applies the mode's update to those
  * that are young.  Three passes: compute home slots and prefetch them;
- * probe the table by tag and prefetch the candidate entry and its scratch
- * state; confirm the candidate (a tag match is not proof) and update. */
+ * probe the table and prefetch the candidate entry and its scratch
+ * state; confirm the candidate (a slot match is not proof) and update. */
 static void
 flush_batch(agc_work *w)
 {
     agc_registry *reg = w->reg;
     int n = w->nbatch;
     size_t pos[AGC_BATCH];
-    uint32_t tags[AGC_BATCH];
+    uint64_t hashes[AGC_BATCH];
     Py_ssize_t cand[AGC_BATCH];
     w->nbatch = 0;
     for (int i = 0; i < n; i++) {
-        tags[i] = agc_tag_of(w->batch[i]);
-        pos[i] = agc_registry_probe_start(reg, tags[i]);
+        hashes[i] = agc_hash_of(w->batch[i]);
+        pos[i] = agc_registry_probe_start(reg, (uint32_t)(hashes[i] >> 32));
     }
     for (int i = 0; i < n; i++) {
-        /* The first slot with the referent's tag is the candidate.  A
-         * young candidate is confirmed in the next pass against its
-         * (prefetched) node.  An old one needs no confirmation if no other
-         * slot of the probe run has the tag: the referent is then that old
-         * object or not registered, young either way not.  Walking on to
-         * the end of the run reads adjacent slots, cheaper than the random
-         * read of the old entry; a second match takes the slow path. */
+        /* The first slot that may hold the referent (registry.h: its check
+         * field) is the candidate.  A young candidate is confirmed in the
+         * next pass against its (prefetched) node.  An
+         * old one needs no confirmation if no other slot of the probe run
+         * may hold it: the referent is then that old object or not
+         * registered, young either way not.  Walking on to the end of the
+         * run reads adjacent slots, cheaper than the random read of the
+         * old entry; a second candidate takes the slow path. */
         size_t p = pos[i];
         Py_ssize_t k = -1;
         int matches = 0;
@@ -407,13 +408,13 @@ flush_batch(agc_work *w)
             if (p == (size_t)-1) {
                 break;
             }
-            uint64_t s = agc_registry_probe_slot(reg, p);
+            uint32_t s = agc_registry_probe_slot(reg, p);
             if (s == 0) {
                 break;
             }
-            if ((uint32_t)(s >> 32) == tags[i]) {
+            if (agc_slot_may_be(reg, s, hashes[i])) {
                 if (matches++ == 0) {
-                    k = agc_slot_index(s);
+                    k = agc_slot_index(reg, s);
                     if (k >= w->ys && k < w->ye) {
                         break;
                     }
@@ -433,11 +434,11 @@ flush_batch(agc_work *w)
         Py_ssize_t k = cand[i];
         PyObject *ref = w->batch[i];
         if (k == -1) {
-            note_miss(w, ref);          /* old or not registered */
+            note_miss(w, ref); /* old or not registered */
             continue;
         }
         if (k == -2 || NODE_OBJ(w, k - w->ys) != ref) {
-            k = agc_registry_find(reg, ref);       /* tag collision */
+            k = agc_registry_find(reg, ref); /* a false candidate */
             if (k < w->ys || k >= w->ye) {
                 note_miss(w, ref);
                 continue;
@@ -459,7 +460,7 @@ visit_batched(PyObject *ref, void *arg)
     agc_work *w = arg;
     uintptr_t a = (uintptr_t)ref;
     if (a < w->lo_addr || a > w->hi_addr) {
-        return 0;       /* also NULL */
+        return 0; /* also NULL */
     }
     if (w->ytab != NULL) {
         Py_ssize_t j = ytab_find(w, ref);
@@ -474,7 +475,7 @@ visit_batched(PyObject *ref, void *arg)
     int n = w->nbatch;
     if (n > 0 && w->batch[n - 1] == ref
         && w->batch_src[n - 1] == (int32_t)w->cap_src) {
-        w->batch_cnt[n - 1]++;      /* the same referent again: [x] * n */
+        w->batch_cnt[n - 1]++; /* the same referent again: [x] * n */
         return 0;
     }
     w->batch_src[n] = (int32_t)w->cap_src;
@@ -582,7 +583,7 @@ visit_decref_ytab(PyObject *ref, void *arg)
     }
     w->nodes[j].shadow--;
     if (again && w->last_src == w->cap_src) {
-        return 0;               /* the same edge again: captured once */
+        return 0; /* the same edge again: captured once */
     }
     w->last_src = w->cap_src;
     if (w->capturing) {

@@ -14,13 +14,39 @@
 
 #define MIN_SLOTS 64
 #define MIN_OBJS 64
+/* The array's largest capacity, so that an index + 1 fits in 31 bits and
+ * a slot keeps at least one check bit (registry.h). */
+#define MAX_OBJS (((Py_ssize_t)1 << 31) - 1)
 
 agc_registry agc_reg;
 
-static inline uint64_t
-make_slot(uint32_t tag, Py_ssize_t idx)
+/* Slots from position `home` to position `i`, cyclically. */
+static inline size_t
+slot_dist(const agc_registry *reg, size_t i, size_t home)
 {
-    return ((uint64_t)tag << 32) | (uint64_t)(uint32_t)(idx + 1);
+    return i >= home ? i - home : i + reg->nslots - home;
+}
+
+/* The slot for index idx of an address of hash h, `d` slots past its home
+ * slot. */
+static inline uint32_t
+make_slot(const agc_registry *reg, uint64_t h, size_t d, Py_ssize_t idx)
+{
+    return agc_slot_key(reg, h, d) | (uint32_t)(idx + 1);
+}
+
+/* Home slot of the entry that slot s at position j holds: from the
+ * distance field, or by hashing the entry's address when it is saturated
+ * (reads `objs`). */
+static inline size_t
+slot_home(const agc_registry *reg, uint32_t s, size_t j)
+{
+    uint32_t d = (s >> reg->ibits) & reg->dmax;
+    if (d < reg->dmax) {
+        return j >= d ? j - d : j + reg->nslots - d;
+    }
+    PyObject *op = AGC_ENTRY_OBJ(reg->objs[agc_slot_index(reg, s)]);
+    return agc_home_of(agc_tag_of(op), reg->nslots);
 }
 
 void
@@ -65,18 +91,19 @@ find_slot(const agc_registry *reg, const void *op, Py_ssize_t *idx)
         || !agc_pages_test(reg, a)) {
         return (size_t)-1;
     }
-    uint32_t tag = agc_tag_of(op);
+    uint64_t h = agc_hash_of(op);
+    uint32_t tag = (uint32_t)(h >> 32);
     if (!agc_filter_test(reg, tag)) {
         return (size_t)-1;
     }
     size_t i = agc_home_of(tag, reg->nslots);
     for (;;) {
-        uint64_t s = reg->slots[i];
+        uint32_t s = reg->slots[i];
         if (s == 0) {
             return (size_t)-1;
         }
-        if ((uint32_t)(s >> 32) == tag) {
-            Py_ssize_t k = agc_slot_index(s);
+        if (agc_slot_may_be(reg, s, h)) {
+            Py_ssize_t k = agc_slot_index(reg, s);
             if ((void *)AGC_ENTRY_OBJ(reg->objs[k]) == op) {
                 *idx = k;
                 return i;
@@ -117,28 +144,30 @@ find_block_slot(const agc_registry *reg, const void *block, Py_ssize_t *idx)
     return (size_t)-1;
 }
 
-/* Fills the empty slot `i` (the end of the probe run of `tag`, op's tag)
- * with index idx, and sets op's filter bits. */
+/* Fills the empty slot `i` (the end of the probe run from `home`, the
+ * home slot of op, whose hash is h) with index idx, and sets op's filter
+ * bits. */
 static inline void
-slot_fill(agc_registry *reg, size_t i, uint32_t tag, const void *op,
+slot_fill(agc_registry *reg, size_t i, size_t home, uint64_t h, const void *op,
           Py_ssize_t idx)
 {
-    filter_set(reg, tag);
+    filter_set(reg, (uint32_t)(h >> 32));
     pages_set(reg, (uintptr_t)op);
-    reg->slots[i] = make_slot(tag, idx);
+    reg->slots[i] = make_slot(reg, h, slot_dist(reg, i, home), idx);
 }
 
 static void
 slot_insert(agc_registry *reg, const void *op, Py_ssize_t idx)
 {
-    uint32_t tag = agc_tag_of(op);
-    size_t i = agc_home_of(tag, reg->nslots);
+    uint64_t h = agc_hash_of(op);
+    size_t home = agc_home_of((uint32_t)(h >> 32), reg->nslots);
+    size_t i = home;
     while (reg->slots[i] != 0) {
         if (++i == reg->nslots) {
             i = 0;
         }
     }
-    slot_fill(reg, i, tag, op, idx);
+    slot_fill(reg, i, home, h, op, idx);
 }
 
 /* 1 if `extra` more entries fit without growing the array or the table
@@ -147,7 +176,7 @@ static inline int
 has_room(const agc_registry *reg, Py_ssize_t extra)
 {
     Py_ssize_t need = reg->n + extra;
-    return need < (Py_ssize_t)UINT32_MAX - 1 && need <= reg->objs_cap
+    return need <= reg->objs_cap && need <= (Py_ssize_t)reg->imask
            && (reg->used + (size_t)extra) * 5 <= reg->nslots * 4;
 }
 
@@ -160,18 +189,24 @@ slot_delete(agc_registry *reg, size_t pos)
     size_t i = pos, j = pos;
     for (;;) {
         j = (j + 1 == n) ? 0 : j + 1;
-        uint64_t s = reg->slots[j];
+        uint32_t s = reg->slots[j];
         if (s == 0) {
             break;
         }
-        size_t k = agc_home_of((uint32_t)(s >> 32), n);
+        size_t k = slot_home(reg, s, j);
         /* s may fill the gap at i unless its home lies cyclically in
          * (i, j]. */
         int stays = (i <= j) ? (i < k && k <= j) : (i < k || k <= j);
         if (stays) {
             continue;
         }
-        reg->slots[i] = s;
+        /* Moved nearer its home: a new distance, the same check and
+         * index. */
+        uint32_t d = (uint32_t)slot_dist(reg, i, k);
+        if (d > reg->dmax) {
+            d = reg->dmax;
+        }
+        reg->slots[i] = (s & (reg->cmask | reg->imask)) | (d << reg->ibits);
         i = j;
     }
     reg->slots[i] = 0;
@@ -188,9 +223,18 @@ rehash(agc_registry *reg, size_t nslots)
     if (nslots > ((size_t)1 << 32) - 1) {
         return -1;
     }
+    /* The index field: every index + 1 up to the array's capacity. */
+    int ibits = 1;
+    while ((((Py_ssize_t)1 << ibits) - 1) < reg->objs_cap) {
+        ibits++;
+    }
+    AGC_ASSERT(ibits <= 31);
+    /* A few distance bits serve deletions (most probe distances are
+     * short); the rest, the check, serves lookups. */
+    int dbits = (32 - ibits) / 2 < 4 ? (32 - ibits) / 2 : 4;
     /* Filter: about 4 bits per slot, a power of two. */
     size_t fbits = 64;
-    while (fbits < nslots * 4) {
+    while (fbits < nslots * 2) {
         fbits *= 2;
     }
     /* Page filter: about half a bit per slot, at least 2**16 bits. */
@@ -198,7 +242,7 @@ rehash(agc_registry *reg, size_t nslots)
     while (((size_t)1 << plog) < nslots / 2) {
         plog++;
     }
-    uint64_t *slots = PyMem_RawCalloc(nslots, sizeof(uint64_t));
+    uint32_t *slots = PyMem_RawCalloc(nslots, sizeof(uint32_t));
     uint64_t *filter = PyMem_RawCalloc(fbits / 64, sizeof(uint64_t));
     uint64_t *pages = PyMem_RawCalloc(((size_t)1 << plog) / 64,
                                       sizeof(uint64_t));
@@ -213,6 +257,10 @@ rehash(agc_registry *reg, size_t nslots)
     PyMem_RawFree(reg->pages);
     reg->slots = slots;
     reg->nslots = nslots;
+    reg->ibits = ibits;
+    reg->imask = ((uint32_t)1 << ibits) - 1;
+    reg->dmax = ((uint32_t)1 << dbits) - 1;
+    reg->cmask = ~(uint32_t)0 << (ibits + dbits);
     reg->filter = filter;
     reg->filter_bits = fbits;
     reg->pages = pages;
@@ -246,17 +294,20 @@ agc_registry_add(agc_registry *reg, PyObject *op, uintptr_t flags)
     }
     /* One probe answers both questions: op's slot if it is registered,
      * else the empty slot that ends its probe run, where it goes (I2). */
-    uint32_t tag = agc_tag_of(op);
-    size_t i = agc_home_of(tag, reg->nslots);
+    uint64_t h = agc_hash_of(op);
+    uint32_t tag = (uint32_t)(h >> 32);
+    size_t home = agc_home_of(tag, reg->nslots);
+    size_t i = home;
     int maybe = reg->used != 0 && a >= reg->lo_addr && a <= reg->hi_addr
                 && agc_pages_test(reg, a) && agc_filter_test(reg, tag);
     for (;;) {
-        uint64_t s = reg->slots[i];
+        uint32_t s = reg->slots[i];
         if (s == 0) {
             break;
         }
-        if (maybe && (uint32_t)(s >> 32) == tag
-            && (void *)AGC_ENTRY_OBJ(reg->objs[agc_slot_index(s)]) == op) {
+        if (maybe && agc_slot_may_be(reg, s, h)
+            && (void *)AGC_ENTRY_OBJ(reg->objs[agc_slot_index(reg, s)])
+                   == op) {
             return 0;
         }
         if (++i == reg->nslots) {
@@ -274,7 +325,7 @@ agc_registry_add(agc_registry *reg, PyObject *op, uintptr_t flags)
     }
     Py_ssize_t idx = reg->n++;
     reg->objs[idx] = (uintptr_t)op | flags;
-    slot_fill(reg, i, tag, op, idx);
+    slot_fill(reg, i, home, h, op, idx);
     reg->used++;
     if (a < reg->lo_addr) {
         reg->lo_addr = a;
@@ -324,13 +375,12 @@ move_entry(agc_registry *reg, Py_ssize_t from, Py_ssize_t to)
 {
     uintptr_t e = reg->objs[from];
     PyObject *op = AGC_ENTRY_OBJ(e);
-    uint32_t tag = agc_tag_of(op);
-    size_t i = agc_home_of(tag, reg->nslots);
+    size_t i = agc_home_of(agc_tag_of(op), reg->nslots);
     for (;;) {
-        uint64_t s = reg->slots[i];
+        uint32_t s = reg->slots[i];
         AGC_ASSERT(s != 0);
-        if (agc_slot_index(s) == from) {
-            reg->slots[i] = make_slot(tag, to);
+        if (agc_slot_index(reg, s) == from) {
+            reg->slots[i] = (s & ~reg->imask) | (uint32_t)(to + 1);
             break;
         }
         if (++i == reg->nslots) {
@@ -430,7 +480,7 @@ agc_registry_expect(agc_registry *reg, Py_ssize_t idx)
     const PyObject *op = AGC_ENTRY_OBJ(e);
     /* The slot holding index idx is the entry's: no need to read objs. */
     size_t i = agc_home_of(agc_tag_of(op), reg->nslots);
-    while (agc_slot_index(reg->slots[i]) != idx) {
+    while (agc_slot_index(reg, reg->slots[i]) != idx) {
         AGC_ASSERT(reg->slots[i] != 0);
         if (++i == reg->nslots) {
             i = 0;
@@ -460,7 +510,7 @@ take_expected(agc_registry *reg)
     reg->expect_done = 1;
     Py_ssize_t idx = reg->expect_idx;
     size_t pos = reg->expect_pos;
-    if (agc_slot_index(reg->slots[pos]) != idx) {
+    if (agc_slot_index(reg, reg->slots[pos]) != idx) {
         /* Another removal's backward shift moved the slot since. */
         Py_ssize_t k;
         pos = find_slot(reg, reg->expect, &k);
@@ -527,7 +577,7 @@ agc_registry_discard_block(agc_registry *reg, const void *block)
 static void
 reinsert_all(agc_registry *reg)
 {
-    memset(reg->slots, 0, reg->nslots * sizeof(uint64_t));
+    memset(reg->slots, 0, reg->nslots * sizeof(uint32_t));
     memset(reg->filter, 0, reg->filter_bits / 8);
     if (reg->pages != NULL) {
         memset(reg->pages, 0, ((size_t)1 << (64 - reg->pages_shift)) / 8);
@@ -602,14 +652,22 @@ agc_registry_reserve(agc_registry *reg, Py_ssize_t extra)
         return 0;
     }
     Py_ssize_t need = reg->n + extra;
-    if (need >= (Py_ssize_t)UINT32_MAX - 1) {
+    if (need > MAX_OBJS) {
         return -1;
     }
     if (need > reg->objs_cap) {
-        /* Geometric growth, so that adding one at a time is amortised O(1). */
-        Py_ssize_t cap = reg->objs_cap + reg->objs_cap / 4 + MIN_OBJS;
+        /* Geometric growth, so that adding one at a time is amortised O(1):
+         * by a quarter, by an eighth once the array is large (realloc then
+         * remaps pages instead of copying, and the slack is memory held
+         * for nothing). */
+        Py_ssize_t cap = reg->objs_cap
+                         + reg->objs_cap / (reg->objs_cap < 65536 ? 4 : 8)
+                         + MIN_OBJS;
         if (cap < need) {
             cap = need;
+        }
+        if (cap > MAX_OBJS) {
+            cap = MAX_OBJS;
         }
         uintptr_t *objs = PyMem_RawRealloc(reg->objs,
                                            (size_t)cap * sizeof(uintptr_t));
@@ -619,10 +677,15 @@ agc_registry_reserve(agc_registry *reg, Py_ssize_t extra)
         reg->objs = objs;
         reg->objs_cap = cap;
     }
-    /* Keep the load factor at most 0.8; grow to about 0.5. */
+    /* Keep the load factor at most 0.8; grow to about 0.5.  An array
+     * whose indices outgrew the slots' index field needs the table
+     * rebuilt with a wider one. */
     size_t used = reg->used + (size_t)extra;
     if (used * 5 > reg->nslots * 4) {
         return rehash(reg, used * 2);
+    }
+    if (need > (Py_ssize_t)reg->imask) {
+        return rehash(reg, reg->nslots);
     }
     return 0;
 }
@@ -747,7 +810,7 @@ size_t
 agc_registry_bytes(const agc_registry *reg)
 {
     return (size_t)reg->objs_cap * sizeof(uintptr_t)
-           + reg->nslots * sizeof(uint64_t) + reg->filter_bits / 8
+           + reg->nslots * sizeof(uint32_t) + reg->filter_bits / 8
            + (reg->pages != NULL ? ((size_t)1 << (64 - reg->pages_shift)) / 8
                                  : 0)
            + (size_t)reg->holes_cap * sizeof(Py_ssize_t);
@@ -871,22 +934,25 @@ agc_registry_validate(const agc_registry *reg, int deep, char *buf,
     /* I2 */
     size_t occupied = 0;
     for (size_t p = 0; p < reg->nslots; p++) {
-        uint64_t s = reg->slots[p];
+        uint32_t s = reg->slots[p];
         if (s == 0) {
             continue;
         }
         occupied++;
-        Py_ssize_t k = agc_slot_index(s);
+        Py_ssize_t k = agc_slot_index(reg, s);
         if (k < 0 || k >= reg->n || reg->objs[k] == 0) {
             FAIL("I2: slot %zu points at index %zd (n=%zd)", p, k, reg->n);
         }
         PyObject *op = AGC_ENTRY_OBJ(reg->objs[k]);
-        uint32_t tag = agc_tag_of(op);
-        if ((uint32_t)(s >> 32) != tag) {
-            FAIL("I2: slot %zu has a tag that is not its object's", p);
+        uint64_t h = agc_hash_of(op);
+        size_t home = agc_home_of((uint32_t)(h >> 32), reg->nslots);
+        if ((s & ~reg->imask)
+            != agc_slot_key(reg, h, slot_dist(reg, p, home))) {
+            FAIL("I2: slot %zu has check or distance bits that are not its "
+                 "object's",
+                 p);
         }
-        for (size_t q = agc_home_of(tag, reg->nslots); q != p;
-             q = (q + 1 == reg->nslots) ? 0 : q + 1) {
+        for (size_t q = home; q != p; q = (q + 1 == reg->nslots) ? 0 : q + 1) {
             if (reg->slots[q] == 0) {
                 FAIL("I2: slot %zu unreachable from its home slot", p);
             }
@@ -894,6 +960,10 @@ agc_registry_validate(const agc_registry *reg, int deep, char *buf,
     }
     if (occupied != reg->used) {
         FAIL("I3: %zu occupied slots, used says %zu", occupied, reg->used);
+    }
+    if (reg->nslots && reg->n > (Py_ssize_t)reg->imask) {
+        FAIL("I2: %zd entries do not fit the index field (%d bits)", reg->n,
+             reg->ibits);
     }
     if (reg->nslots && reg->used * 5 > reg->nslots * 4) {
         FAIL("I2: load factor above 0.8 (%zu / %zu)", reg->used, reg->nslots);

@@ -40,27 +40,42 @@
  * agc_registry_compact once the pin is released.
  *
  * `slots` is an open-addressing hash table (linear probing, backward-shift
- * deletion, so no tombstones) from address to index.  A slot is 64 bits:
- * the high 32 bits are a tag (the high half of the address's hash, from
- * which the home slot is also computed), the low 32 bits are index + 1;
- * 0 is an empty slot.  A lookup compares tags in the slot array and only
- * reads `objs` to confirm a tag match.
+ * deletion, so no tombstones) from address to index.  A slot is 32 bits,
+ * 0 when empty, in three fields whose widths the table fixes when it is
+ * built (`ibits`, enough for any index of the array's capacity):
  *
- * Memory: 8 bytes per entry (times the array's spare capacity) plus
- * 8 bytes per slot at a load factor kept between ~0.5 and 0.8, plus half a
- * byte per slot for a negative filter (a bit per tag, see registry.c) that
- * answers most lookups of unregistered addresses without a probe, plus a
- * sixteenth of a byte per slot (at least 8 KiB) for a coarser one in front
- * of it: a bit per hash of the 4 KiB page an object starts in, which
- * answers most lookups of addresses in pages holding no registered object
- * (the deaths of short-lived objects) without even hashing the address.
+ *     [ check | distance | index + 1 ]
+ *       cbits   dbits      ibits        cbits + dbits = 32 - ibits
+ *
+ * `distance` is how far the slot lies past the entry's home slot,
+ * saturated at dmax (2^dbits - 1: "dmax or more"), dbits = min(4,
+ * (32 - ibits) / 2); `check` is the top cbits = 32 - ibits - dbits bits
+ * of the low half of the address's hash (the home slot and the filters
+ * use the high half).  A lookup compares the check with the address's and
+ * reads `objs` only to confirm a match (a false one per 2^cbits slots it
+ * passes).  A deletion learns a slot's home from its distance, reading
+ * `objs` only for a saturated one.  At 10^6 objects the fields are
+ * 21 + 4 + 7 bits; at 10^7, 24 + 4 + 4; the array holds at most
+ * 2^31 - 1 entries, so ibits <= 31 and cbits >= 1.
+ *
+ * Memory: 8 bytes per entry (times the array's spare capacity, at most
+ * 1.25) plus 4 bytes per slot at a load factor kept between ~0.5 and
+ * 0.8, plus half a byte per slot for a negative filter (a bit per tag, see
+ * registry.c) that answers most lookups of unregistered addresses without
+ * a probe, plus a sixteenth of a byte per slot (at least 8 KiB) for a
+ * coarser one in front of it: a bit per hash of the 4 KiB page an object
+ * starts in, which answers most lookups of addresses in pages holding no
+ * registered object (the deaths of short-lived objects) without even
+ * hashing the address.
  *
  * Invariants (checked by agc_registry_validate):
  *   I1  0 = start[3] <= start[2] <= start[1] <= start[0] <= n <= objs_cap
  *   I2  every slot that is not empty holds an index i < n whose entry is not
- *       a hole, whose address hashes to the slot's tag, and whose probe
- *       sequence from its home slot reaches the slot without crossing an
- *       empty slot
+ *       a hole; its check bits are those of the entry's address, its
+ *       distance is the slot's distance from the address's home slot
+ *       (saturated at dmax), and the probe sequence from the home slot
+ *       reaches the slot without crossing an empty slot; every index + 1
+ *       fits in ibits
  *   I3  every non-hole entry has exactly one slot; used == n - holes
  *   I4  holes exist only while pinned > 0 or before compaction; nholes
  *       counts them
@@ -100,8 +115,12 @@ typedef struct agc_registry {
     Py_ssize_t n;             /* entries in use (holes included) */
     Py_ssize_t objs_cap;
     Py_ssize_t start[4];      /* partition starts, indexed by generation */
-    uint64_t *slots;
+    uint32_t *slots;
     size_t nslots;            /* capacity of the hash table */
+    int ibits;                /* a slot's index field (see above) */
+    uint32_t imask;           /* (1 << ibits) - 1 */
+    uint32_t dmax;            /* saturated distance, (1 << dbits) - 1 */
+    uint32_t cmask;           /* the check field */
     uint64_t *filter;         /* negative filter over tags (registry.c) */
     size_t filter_bits;       /* a power of two */
     uint64_t *pages;          /* negative filter over 4 KiB pages */
@@ -144,28 +163,28 @@ agc_absent_slot(uintptr_t a)
  * alignment bits: bit i of the product depends on every address bit below
  * it, so the high half -- the tag, whose top bits give the home slot and
  * whose low bits the filter bit -- mixes all the bits that vary between
- * objects.  One multiply: the collector hashes every referent it visits.
- * (The multiplier differs from the page filter's, so that the two filters
- * fail independently.) */
+ * objects, and the low half's top bits (a slot's check field) the bits up
+ * to the 36th.  One multiply: the collector hashes every referent it
+ * visits.  (The multiplier differs from the page filter's, so that the two
+ * filters fail independently.) */
+static inline uint64_t
+agc_hash_of(const void *p)
+{
+    return ((uint64_t)(uintptr_t)p >> 4) * 0xD6E8FEB86659FD93ULL;
+}
+
 static inline uint32_t
 agc_tag_of(const void *p)
 {
-    uint64_t x = ((uint64_t)(uintptr_t)p >> 4) * 0xD6E8FEB86659FD93ULL;
-    return (uint32_t)(x >> 32);
+    return (uint32_t)(agc_hash_of(p) >> 32);
 }
 
 /* Home slot of a tag: the tag scaled to the table ("fastrange"), so any
- * table size works and the home slot is recomputable from the slot. */
+ * table size works. */
 static inline size_t
 agc_home_of(uint32_t tag, size_t nslots)
 {
     return (size_t)(((uint64_t)tag * (uint64_t)nslots) >> 32);
-}
-
-static inline Py_ssize_t
-agc_slot_index(uint64_t s)
-{
-    return (Py_ssize_t)(uint32_t)s - 1;
 }
 
 /* The process's registry: one per process, because the hooks that learn
@@ -421,12 +440,38 @@ agc_registry_disown(agc_registry *reg, Py_ssize_t i)
     reg->objs[i] &= ~AGC_ENTRY_ADOPTED;
 }
 
+/* ---- slots (see the layout above) ---------------------------------- */
+
+/* The check and distance fields a slot `d` slots past its home holds for
+ * an address of hash h. */
+static AGC_ALWAYS_INLINE uint32_t
+agc_slot_key(const agc_registry *reg, uint64_t h, size_t d)
+{
+    uint32_t dd = d < reg->dmax ? (uint32_t)d : reg->dmax;
+    return ((uint32_t)h & reg->cmask) | (dd << reg->ibits);
+}
+
+/* Slot s may hold the address of hash h (its entry confirms it): the
+ * check fields agree. */
+static AGC_ALWAYS_INLINE int
+agc_slot_may_be(const agc_registry *reg, uint32_t s, uint64_t h)
+{
+    return ((s ^ (uint32_t)h) & reg->cmask) == 0;
+}
+
+/* The index a non-empty slot holds. */
+static AGC_ALWAYS_INLINE Py_ssize_t
+agc_slot_index(const agc_registry *reg, uint32_t s)
+{
+    return (Py_ssize_t)(s & reg->imask) - 1;
+}
+
 /* A batched probe of the table, for callers that look many referents up
  * at once (the collector): agc_registry_probe_start gives the home slot
  * of `tag` with its cache lines prefetched, or (size_t)-1 when the tag
  * filter proves no registered object has the tag; agc_registry_probe_slot
  * reads slot p (0: empty, the probe ends), agc_registry_probe_next steps
- * to the next slot. */
+ * to the next slot; agc_slot_may_be tells a candidate. */
 static AGC_ALWAYS_INLINE size_t
 agc_registry_probe_start(const agc_registry *reg, uint32_t tag)
 {
@@ -435,14 +480,14 @@ agc_registry_probe_start(const agc_registry *reg, uint32_t tag)
     }
     size_t pos = agc_home_of(tag, reg->nslots);
     AGC_PREFETCH(&reg->slots[pos]);
-    if (pos + 8 < reg->nslots) {
+    if (pos + 16 < reg->nslots) {
         /* probe runs often reach into the next cache line */
-        AGC_PREFETCH(&reg->slots[pos + 8]);
+        AGC_PREFETCH(&reg->slots[pos + 16]);
     }
     return pos;
 }
 
-static AGC_ALWAYS_INLINE uint64_t
+static AGC_ALWAYS_INLINE uint32_t
 agc_registry_probe_slot(const agc_registry *reg, size_t p)
 {
     return reg->slots[p];

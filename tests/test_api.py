@@ -535,6 +535,32 @@ def test_last_collection_generation_and_examined():
     assert altgc.last_collection().generation == 1
 
 
+def test_registry_bytes_per_object_bounded():
+    # The registry's own accounting (stats().registry_bytes: the entry
+    # array, the table of 4-byte slots and both filters) per registered
+    # object, over sizes from 10^5 to 10^6 that fall at every point of the
+    # arrays' growth: 16 bytes or less on average (issue 15, item 4; 21-26
+    # with 8-byte slots), and never above the layout's worst case, just
+    # after both the array (by an eighth) and the table (to load 0.5) grew:
+    # 9 + 8 + 1 (tag filter) + 0.25 (page filter) bytes.
+    sizes = [int(10 ** (5 + k / 10)) for k in range(11)]
+    per = []
+    for n in sizes:
+        objs = [[] for _ in range(n)]
+        before = altgc.stats().registry_size
+        for o in objs:
+            altgc.track(o)
+        try:
+            s = altgc.stats()
+            assert s.registry_size == before + n
+            per.append(s.registry_bytes / s.registry_size)
+        finally:
+            for o in objs:
+                altgc.untrack(o)
+    assert sum(per) / len(per) <= 16.0, per
+    assert max(per) <= 18.25, per
+
+
 def test_find_unreachable_does_not_touch_stats():
     lst = []
     lst.append(lst)
