@@ -535,6 +535,7 @@ def test_last_collection_generation_and_examined():
     assert altgc.last_collection().generation == 1
 
 
+@pytest.mark.slow
 def test_registry_bytes_per_object_bounded():
     # The registry's own accounting (stats().registry_bytes: the entry
     # array, the table of 4-byte slots and both filters) per registered
