@@ -1,7 +1,9 @@
 """Registry cost: memory per entry, track cost, death-notification cost.
 
 registry_bytes   altgc.stats().bytes_per_object with N = 10**6 lists
-                 registered (registry_bytes / registry_size).  Goal <= 24.
+                 registered (registry_bytes / registry_size).  Goal <= 16
+                 (issue 15; the brief asked <= 24).  One size: the figure
+                 moves with the arrays' growth, registry_sweep.py sweeps.
 track_ns         ns per altgc.track(obj) over N new lists, driven at C
                  speed (deque(map(altgc.track, objs))), minus the same
                  loop with id() (so call overhead is mostly excluded; the
@@ -39,7 +41,7 @@ from _common import (
     value_row,
 )
 
-BYTES_GOAL = 24
+BYTES_GOAL = 16
 DEATH_GOAL = 1.15
 
 CHILD = r"""
