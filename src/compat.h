@@ -20,9 +20,7 @@
  *   - private functions libpython exports and the headers no longer
  *     declare (_PyWeakref_ClearRef, _PyEval_AddPendingCall);
  *   - collection semantics that changed (weakref clearing, 3.15).
- * Everything else in the C sources is version independent.  Two platform
- * helpers live here too: the prefetch and huge-page hints (AGC_PREFETCH,
- * agc_advise_huge) and the clock.
+ * Everything else in the C sources is version independent.
  */
 #ifndef ALTGC_COMPAT_H
 #define ALTGC_COMPAT_H
