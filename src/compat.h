@@ -29,9 +29,6 @@
 #include <Python.h>
 #include <stdint.h>
 #include <time.h>
-#ifdef __linux__
-#  include <sys/mman.h>
-#endif
 
 #if PY_VERSION_HEX < 0x030B0000 || PY_VERSION_HEX >= 0x03100000
 #  error "altgc supports CPython 3.11 to 3.15"
@@ -131,35 +128,6 @@ enum {
 #  define AGC_ALWAYS_INLINE inline
 #  define AGC_NOINLINE
 #endif
-
-/* Transparent huge pages for a large array read at random (the registry's
- * slots and entries, a collection's nodes and captured edges): on Linux,
- * madvise(MADV_HUGEPAGE) over the 2 MiB-aligned part of an array of at
- * least 32 MiB -- larger than the last-level cache, where nearly every
- * random read misses the cache and, with 4 KiB pages, the TLB as well (a
- * 10^7-object registry's table spans 20,000 4 KiB pages, 40 huge ones).
- * Smaller arrays are left alone: there the gain was not measurable, and a
- * huge page makes a partly written array resident 2 MiB at a time.
- * Advisory: where the kernel has no huge pages or refuses, nothing
- * changes; the memory is the array's own, from PyMem_Raw*. */
-static inline void
-agc_advise_huge(void *p, size_t bytes)
-{
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-    const uintptr_t huge = (uintptr_t)2 << 20;
-    if (p == NULL || bytes < 16 * huge) {
-        return;
-    }
-    uintptr_t lo = ((uintptr_t)p + huge - 1) & ~(huge - 1);
-    uintptr_t hi = ((uintptr_t)p + bytes) & ~(huge - 1);
-    if (hi > lo) {
-        (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
-    }
-#else
-    (void)p;
-    (void)bytes;
-#endif
-}
 
 /* The clock of every duration and death time altgc reports: monotonic,
  * in nanoseconds. */

@@ -333,7 +333,6 @@ cap_grow(agc_work *w, Py_ssize_t src)
         w->cap_upto = src;
         return -1;
     }
-    agc_advise_huge(e, size * sizeof(*e));
     w->cap_edges = e;
     w->cap_size = size;
     return 0;
@@ -546,8 +545,6 @@ capture_start(agc_work *w, Py_ssize_t m)
     }
     w->cap_edges = PyMem_RawMalloc(w->cap_size * sizeof(uint32_t));
     w->cap_off = PyMem_RawMalloc(((size_t)m + 1) * sizeof(uint32_t));
-    agc_advise_huge(w->cap_edges, w->cap_size * sizeof(uint32_t));
-    agc_advise_huge(w->cap_off, ((size_t)m + 1) * sizeof(uint32_t));
     w->cap_n = 0;
     w->cap_next = 0;
     w->cap_upto = 0;
@@ -637,7 +634,6 @@ work_init(agc_work *w, int generation)
         PyErr_NoMemory();
         return -1;
     }
-    agc_advise_huge(w->nodes, m * sizeof(agc_node));
     ytab_build(w);
     return 0;
 }

@@ -252,7 +252,6 @@ rehash(agc_registry *reg, size_t nslots)
         PyMem_RawFree(pages);
         return -1;
     }
-    agc_advise_huge(slots, nslots * sizeof(uint32_t));
     PyMem_RawFree(reg->slots);
     PyMem_RawFree(reg->filter);
     PyMem_RawFree(reg->pages);
@@ -675,7 +674,6 @@ agc_registry_reserve(agc_registry *reg, Py_ssize_t extra)
         if (objs == NULL) {
             return -1;
         }
-        agc_advise_huge(objs, (size_t)cap * sizeof(uintptr_t));
         reg->objs = objs;
         reg->objs_cap = cap;
     }
