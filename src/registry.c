@@ -232,7 +232,7 @@ rehash(agc_registry *reg, size_t nslots)
     /* A few distance bits serve deletions (most probe distances are
      * short); the rest, the check, serves lookups. */
     int dbits = (32 - ibits) / 2 < 4 ? (32 - ibits) / 2 : 4;
-    /* Filter: about 4 bits per slot, a power of two. */
+    /* Filter: 2-4 bits per slot, a power of two. */
     size_t fbits = 64;
     while (fbits < nslots * 2) {
         fbits *= 2;

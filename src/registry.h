@@ -59,10 +59,11 @@
  * 2^31 - 1 entries, so ibits <= 31 and cbits >= 1.
  *
  * Memory: 8 bytes per entry (times the array's spare capacity, at most
- * 1.25) plus 4 bytes per slot at a load factor kept between ~0.5 and
- * 0.8, plus half a byte per slot for a negative filter (a bit per tag, see
- * registry.c) that answers most lookups of unregistered addresses without
- * a probe, plus a sixteenth of a byte per slot (at least 8 KiB) for a
+ * 1.125 once it holds 65,536) plus 4 bytes per slot at a load factor kept
+ * between ~0.5 and 0.8, plus 2-4 bits per slot for a negative filter (a
+ * bit per tag, see registry.c) that answers most lookups of unregistered
+ * addresses without a probe, plus a sixteenth of a byte per slot (at
+ * least 8 KiB) for a
  * coarser one in front of it: a bit per hash of the 4 KiB page an object
  * starts in, which answers most lookups of addresses in pages holding no
  * registered object (the deaths of short-lived objects) without even
