@@ -24,7 +24,7 @@ COLLECTIONS = 200
 ALTGC_ROWS = [
     ("altgc.collect(0), whole call", "agc_collect_fn", 0),
     ("adoption (register the new containers)", "agc_install_sync", 1),
-    ("registry inserts", "agc_registry_add", 2),
+    ("registry inserts", "agc_registry_add_batch", 2),
     ("the collection", "collect_main", 1),
     ("work arrays + young index", "work_init", 2),
     ("gc_refs, subtract, reachability", "deduce_unreachable", 2),

@@ -121,24 +121,10 @@ call_builtin(PyObject *fn)
     return 0;
 }
 
-/* Registers op (borrowed) as adopted.  1 added, 0 already registered or
- * not registrable (a FutureIter type beyond those altgc can interpose,
- * compat.h: it stays with the builtin gc's frozen objects), -1 out of
- * memory (no exception set). */
-static int
-adopt_one(PyObject *op)
-{
-    int rc = agc_registry_add(
-        &agc_reg, op,
-        AGC_ENTRY_ADOPTED
-            | (agc_has_pre32(Py_TYPE(op)) ? AGC_ENTRY_PRE32 : 0));
-    return rc == -2 ? 0 : rc;
-}
-
-/* Adoption registers objects a batch at a time: the registry slots a batch
- * will probe are prefetched first, so the random reads of a large table
- * overlap instead of following one another. */
-#define ADOPT_BATCH 32
+/* Adoption registers objects a batch at a time (agc_registry_add_batch:
+ * the table's reads for a batch are prefetched first, so the random reads
+ * of a large table overlap instead of following one another). */
+#define ADOPT_BATCH AGC_ADD_BATCH
 
 typedef struct {
     PyObject *ops[ADOPT_BATCH];
@@ -147,21 +133,16 @@ typedef struct {
     int failed;
 } adopt_ctx;
 
-/* Registers the batch (borrowed objects).  Sets c->failed on memory
- * error. */
+/* Registers the batch (borrowed objects) as adopted.  An object of a
+ * FutureIter type beyond those altgc can interpose (compat.h) is refused
+ * and stays with the builtin gc's frozen objects.  Sets c->failed on
+ * memory error. */
 static void
 adopt_flush(adopt_ctx *c)
 {
-    agc_registry *reg = &agc_reg;
-    /* Grow first, so that the prefetched table is the one used. */
-    if (!c->failed && agc_registry_reserve(reg, c->n) < 0) {
-        c->failed = 1;
-    }
-    for (int i = 0; i < c->n; i++) {
-        agc_registry_prefetch(reg, c->ops[i]);
-    }
-    for (int i = 0; i < c->n && !c->failed; i++) {
-        int rc = adopt_one(c->ops[i]);
+    if (!c->failed && c->n > 0) {
+        Py_ssize_t rc = agc_registry_add_batch(&agc_reg, c->ops, c->n,
+                                               AGC_ENTRY_ADOPTED);
         if (rc < 0) {
             c->failed = 1;
         }

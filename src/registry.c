@@ -274,27 +274,32 @@ rehash(agc_registry *reg, size_t nslots)
     return 0;
 }
 
-int
-agc_registry_add(agc_registry *reg, PyObject *op, uintptr_t flags)
+/* A registration may reuse the address of an announced death that has
+ * happened, or of a death found unregistered (the absent cache): from now
+ * on such an address needs the table again.  Cancels the announcement and
+ * forgets op's possible absent answers (its own, and those of the blocks
+ * it may start 16 or 32 bytes into). */
+static inline void
+forget_answers(agc_registry *reg, uintptr_t a)
 {
-    /* A registration may reuse the address of an announced death that has
-     * happened, or of a death found unregistered (`absent`: the object's
-     * own entry, and those of the blocks it may start 16 or 32 bytes
-     * into): from now on that address needs the table again. */
     reg->expect = NULL;
-    uintptr_t a = (uintptr_t)op;
     reg->absent[agc_absent_slot(a)] = 0;
     reg->absent[agc_absent_slot(a - 16)] = 0;
     reg->absent[agc_absent_slot(a - 32)] = 0;
-    /* Room first: growing rehashes, and the probe below must find the
-     * slot of the table the entry goes into.  (Adoption reserves a batch
-     * at a time, so the call is rarely needed.) */
-    if (!has_room(reg, 1) && agc_registry_reserve(reg, 1) < 0) {
-        return agc_registry_find(reg, op) >= 0 ? 0 : -1;
-    }
-    /* One probe answers both questions: op's slot if it is registered,
-     * else the empty slot that ends its probe run, where it goes (I2). */
-    uint64_t h = agc_hash_of(op);
+}
+
+/* The registration proper, once there is room for it (has_room) and the
+ * answers about its address are forgotten (forget_answers).  op
+ * (borrowed) has hash h; `kind` is agc_freelist_kind of its type (callers
+ * adding many objects compute it once per type).  One probe answers both
+ * questions: op's slot if it is registered, else the empty slot that ends
+ * its probe run, where it goes (I2).  1 added, 0 registered already, -2
+ * refused (AGC_KIND_REFUSED). */
+static AGC_ALWAYS_INLINE int
+add_with_room(agc_registry *reg, PyObject *op, uint64_t h, int kind,
+              uintptr_t flags)
+{
+    uintptr_t a = (uintptr_t)op;
     uint32_t tag = (uint32_t)(h >> 32);
     size_t home = agc_home_of(tag, reg->nslots);
     size_t i = home;
@@ -314,7 +319,6 @@ agc_registry_add(agc_registry *reg, PyObject *op, uintptr_t flags)
             i = 0;
         }
     }
-    int kind = agc_freelist_kind(Py_TYPE(op));
     if (kind == AGC_KIND_REFUSED) {
         return -2;
     }
@@ -324,7 +328,7 @@ agc_registry_add(agc_registry *reg, PyObject *op, uintptr_t flags)
         agc_kind_demand_add(kind);
     }
     Py_ssize_t idx = reg->n++;
-    reg->objs[idx] = (uintptr_t)op | flags;
+    reg->objs[idx] = a | flags;
     slot_fill(reg, i, home, h, op, idx);
     reg->used++;
     if (a < reg->lo_addr) {
@@ -334,6 +338,72 @@ agc_registry_add(agc_registry *reg, PyObject *op, uintptr_t flags)
         reg->hi_addr = a;
     }
     return 1;
+}
+
+int
+agc_registry_add(agc_registry *reg, PyObject *op, uintptr_t flags)
+{
+    forget_answers(reg, (uintptr_t)op);
+    /* Room first: growing rehashes, and the probe must find the slot of
+     * the table the entry goes into. */
+    if (!has_room(reg, 1) && agc_registry_reserve(reg, 1) < 0) {
+        return agc_registry_find(reg, op) >= 0 ? 0 : -1;
+    }
+    return add_with_room(reg, op, agc_hash_of(op),
+                         agc_freelist_kind(Py_TYPE(op)), flags);
+}
+
+Py_ssize_t
+agc_registry_add_batch(agc_registry *reg, PyObject *const *ops, int n,
+                       uintptr_t flags)
+{
+    AGC_ASSERT(n >= 0 && n <= AGC_ADD_BATCH);
+    Py_ssize_t added = 0;
+    if (!has_room(reg, n) && agc_registry_reserve(reg, n) < 0) {
+        /* One at a time, growing as it goes (or failing at the one that
+         * does not fit). */
+        for (int k = 0; k < n; k++) {
+            PyObject *op = ops[k];
+            int rc = agc_registry_add(
+                reg, op,
+                flags | (agc_has_pre32(Py_TYPE(op)) ? AGC_ENTRY_PRE32 : 0));
+            if (rc == -1) {
+                return -1;
+            }
+            added += rc == 1;
+        }
+        return added;
+    }
+    /* The whole absent cache is cleared rather than three of its slots per
+     * object: it only saves probes, and a batch would clear most of it. */
+    reg->expect = NULL;
+    memset(reg->absent, 0, sizeof(reg->absent));
+    /* Hash first and prefetch what each probe reads first, so that the
+     * random reads of a large table overlap instead of following one
+     * another. */
+    uint64_t h[AGC_ADD_BATCH];
+    for (int k = 0; k < n; k++) {
+        h[k] = agc_hash_of(ops[k]);
+        uint32_t tag = (uint32_t)(h[k] >> 32);
+        size_t b = tag & (reg->filter_bits - 1);
+        AGC_PREFETCH(&reg->filter[b >> 6]);
+        AGC_PREFETCH(&reg->slots[agc_home_of(tag, reg->nslots)]);
+    }
+    /* Objects of a batch share few types: the kind and the pre-header
+     * flag are looked up once per run of one type. */
+    PyTypeObject *tp = NULL;
+    int kind = -1;
+    uintptr_t pre = 0;
+    for (int k = 0; k < n; k++) {
+        PyObject *op = ops[k];
+        if (Py_TYPE(op) != tp) {
+            tp = Py_TYPE(op);
+            kind = agc_freelist_kind(tp);
+            pre = agc_has_pre32(tp) ? AGC_ENTRY_PRE32 : 0;
+        }
+        added += add_with_room(reg, op, h[k], kind, flags | pre) == 1;
+    }
+    return added;
 }
 
 int
@@ -408,7 +478,7 @@ remove_at(agc_registry *reg, Py_ssize_t idx)
         if (g == 0) {
             break;
         }
-        reg->start[g - 1]--;     /* the younger partition takes the gap */
+        reg->start[g - 1]--; /* the younger partition takes the gap */
     }
     reg->objs[hole] = 0;
     reg->n--;
@@ -539,6 +609,14 @@ agc_registry_discard(agc_registry *reg, const PyObject *op)
         *absent = (uintptr_t)op;
         return 0;
     }
+    /* The free hook is told next, when the object's memory block is freed
+     * (unless it goes to a free list): its block is now known to hold
+     * nothing registered, as discard_block's absent answers record it
+     * (the low bit set).  A registration that reuses the block forgets
+     * the answer (forget_answers). */
+    const char *block = (const char *)op
+                        - ((reg->objs[idx] & AGC_ENTRY_PRE32) ? 32 : 16);
+    reg->absent[agc_absent_slot((uintptr_t)block)] = (uintptr_t)block | 1;
     discard_at(reg, pos, idx);
     return 1;
 }

@@ -205,6 +205,17 @@ int agc_registry_add(agc_registry *reg, PyObject *op, uintptr_t flags);
 /* (-2: op is an _asyncio.FutureIter of a type beyond those altgc can
  * interpose, compat.h AGC_KIND_REFUSED: not registered.) */
 
+/* Registers ops[0 .. n) (borrowed, n <= AGC_ADD_BATCH) as
+ * agc_registry_add would, each with `flags` and, from its type,
+ * AGC_ENTRY_PRE32: a bulk registration (install mode's adoption), with the
+ * table's reads prefetched and the per-type work done once per run of one
+ * type.  Returns the number added (objects registered already, or
+ * refused, are skipped), or -1 if memory is short (those added before the
+ * failure stay registered). */
+#define AGC_ADD_BATCH 32
+Py_ssize_t agc_registry_add_batch(agc_registry *reg, PyObject *const *ops,
+                                  int n, uintptr_t flags);
+
 /* Removes every entry with any of the `flags` bits (holes while pinned;
  * otherwise one compaction pass and a table rebuild).  Returns the number
  * removed. */
