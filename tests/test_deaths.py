@@ -277,6 +277,42 @@ def test_many_deaths_and_reuse_keep_registry_consistent():
     assert registry_size() == 0
 
 
+class Slots3:
+    """The size of a list (the same allocator size class), no free list."""
+
+    __slots__ = ("a", "b", "c")
+
+
+def test_block_reuse_after_dealloc_hook_death():
+    # A list's death reaches the dealloc hook first, which removes its entry
+    # and notes that its memory block now holds nothing registered, so the
+    # free hook that follows needs no probe.  A registration that reuses the
+    # block must forget that note: otherwise the new object's own death
+    # (through the free hook alone) would be answered "not registered" and
+    # its entry would outlive it.
+    assert sys.getsizeof([]) == sys.getsizeof(Slots3())
+    reused = 0
+    for _ in range(5):
+        spare = [[] for _ in range(200)]
+        del spare  # the list free list is full: the lists below are freed
+        lists = [[] for _ in range(300)]
+        for x in lists:
+            altgc.track(x)
+        addrs = {id(x) for x in lists}
+        del lists, x
+        assert n_registered() == 0
+        # the allocator hands the blocks out again, the last freed first
+        objs = [Slots3() for _ in range(300)]
+        reused += sum(id(o) in addrs for o in objs)
+        for o in objs:
+            altgc.track(o)
+        assert n_registered() == len(objs)
+        del objs, o
+        assert n_registered() == 0
+        _core._validate()
+    assert reused > 0, "no freed block was reused; the test proved nothing"
+
+
 def test_get_count_drops_on_death():
     c0 = altgc.get_count()[0]
     xs = [[] for _ in range(10)]

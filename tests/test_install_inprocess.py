@@ -3,9 +3,10 @@
 run (tests/test_install.py covers the behaviour in fresh interpreters)."""
 
 import gc
+import weakref
 
 import pytest
-from support import cycle
+from support import Node, cycle
 
 import altgc
 from altgc import _core
@@ -44,6 +45,56 @@ def test_automatic_collections_in_process(installed):
     assert altgc.stats().generations[0].collections > before
     altgc.collect()
     assert all(w() is None for w in ws)
+    _core._validate()
+
+
+class _Busy:
+    """Garbage whose finalizer works the registry while its collection
+    runs, on objects adopted just before it."""
+
+    def __init__(self, probe):
+        self.me = self
+        self.probe = probe
+
+    def __del__(self):
+        p = self.probe
+        p["tracked"] = altgc.is_tracked(p["young"])
+        altgc.track(p["young"])  # registered already: no second entry
+        p["untracked"] = altgc.untrack(p["young2"])
+        new = [[] for _ in range(50)]  # registered after the tail
+        for x in new:
+            altgc.track(x)
+        p["new"] = new
+        p["objects"] = len(altgc.get_objects())  # adopts what it made
+        del p["lone"]  # a young survivor dies mid-collection
+        p["resurrected"] = self  # garbage made reachable again
+
+
+def test_young_collection_finalizer_works_the_registry(installed):
+    size0 = altgc.stats().registry_size
+    probe = {"young": [1], "young2": [2], "lone": Node()}
+    lone = weakref.ref(probe["lone"])
+    keep = [[i] for i in range(300)]
+    ws = [cycle() for _ in range(300)]
+    _Busy(probe)
+    found = altgc.collect(0)
+    assert found >= 600  # the cycles (a resurrected object is not counted)
+    assert all(w() is None for w in ws)
+    assert lone() is None
+    assert probe["tracked"] is True
+    assert probe["untracked"] is True
+    assert not altgc.is_tracked(probe["young2"])
+    assert altgc.is_tracked(probe["young"])
+    assert altgc.is_tracked(probe["resurrected"])
+    assert all(altgc.is_tracked(x) for x in keep + probe["new"])
+    _core._validate()
+    # every young survivor got a slot, and nothing twice: the registry
+    # holds what it held, plus the survivors, and each is found once
+    objs = altgc.get_objects()
+    assert len(objs) == len({id(o) for o in objs})
+    assert altgc.stats().registry_size - size0 >= len(keep) + 50
+    del probe["resurrected"].me, probe, keep
+    altgc.collect()
     _core._validate()
 
 
