@@ -146,9 +146,12 @@ typedef struct agc_registry {
      * filters let them through (direct-mapped by agc_absent_slot; memory
      * blocks, from the free hook, with the low bit set).  Free lists hand
      * the same few addresses out again and again, so one unlucky address
-     * would otherwise cost a table probe at every death.
+     * would otherwise cost a table probe at every death.  Also the block
+     * of an object agc_registry_discard just removed: the free hook that
+     * follows (a full free list) then needs no probe.
      * agc_registry_add clears the slots an address could be answered
-     * from before registering it. */
+     * from before registering it; agc_registry_add_batch clears them
+     * all. */
     uintptr_t absent[16];
 } agc_registry;
 
