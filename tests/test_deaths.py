@@ -5,6 +5,7 @@ changes an object's lifetime."""
 
 import contextvars
 import gc
+import os
 import sys
 import weakref
 
@@ -310,6 +311,12 @@ def test_block_reuse_after_dealloc_hook_death():
         del objs, o
         assert n_registered() == 0
         _core._validate()
+    plain_pymalloc = os.environ.get("PYTHONMALLOC", "pymalloc") == "pymalloc" and not hasattr(
+        sys, "gettotalrefcount"
+    )
+    if not reused and not plain_pymalloc:
+        # malloc under ASan or memcheck keeps freed blocks out of reach
+        pytest.skip("the allocator handed no freed block out again")
     assert reused > 0, "no freed block was reused; the test proved nothing"
 
 
