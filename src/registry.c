@@ -378,16 +378,10 @@ agc_registry_add_batch(agc_registry *reg, PyObject *const *ops, int n,
      * object: it only saves probes, and a batch would clear most of it. */
     reg->expect = NULL;
     memset(reg->absent, 0, sizeof(reg->absent));
-    /* Hash first and prefetch what each probe reads first, so that the
-     * random reads of a large table overlap instead of following one
-     * another. */
-    uint64_t h[AGC_ADD_BATCH];
+    /* Prefetch what each probe reads first, so that the random reads of
+     * a large table overlap instead of following one another. */
     for (int k = 0; k < n; k++) {
-        h[k] = agc_hash_of(ops[k]);
-        uint32_t tag = (uint32_t)(h[k] >> 32);
-        size_t b = tag & (reg->filter_bits - 1);
-        AGC_PREFETCH(&reg->filter[b >> 6]);
-        AGC_PREFETCH(&reg->slots[agc_home_of(tag, reg->nslots)]);
+        agc_registry_prefetch(reg, ops[k]);
     }
     /* Objects of a batch share few types: the kind and the pre-header
      * flag are looked up once per run of one type. */
@@ -401,7 +395,8 @@ agc_registry_add_batch(agc_registry *reg, PyObject *const *ops, int n,
             kind = agc_freelist_kind(tp);
             pre = agc_has_pre32(tp) ? AGC_ENTRY_PRE32 : 0;
         }
-        added += add_with_room(reg, op, h[k], kind, flags | pre) == 1;
+        added += add_with_room(reg, op, agc_hash_of(op), kind, flags | pre)
+                 == 1;
     }
     return added;
 }
