@@ -299,13 +299,14 @@ initial_refs(agc_work *w, PyObject *op)
 static void
 keep_garbage(agc_work *w, Py_ssize_t n)
 {
-    PyMem_RawFree(w->garbage);
+    scratch_give(SCR_GARBAGE, w->garbage, w->scr_bytes[SCR_GARBAGE]);
     w->garbage = NULL;
     w->ngarbage = 0;
     if (n == 0) {
         return;
     }
-    w->garbage = PyMem_RawMalloc((size_t)n * sizeof(uint32_t));
+    w->garbage = scratch_take(SCR_GARBAGE, (size_t)n * sizeof(uint32_t),
+                              &w->scr_bytes[SCR_GARBAGE]);
     if (w->garbage == NULL) {
         w->ngarbage = w->ye - w->ys;
         return;
