@@ -365,6 +365,8 @@ deduce_unreachable(agc_work *w, int64_t *phase_ns)
     int64_t t1 = agc_now_ns();
     capture_start(w, m);
     set_mode(w, MODE_DECREF);
+    w->visits = 0;
+    w->not_young = 0;
     /* visit_decref_ytab appends to the list cap_open opens; the batched
      * visitor's flush fills cap_off itself (cap_append). */
     int ytab_visit = w->visit == visit_decref_ytab;
@@ -385,6 +387,7 @@ deduce_unreachable(agc_work *w, int64_t *phase_ns)
     }
     flush_batch(w);
     capture_end(w, m);
+    ytab_note_share(w);
     rec_phase(w, AGC_TP_SUBTRACT_REFS);
     int64_t t2 = agc_now_ns();
     /* Reachability, in the young set's order as CPython's move_unreachable
@@ -672,6 +675,14 @@ forget_components(agc_lastinfo *last)
     last->nrecs = 0;
     last->ngroups = 0;
     last->grouped = 1;
+}
+
+void
+agc_collector_info(int *young_index, int *share, size_t *scratch_bytes)
+{
+    *young_index = ytab_last_built;
+    *share = ytab_young_share;
+    *scratch_bytes = scratch_kept();
 }
 
 PyObject *

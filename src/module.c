@@ -588,6 +588,30 @@ agc_validate(PyObject *module, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+PyDoc_STRVAR(collector_info_doc,
+"_collector_info()\n--\n\n"
+"{'young_index': bool, 'young_share': int or None, 'scratch_bytes': int}:\n"
+"whether the last collection looked referents up through a young index,\n"
+"the permille of young referents the last big collection measured, and\n"
+"the bytes of scratch arrays kept for the next collection.");
+
+static PyObject *
+agc_collector_info_fn(PyObject *module, PyObject *unused)
+{
+    int young_index;
+    int share;
+    size_t scratch;
+    agc_collector_info(&young_index, &share, &scratch);
+    PyObject *share_obj = share < 0 ? Py_NewRef(Py_None)
+                                    : PyLong_FromLong(share);
+    if (share_obj == NULL) {
+        return NULL;
+    }
+    return Py_BuildValue("{sOsNsn}", "young_index",
+                         young_index ? Py_True : Py_False, "young_share",
+                         share_obj, "scratch_bytes", (Py_ssize_t)scratch);
+}
+
 PyDoc_STRVAR(freelist_kinds_doc,
 "_freelist_kinds()\n--\n\n"
 "{kind number: type} of the free-list kinds of this version.");
@@ -726,6 +750,8 @@ static PyMethodDef core_methods[] = {
      reinstall_hooks_doc},
     {"_interposed", agc_interposed, METH_NOARGS, interposed_doc},
     {"_freelist_kinds", agc_freelist_kinds, METH_NOARGS, freelist_kinds_doc},
+    {"_collector_info", agc_collector_info_fn, METH_NOARGS,
+     collector_info_doc},
     {"_set_cycle_detail_limit", agc_set_cycle_detail_limit, METH_O,
      set_cycle_detail_limit_doc},
     {"_trace", agc_trace_fn, METH_VARARGS, trace_doc},

@@ -312,3 +312,88 @@ def test_last_collection_groups_computed_on_demand():
     assert altgc.last_collection().cycles == first.cycles
     assert altgc.collect() == 0
     assert altgc.last_collection().cycles == []
+
+
+# ---------------------------------------------------------------------------
+# Which lookup a collection of 2**15 to 2**16 objects uses
+# ---------------------------------------------------------------------------
+
+
+def _mixed_heap(n, seed):
+    """n registered lists, each holding two strings, an int and two
+    other lists (so about half of the referents are not containers, as in
+    a program's heap); the last tenth refer only among themselves and are
+    garbage.  Returns the other lists (the root, not registered)."""
+    rng = random.Random(seed)
+    nodes = [[] for _ in range(n)]
+    live = n - n // 10
+    for i, node in enumerate(nodes):
+        pool = nodes[:live] if i < live else nodes[live:]
+        node.extend((f"s{i}", f"t{i}", i * 7919, rng.choice(pool), rng.choice(pool)))
+    for x in nodes:
+        altgc.track(x)
+    return nodes[:live]
+
+
+@pytest.mark.slow
+def test_lookup_follows_the_share_of_young_referents():
+    # Between 2**15 and 2**16 young objects the collector builds a young
+    # index only if the last big collection found at most 70% of its
+    # referents young (lookup.h, ytab_build): a heap of containers referring
+    # to containers takes the registry's table, a program-like heap the
+    # young index -- and both find exactly the garbage.
+    root, ids = build(40000, 4, 0.0, seed=3)
+    altgc.collect()
+    altgc.collect()
+    info = altgc._core._collector_info()
+    assert info["young_share"] >= 990  # every referent a young list
+    assert info["young_index"] is False
+    for x in list(altgc.get_objects()):
+        altgc.untrack(x)
+    del root, ids, x
+
+    root = _mixed_heap(40000, seed=5)
+    builtin_ids, builtin_objs = builtin_unreachable({id(o) for o in altgc.get_objects()})
+    del builtin_objs
+    assert len(builtin_ids) > 1000
+    assert altgc.collect() == len(builtin_ids)  # registry table (last share high)
+    info = altgc._core._collector_info()
+    assert info["young_index"] is False
+    assert 300 <= info["young_share"] <= 600  # 2 of 5 referents are lists
+    assert altgc.collect() == 0  # now through the young index
+    assert altgc._core._collector_info()["young_index"] is True
+    for x in root[:4000]:
+        x[3] = x[4] = x  # cut loose: garbage unless another list holds it
+    del x
+    root[:4000] = []
+    builtin_ids, builtin_objs = builtin_unreachable({id(o) for o in altgc.get_objects()})
+    del builtin_objs
+    assert len(builtin_ids) > 100
+    assert altgc.collect() == len(builtin_ids)
+    assert altgc._core._collector_info()["young_index"] is True
+    assert altgc.find_unreachable() == []
+    del root
+
+
+def test_scratch_kept_between_collections_is_bounded():
+    # A collection's scratch arrays are kept for the next one (lookup.h,
+    # scratch pool): each up to 2 MiB and to 64 bytes per registered object
+    # plus 64 KiB, and released once the registry shrinks.  Seven kinds.
+    cap = 7 * (2 << 20)
+    lists = [[x, x] for x in ([] for _ in range(10000))]
+    for x in lists:
+        altgc.track(x)
+        altgc.track(x[0])
+    altgc.collect()
+    kept = altgc._core._collector_info()["scratch_bytes"]
+    assert 16 * 20000 <= kept <= min(cap, 7 * (64 * 20000 + (64 << 10)))
+    assert altgc.collect() == 0  # a second collection reuses them
+    assert altgc._core._collector_info()["scratch_bytes"] == kept
+    for x in lists:
+        altgc.untrack(x[0])
+        altgc.untrack(x)
+    del lists, x
+    altgc.collect()
+    # The empty collection took and dropped what it could use; the young
+    # index (128 KiB) it did not build is trimmed all the same.
+    assert altgc._core._collector_info()["scratch_bytes"] <= 64 << 10
