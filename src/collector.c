@@ -77,6 +77,9 @@ mark_from(agc_work *w, Py_ssize_t j, int use_edges)
 static void
 propagate(agc_work *w, uint8_t from, uint8_t to, int use_edges)
 {
+    if (w->sp == 0 && w->nbatch == 0) {
+        return; /* nothing to start from: no lookup to set up */
+    }
     w->from = from;
     w->to = to;
     set_mode(w, MODE_MARK);
@@ -337,6 +340,13 @@ deduce_unreachable(agc_work *w, int64_t *phase_ns)
 {
     Py_ssize_t m = w->ye - w->ys;
     int64_t t0 = agc_now_ns();
+    /* Header marks (lookup.h) where a young lookup suits the young set,
+     * the collection is not recorded and memory allows. */
+    w->hdr_saved = NULL;
+    if (w->ytab_pending && w->rec == NULL) {
+        w->hdr_saved = scratch_take(SCR_HDR, (size_t)m * sizeof(uintptr_t),
+                                    &w->scr_bytes[SCR_HDR]);
+    }
     for (Py_ssize_t j = 0; j < m; j++) {
         if (j + 16 < m) {
             AGC_PREFETCH(young_obj(w, j + 16));
@@ -353,7 +363,15 @@ deduce_unreachable(agc_work *w, int64_t *phase_ns)
             && (Py_TYPE(op) == &PyTuple_Type || Py_TYPE(op) == &PyDict_Type)) {
             w->atomic_bits[j >> 6] |= (uint64_t)1 << (j & 63);
         }
+        if (st == ST_TENTATIVE && w->hdr_saved != NULL) {
+            hdr_mark(w, j, op);
+        }
     }
+    /* From here to the restoring loop below: no Python code, no
+     * allocation of a Python object, no decref. */
+    w->hdr_live = w->hdr_saved != NULL;
+    hdr_last_used = w->hdr_live;
+    hdr_check(w);
     if (w->rec != NULL) {
         for (Py_ssize_t j = 0; j < m; j++) {
             if (STATE(w, j) == ST_TENTATIVE) {
@@ -411,15 +429,25 @@ deduce_unreachable(agc_work *w, int64_t *phase_ns)
     }
     propagate(w, ST_TENTATIVE, ST_REACHABLE, 1);
     Py_ssize_t nunreach = 0;
+    int hdr = w->hdr_live;
     for (Py_ssize_t j = 0; j < m; j++) {
-        if (STATE(w, j) == ST_TENTATIVE) {
+        uint8_t st = STATE(w, j);
+        if (st == ST_TENTATIVE) {
             SET_STATE(w, j, ST_UNREACHABLE);
             w->stack[nunreach++] = (uint32_t)j;
         }
-        else if (STATE(w, j) == ST_REACHABLE) {
+        else if (st == ST_REACHABLE) {
             nreach++;
         }
+        else {
+            continue;
+        }
+        if (hdr) {
+            hdr_unmark(w, j, NODE_OBJ(w, j));
+        }
     }
+    w->hdr_live = 0;
+    hdr_check(w);
     keep_garbage(w, nunreach);
     rec_phase(w, AGC_TP_MOVE_UNREACHABLE);
     int64_t t3 = agc_now_ns();
@@ -678,9 +706,11 @@ forget_components(agc_lastinfo *last)
 }
 
 void
-agc_collector_info(int *young_index, int *share, size_t *scratch_bytes)
+agc_collector_info(int *young_index, int *header_marks, int *share,
+                   size_t *scratch_bytes)
 {
     *young_index = ytab_last_built;
+    *header_marks = hdr_last_used;
     *share = ytab_young_share;
     *scratch_bytes = scratch_kept();
 }

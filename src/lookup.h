@@ -10,11 +10,12 @@
  *   state      where the object stands, one of the ST_* values below
  *
  * (both in one agc_node).  Everything here answers one question fast:
- * "is this referent young, and at which index?" -- through a private young
- * index for young collections (ytab_*), else through batched, prefetched
- * probes of the registry's table (flush_batch), with a small cache of
- * referents known not to be young -- and applies the pass's update to the
- * answer (apply_update).  The subtract pass also captures the young-to-
+ * "is this referent young, and at which index?" -- for young collections
+ * through marks left in the young objects' own GC headers while no Python
+ * code can run (hdr_*), or a private young index (ytab_*); else through
+ * batched, prefetched probes of the registry's table (flush_batch), with a
+ * small cache of referents known not to be young -- and applies the
+ * pass's update to the answer (apply_update).  The subtract pass also captures the young-to-
  * young edges it meets, for the later passes.
  *
  * The functions are static, and this header is included by collector.c
@@ -65,6 +66,7 @@ enum {
     SCR_CAP_EDGES,
     SCR_CAP_OFF,
     SCR_GARBAGE,
+    SCR_HDR,
     SCR_NUM
 };
 
@@ -237,6 +239,17 @@ typedef struct {
      * touches. */
     uint32_t *ytab;
     size_t ytab_mask;
+    /* A young lookup suits this collection (ytab_wanted), and no young
+     * index is built yet: young_index() and set_mode() build it when a
+     * phase after the header marks needs one (ytab_need). */
+    int ytab_pending;
+    /* Header marks (see hdr_mark): hdr_saved[j] is young object j's
+     * _gc_prev word as it was before the mark, for the objects marked
+     * (those ST_TENTATIVE after the shadow pass); hdr_live is 1 while the
+     * marks are in the headers.  NULL when the collection does not use
+     * them. */
+    uintptr_t *hdr_saved;
+    int hdr_live;
     /* Young-to-young edges captured by the subtract pass, so that the
      * reachability pass and the garbage's components read them instead of
      * traversing and looking every referent up again: the referents'
@@ -287,17 +300,37 @@ typedef struct {
 } agc_work;
 
 static inline Py_ssize_t ytab_find(const agc_work *w, PyObject *ref);
+static inline Py_ssize_t hdr_find(const agc_work *w, PyObject *ref,
+                                  PyTypeObject *tp);
+static void ytab_build(agc_work *w);
+
+/* A phase after the header marks needs the young index it was spared
+ * until then (ytab_pending): builds it (or, when memory is short, leaves
+ * the registry's table to answer). */
+static inline void
+ytab_need(agc_work *w)
+{
+    if (w->ytab_pending) {
+        w->ytab_pending = 0;
+        ytab_build(w);
+    }
+}
 
 /* Young index of `ref` (borrowed), or -1 when it is not a registered young
  * object.  Through the young index, when there is one, the index may be
  * that of a young object that has died since (its node is ST_HOLE): the
  * callers check the state. */
 static inline Py_ssize_t
-young_index(const agc_work *w, PyObject *ref)
+young_index(agc_work *w, PyObject *ref)
 {
     if (ref == NULL) {
         return -1;      /* a hostile tp_traverse may visit NULL */
     }
+    if (w->hdr_live) {
+        PyTypeObject *tp = Py_TYPE(ref);
+        return PyType_IS_GC(tp) ? hdr_find(w, ref, tp) : -1;
+    }
+    ytab_need(w);
     if (w->ytab != NULL) {
         return ytab_find(w, ref);
     }
@@ -374,15 +407,16 @@ ytab_find(const agc_work *w, PyObject *ref)
     }
 }
 
-/* Builds the young index when the young set is at most a quarter of the
- * registry, or small enough (YTAB_SMALL objects, a table of at most 256 KiB)
- * for the index to stay in the cache even when it duplicates the
- * registry's table: a direct address -> index probe is cheaper than the
- * registry's tag, slot and confirmation.  Leaves w->ytab NULL (registry
- * table used) otherwise or when memory is short.
+/* Which lookup a collection uses (ytab_wanted).  A young lookup -- header
+ * marks while they last, then the young index -- when the young set is at
+ * most a quarter of the registry, or small enough (YTAB_SMALL objects, a
+ * young index of at most 256 KiB) for the lookup to stay in the cache even
+ * when the young set is most of the registry: a mark or a direct
+ * address -> index probe is cheaper than the registry's tag, slot and
+ * confirmation.  The registry's table otherwise.
  *
  * Between YTAB_SMALL and YTAB_MIXED objects the better lookup depends on
- * the heap.  The young index's visitor reads each referent's type, to drop
+ * the heap.  A young lookup's visitor reads each referent's type, to drop
  * what cannot be a container without a probe; the batched probes of the
  * registry's table read nothing of a referent.  In a heap of containers
  * that refer to containers at random (every referent a miss of the cache
@@ -391,8 +425,8 @@ ytab_find(const agc_work *w, PyObject *ref)
  * program's heap (functions, dicts, types: about half of the referents
  * strings and ints), it saves the probes: pyperformance's gc_collect, full
  * collections of 33-36k objects, subtracted in 1.5 ms with the young index
- * against 2.1 ms batched.  So above YTAB_SMALL the young index is built
- * only when the last big collection (ytab_note_share) found at most
+ * against 2.1 ms batched.  So above YTAB_SMALL a young lookup is used only
+ * when the last big collection (ytab_note_share) found at most
  * YTAB_MIXED_SHARE permille of its referents young. */
 #define YTAB_SMALL ((Py_ssize_t)1 << 15)
 #define YTAB_MIXED ((Py_ssize_t)1 << 16)
@@ -403,8 +437,12 @@ ytab_find(const agc_work *w, PyObject *ref)
  * saw at least YTAB_SHARE_MIN_VISITS referents; -1 before the first. */
 static int ytab_young_share = -1;
 
-/* The last collection built a young index (agc_collector_info). */
+/* The last collection used a young lookup (agc_collector_info). */
 static int ytab_last_built = 0;
+
+/* The last collection's subtract pass found young referents through
+ * header marks (agc_collector_info). */
+static int hdr_last_used = 0;
 
 /* Records the share of young referents of the subtract pass that ends,
  * when its young set is at least half of the registry: in a young
@@ -420,18 +458,30 @@ ytab_note_share(const agc_work *w)
     }
 }
 
+/* 1 if a young lookup (header marks, else a young index) suits this
+ * collection's young set, 0 if the registry's table does (the rule
+ * above).  Records the choice for agc_collector_info. */
+static int
+ytab_wanted(const agc_work *w)
+{
+    Py_ssize_t m = w->ye - w->ys;
+    int mixed = m <= YTAB_MIXED && ytab_young_share >= 0
+                && ytab_young_share <= YTAB_MIXED_SHARE;
+    ytab_last_built = !(
+        m == 0 || (size_t)m >= UINT32_MAX
+        || (m > YTAB_SMALL && !mixed
+            && (size_t)m * 4 > (size_t)agc_registry_size(w->reg)));
+    return ytab_last_built;
+}
+
+/* Builds the young index over the young objects still in the registry.
+ * Leaves w->ytab NULL (the registry's table answers) when memory is
+ * short.  Writes no node: a candidate is confirmed against its node's
+ * address, which the shadow pass sets before any lookup. */
 static void
 ytab_build(agc_work *w)
 {
     Py_ssize_t m = w->ye - w->ys;
-    ytab_last_built = 0;
-    int mixed = m <= YTAB_MIXED && ytab_young_share >= 0
-                && ytab_young_share <= YTAB_MIXED_SHARE;
-    if (m == 0 || (size_t)m >= UINT32_MAX
-        || (m > YTAB_SMALL && !mixed
-            && (size_t)m * 4 > (size_t)agc_registry_size(w->reg))) {
-        return;
-    }
     size_t size = 64;
     while (size < (size_t)m * 2) {
         size *= 2;
@@ -442,11 +492,9 @@ ytab_build(agc_work *w)
         return;
     }
     memset(w->ytab, 0, size * sizeof(*w->ytab));
-    ytab_last_built = 1;
     w->ytab_mask = size - 1;
     for (Py_ssize_t j = 0; j < m; j++) {
         PyObject *op = young_obj(w, j);
-        w->nodes[j].op = (uintptr_t)op;     /* the confirmation's address */
         if (op == NULL) {
             continue;
         }
@@ -457,6 +505,111 @@ ytab_build(agc_work *w)
         w->ytab[i] = (uint32_t)(j + 1);
     }
 }
+
+/* ---- header marks --------------------------------------------------
+ *
+ * The builtin gc answers "is this referent in the generation being
+ * collected?" from the referent's own PyGC_Head, beside the type it reads
+ * first.  altgc does the same, with marks of its own, for the span of a
+ * collection in which no Python code runs, nothing is freed and no Python
+ * object is allocated -- the shadow, subtract and reachability passes of
+ * deduce_unreachable (collector.c) -- and at no other time:
+ *
+ *   - the shadow pass saves the _gc_prev word of each young object it
+ *     makes ST_TENTATIVE (tracked and alive) in hdr_saved[j], and writes
+ *     (j << AGC_HDR_SHIFT) | AGC_HDR_MARK | its two flag bits in its place
+ *     (hdr_mark).  _gc_prev is the builtin gc's back link with its flags
+ *     (FINALIZED, COLLECTING) in bits 0-1, the same on 3.11-3.15; _gc_next
+ *     (the forward link, which also says "tracked") is never written;
+ *   - a referent is young if its type is a container type, tp_is_gc (where
+ *     the type has it: a static type object has no header) says it is one,
+ *     its _gc_prev has AGC_HDR_MARK, and the node at the index the word
+ *     gives holds its address (hdr_find).  A link is 8-byte aligned, so
+ *     bit 2 is clear in every word but a mark; and whatever a word holds,
+ *     only an object this pass marked passes the last test;
+ *   - the last loop of deduce_unreachable writes every saved word back
+ *     (hdr_unmark) before anything else may read a header.  Invariant H1
+ *     (hdr_check, in the debug build): while hdr_live, exactly the young
+ *     objects in state ST_TENTATIVE, ST_REACHABLE or ST_UNREACHABLE carry
+ *     their own mark; once it is 0, none does.
+ *
+ * It spares a young collection the young index (one hash insert per
+ * young object) and a hash probe per referent.  A phase that needs a
+ * lookup later, after Python code may have run, builds the young index
+ * then (ytab_need).  Recorded collections do not mark: their recorder is
+ * told of each update as it happens. */
+#define AGC_HDR_MARK ((uintptr_t)4)
+#define AGC_HDR_FLAGS ((uintptr_t)3)
+#define AGC_HDR_SHIFT 3
+
+/* The _gc_prev word of op (borrowed, a container): the second word of the
+ * PyGC_Head 16 bytes before it. */
+static inline uintptr_t *
+hdr_word(PyObject *op)
+{
+    return &((uintptr_t *)op)[-1];
+}
+
+/* Marks young object j, op (borrowed, tracked, alive). */
+static inline void
+hdr_mark(agc_work *w, Py_ssize_t j, PyObject *op)
+{
+    uintptr_t *p = hdr_word(op);
+    uintptr_t old = *p;
+    AGC_ASSERT((old & AGC_HDR_MARK) == 0);
+    w->hdr_saved[j] = old;
+    *p = ((uintptr_t)j << AGC_HDR_SHIFT) | AGC_HDR_MARK
+         | (old & AGC_HDR_FLAGS);
+}
+
+/* Gives young object j, op (borrowed, marked by hdr_mark), its word
+ * back. */
+static inline void
+hdr_unmark(const agc_work *w, Py_ssize_t j, PyObject *op)
+{
+    uintptr_t *p = hdr_word(op);
+    AGC_ASSERT(*p
+               == (((uintptr_t)j << AGC_HDR_SHIFT) | AGC_HDR_MARK
+                   | (w->hdr_saved[j] & AGC_HDR_FLAGS)));
+    *p = w->hdr_saved[j];
+}
+
+/* Young index of ref (borrowed, alive; tp, its type, a container type)
+ * through its mark, or -1. */
+static inline Py_ssize_t
+hdr_find(const agc_work *w, PyObject *ref, PyTypeObject *tp)
+{
+    if (tp->tp_is_gc != NULL && !tp->tp_is_gc(ref)) {
+        return -1;
+    }
+    uintptr_t word = *hdr_word(ref);
+    size_t j = (size_t)(word >> AGC_HDR_SHIFT);
+    if (!(word & AGC_HDR_MARK) || j >= (size_t)(w->ye - w->ys)
+        || NODE_OBJ(w, j) != ref) {
+        return -1;
+    }
+    return (Py_ssize_t)j;
+}
+
+#ifdef ALTGC_DEBUG
+/* Invariant H1 (see above); aborts when it does not hold. */
+static void
+hdr_check(agc_work *w)
+{
+    for (Py_ssize_t j = 0; j < w->ye - w->ys; j++) {
+        uint8_t st = STATE(w, j);
+        if (st != ST_TENTATIVE && st != ST_REACHABLE && st != ST_UNREACHABLE) {
+            continue;
+        }
+        PyObject *op = NODE_OBJ(w, j);
+        int marked = hdr_find(w, op, Py_TYPE(op)) == j;
+        assert(marked == w->hdr_live);
+        (void)marked;
+    }
+}
+#else
+#  define hdr_check(w) ((void)0)
+#endif
 
 static inline size_t
 miss_slot(PyObject *ref)
@@ -656,8 +809,9 @@ visit_batched(PyObject *ref, void *arg)
     return 0;
 }
 
-/* Young index of ref (borrowed, not NULL) through the young index, or -1;
- * remembered as the last answer (last_ref, last_j). */
+/* Young index of ref (borrowed, not NULL) through the header marks while
+ * they last, else the young index; or -1.  Remembered as the last answer
+ * (last_ref, last_j). */
 static inline Py_ssize_t
 ytab_find_new(agc_work *w, PyObject *ref)
 {
@@ -666,10 +820,13 @@ ytab_find_new(agc_work *w, PyObject *ref)
      * code object) is never registered: its type's flags answer without
      * hashing, as CPython's own visitors ask first.  Reading the type is
      * safe: a referent a live object reports is alive. */
-    w->last_j = (Py_TYPE(ref)->tp_flags & Py_TPFLAGS_HAVE_GC)
-                    ? ytab_find(w, ref)
-                    : -1;
-    return w->last_j;
+    PyTypeObject *tp = Py_TYPE(ref);
+    Py_ssize_t j = -1;
+    if (tp->tp_flags & Py_TPFLAGS_HAVE_GC) {
+        j = w->hdr_live ? hdr_find(w, ref, tp) : ytab_find(w, ref);
+    }
+    w->last_j = j;
+    return j;
 }
 
 /* The same, answered without a probe when ref is the last referent. */
@@ -679,8 +836,9 @@ ytab_find_last(agc_work *w, PyObject *ref)
     return ref == w->last_ref ? w->last_j : ytab_find_new(w, ref);
 }
 
-/* The visitors of the two hot modes when a young index serves: one probe
- * of the small table, no batching, no mode switch.  `ref` borrowed; NULL
+/* The visitors of the two hot modes when a young lookup serves (header
+ * marks or the young index): one mark read or one probe of the small
+ * table, no batching, no mode switch.  `ref` borrowed; NULL
  * (a hostile tp_traverse) dropped. */
 static int
 visit_mark_ytab(PyObject *ref, void *arg)
@@ -741,7 +899,7 @@ capture_end(agc_work *w, Py_ssize_t m)
     }
 }
 
-/* The MODE_DECREF visitor when a young index serves; also captures the
+/* The MODE_DECREF visitor when a young lookup serves; also captures the
  * edge while the capture lasts, into the list the subtract loop opened
  * (cap_open).  A run of visits of one referent from one source (the young
  * index's last answer again, last_src unchanged) is captured once. */
@@ -776,10 +934,14 @@ set_mode(agc_work *w, int mode)
 {
     w->mode = mode;
     w->last_ref = NULL; /* Python code may have run since */
+    if (!w->hdr_live) {
+        ytab_need(w);
+    }
+    int young_lookup = w->hdr_live || w->ytab != NULL;
     if (w->rec_visit != NULL) {
         w->visit = w->rec_visit;
     }
-    else if (w->ytab == NULL || mode == MODE_DECREF_WITHIN) {
+    else if (!young_lookup || mode == MODE_DECREF_WITHIN) {
         w->visit = visit_batched;
     }
     else if (mode == MODE_DECREF) {
@@ -817,7 +979,7 @@ work_init(agc_work *w, int generation)
         return -1;
     }
     memset(w->atomic_bits, 0, nbits);
-    ytab_build(w);
+    w->ytab_pending = ytab_wanted(w);
     return 0;
 }
 
@@ -833,6 +995,7 @@ work_fini(agc_work *w)
     scratch_give(SCR_STACK, w->stack, w->scr_bytes[SCR_STACK]);
     scratch_give(SCR_BITS, w->atomic_bits, w->scr_bytes[SCR_BITS]);
     scratch_give(SCR_GARBAGE, w->garbage, w->scr_bytes[SCR_GARBAGE]);
+    scratch_give(SCR_HDR, w->hdr_saved, w->scr_bytes[SCR_HDR]);
     scratch_trim();
     PyMem_RawFree(w->edges);
 }

@@ -590,25 +590,29 @@ agc_validate(PyObject *module, PyObject *unused)
 
 PyDoc_STRVAR(collector_info_doc,
 "_collector_info()\n--\n\n"
-"{'young_index': bool, 'young_share': int or None, 'scratch_bytes': int}:\n"
-"whether the last collection looked referents up through a young index,\n"
-"the permille of young referents the last big collection measured, and\n"
-"the bytes of scratch arrays kept for the next collection.");
+"{'young_index': bool, 'header_marks': bool, 'young_share': int or None,\n"
+"'scratch_bytes': int}: whether the last collection looked referents up\n"
+"through a young lookup rather than the registry's table, whether its\n"
+"subtract and reachability passes used header marks, the permille of\n"
+"young referents the last big collection measured, and the bytes of\n"
+"scratch arrays kept for the next collection.");
 
 static PyObject *
 agc_collector_info_fn(PyObject *module, PyObject *unused)
 {
     int young_index;
+    int header_marks;
     int share;
     size_t scratch;
-    agc_collector_info(&young_index, &share, &scratch);
+    agc_collector_info(&young_index, &header_marks, &share, &scratch);
     PyObject *share_obj = share < 0 ? Py_NewRef(Py_None)
                                     : PyLong_FromLong(share);
     if (share_obj == NULL) {
         return NULL;
     }
-    return Py_BuildValue("{sOsNsn}", "young_index",
-                         young_index ? Py_True : Py_False, "young_share",
+    return Py_BuildValue("{sOsOsNsn}", "young_index",
+                         young_index ? Py_True : Py_False, "header_marks",
+                         header_marks ? Py_True : Py_False, "young_share",
                          share_obj, "scratch_bytes", (Py_ssize_t)scratch);
 }
 

@@ -676,7 +676,28 @@ testobjs_get_visit_null_allowed(PyObject *module, PyObject *Py_UNUSED(ignored))
     return PyBool_FromLong(get_state(module)->visit_null_allowed);
 }
 
+/* gc_header(obj): a new tuple (_gc_next, _gc_prev), the two words of
+ * obj's PyGC_Head as ints, or NULL with TypeError if obj (borrowed) is not
+ * a container.  Tests read them to check that a collection leaves the
+ * builtin gc's links and flags as it found them. */
+static PyObject *
+testobjs_gc_header(PyObject *module, PyObject *obj)
+{
+    if (!PyObject_IS_GC(obj)) {
+        PyErr_Format(PyExc_TypeError,
+                     "gc_header(obj): obj must be a container, not %.100s",
+                     Py_TYPE(obj)->tp_name);
+        return NULL;
+    }
+    const uintptr_t *head = (const uintptr_t *)obj - 2;
+    return Py_BuildValue("(KK)", (unsigned long long)head[0],
+                         (unsigned long long)head[1]);
+}
+
 static PyMethodDef testobjs_methods[] = {
+    {"gc_header", testobjs_gc_header, METH_O,
+     PyDoc_STR("gc_header(obj)\n--\n\n"
+               "(_gc_next, _gc_prev): the words of obj's GC header.")},
     {"hold", testobjs_hold, METH_O,
      PyDoc_STR("hold(obj)\n--\n\n"
                "Keep a strong reference to obj from C, invisible to any "

@@ -16,6 +16,7 @@
 """
 
 import gc
+import itertools
 import random
 
 import pytest
@@ -397,3 +398,86 @@ def test_scratch_kept_between_collections_is_bounded():
     # The empty collection took and dropped what it could use; the young
     # index (128 KiB) it did not build is trimmed all the same.
     assert altgc._core._collector_info()["scratch_bytes"] <= 64 << 10
+
+
+# ---------------------------------------------------------------------------
+# Header marks (lookup.h): a young collection marks the young objects' GC
+# headers while no Python code runs, and writes every word back
+# ---------------------------------------------------------------------------
+
+
+def _adjacent_pairs(objs):
+    """Indices k whose objs[k - 1] is objs[k]'s predecessor on the builtin
+    gc's list (its _gc_next points at objs[k]'s header)."""
+    from altgc import _testobjs
+
+    heads = [_testobjs.gc_header(o) for o in objs]
+    return [k for k in range(1, len(objs)) if heads[k - 1][0] & ~3 == id(objs[k]) - 16]
+
+
+class _Resurrects:
+    kept: list["_Resurrects"] = []  # noqa: RUF012 (what __del__ resurrects)
+
+    def __del__(self):
+        _Resurrects.kept.append(self)
+
+
+@pytest.mark.parametrize("garbage", [0, 200])
+def test_header_words_restored_after_young_collection(garbage):
+    from altgc import _testobjs
+
+    was = gc.isenabled()
+    gc.disable()  # the builtin gc must not relink them meanwhile
+    try:
+        # One object the builtin gc's FINALIZED flag is set on: a finalizer
+        # ran (and resurrected it), so its _gc_prev has bit 0 set.
+        r = _Resurrects()
+        r.self = r
+        altgc.track(r)
+        del r
+        altgc.collect()
+        (r,) = _Resurrects.kept
+        _Resurrects.kept.clear()
+        flags_before = _testobjs.gc_header(r)[1] & 3
+        assert flags_before & 1  # FINALIZED
+        chain = [[] for _ in range(400)]
+        for a, b in itertools.pairwise(chain):
+            a.append(b)
+        for o in chain:
+            altgc.track(o)
+        for _ in range(garbage):
+            c = [None]
+            c[0] = c
+            altgc.track(c)
+            del c
+        pairs = _adjacent_pairs(chain)
+        assert len(pairs) > 350  # made one after another: neighbours
+        # _gc_prev, the word the marks use (_gc_next is never written).
+        before = {k: _testobjs.gc_header(chain[k])[1] for k in pairs}
+        assert altgc.collect(0) == garbage
+        assert altgc._core._collector_info()["header_marks"] is True
+        after = {k: _testobjs.gc_header(chain[k])[1] for k in pairs}
+        assert after == before
+        for k in pairs:  # the back links still point at the neighbours
+            assert after[k] & ~3 == id(chain[k - 1]) - 16
+        assert _testobjs.gc_header(r)[1] & 3 == flags_before
+        # The builtin gc walks its lists through these links.
+        gc.collect()
+        assert gc.is_tracked(chain[0]) and gc.is_tracked(r)
+    finally:
+        if was:
+            gc.enable()
+    for o in [*chain, r]:
+        altgc.untrack(o)
+
+
+def test_header_marks_not_used_when_recorded():
+    x = [[] for _ in range(100)]
+    for o in x:
+        altgc.track(o)
+    altgc.trace(generation=0)
+    assert altgc._core._collector_info()["header_marks"] is False
+    altgc.collect(0)
+    assert altgc._core._collector_info()["header_marks"] is True
+    for o in x:
+        altgc.untrack(o)
