@@ -49,7 +49,7 @@ def inclusive_counts(path):
     # (gc_collect.lto_priv.0 in Debian's LTO builds of 3.14 and 3.15).
     clone = r"(?:\.(?:lto_priv|part|constprop|isra)\.\d+)*"
     for line in out.splitlines():
-        m = re.match(r"\s*([\d,]+) \([^)]*\)\s+\S*?:(\w+)" + clone + r"(?:'\d+)? ", line)
+        m = re.match(r"\s*([\d,]+) \([^)]*\)\s+\S*?:(\w+)" + clone + r"(?:'\d+)?(?: |$)", line)
         if m:
             n = int(m.group(1).replace(",", ""))
             counts[m.group(2)] = max(n, counts.get(m.group(2), 0))
