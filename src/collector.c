@@ -449,6 +449,7 @@ deduce_unreachable(agc_work *w, int64_t *phase_ns)
     w->hdr_live = 0;
     hdr_check(w);
     keep_garbage(w, nunreach);
+    w->deduced = 1;
     rec_phase(w, AGC_TP_MOVE_UNREACHABLE);
     int64_t t3 = agc_now_ns();
     if (phase_ns != NULL) {

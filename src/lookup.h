@@ -243,6 +243,11 @@ typedef struct {
      * index is built yet: young_index() and set_mode() build it when a
      * phase after the header marks needs one (ytab_need). */
     int ytab_pending;
+    /* deduce_unreachable has ended: from then on every lookup asks about
+     * the garbage (the legacy finalizers' propagation, the weakrefs'
+     * callbacks, resurrection, the garbage's groups), so a young index
+     * built then holds the garbage only. */
+    int deduced;
     /* Header marks (see hdr_mark): hdr_saved[j] is young object j's
      * _gc_prev word as it was before the mark, for the objects marked
      * (those ST_TENTATIVE after the shadow pass); hdr_live is 1 while the
@@ -474,16 +479,20 @@ ytab_wanted(const agc_work *w)
     return ytab_last_built;
 }
 
-/* Builds the young index over the young objects still in the registry.
- * Leaves w->ytab NULL (the registry's table answers) when memory is
- * short.  Writes no node: a candidate is confirmed against its node's
- * address, which the shadow pass sets before any lookup. */
+/* Builds the young index: over the young objects still in the registry,
+ * or once deduce_unreachable has ended, over the garbage alone (see
+ * `deduced`; a young object left out reads as not young, which every
+ * later lookup takes it to be).  Leaves w->ytab NULL (the registry's table
+ * answers) when memory is short.  Writes no node: a candidate is
+ * confirmed against its node's address, which the shadow pass sets before
+ * any lookup. */
 static void
 ytab_build(agc_work *w)
 {
-    Py_ssize_t m = w->ye - w->ys;
+    int garbage_only = w->deduced && w->garbage != NULL;
+    Py_ssize_t n = garbage_only ? w->ngarbage : w->ye - w->ys;
     size_t size = 64;
-    while (size < (size_t)m * 2) {
+    while (size < (size_t)n * 2) {
         size *= 2;
     }
     w->ytab = scratch_take(SCR_YTAB, size * sizeof(*w->ytab),
@@ -493,7 +502,8 @@ ytab_build(agc_work *w)
     }
     memset(w->ytab, 0, size * sizeof(*w->ytab));
     w->ytab_mask = size - 1;
-    for (Py_ssize_t j = 0; j < m; j++) {
+    for (Py_ssize_t k = 0; k < n; k++) {
+        Py_ssize_t j = garbage_only ? (Py_ssize_t)w->garbage[k] : k;
         PyObject *op = young_obj(w, j);
         if (op == NULL) {
             continue;
