@@ -217,26 +217,26 @@ typedef struct {
     PyObject *batch[AGC_BATCH];
     /* Referents the subtract pass's visitors were given, and how many of
      * them were not young (not containers, old, or not registered): the
-     * share that tells ytab_build which lookup suits this heap. */
+     * share that tells ytab_wanted which lookup suits this heap. */
     Py_ssize_t visits;
     Py_ssize_t not_young;
     /* The size in bytes of each scratch buffer this collection took
      * (scratch_take), to give it back with (work_fini). */
     size_t scr_bytes[SCR_NUM];
-    /* Young index: when the young set is a small part of the registry (a
-     * young collection), a private open-addressing table from address to
-     * young index, built at the start.  Every lookup of the collection then
-     * stays in this small, cache-resident table -- a referent that is not
-     * in it is not young, whatever else it is -- instead of probing the
-     * registry's table, which holds the whole heap.  NULL: use the
-     * registry's table.  A slot is a young index plus one (0: empty), 4
-     * bytes, so that the table of a 2^15-object young set (256 KiB) stays
-     * in the L2 cache; a candidate is confirmed against its node's
-     * address (NODE_OBJ), which ytab_build sets and the shadow pass keeps
-     * (the update a hit applies reads that node anyway).  Entries of
-     * young objects that die during the collection stay; their nodes
-     * keep the address and are ST_HOLE by then, which no update
-     * touches. */
+    /* Young index: a private open-addressing table from address to young
+     * index, for the lookups header marks cannot answer (after Python code
+     * may have run, or in a recorded collection): when a young lookup
+     * suits the collection (ytab_wanted), every such lookup stays in this
+     * small, cache-resident table -- a referent that is not in it is not
+     * young, whatever else it is -- instead of probing the registry's
+     * table, which holds the whole heap.  NULL: not built (yet), or the
+     * registry's table serves.  A slot is a young index plus one (0:
+     * empty), 4 bytes, so that the table of a 2^15-object young set
+     * (256 KiB) stays in the L2 cache; a candidate is confirmed against
+     * its node's address (NODE_OBJ), which the shadow pass sets (the
+     * update a hit applies reads that node anyway).  Entries of young
+     * objects that die during the collection stay; their nodes keep the
+     * address and are ST_HOLE by then, which no update touches. */
     uint32_t *ytab;
     size_t ytab_mask;
     /* A young lookup suits this collection (ytab_wanted), and no young

@@ -340,9 +340,9 @@ def _mixed_heap(n, seed):
 def test_lookup_follows_the_share_of_young_referents():
     # Between 2**15 and 2**16 young objects the collector builds a young
     # index only if the last big collection found at most 70% of its
-    # referents young (lookup.h, ytab_build): a heap of containers referring
+    # referents young (lookup.h, ytab_wanted): a heap of containers referring
     # to containers takes the registry's table, a program-like heap the
-    # young index -- and both find exactly the garbage.
+    # young lookup (header marks) -- and both find exactly the garbage.
     root, ids = build(40000, 4, 0.0, seed=3)
     altgc.collect()
     altgc.collect()
@@ -360,9 +360,12 @@ def test_lookup_follows_the_share_of_young_referents():
     assert altgc.collect() == len(builtin_ids)  # registry table (last share high)
     info = altgc._core._collector_info()
     assert info["young_index"] is False
+    assert info["header_marks"] is False
     assert 300 <= info["young_share"] <= 600  # 2 of 5 referents are lists
-    assert altgc.collect() == 0  # now through the young index
-    assert altgc._core._collector_info()["young_index"] is True
+    assert altgc.collect() == 0  # now through the young lookup
+    info = altgc._core._collector_info()
+    assert info["young_index"] is True
+    assert info["header_marks"] is True
     for x in root[:4000]:
         x[3] = x[4] = x  # cut loose: garbage unless another list holds it
     del x
@@ -379,15 +382,15 @@ def test_lookup_follows_the_share_of_young_referents():
 def test_scratch_kept_between_collections_is_bounded():
     # A collection's scratch arrays are kept for the next one (lookup.h,
     # scratch pool): each up to 2 MiB and to 64 bytes per registered object
-    # plus 64 KiB, and released once the registry shrinks.  Seven kinds.
-    cap = 7 * (2 << 20)
+    # plus 64 KiB, and released once the registry shrinks.  Eight kinds.
+    cap = 8 * (2 << 20)
     lists = [[x, x] for x in ([] for _ in range(10000))]
     for x in lists:
         altgc.track(x)
         altgc.track(x[0])
     altgc.collect()
     kept = altgc._core._collector_info()["scratch_bytes"]
-    assert 16 * 20000 <= kept <= min(cap, 7 * (64 * 20000 + (64 << 10)))
+    assert 16 * 20000 <= kept <= min(cap, 8 * (64 * 20000 + (64 << 10)))
     assert altgc.collect() == 0  # a second collection reuses them
     assert altgc._core._collector_info()["scratch_bytes"] == kept
     for x in lists:
