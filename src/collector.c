@@ -707,10 +707,10 @@ forget_components(agc_lastinfo *last)
 }
 
 void
-agc_collector_info(int *young_index, int *header_marks, int *share,
+agc_collector_info(int *young_lookup, int *header_marks, int *share,
                    size_t *scratch_bytes)
 {
-    *young_index = ytab_last_built;
+    *young_lookup = young_lookup_used;
     *header_marks = hdr_last_used;
     *share = ytab_young_share;
     *scratch_bytes = scratch_kept();

@@ -243,15 +243,15 @@ void agc_maybe_schedule(void);
  * sys.unraisablehook. */
 void agc_collect_generations(void);
 
-/* What _collector_info() reports: *young_index is 1 if the last
- * collection looked its referents up through a young lookup (header marks,
- * then a young index if a later phase needed one), 0 if through the
- * registry's table; *header_marks 1 if its subtract and reachability
- * passes used header marks (lookup.h); *share the permille of young
- * referents the last big collection measured (lookup.h, ytab_wanted), or
- * -1 before any; *scratch_bytes what the scratch pool keeps between
- * collections (lookup.h).  Never fails. */
-void agc_collector_info(int *young_index, int *header_marks, int *share,
+/* What _collector_info() reports: *young_lookup is 1 if the last
+ * collection (or find_unreachable) looked its referents up through a young
+ * lookup (header marks, then a young index if a later phase needed one), 0
+ * if through the registry's table; *header_marks 1 if its subtract and
+ * reachability passes used header marks (lookup.h); *share the permille
+ * of young referents the last big collection measured (lookup.h,
+ * ytab_wanted), or -1 before any; *scratch_bytes what the scratch pool
+ * keeps between collections (lookup.h).  Never fails. */
+void agc_collector_info(int *young_lookup, int *header_marks, int *share,
                         size_t *scratch_bytes);
 
 /* Builds last_collection()'s "cycles" list: a new reference, or NULL with

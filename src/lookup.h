@@ -15,8 +15,8 @@
  * code can run (hdr_*), or a private young index (ytab_*); else through
  * batched, prefetched probes of the registry's table (flush_batch), with a
  * small cache of referents known not to be young -- and applies the
- * pass's update to the answer (apply_update).  The subtract pass also captures the young-to-
- * young edges it meets, for the later passes.
+ * pass's update to the answer (apply_update).  The subtract pass also
+ * captures the young-to-young edges it meets, for the later passes.
  *
  * The functions are static, and this header is included by collector.c
  * alone, so that the compiler inlines them into the collector's loops as
@@ -442,11 +442,12 @@ ytab_find(const agc_work *w, PyObject *ref)
  * saw at least YTAB_SHARE_MIN_VISITS referents; -1 before the first. */
 static int ytab_young_share = -1;
 
-/* The last collection used a young lookup (agc_collector_info). */
-static int ytab_last_built = 0;
+/* The last collection (or analysis) used a young lookup
+ * (agc_collector_info). */
+static int young_lookup_used = 0;
 
-/* The last collection's subtract pass found young referents through
- * header marks (agc_collector_info). */
+/* The last collection's (or analysis's) subtract pass found young
+ * referents through header marks (agc_collector_info). */
 static int hdr_last_used = 0;
 
 /* Records the share of young referents of the subtract pass that ends,
@@ -472,11 +473,11 @@ ytab_wanted(const agc_work *w)
     Py_ssize_t m = w->ye - w->ys;
     int mixed = m <= YTAB_MIXED && ytab_young_share >= 0
                 && ytab_young_share <= YTAB_MIXED_SHARE;
-    ytab_last_built = !(
+    young_lookup_used = !(
         m == 0 || (size_t)m >= UINT32_MAX
         || (m > YTAB_SMALL && !mixed
             && (size_t)m * 4 > (size_t)agc_registry_size(w->reg)));
-    return ytab_last_built;
+    return young_lookup_used;
 }
 
 /* Builds the young index: over the young objects still in the registry,

@@ -590,7 +590,7 @@ agc_validate(PyObject *module, PyObject *unused)
 
 PyDoc_STRVAR(collector_info_doc,
 "_collector_info()\n--\n\n"
-"{'young_index': bool, 'header_marks': bool, 'young_share': int or None,\n"
+"{'young_lookup': bool, 'header_marks': bool, 'young_share': int or None,\n"
 "'scratch_bytes': int}: whether the last collection looked referents up\n"
 "through a young lookup rather than the registry's table, whether its\n"
 "subtract and reachability passes used header marks, the permille of\n"
@@ -600,18 +600,18 @@ PyDoc_STRVAR(collector_info_doc,
 static PyObject *
 agc_collector_info_fn(PyObject *module, PyObject *unused)
 {
-    int young_index;
+    int young_lookup;
     int header_marks;
     int share;
     size_t scratch;
-    agc_collector_info(&young_index, &header_marks, &share, &scratch);
+    agc_collector_info(&young_lookup, &header_marks, &share, &scratch);
     PyObject *share_obj = share < 0 ? Py_NewRef(Py_None)
                                     : PyLong_FromLong(share);
     if (share_obj == NULL) {
         return NULL;
     }
-    return Py_BuildValue("{sOsOsNsn}", "young_index",
-                         young_index ? Py_True : Py_False, "header_marks",
+    return Py_BuildValue("{sOsOsNsn}", "young_lookup",
+                         young_lookup ? Py_True : Py_False, "header_marks",
                          header_marks ? Py_True : Py_False, "young_share",
                          share_obj, "scratch_bytes", (Py_ssize_t)scratch);
 }
