@@ -406,6 +406,7 @@ deduce_unreachable(agc_work *w, int64_t *phase_ns)
     flush_batch(w);
     capture_end(w, m);
     ytab_note_share(w);
+    batch_note_absent(w);
     rec_phase(w, AGC_TP_SUBTRACT_REFS);
     int64_t t2 = agc_now_ns();
     /* Reachability, in the young set's order as CPython's move_unreachable
@@ -708,11 +709,13 @@ forget_components(agc_lastinfo *last)
 
 void
 agc_collector_info(int *young_lookup, int *header_marks, int *share,
-                   size_t *scratch_bytes)
+                   int *tag_filter, int *absent, size_t *scratch_bytes)
 {
     *young_lookup = young_lookup_used;
     *header_marks = hdr_last_used;
     *share = ytab_young_share;
+    *tag_filter = !batch_nofilter_used;
+    *absent = batch_absent_share;
     *scratch_bytes = scratch_kept();
 }
 

@@ -381,6 +381,59 @@ def test_lookup_follows_the_share_of_young_referents():
     del root
 
 
+@pytest.mark.slow
+def test_batched_probes_skip_the_tag_filter_only_where_it_saves_nothing():
+    # The batched probes of the registry's table skip the tag filter when
+    # the last big batched collection found at most 20% of its referents
+    # unregistered (lookup.h, batch_skip_filter).  Lists referring only to
+    # lists turn it off; a heap where 3 of 5 referents are strings and ints
+    # turns it back on -- and every collection finds exactly the garbage.
+    for x in list(altgc.get_objects()):
+        altgc.untrack(x)
+    root, ids = build(90000, 4, 0.25, seed=11)  # over 2**16 registered
+    builtin_ids, builtin_objs = builtin_unreachable(ids)
+    del builtin_objs
+    assert len(builtin_ids) > 1000
+    assert altgc.collect() == len(builtin_ids)  # measures: all registered
+    info = altgc._core._collector_info()
+    assert info["young_lookup"] is False
+    assert info["batch_absent"] is not None and info["batch_absent"] <= 50
+    for x in root[:4000]:
+        x[:] = [x]  # cut loose: garbage unless another list holds it
+    del x
+    root[:4000] = []
+    builtin_ids, builtin_objs = builtin_unreachable({id(o) for o in altgc.get_objects()})
+    del builtin_objs
+    assert len(builtin_ids) > 50
+    assert altgc.collect() == len(builtin_ids)  # without the filter
+    assert altgc._core._collector_info()["tag_filter"] is False
+    assert altgc.find_unreachable() == []
+    for x in list(altgc.get_objects()):
+        altgc.untrack(x)
+    del root, ids, x
+
+    root = _mixed_heap(70000, seed=13)  # over 2**16: the table whatever the share
+    builtin_ids, builtin_objs = builtin_unreachable({id(o) for o in altgc.get_objects()})
+    del builtin_objs
+    assert len(builtin_ids) > 1000
+    assert altgc.collect() == len(builtin_ids)  # still without the filter
+    info = altgc._core._collector_info()
+    assert info["tag_filter"] is False
+    assert info["batch_absent"] > 200  # the strings and ints
+    assert altgc.collect() == 0
+    assert altgc._core._collector_info()["tag_filter"] is True
+    for x in root[:4000]:
+        x[3] = x[4] = x
+    del x
+    root[:4000] = []
+    builtin_ids, builtin_objs = builtin_unreachable({id(o) for o in altgc.get_objects()})
+    del builtin_objs
+    assert len(builtin_ids) > 100
+    assert altgc.collect() == len(builtin_ids)
+    assert altgc.find_unreachable() == []
+    del root
+
+
 def test_scratch_kept_between_collections_is_bounded():
     # A collection's scratch arrays are kept for the next one (lookup.h,
     # scratch pool): each up to 2 MiB and to 64 bytes per registered object
