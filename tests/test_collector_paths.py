@@ -338,6 +338,21 @@ def _mixed_heap(n, seed):
     return nodes[:live]
 
 
+def _cut_loose_and_collect(root, n=4000):
+    """Cuts the first n lists of a _mixed_heap loose (each refers to itself
+    where it referred to lists: garbage unless another list holds it) and
+    checks that altgc collects exactly what the builtin gc finds
+    unreachable."""
+    for x in root[:n]:
+        x[3] = x[4] = x
+    del x
+    root[:n] = []
+    builtin_ids, builtin_objs = builtin_unreachable({id(o) for o in altgc.get_objects()})
+    del builtin_objs
+    assert len(builtin_ids) > 100
+    assert altgc.collect() == len(builtin_ids)
+
+
 @pytest.mark.slow
 def test_lookup_follows_the_share_of_young_referents():
     # Between 2**15 and 2**16 young objects the collector builds a young
@@ -368,14 +383,7 @@ def test_lookup_follows_the_share_of_young_referents():
     info = altgc._core._collector_info()
     assert info["young_lookup"] is True
     assert info["header_marks"] is True
-    for x in root[:4000]:
-        x[3] = x[4] = x  # cut loose: garbage unless another list holds it
-    del x
-    root[:4000] = []
-    builtin_ids, builtin_objs = builtin_unreachable({id(o) for o in altgc.get_objects()})
-    del builtin_objs
-    assert len(builtin_ids) > 100
-    assert altgc.collect() == len(builtin_ids)
+    _cut_loose_and_collect(root)
     assert altgc._core._collector_info()["young_lookup"] is True
     assert altgc.find_unreachable() == []
     del root
@@ -422,14 +430,7 @@ def test_batched_probes_skip_the_tag_filter_only_where_it_saves_nothing():
     assert info["batch_absent"] > 200  # the strings and ints
     assert altgc.collect() == 0
     assert altgc._core._collector_info()["tag_filter"] is True
-    for x in root[:4000]:
-        x[3] = x[4] = x
-    del x
-    root[:4000] = []
-    builtin_ids, builtin_objs = builtin_unreachable({id(o) for o in altgc.get_objects()})
-    del builtin_objs
-    assert len(builtin_ids) > 100
-    assert altgc.collect() == len(builtin_ids)
+    _cut_loose_and_collect(root)
     assert altgc.find_unreachable() == []
     del root
 
