@@ -339,10 +339,10 @@ def _mixed_heap(n, seed):
 
 
 def _cut_loose_and_collect(root, n=4000):
-    """Cuts the first n lists of a _mixed_heap loose (each refers to itself
-    where it referred to lists: garbage unless another list holds it) and
-    checks that altgc collects exactly what the builtin gc finds
-    unreachable."""
+    """Cuts the first n root lists of a _mixed_heap or an _interleaved_heap
+    loose (each refers to itself where it referred to registered lists:
+    garbage unless another list holds it) and checks that altgc collects
+    exactly what the builtin gc finds unreachable."""
     for x in root[:n]:
         x[3] = x[4] = x
     del x
@@ -389,13 +389,37 @@ def test_lookup_follows_the_share_of_young_referents():
     del root
 
 
+def _interleaved_heap(n, seed):
+    """n registered lists, each holding three lists that are not registered
+    and two registered ones (the last tenth only among themselves:
+    garbage).  The registered and unregistered lists are made alternately,
+    so that the unregistered referents lie among the registered ones under
+    any allocator (with PYTHONMALLOC=malloc, strings and ints lie outside
+    the registry's address range and never reach its table).  Returns the
+    live registered lists (the root) and the unregistered ones, neither
+    registered."""
+    rng = random.Random(seed)
+    made = [[] for _ in range(2 * n)]
+    nodes, unreg = made[0::2], made[1::2]
+    del made
+    live = n - n // 10
+    for i, node in enumerate(nodes):
+        pool = nodes[:live] if i < live else nodes[live:]
+        u = (unreg[i], unreg[(i + 1) % n], unreg[(i + 2) % n])
+        node.extend((*u, rng.choice(pool), rng.choice(pool)))
+    for x in nodes:
+        altgc.track(x)
+    return nodes[:live], unreg
+
+
 @pytest.mark.slow
 def test_batched_probes_skip_the_tag_filter_only_where_it_saves_nothing():
     # The batched probes of the registry's table skip the tag filter when
     # the last big batched collection found at most 20% of its referents
-    # unregistered (lookup.h, batch_skip_filter).  Lists referring only to
-    # lists turn it off; a heap where 3 of 5 referents are strings and ints
-    # turns it back on -- and every collection finds exactly the garbage.
+    # unregistered (lookup.h, batch_skip_filter).  Registered lists
+    # referring only to registered lists turn it off; a heap where 3 of 5
+    # referents are unregistered turns it back on -- and every collection
+    # finds exactly the garbage.
     for x in list(altgc.get_objects()):
         altgc.untrack(x)
     root, ids = build(90000, 4, 0.25, seed=11)  # over 2**16 registered
@@ -420,19 +444,20 @@ def test_batched_probes_skip_the_tag_filter_only_where_it_saves_nothing():
         altgc.untrack(x)
     del root, ids, x
 
-    root = _mixed_heap(70000, seed=13)  # over 2**16: the table whatever the share
+    # over 2**16: the table whatever the share
+    root, unreg = _interleaved_heap(70000, seed=13)
     builtin_ids, builtin_objs = builtin_unreachable({id(o) for o in altgc.get_objects()})
     del builtin_objs
     assert len(builtin_ids) > 1000
     assert altgc.collect() == len(builtin_ids)  # still without the filter
     info = altgc._core._collector_info()
     assert info["tag_filter"] is False
-    assert info["batch_absent"] > 200  # the strings and ints
+    assert info["batch_absent"] > 200  # 3 of 5 referents unregistered
     assert altgc.collect() == 0
     assert altgc._core._collector_info()["tag_filter"] is True
     _cut_loose_and_collect(root)
     assert altgc.find_unreachable() == []
-    del root
+    del root, unreg
 
 
 def test_scratch_kept_between_collections_is_bounded():
