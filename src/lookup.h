@@ -709,15 +709,16 @@ cap_append(agc_work *w, Py_ssize_t src, Py_ssize_t t)
 }
 
 /* The tag filter in the batched probes.  It answers most lookups of
- * unregistered referents (strings, ints) from a bitmap an eighth of the
- * table's size, but every registered referent pays its read on top of the
- * probe: in a heap of containers referring to containers, a cache miss
- * per referent for nothing (a full collection of 10^7 random lists:
- * 2.01 s with the filter, 1.83 s without).  So a collection skips it when
- * the last one that batched at least BATCH_MEASURE_MIN referents found at
- * most BATCH_NOFILTER_ABSENT permille of them not registered; the count
- * goes on without the filter (the probe that finds no candidate counts),
- * so a heap that changes turns it back on. */
+ * unregistered referents (strings, ints) from a bitmap a sixteenth to an
+ * eighth of the table's size, but every registered referent pays its
+ * read on top of the probe: in a heap of containers referring to
+ * containers, a cache miss per referent for nothing (a full collection
+ * of 10^7 random lists: 2.01 s with the filter, 1.83 s without).  So a
+ * collection skips it when the last one that batched at least
+ * BATCH_MEASURE_MIN referents found at most BATCH_NOFILTER_ABSENT
+ * permille of them not registered; the count goes on without the filter
+ * (the probe that finds no candidate counts), so a heap that changes
+ * turns it back on. */
 #define BATCH_MEASURE_MIN 4096
 #define BATCH_NOFILTER_ABSENT 200
 
