@@ -40,6 +40,7 @@ class build_py_with_pth(build_py):
 
 # The layers, bottom first (tools/check_layers.py checks the includes).
 SOURCES = [
+    "src/pages.c",
     "src/kinds.c",
     "src/frames.c",
     "src/registry.c",
@@ -56,6 +57,7 @@ SOURCES = [
 
 HEADERS = [
     "src/compat.h",
+    "src/pages.h",
     "src/kinds.h",
     "src/frames.h",
     "src/registry.h",

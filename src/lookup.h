@@ -25,6 +25,7 @@
 #ifndef ALTGC_LOOKUP_H
 #define ALTGC_LOOKUP_H
 
+#include "pages.h"
 #include "registry.h"
 
 enum {
@@ -47,17 +48,27 @@ enum {
 
 /* A collection's big arrays (its nodes, stack, young index, captured
  * edges) are given back here when it ends and taken again by the next
- * one, instead of being freed and allocated anew: above glibc's mmap
- * threshold every fresh allocation is fresh pages, and a full collection
- * of ~25k objects took 3.2 ms with fresh arrays (page faults, a young
- * index in cold memory) against 2.4 ms with kept ones.  One buffer is
- * kept per kind, owned by the pool while kept: a collection that finds
- * the pool empty allocates its own.  A buffer is kept only up to
- * SCRATCH_KEEP_MAX bytes and up to SCRATCH_PER_OBJECT bytes per
- * registered object (plus a floor), so what stays allocated between
- * collections is bounded by the heap the registry describes and released
- * once the heap shrinks (scratch_trim).  Like the registry, the pool lives
- * as long as the process. */
+ * one, instead of being freed and allocated anew: fresh memory is fresh
+ * pages, and a full collection of ~25k objects took 3.2 ms with fresh
+ * arrays (page faults, a young index in cold memory) against 2.4 ms with
+ * kept ones.  One buffer is kept per kind, owned by the pool while kept:
+ * a collection that finds the pool empty allocates its own, and one that
+ * finds a smaller buffer grows it.
+ *
+ * What stays kept after a collection is bounded by what the collections
+ * of late needed (scratch_trim) and, beyond this collection's own need,
+ * by scratch_limit(): 2 MiB, or less for a small registry (64 bytes per
+ * registered object plus 64 KiB).  So a run of big collections (a
+ * benchmark's, or a program's full collections back to back) reuses warm
+ * arrays, and the young collections after them give the excess back.
+ *
+ * The buffers come from pages.h: from 256 KiB up they are mapped, so
+ * that a growing buffer keeps its pages (mremap) and a shrinking one
+ * returns them.  Taken from malloc, a big collection's freed arrays
+ * raised glibc's mmap threshold; the next, larger ones then came from
+ * the heap, which kept the holes they left (pyperformance's async_tree
+ * on 3.12: peak RSS 110.8 MiB then, 103.6 MiB mapped).  Like the
+ * registry, the pool lives as long as the process. */
 enum {
     SCR_NODES,
     SCR_STACK,
@@ -76,13 +87,26 @@ enum {
 
 static struct {
     void *p;        /* owned by the pool, or NULL */
-    size_t bytes;
+    size_t bytes;   /* its size */
+    size_t need;    /* the most bytes of this kind the collection under
+                       way asked for (0: none yet) */
+    size_t recent;  /* the needs of the collections before it, each
+                       forgotten by a 32nd per collection */
 } scratch_pool[SCR_NUM];
 
+/* The collection under way needs `bytes` bytes of this kind. */
+static inline void
+scratch_need(int kind, size_t bytes)
+{
+    if (scratch_pool[kind].need < bytes) {
+        scratch_pool[kind].need = bytes;
+    }
+}
+
 /* A buffer of at least `bytes` bytes (new: the caller owns it and gives it
- * back with scratch_give or frees it with PyMem_RawFree), its usable size
- * in *got when got is not NULL; or NULL, with no exception set, when
- * memory is short.  Its contents are undefined. */
+ * back with scratch_give), its usable size in *got when got is not NULL;
+ * or NULL, with no exception set, when memory is short.  Its contents are
+ * undefined. */
 static void *
 scratch_take(int kind, size_t bytes, size_t *got)
 {
@@ -90,10 +114,24 @@ scratch_take(int kind, size_t bytes, size_t *got)
     size_t have = scratch_pool[kind].bytes;
     scratch_pool[kind].p = NULL;
     scratch_pool[kind].bytes = 0;
-    if (p == NULL || have < bytes) {
-        PyMem_RawFree(p);
-        have = bytes > 0 ? bytes : 1;
-        p = PyMem_RawMalloc(have);
+    if (bytes == 0) {
+        bytes = 1;
+    }
+    scratch_need(kind, bytes);
+    if (p != NULL && have < bytes) {
+        /* Mapped to mapped: the pages move, none is copied. */
+        void *q = agc_pages_mapped(have) && agc_pages_mapped(bytes)
+                      ? agc_pages_realloc(p, have, bytes)
+                      : NULL;
+        if (q == NULL) {
+            agc_pages_free(p, have);
+        }
+        p = q;
+        have = bytes;
+    }
+    if (p == NULL) {
+        have = bytes;
+        p = agc_pages_alloc(have);
     }
     if (got != NULL) {
         *got = p != NULL ? have : 0;
@@ -112,7 +150,8 @@ scratch_kept(void)
     return total;
 }
 
-/* The most bytes a kept buffer may have, for the registry as it is now. */
+/* The most bytes a kept buffer may have beyond what the last collection
+ * needed, for the registry as it is now. */
 static size_t
 scratch_limit(void)
 {
@@ -121,35 +160,59 @@ scratch_limit(void)
     return limit < SCRATCH_KEEP_MAX ? limit : SCRATCH_KEEP_MAX;
 }
 
-/* Takes back the buffer p of `bytes` bytes (stolen; NULL is ignored): kept
- * for the next collection if the pool has none of this kind and it is
- * within scratch_limit(), else freed. */
+/* Takes back the buffer p of `bytes` bytes (stolen; NULL is ignored):
+ * kept if the pool has none of this kind (scratch_trim bounds it when the
+ * collection ends), else freed. */
 static void
 scratch_give(int kind, void *p, size_t bytes)
 {
     if (p == NULL) {
         return;
     }
-    if (scratch_pool[kind].p == NULL && bytes <= scratch_limit()) {
+    if (scratch_pool[kind].p == NULL) {
         scratch_pool[kind].p = p;
         scratch_pool[kind].bytes = bytes;
         return;
     }
-    PyMem_RawFree(p);
+    agc_pages_free(p, bytes);
 }
 
-/* Frees the kept buffers over scratch_limit() (those this collection did
- * not take, after the registry shrank). */
+/* When a collection ends: cuts each kept buffer down to what the
+ * collections of late need of its kind.  The target is this collection's
+ * need, or, when larger, the recent needs (a 32nd forgotten per
+ * collection) up to scratch_limit().  A buffer is cut when it is above
+ * scratch_limit() or twice its target; one whose target is small is
+ * freed, and the next collection allocates what it needs.  So a big
+ * collection's arrays serve the big collections right after it, a
+ * generation-1 collection's the next one (ten young collections later),
+ * and both are given back within a few dozen young collections. */
 static void
 scratch_trim(void)
 {
     size_t limit = scratch_limit();
     for (int k = 0; k < SCR_NUM; k++) {
-        if (scratch_pool[k].bytes > limit) {
-            PyMem_RawFree(scratch_pool[k].p);
-            scratch_pool[k].p = NULL;
-            scratch_pool[k].bytes = 0;
+        size_t need = scratch_pool[k].need;
+        size_t recent = scratch_pool[k].recent;
+        recent -= recent / 32;
+        recent = recent > need ? recent : need;
+        scratch_pool[k].recent = recent;
+        scratch_pool[k].need = 0;
+        size_t keep = recent < limit ? recent : limit;
+        keep = keep > need ? keep : need;
+        size_t bytes = scratch_pool[k].bytes;
+        if (bytes <= keep || (bytes <= limit && bytes / 2 <= keep)) {
+            continue;
         }
+        /* Mapped to mapped: the kernel takes the tail's pages back. */
+        void *q = keep > 0 && agc_pages_mapped(keep)
+                      ? agc_pages_realloc(scratch_pool[k].p, bytes, keep)
+                      : NULL;
+        if (q == NULL) {
+            agc_pages_free(scratch_pool[k].p, bytes);
+            keep = 0;
+        }
+        scratch_pool[k].p = q;
+        scratch_pool[k].bytes = keep;
     }
 }
 
@@ -658,7 +721,9 @@ cap_grow(agc_work *w, Py_ssize_t src)
         size = w->cap_max;
     }
     uint32_t *e = size > w->cap_size
-                      ? PyMem_RawRealloc(w->cap_edges, size * sizeof(*e))
+                      ? agc_pages_realloc(w->cap_edges,
+                                          w->scr_bytes[SCR_CAP_EDGES],
+                                          size * sizeof(*e))
                       : NULL;
     if (e == NULL) {
         w->capturing = 0;
@@ -668,6 +733,7 @@ cap_grow(agc_work *w, Py_ssize_t src)
     w->cap_edges = e;
     w->cap_size = size;
     w->scr_bytes[SCR_CAP_EDGES] = size * sizeof(*e);
+    scratch_need(SCR_CAP_EDGES, size * sizeof(*e));
     return 0;
 }
 
@@ -1053,6 +1119,8 @@ work_init(agc_work *w, int generation)
 static void
 work_fini(agc_work *w)
 {
+    /* The capture may have used a kept buffer beyond what it asked for. */
+    scratch_need(SCR_CAP_EDGES, w->cap_n * sizeof(uint32_t));
     scratch_give(SCR_CAP_EDGES, w->cap_edges, w->scr_bytes[SCR_CAP_EDGES]);
     scratch_give(SCR_CAP_OFF, w->cap_off, w->scr_bytes[SCR_CAP_OFF]);
     scratch_give(SCR_YTAB, w->ytab, w->scr_bytes[SCR_YTAB]);

@@ -8,6 +8,8 @@
  */
 #include "registry.h"
 
+#include "pages.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +21,13 @@
 #define MAX_OBJS (((Py_ssize_t)1 << 31) - 1)
 
 agc_registry agc_reg;
+
+/* The page filter's size in bytes (0 before the table is first built). */
+static size_t
+page_filter_bytes(const agc_registry *reg)
+{
+    return reg->pages != NULL ? ((size_t)1 << (64 - reg->pages_shift)) / 8 : 0;
+}
 
 /* Slots from position `home` to position `i`, cyclically. */
 static inline size_t
@@ -242,19 +251,18 @@ rehash(agc_registry *reg, size_t nslots)
     while (((size_t)1 << plog) < nslots / 2) {
         plog++;
     }
-    uint32_t *slots = PyMem_RawCalloc(nslots, sizeof(uint32_t));
-    uint64_t *filter = PyMem_RawCalloc(fbits / 64, sizeof(uint64_t));
-    uint64_t *pages = PyMem_RawCalloc(((size_t)1 << plog) / 64,
-                                      sizeof(uint64_t));
+    uint32_t *slots = agc_pages_alloc(nslots * sizeof(uint32_t));
+    uint64_t *filter = agc_pages_alloc(fbits / 8);
+    uint64_t *pages = agc_pages_alloc(((size_t)1 << plog) / 8);
     if (slots == NULL || filter == NULL || pages == NULL) {
-        PyMem_RawFree(slots);
-        PyMem_RawFree(filter);
-        PyMem_RawFree(pages);
+        agc_pages_free(slots, nslots * sizeof(uint32_t));
+        agc_pages_free(filter, fbits / 8);
+        agc_pages_free(pages, ((size_t)1 << plog) / 8);
         return -1;
     }
-    PyMem_RawFree(reg->slots);
-    PyMem_RawFree(reg->filter);
-    PyMem_RawFree(reg->pages);
+    agc_pages_free(reg->slots, reg->nslots * sizeof(uint32_t));
+    agc_pages_free(reg->filter, reg->filter_bits / 8);
+    agc_pages_free(reg->pages, page_filter_bytes(reg));
     reg->slots = slots;
     reg->nslots = nslots;
     reg->ibits = ibits;
@@ -512,13 +520,18 @@ discard_at(agc_registry *reg, size_t pos, Py_ssize_t idx)
     reg->used--;
     if (reg->pinned) {
         reg->objs[idx] = 0;
+        if (reg->nholes == 0 || idx < reg->holes_low) {
+            reg->holes_low = idx;
+        }
         if (reg->nholes < reg->holes_cap) {
             reg->holes[reg->nholes] = idx;
         }
         else if (!reg->holes_overflow) {
             Py_ssize_t cap = reg->holes_cap * 2 + 64;
-            Py_ssize_t *h = PyMem_RawRealloc(reg->holes,
-                                             (size_t)cap * sizeof(*h));
+            Py_ssize_t *h = reg->holes_cap > reg->n / 8
+                                ? NULL /* compaction will scan */
+                                : PyMem_RawRealloc(reg->holes,
+                                                   (size_t)cap * sizeof(*h));
             if (h == NULL) {
                 reg->holes_overflow = 1;
             }
@@ -742,8 +755,9 @@ agc_registry_reserve(agc_registry *reg, Py_ssize_t extra)
         if (cap > MAX_OBJS) {
             cap = MAX_OBJS;
         }
-        uintptr_t *objs = PyMem_RawRealloc(reg->objs,
-                                           (size_t)cap * sizeof(uintptr_t));
+        uintptr_t *objs = agc_pages_realloc(
+            reg->objs, (size_t)reg->objs_cap * sizeof(uintptr_t),
+            (size_t)cap * sizeof(uintptr_t));
         if (objs == NULL) {
             return -1;
         }
@@ -805,34 +819,23 @@ compact_scan(agc_registry *reg, Py_ssize_t lo)
 /* Removes every hole.  Many holes (a collection that freed much of its
  * young range): one stable scan from the lowest hole.  Few holes: each is
  * closed by the O(1) remove_at, highest index first -- a removal only
- * moves entries from above the gap, which are then free of holes.  Without
- * a list of holes (it could not grow), scan from the start. */
+ * moves entries from above the gap, which are then free of holes.  An
+ * incomplete list of holes (more than n / 8, or it could not grow) means
+ * the scan. */
 static void
 compact(agc_registry *reg)
 {
     if (reg->nholes == 0) {
         return;
     }
-    if (reg->holes_overflow) {
-        compact_scan(reg, 0);
+    if (reg->holes_overflow || (reg->n - reg->holes_low) <= 8 * reg->nholes) {
+        compact_scan(reg, reg->holes_low);
     }
     else {
-        Py_ssize_t lowest = reg->holes[0];
-        for (Py_ssize_t k = 1; k < reg->nholes; k++) {
-            if (reg->holes[k] < lowest) {
-                lowest = reg->holes[k];
-            }
-        }
-        if ((reg->n - lowest) <= 8 * reg->nholes) {
-            compact_scan(reg, lowest);
-        }
-        else {
-            qsort(reg->holes, (size_t)reg->nholes, sizeof(Py_ssize_t),
-                  cmp_desc);
-            for (Py_ssize_t k = 0; k < reg->nholes; k++) {
-                AGC_ASSERT(reg->objs[reg->holes[k]] == 0);
-                remove_at(reg, reg->holes[k]);
-            }
+        qsort(reg->holes, (size_t)reg->nholes, sizeof(Py_ssize_t), cmp_desc);
+        for (Py_ssize_t k = 0; k < reg->nholes; k++) {
+            AGC_ASSERT(reg->objs[reg->holes[k]] == 0);
+            remove_at(reg, reg->holes[k]);
         }
     }
     reg->nholes = 0;
@@ -884,8 +887,7 @@ agc_registry_bytes(const agc_registry *reg)
 {
     return (size_t)reg->objs_cap * sizeof(uintptr_t)
            + reg->nslots * sizeof(uint32_t) + reg->filter_bits / 8
-           + (reg->pages != NULL ? ((size_t)1 << (64 - reg->pages_shift)) / 8
-                                 : 0)
+           + page_filter_bytes(reg)
            + (size_t)reg->holes_cap * sizeof(Py_ssize_t);
 }
 
@@ -900,8 +902,9 @@ agc_registry_maybe_shrink(agc_registry *reg)
     }
     if (reg->objs_cap > 4 * MIN_OBJS && reg->n * 4 < reg->objs_cap) {
         Py_ssize_t cap = reg->n + reg->n / 4 + MIN_OBJS;
-        uintptr_t *objs = PyMem_RawRealloc(reg->objs,
-                                           (size_t)cap * sizeof(uintptr_t));
+        uintptr_t *objs = agc_pages_realloc(
+            reg->objs, (size_t)reg->objs_cap * sizeof(uintptr_t),
+            (size_t)cap * sizeof(uintptr_t));
         if (objs != NULL) {
             reg->objs = objs;
             reg->objs_cap = cap;
@@ -938,6 +941,9 @@ agc_registry_validate(const agc_registry *reg, int deep, char *buf,
     for (Py_ssize_t i = 0; i < reg->n; i++) {
         uintptr_t e = reg->objs[i];
         if (e == 0) {
+            if (i < reg->holes_low) {
+                FAIL("I4: hole %zd below holes_low %zd", i, reg->holes_low);
+            }
             holes++;
             continue;
         }

@@ -67,7 +67,9 @@
  * coarser one in front of it: a bit per hash of the 4 KiB page an object
  * starts in, which answers most lookups of addresses in pages holding no
  * registered object (the deaths of short-lived objects) without even
- * hashing the address.
+ * hashing the address.  The four arrays come from pages.h: from 256 KiB
+ * up they are mapped from the kernel, so that growing them leaves no
+ * holes in malloc's heap and freeing them returns their pages.
  *
  * Invariants (checked by agc_registry_validate):
  *   I1  0 = start[3] <= start[2] <= start[1] <= start[0] <= n <= objs_cap
@@ -79,7 +81,7 @@
  *       fits in ibits
  *   I3  every non-hole entry has exactly one slot; used == n - holes
  *   I4  holes exist only while pinned > 0 or before compaction; nholes
- *       counts them
+ *       counts them, and none lies below holes_low
  *   I5  every non-hole entry lies in [lo_addr, hi_addr], and its tag's
  *       bit is set in the negative filter, and its page's bit in the page
  *       filter
@@ -131,9 +133,15 @@ typedef struct agc_registry {
     uintptr_t hi_addr;
     int pinned;               /* >0: removals leave holes */
     Py_ssize_t nholes;
-    Py_ssize_t *holes;        /* indices of holes, when it fits */
+    Py_ssize_t holes_low;     /* the lowest hole's index (nholes > 0) */
+    /* The holes' indices, while there are at most n / 8 of them: past
+     * that, compaction scans from holes_low whatever the list says (a
+     * scan of n - holes_low <= 8 * nholes entries), so the list stops
+     * growing, and a collection that frees a large heap does not keep an
+     * index per death. */
+    Py_ssize_t *holes;
     Py_ssize_t holes_cap;
-    int holes_overflow;       /* `holes` could not grow: compact by scan */
+    int holes_overflow;       /* `holes` is incomplete: compact by scan */
     /* An announced death (agc_registry_expect): the object the collector
      * is dropping its last reference to, its index, and the slot its
      * entry had when announced.  NULL: none. */

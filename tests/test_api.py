@@ -575,6 +575,49 @@ def test_registry_bytes_per_object_bounded():
     assert max(per) <= 18.25, per
 
 
+def test_registry_arrays_keep_every_entry_across_the_mapped_size():
+    # From 256 KiB up the registry's arrays are mapped pages, grown and
+    # shrunk by mremap; below it, malloc's (src/pages.h).  Growing from
+    # empty to 200,000 entries crosses that size (the entry array at 32,768
+    # entries, the table at 65,536 slots) and remaps many times; shrinking
+    # to 1,000 crosses it back.  Every step must keep every entry: each
+    # object stays registered, the table finds it, and the registry's own
+    # validation holds (a remap that lost or shifted the old contents
+    # fails all three).
+    proc = run_python(
+        """
+        import altgc
+        base = altgc.stats().registry_size
+        objs = [[] for _ in range(200_000)]
+        for o in objs:
+            altgc.track(o)
+        s = altgc.stats()
+        assert s.registry_size == base + 200_000, s
+        assert s.entry_capacity * 8 >= 256 << 10, s
+        assert s.table_slots * 4 >= 256 << 10, s
+        assert all(altgc.is_tracked(o) for o in objs)
+        altgc._core._validate()
+        for o in objs[1000:]:
+            altgc.untrack(o)
+        del objs[1000:], o
+        altgc.collect()  # ends by shrinking the arrays
+        s = altgc.stats()
+        assert s.entry_capacity * 8 < 256 << 10, s
+        assert s.table_slots * 4 < 256 << 10, s
+        assert s.registry_size == base + 1000, s
+        assert all(altgc.is_tracked(o) for o in objs)
+        altgc._core._validate()
+        more = [[] for _ in range(100_000)]
+        for o in more:
+            altgc.track(o)
+        assert all(altgc.is_tracked(o) for o in objs + more)
+        altgc._core._validate()
+        print("ok")
+        """
+    )
+    assert proc.stdout.split() == ["ok"]
+
+
 def test_find_unreachable_does_not_touch_stats():
     lst = []
     lst.append(lst)

@@ -25,6 +25,8 @@ import tempfile
 LAYERS = [
     # what differs between CPython versions; the build's macros; the clock
     ("compat", ["compat.h"], []),
+    # memory for the registry's large arrays (mapped pages)
+    ("pages", ["pages.h"], ["pages.c"]),
     # free-list kinds of types, their tp_dealloc switches, the demand
     ("kinds", ["kinds.h"], ["kinds.c"]),
     # reading frames: explain's locals, 3.14+'s borrowed stack references
