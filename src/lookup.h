@@ -178,7 +178,8 @@ scratch_give(int kind, void *p, size_t bytes)
 }
 
 /* When a collection ends: cuts each kept buffer down to what the
- * collections of late need of its kind.  The target is this collection's
+ * collections of late need of its kind (a mapped buffer by mremap, which
+ * gives the tail's pages back).  The target is this collection's
  * need, or, when larger, the recent needs (a 32nd forgotten per
  * collection) up to scratch_limit().  A buffer is cut when it is above
  * scratch_limit() or twice its target; one whose target is small is
@@ -203,10 +204,10 @@ scratch_trim(void)
         if (bytes <= keep || (bytes <= limit && bytes / 2 <= keep)) {
             continue;
         }
-        /* Mapped to mapped: the kernel takes the tail's pages back. */
-        void *q = keep > 0 && agc_pages_mapped(keep)
-                      ? agc_pages_realloc(scratch_pool[k].p, bytes, keep)
-                      : NULL;
+        void *q = NULL;
+        if (keep != 0 && agc_pages_mapped(keep)) {
+            q = agc_pages_realloc(scratch_pool[k].p, bytes, keep);
+        }
         if (q == NULL) {
             agc_pages_free(scratch_pool[k].p, bytes);
             keep = 0;
