@@ -319,18 +319,6 @@ PyAPI_FUNC(int)
 #  define AGC_PENDING_ANY_THREAD 0
 #endif
 
-/* Install mode's adoption (install.c) walks the builtin gc's generations
- * 0-2.  3.12-3.13: PyUnstable_GC_VisitObjects, which walks exactly
- * those.  3.11 has no such function, and from 3.14 it walks the
- * permanent generation too (the whole frozen heap, and the objects the
- * user froze before install): gc.get_objects(), which leaves the
- * permanent generation out, on both. */
-#if PY_VERSION_HEX >= 0x030C0000 && PY_VERSION_HEX < 0x030E0000
-#  define AGC_ADOPT_BY_VISIT 1
-#else
-#  define AGC_ADOPT_BY_VISIT 0
-#endif
-
 /* ---- collection semantics ---------------------------------------------
  *
  * The builtin gc's default threshold for generation 0: 700 until 3.12,

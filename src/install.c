@@ -14,11 +14,11 @@
  *   - every new container lands, as always, on the builtin gc's
  *     generation-0 list;
  *   - *adoption* (agc_install_sync) registers everything on the builtin
- *     gc's generations 0-2 with altgc -- on 3.12+ through
- *     PyUnstable_GC_VisitObjects (no allocation), on 3.11 through
- *     gc.get_objects() -- then calls gc.freeze(): afterwards those lists
- *     hold exactly the containers created since, so an adoption costs what
- *     was created since the previous one, not the heap;
+ *     gc's generations 0-2 with altgc -- walking those lists in place
+ *     (gclists.h: no allocation, no reference taken) -- then calls
+ *     gc.freeze(): afterwards those lists hold exactly the containers
+ *     created since, so an adoption costs what was created since the
+ *     previous one, not the heap;
  *   - deaths of adopted objects reach the death hooks like any registered
  *     object's.
  *
@@ -153,7 +153,6 @@ adopt_flush(adopt_ctx *c)
     c->n = 0;
 }
 
-#if AGC_ADOPT_BY_VISIT
 static int
 count_visit(PyObject *op, void *arg)
 {
@@ -161,9 +160,9 @@ count_visit(PyObject *op, void *arg)
     return 1;
 }
 
-/* PyUnstable_GC_VisitObjects's callback: 1 to go on, 0 to stop.  The
- * objects stay alive until the walk ends (they are on the builtin gc's
- * lists, and the walk runs no Python code). */
+/* agc_gclists_visit's visitor: 1 to go on, 0 to stop.  The objects stay
+ * alive until the walk ends (they are on the builtin gc's lists, and
+ * registering them runs no Python code and allocates no Python object). */
 static int
 adopt_visit(PyObject *op, void *arg)
 {
@@ -174,7 +173,6 @@ adopt_visit(PyObject *op, void *arg)
     }
     return !c->failed;
 }
-#endif
 
 /* Adopts the builtin gc's generations 0-2.  Returns the number of objects
  * newly registered, or -1 with an exception (what was adopted stays
@@ -184,7 +182,6 @@ adopt_visit(PyObject *op, void *arg)
 static Py_ssize_t
 adopt_pending(int bulk)
 {
-#if AGC_ADOPT_BY_VISIT
     adopt_ctx c;
     c.n = 0;
     c.added = 0;
@@ -192,62 +189,16 @@ adopt_pending(int bulk)
     if (bulk) {
         /* Size the registry once instead of growing it ~20 times. */
         Py_ssize_t n = 0;
-        PyUnstable_GC_VisitObjects(count_visit, &n);
+        agc_gclists_visit(count_visit, &n);
         (void)agc_registry_reserve(&agc_reg, n);
     }
-    PyUnstable_GC_VisitObjects(adopt_visit, &c);
+    agc_gclists_visit(adopt_visit, &c);
     adopt_flush(&c);
     if (c.failed) {
         PyErr_NoMemory();
         return -1;
     }
     return c.added;
-#else
-    /* gc.get_objects() builds its result with PyList_New, which pops the
-     * list free list; freeing it would push one back, and the program's
-     * next [] would come from the free list instead of the allocator --
-     * which changes gc.get_count() (test_gc's test_get_count notices).
-     * So the result is kept, emptied and untracked, as the spare that the
-     * next call's PyList_New gets back: the free list stays as it was. */
-    Py_CLEAR(agc_inst.spare);
-    PyObject *objs = PyObject_CallNoArgs(agc_inst.b_get_objects);
-    if (objs == NULL) {
-        return -1;
-    }
-    if (!PyList_CheckExact(objs)) {
-        Py_DECREF(objs);
-        PyErr_SetString(PyExc_TypeError,
-                        "gc.get_objects() did not return a list");
-        return -1;
-    }
-    adopt_ctx c;
-    c.n = 0;
-    c.added = 0;
-    c.failed = 0;
-    if (bulk) {
-        (void)agc_registry_reserve(&agc_reg, PyList_GET_SIZE(objs));
-    }
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(objs) && !c.failed; i++) {
-        c.ops[c.n++] = PyList_GET_ITEM(objs, i);
-        if (c.n == ADOPT_BATCH) {
-            adopt_flush(&c);
-        }
-    }
-    adopt_flush(&c);
-    Py_ssize_t added = c.added;
-    int failed = c.failed;
-    if (PyList_SetSlice(objs, 0, PyList_GET_SIZE(objs), NULL) < 0) {
-        Py_DECREF(objs);
-        return -1;
-    }
-    PyObject_GC_UnTrack(objs);
-    agc_inst.spare = objs;
-    if (failed) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    return added;
-#endif
 }
 
 static int sync_impl(int bulk);
@@ -416,12 +367,38 @@ on_builtin_collect_fn(PyObject *module, PyObject *arg)
 static void
 clear_builtins(void)
 {
-    Py_CLEAR(agc_inst.b_get_objects);
     Py_CLEAR(agc_inst.b_get_count);
     Py_CLEAR(agc_inst.b_freeze);
     Py_CLEAR(agc_inst.b_unfreeze);
     Py_CLEAR(agc_inst.b_collect);
-    Py_CLEAR(agc_inst.spare);
+}
+
+/* Confirms that gclists.c reads the interpreter's gc state as it is laid
+ * out: the thresholds and enabled flag it reads must be those the builtin
+ * gc module `bgc` (borrowed) reports.  0, or -1 with an exception. */
+static int
+check_builtin_state(PyObject *bgc)
+{
+    PyObject *t = PyObject_CallMethod(bgc, "get_threshold", NULL);
+    if (t == NULL) {
+        return -1;
+    }
+    int threshold[3];
+    int ok = PyTuple_Check(t) && PyTuple_GET_SIZE(t) == 3;
+    for (int g = 0; ok && g < 3; g++) {
+        long v = PyLong_AsLong(PyTuple_GET_ITEM(t, g));
+        ok = !(v == -1 && PyErr_Occurred()) && v >= INT_MIN && v <= INT_MAX;
+        threshold[g] = (int)v;
+    }
+    Py_DECREF(t);
+    if (!ok) {
+        if (!PyErr_Occurred()) {
+            PyErr_SetString(PyExc_TypeError,
+                            "gc.get_threshold() did not return 3 ints");
+        }
+        return -1;
+    }
+    return agc_gclists_check(threshold, PyGC_IsEnabled());
 }
 
 /* _install(builtin_gc, adopt): the builtin gc's automatic collection must
@@ -449,14 +426,15 @@ install_fn(PyObject *module, PyObject *args)
                         "install() cannot run during a collection");
         return NULL;
     }
-    agc_inst.b_get_objects = PyObject_GetAttrString(bgc, "get_objects");
+    if (check_builtin_state(bgc) < 0) {
+        return NULL;
+    }
     agc_inst.b_get_count = PyObject_GetAttrString(bgc, "get_count");
     agc_inst.b_freeze = PyObject_GetAttrString(bgc, "freeze");
     agc_inst.b_unfreeze = PyObject_GetAttrString(bgc, "unfreeze");
     agc_inst.b_collect = PyObject_GetAttrString(bgc, "collect");
-    if (agc_inst.b_get_objects == NULL || agc_inst.b_get_count == NULL
-        || agc_inst.b_freeze == NULL || agc_inst.b_unfreeze == NULL
-        || agc_inst.b_collect == NULL) {
+    if (agc_inst.b_get_count == NULL || agc_inst.b_freeze == NULL
+        || agc_inst.b_unfreeze == NULL || agc_inst.b_collect == NULL) {
         clear_builtins();
         return NULL;
     }

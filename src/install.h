@@ -9,17 +9,16 @@
 #define ALTGC_INSTALL_H
 
 #include "collector.h"
+#include "gclists.h"
 
 typedef struct {
     int active;
     int poll_scheduled;        /* a poll is queued as a pending call */
     /* The builtin gc's functions (strong), set while installed. */
-    PyObject *b_get_objects;   /* 3.11, 3.14+ adoption */
     PyObject *b_get_count;
     PyObject *b_freeze;
     PyObject *b_unfreeze;
     PyObject *b_collect;
-    PyObject *spare;           /* get_objects()'s list, kept (3.11, 3.14+) */
     int in_builtin_collect;    /* altgc itself called the builtin collect */
     int warned_builtin_enabled;
     /* Figures for install_info(). */

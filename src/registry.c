@@ -179,6 +179,19 @@ slot_insert(agc_registry *reg, const void *op, Py_ssize_t idx)
     slot_fill(reg, i, home, h, op, idx);
 }
 
+/* Inserts every entry of `objs` into the empty table (filters cleared):
+ * the table's rebuild, after a rehash or after entries moved. */
+static void
+insert_all(agc_registry *reg)
+{
+    for (Py_ssize_t i = 0; i < reg->n; i++) {
+        uintptr_t e = reg->objs[i];
+        if (e != 0) {
+            slot_insert(reg, AGC_ENTRY_OBJ(e), i);
+        }
+    }
+}
+
 /* 1 if `extra` more entries fit without growing the array or the table
  * (agc_registry_reserve would do nothing). */
 static inline int
@@ -273,12 +286,7 @@ rehash(agc_registry *reg, size_t nslots)
     reg->filter_bits = fbits;
     reg->pages = pages;
     reg->pages_shift = 64 - plog;
-    for (Py_ssize_t i = 0; i < reg->n; i++) {
-        uintptr_t e = reg->objs[i];
-        if (e != 0) {
-            slot_insert(reg, AGC_ENTRY_OBJ(e), i);
-        }
-    }
+    insert_all(reg);
     return 0;
 }
 
@@ -668,12 +676,7 @@ reinsert_all(agc_registry *reg)
     if (reg->pages != NULL) {
         memset(reg->pages, 0, ((size_t)1 << (64 - reg->pages_shift)) / 8);
     }
-    for (Py_ssize_t i = 0; i < reg->n; i++) {
-        uintptr_t e = reg->objs[i];
-        if (e != 0) {
-            slot_insert(reg, AGC_ENTRY_OBJ(e), i);
-        }
-    }
+    insert_all(reg);
 }
 
 Py_ssize_t

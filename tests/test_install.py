@@ -114,6 +114,68 @@ def test_uninstall_restores_builtin_settings_and_hands_objects_back():
     assert out.strip().endswith("ok")
 
 
+def test_adoption_takes_generations_0_to_2_and_leaves_the_frozen_alone():
+    # Adoption walks the builtin gc's own lists in place (src/gclists.c):
+    # everything on generations 0-2 is registered, in whichever generation
+    # the builtin gc had it, and nothing the user froze before install.
+    out = run("""
+        frozen = [Node() for _ in range(20)]
+        builtin.freeze()
+        old = [Node() for _ in range(30)]
+        builtin.collect(0)                 # now in the builtin's generation 1
+        young = [[] for _ in range(40)] + [{"k": []} for _ in range(40)]
+        expect = [o for g in range(3) for o in builtin.get_objects(g)]
+        n = len(expect)
+        assert n > 120, n
+        assert altgc.install() is True
+        assert all(altgc.is_tracked(o) for o in old + young)
+        assert all(altgc.is_tracked(o) for o in expect), n
+        assert not any(altgc.is_tracked(o) for o in frozen)
+        # created while installed: adopted by the next query that needs it
+        later = [Node() for _ in range(50)]
+        altgc.get_count()
+        assert all(altgc.is_tracked(o) for o in later)
+        assert altgc.install_info().adopted >= n + 50
+        altgc._core._validate()
+        assert altgc.uninstall() is True
+        print("ok")
+    """).stdout
+    assert out.strip().endswith("ok")
+
+
+def test_install_refuses_a_gc_state_it_would_misread():
+    # install() checks that the interpreter's gc state reads as the headers
+    # altgc was built against say (gclists.c): a builtin gc module whose
+    # thresholds disagree with what altgc reads must make it refuse,
+    # installing nothing, instead of walking memory it misreads.
+    out = run("""
+        import types
+        real = builtin.get_threshold()
+        liar = types.SimpleNamespace(
+            get_threshold=lambda: (real[0] + 1, real[1], real[2]))
+        try:
+            altgc._core._install(liar, True)
+        except RuntimeError as e:
+            assert "rebuild altgc" in str(e), e
+        else:
+            raise AssertionError("installed against a misread gc state")
+        assert altgc.install_info().installed is False
+        assert altgc.install_info().adopted == 0
+        bad = types.SimpleNamespace(get_threshold=lambda: [1, 2, 3])
+        try:
+            altgc._core._install(bad, True)
+        except TypeError as e:
+            assert "get_threshold" in str(e), e
+        else:
+            raise AssertionError("accepted a non-tuple threshold")
+        # the real module passes the check
+        assert altgc.install() is True
+        assert altgc.uninstall() is True
+        print("ok")
+    """).stdout
+    assert out.strip().endswith("ok")
+
+
 def test_install_twice_and_uninstall_without_install_are_noops():
     out = run("""
         assert altgc.uninstall() is False

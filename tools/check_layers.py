@@ -31,6 +31,8 @@ LAYERS = [
     ("kinds", ["kinds.h"], ["kinds.c"]),
     # reading frames: explain's locals, 3.14+'s borrowed stack references
     ("frames", ["frames.h"], ["frames.c"]),
+    # reading the builtin gc's generation lists (install mode's adoption)
+    ("gclists", ["gclists.h"], ["gclists.c"]),
     # the registry of borrowed pointers; knows nobody above it
     ("registry", ["registry.h"], ["registry.c"]),
     # SCCs, referrers, referents over the registry

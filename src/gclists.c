@@ -1,0 +1,95 @@
+/*
+ * gclists.c -- the one place that reads the builtin gc's own state.
+ *
+ * Install mode adopts the containers the builtin gc tracks on its
+ * generations 0-2 (those created since the previous adoption, which
+ * gc.freeze() then moves to the permanent generation).  The public ways
+ * to walk them cost more or walk too much: PyUnstable_GC_VisitObjects
+ * (3.12+) takes and drops a reference around an indirect call per
+ * object, and from 3.14 walks the permanent generation too -- the whole
+ * frozen heap; gc.get_objects() (3.11 has no visit) builds a list of
+ * every young object, each referenced and released again.  Every
+ * supported version keeps the three lists in the interpreter state, the
+ * same way:
+ *
+ *     interp->gc.generations[g].head     (g = 0, 1, 2; a PyGC_Head)
+ *
+ * a circular doubly linked list through the objects' PyGC_Head, whose
+ * _gc_next is the next header (its low bits clear outside a collection;
+ * read through _PyGCHead_NEXT regardless), the object right after its
+ * header.  3.14.0-3.14.4's incremental collector named the same three
+ * structs `young` and `old[2]`, in the same place (3.14.5 restored the
+ * array and kept every offset); those releases are not tested here
+ * (docs/VERSIONS.md).
+ *
+ * This file reads that through the interpreter's internal headers
+ * (Py_BUILD_CORE), and only reads it.  agc_gclists_check() confirms at
+ * install() that the running interpreter is laid out as the headers say.
+ *
+ * Free-threaded builds keep no such lists (altgc refuses to load there,
+ * docs/FREE-THREADED.md): the walk compiles to the public visit.
+ */
+#define PY_SSIZE_T_CLEAN
+/* Before Python.h: the internal headers need the core's view of it. */
+#define Py_BUILD_CORE 1
+#include <Python.h>
+#ifndef Py_GIL_DISABLED
+#  include "internal/pycore_interp.h"
+#  include "internal/pycore_gc.h"
+#endif
+
+#include "gclists.h"
+
+#ifndef Py_GIL_DISABLED
+#  if PY_VERSION_HEX >= 0x030E0000 && PY_VERSION_HEX < 0x030E0500
+#    define GEN(st, g) ((g) == 0 ? &(st)->young : &(st)->old[(g) - 1])
+#  else
+#    define GEN(st, g) (&(st)->generations[(g)])
+#  endif
+#endif
+
+void
+agc_gclists_visit(agc_gclists_visitor visit, void *arg)
+{
+#ifdef Py_GIL_DISABLED
+    PyUnstable_GC_VisitObjects(visit, arg);
+#else
+    struct _gc_runtime_state *st = &PyInterpreterState_Get()->gc;
+    for (int g = 0; g < 3; g++) {
+        PyGC_Head *head = &GEN(st, g)->head;
+        PyGC_Head *gc = _PyGCHead_NEXT(head);
+        while (gc != head) {
+            /* The next header is read first: nothing may change the list
+             * during the walk, but the visitor need not know that. */
+            PyGC_Head *next = _PyGCHead_NEXT(gc);
+            if (!visit((PyObject *)(gc + 1), arg)) {
+                return;
+            }
+            gc = next;
+        }
+    }
+#endif
+}
+
+int
+agc_gclists_check(const int threshold[3], int enabled)
+{
+#ifndef Py_GIL_DISABLED
+    struct _gc_runtime_state *st = &PyInterpreterState_Get()->gc;
+    int ok = (st->enabled != 0) == (enabled != 0);
+    for (int g = 0; ok && g < 3; g++) {
+        PyGC_Head *head = &GEN(st, g)->head;
+        PyGC_Head *first = _PyGCHead_NEXT(head);
+        ok = GEN(st, g)->threshold == threshold[g] && first != NULL
+             && _PyGCHead_PREV(first) == head;
+    }
+    if (!ok) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "altgc was built against headers that do not "
+                        "describe this interpreter's gc state; rebuild "
+                        "altgc for this interpreter");
+        return -1;
+    }
+#endif
+    return 0;
+}

@@ -1,0 +1,32 @@
+/*
+ * gclists.h -- reading the builtin gc's generation lists (gclists.c).
+ *
+ * Sits right above compat.h and needs nothing else.  Install mode's
+ * adoption (install.c) finds the containers created since its last
+ * adoption through these two functions only.
+ */
+#ifndef ALTGC_GCLISTS_H
+#define ALTGC_GCLISTS_H
+
+#include "compat.h"
+
+/* Called once per object; 1 to go on, 0 to stop the walk. */
+typedef int (*agc_gclists_visitor)(PyObject *op, void *arg);
+
+/* Calls `visit` for every object on the running interpreter's builtin gc
+ * generations 0-2, youngest first -- not on its permanent (frozen)
+ * generation.  The objects are borrowed and the walk holds no reference:
+ * `visit` must not run Python code, allocate or free a Python object,
+ * or track or untrack one (any of which may change the lists under the
+ * walk).  Never fails. */
+void agc_gclists_visit(agc_gclists_visitor visit, void *arg);
+
+/* Checks that the interpreter's gc state reads as the headers altgc was
+ * built against say it is laid out: its thresholds and enabled flag
+ * must be `threshold` and `enabled` (the builtin gc module's answers),
+ * and each generation's list must be well linked at its head.  0, or -1
+ * with RuntimeError (install() then refuses rather than walk memory it
+ * misreads). */
+int agc_gclists_check(const int threshold[3], int enabled);
+
+#endif /* ALTGC_GCLISTS_H */
