@@ -245,9 +245,19 @@ rehash(agc_registry *reg, size_t nslots)
     if (nslots > ((size_t)1 << 32) - 1) {
         return -1;
     }
-    /* The index field: every index + 1 up to the array's capacity. */
+    /* The index field: every index + 1 up to the array's capacity, and up
+     * to as many entries as the table holds before it grows again (0.8 of
+     * its slots).  Sized to the array alone, the field outgrew it each
+     * time the array passed a power of two, and the table was built again
+     * at the same size: a third of the entries reinserted while a
+     * registry grew from 0 to 400k (benchmarks/probe_adopt.py). */
+    Py_ssize_t top = reg->objs_cap;
+    if ((size_t)top < nslots / 5 * 4) {
+        top = nslots / 5 * 4 < (size_t)MAX_OBJS ? (Py_ssize_t)(nslots / 5 * 4)
+                                                : MAX_OBJS;
+    }
     int ibits = 1;
-    while ((((Py_ssize_t)1 << ibits) - 1) < reg->objs_cap) {
+    while ((((Py_ssize_t)1 << ibits) - 1) < top) {
         ibits++;
     }
     AGC_ASSERT(ibits <= 31);
