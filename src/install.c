@@ -153,10 +153,31 @@ adopt_flush(adopt_ctx *c)
     c->n = 0;
 }
 
+/* The whole heap's objects, gathered by one walk of the lists before any
+ * is registered (adopt_pending's bulk case). */
+typedef struct {
+    PyObject **ops;
+    Py_ssize_t n, cap;
+    int failed;
+} gathered;
+
+/* agc_gclists_visit's visitor for the bulk case: appends op (borrowed) to
+ * the gathered array; 0 (stop) when the array cannot grow. */
 static int
-count_visit(PyObject *op, void *arg)
+gather_visit(PyObject *op, void *arg)
 {
-    (*(Py_ssize_t *)arg)++;
+    gathered *g = arg;
+    if (g->n == g->cap) {
+        Py_ssize_t cap = g->cap ? g->cap * 2 : 4096;
+        PyObject **ops = PyMem_RawRealloc(g->ops, (size_t)cap * sizeof(*ops));
+        if (ops == NULL) {
+            g->failed = 1;
+            return 0;
+        }
+        g->ops = ops;
+        g->cap = cap;
+    }
+    g->ops[g->n++] = op;
     return 1;
 }
 
@@ -174,11 +195,38 @@ adopt_visit(PyObject *op, void *arg)
     return !c->failed;
 }
 
+/* The bulk case of adopt_pending: gathers the lists' objects by one walk,
+ * sizes the registry once for them, then registers them into `c`.  0, or
+ * -1 (nothing registered, no exception) when the gathered array could not
+ * grow. */
+static int
+adopt_gathered(adopt_ctx *c)
+{
+    gathered g = {NULL, 0, 0, 0};
+    agc_gclists_visit(gather_visit, &g);
+    if (g.failed) {
+        PyMem_RawFree(g.ops);
+        return -1;
+    }
+    (void)agc_registry_reserve(&agc_reg, g.n);
+    for (Py_ssize_t i = 0; i < g.n && !c->failed; i += ADOPT_BATCH) {
+        c->n = g.n - i < ADOPT_BATCH ? (int)(g.n - i) : ADOPT_BATCH;
+        memcpy(c->ops, g.ops + i, (size_t)c->n * sizeof(*c->ops));
+        adopt_flush(c);
+    }
+    PyMem_RawFree(g.ops);
+    return 0;
+}
+
 /* Adopts the builtin gc's generations 0-2.  Returns the number of objects
  * newly registered, or -1 with an exception (what was adopted stays
  * registered; the builtin lists are then not frozen, and a later
  * adoption registers the rest).  `bulk`: many objects are expected (the
- * whole heap, at install): size the registry first. */
+ * whole heap, at install): they are gathered first and the registry is
+ * sized once for them, instead of growing ~20 times -- from one walk of
+ * the lists: a count that took a walk of its own cost install() ~10% on
+ * 3.11 at 10^6 objects.  Without memory for the gathered array, the
+ * objects are registered as they are walked. */
 static Py_ssize_t
 adopt_pending(int bulk)
 {
@@ -186,14 +234,10 @@ adopt_pending(int bulk)
     c.n = 0;
     c.added = 0;
     c.failed = 0;
-    if (bulk) {
-        /* Size the registry once instead of growing it ~20 times. */
-        Py_ssize_t n = 0;
-        agc_gclists_visit(count_visit, &n);
-        (void)agc_registry_reserve(&agc_reg, n);
+    if (!bulk || adopt_gathered(&c) < 0) {
+        agc_gclists_visit(adopt_visit, &c);
+        adopt_flush(&c);
     }
-    agc_gclists_visit(adopt_visit, &c);
-    adopt_flush(&c);
     if (c.failed) {
         PyErr_NoMemory();
         return -1;
