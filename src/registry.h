@@ -42,7 +42,8 @@
  * `slots` is an open-addressing hash table (linear probing, backward-shift
  * deletion, so no tombstones) from address to index.  A slot is 32 bits,
  * 0 when empty, in three fields whose widths the table fixes when it is
- * built (`ibits`, enough for any index of the array's capacity):
+ * built (`ibits`, enough for any index of the array's capacity and of the
+ * 0.8 x nslots entries the table holds before it grows again):
  *
  *     [ check | distance | index + 1 ]
  *       cbits   dbits      ibits        cbits + dbits = 32 - ibits
