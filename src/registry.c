@@ -251,10 +251,10 @@ rehash(agc_registry *reg, size_t nslots)
      * time the array passed a power of two, and the table was built again
      * at the same size: a third of the entries reinserted while a
      * registry grew from 0 to 400k (benchmarks/probe_adopt.py). */
+    size_t fill = nslots / 5 * 4;
     Py_ssize_t top = reg->objs_cap;
-    if ((size_t)top < nslots / 5 * 4) {
-        top = nslots / 5 * 4 < (size_t)MAX_OBJS ? (Py_ssize_t)(nslots / 5 * 4)
-                                                : MAX_OBJS;
+    if ((size_t)top < fill) {
+        top = fill < (size_t)MAX_OBJS ? (Py_ssize_t)fill : MAX_OBJS;
     }
     int ibits = 1;
     while ((((Py_ssize_t)1 << ibits) - 1) < top) {

@@ -150,24 +150,22 @@ def test_install_refuses_a_gc_state_it_would_misread():
     # installing nothing, instead of walking memory it misreads.
     out = run("""
         import types
+
+        def refused(thresholds, exc, words):
+            fake = types.SimpleNamespace(get_threshold=lambda: thresholds)
+            try:
+                altgc._core._install(fake, True)
+            except exc as e:
+                assert words in str(e), e
+            else:
+                raise AssertionError(f"installed with {thresholds!r}")
+            assert altgc.install_info().installed is False
+            assert altgc.install_info().adopted == 0
+
         real = builtin.get_threshold()
-        liar = types.SimpleNamespace(
-            get_threshold=lambda: (real[0] + 1, real[1], real[2]))
-        try:
-            altgc._core._install(liar, True)
-        except RuntimeError as e:
-            assert "rebuild altgc" in str(e), e
-        else:
-            raise AssertionError("installed against a misread gc state")
-        assert altgc.install_info().installed is False
-        assert altgc.install_info().adopted == 0
-        bad = types.SimpleNamespace(get_threshold=lambda: [1, 2, 3])
-        try:
-            altgc._core._install(bad, True)
-        except TypeError as e:
-            assert "get_threshold" in str(e), e
-        else:
-            raise AssertionError("accepted a non-tuple threshold")
+        refused((real[0] + 1, real[1], real[2]), RuntimeError,
+                "rebuild altgc")
+        refused([1, 2, 3], TypeError, "get_threshold")
         # the real module passes the check
         assert altgc.install() is True
         assert altgc.uninstall() is True
