@@ -107,6 +107,24 @@ def test_table_figures():
     assert "automatic collection was OFF" in table
 
 
+def test_table_columns_stay_apart_when_a_value_is_wide():
+    # 3.13+ print "2000,10,10 (default)": 20 characters, the columns' old
+    # fixed width, which ran it into the next column's value.
+    rep = synthetic_report()
+    for side in ("builtin", "altgc"):
+        rep.thresholds[side] = None
+        rep.runs[side][0].threshold = [2000, 10, 10]
+    table = cli.format_table(rep)
+    line = next(x for x in table.splitlines() if x.startswith("thresholds"))
+    cells = [c for c in line[len("thresholds") :].split("  ") if c.strip()]
+    assert [c.strip() for c in cells] == ["2000,10,10 (default)"] * 2
+    # every row's columns line up with the header's
+    lines = table.splitlines()
+    head = next(x for x in lines if x.rstrip().endswith("altgc"))
+    rows = [x for x in lines if x.startswith(("pause p50", "peak RSS", "thresholds"))]
+    assert {len(x) for x in rows} == {len(head)}
+
+
 def test_table_notes_a_difference_and_a_lost_record():
     rep = synthetic_report()
     rep.runs["altgc"][0].stdout = "other\n"

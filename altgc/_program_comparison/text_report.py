@@ -59,9 +59,12 @@ def format_table(report: CompareReport) -> str:
     )
     rows = table_rows(report)
     w = max(len(r[0]) for r in rows) + 2
-    lines = [head, "", f"{'':{w}}{'builtin gc':>20}{'altgc':>20}"]
+    # Each column at least two wider than its widest value, so that a long
+    # one ("2000,10,10 (default)") never runs into its neighbour.
+    cw = max(20, *(len(v) + 2 for r in rows for v in r[1:]))
+    lines = [head, "", f"{'':{w}}{'builtin gc':>{cw}}{'altgc':>{cw}}"]
     for label, a, b in rows:
-        lines.append(f"{label:{w}}{a:>20}{b:>20}")
+        lines.append(f"{label:{w}}{a:>{cw}}{b:>{cw}}")
     notes = report.notes()
     if notes:
         lines.append("")
