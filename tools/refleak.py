@@ -49,7 +49,9 @@ Default selection: tests/ with ``-m "not slow"``, deselecting the tests that
 start another process (the test function's source mentions subprocess,
 multiprocessing, os.fork, sys.executable or tests/support.py's run_python): a child
 process is invisible to in-process counters and slow under a debug
-interpreter. ``--all`` keeps them.
+interpreter. ``--all`` keeps them. ``--shard K/N`` keeps every N-th of the
+selected tests from the K-th on: N such processes side by side (CI runs one
+per CPU) measure every test once between them.
 
 Exit status: pytest's (0 ok, 1 failures or leaks, 5 no test ran, ...); 2 for a
 usage error such as a non-debug interpreter.
@@ -244,30 +246,50 @@ def _spawns(item):
     return bool(SPAWN_RE.search(source))
 
 
-class DeselectSpawners:
-    """Deselects tests whose own source starts another process."""
+class Select:
+    """Deselects tests whose own source starts another process (unless
+    keep_spawning), then keeps every COUNT-th of the rest from INDEX on when
+    given shard=(INDEX, COUNT).
 
-    def __init__(self):
-        self.deselected = []
+    Several shards run side by side, one per CPU, and together measure every
+    selected test once; dealing the tests out one by one rather than by file
+    keeps the shards' running times close.
+    """
+
+    def __init__(self, keep_spawning, shard=None):
+        self.keep_spawning = keep_spawning
+        self.shard = shard
+        self.spawners = []
 
     def pytest_collection_modifyitems(self, config, items):
-        keep = []
+        keep, drop = [], []
         for item in items:
-            (self.deselected if _spawns(item) else keep).append(item)
-        if self.deselected:
-            config.hook.pytest_deselected(items=self.deselected)
+            if not self.keep_spawning and _spawns(item):
+                self.spawners.append(item)
+                drop.append(item)
+            else:
+                keep.append(item)
+        if self.shard is not None:
+            index, count = self.shard
+            drop += [item for i, item in enumerate(keep) if i % count != index]
+            keep = keep[index::count]
+        if drop:
+            config.hook.pytest_deselected(items=drop)
             items[:] = keep
 
     def pytest_report_collectionfinish(self, config, items):
-        if self.deselected:
-            return [
-                f"refleak: deselected {len(self.deselected)} tests that start another process "
-                f"(--all keeps them): " + ", ".join(i.nodeid for i in self.deselected)
-            ]
-        return []
+        lines = []
+        if self.spawners:
+            lines.append(
+                f"refleak: deselected {len(self.spawners)} tests that start another process "
+                f"(--all keeps them): " + ", ".join(i.nodeid for i in self.spawners)
+            )
+        if self.shard is not None:
+            lines.append(f"refleak: shard {self.shard[0]}/{self.shard[1]}: {len(items)} tests")
+        return lines
 
 
-def run(paths, warmups, runs, markexpr, extra, verbose, keep_spawning):
+def run(paths, warmups, runs, markexpr, extra, verbose, keep_spawning, shard=None):
     os.environ["ALTGC_REFLEAK"] = "1"
     os.environ["HYPOTHESIS_PROFILE"] = PROFILE
     storage = tempfile.mkdtemp(prefix="altgc-refleak-hyp-")
@@ -299,9 +321,7 @@ def run(paths, warmups, runs, markexpr, extra, verbose, keep_spawning):
         f"pytest {' '.join(args)}",
         flush=True,
     )
-    plugins = [RefleakPlugin(warmups, runs)]
-    if not keep_spawning:
-        plugins.append(DeselectSpawners())
+    plugins = [RefleakPlugin(warmups, runs), Select(keep_spawning, shard)]
     return int(pytest.main(args, plugins=plugins))
 
 
@@ -470,6 +490,11 @@ def main(argv=None):
         action="store_true",
         help="prove the harness: zero deltas on clean tests, a deliberate leak caught",
     )
+    parser.add_argument(
+        "--shard",
+        metavar="INDEX/COUNT",
+        help="run only every COUNT-th selected test from INDEX on (0 <= INDEX < COUNT)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="list every test's deltas")
     parser.add_argument("paths", nargs="*", help="test files or node ids (default: tests/)")
     parser.add_argument("--pytest-args", default="", help="extra pytest arguments, one string")
@@ -481,6 +506,14 @@ def main(argv=None):
             raise ValueError
     except ValueError:
         parser.error(f"-R wants WARMUP:RUNS with RUNS >= 1, got {opts.spec!r}")
+    shard = None
+    if opts.shard is not None:
+        try:
+            shard = tuple(int(x) for x in opts.shard.split("/"))
+            if len(shard) != 2 or not 0 <= shard[0] < shard[1]:
+                raise ValueError
+        except ValueError:
+            parser.error(f"--shard wants INDEX/COUNT with 0 <= INDEX < COUNT, got {opts.shard!r}")
     if not hasattr(sys, "gettotalrefcount"):
         print(
             f"refleak: {sys.executable} is not a debug build (no sys.gettotalrefcount); "
@@ -492,7 +525,14 @@ def main(argv=None):
         return selftest(warmups, runs, opts.verbose)
     paths = opts.paths or [ROOT / "tests"]
     return run(
-        paths, warmups, runs, opts.markexpr, opts.pytest_args.split(), opts.verbose, opts.all
+        paths,
+        warmups,
+        runs,
+        opts.markexpr,
+        opts.pytest_args.split(),
+        opts.verbose,
+        opts.all,
+        shard,
     )
 
 
