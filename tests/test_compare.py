@@ -638,6 +638,17 @@ def test_compare_programs(name, tmp_path):
     if name != "acyclic_churn":
         for side in cli.SIDES:
             assert cli.summarize(report.runs[side])["collected"] > 0
+    # install mode's work outside the pauses: recorded for altgc only, and
+    # every container altgc collected was adopted first (each program
+    # makes its garbage after install(), so the heap adopted at install
+    # holds none of it)
+    assert report.runs["builtin"][0].install is None
+    inst = report.runs["altgc"][0].install
+    assert inst["adoptions"] > 0 and inst["adopt_ns"] > 0 and inst["polls"] >= 0
+    assert inst["adopted"] >= cli.summarize(report.runs["altgc"])["collected"]
+    row = next(line for line in table.splitlines() if line.startswith("adoption + polls"))
+    assert row[len("adoption + polls (outside pauses)") :].split()[0] == "-"
+    assert row.endswith(f"({inst['adopted']:,} adopted)")
 
 
 @needs_install

@@ -107,6 +107,60 @@ def test_table_figures():
     assert "automatic collection was OFF" in table
 
 
+def with_install(rep, builtin_ms, altgc_ms, install_ms):
+    """rep with the two runs' script times and altgc's adoption time set."""
+    rep.runs["builtin"][0].script_ns = int(builtin_ms * 1e6)
+    rep.runs["altgc"][0].script_ns = int(altgc_ms * 1e6)
+    rep.runs["altgc"][0].install = {
+        "adopted": 123_456,
+        "adoptions": 40,
+        "adopt_ns": int(install_ms * 1e6) - 1000,
+        "polls": 50,
+        "poll_ns": 1000,
+    }
+    return rep
+
+
+def test_table_shows_adoption_and_splits_a_longer_script_time():
+    rep = with_install(synthetic_report(), 100.0, 180.0, 12.5)
+    rows = {label: (a, b) for label, a, b in cli.table_rows(rep)}
+    assert rows["adoption + polls (outside pauses)"] == ("-", "12.50 ms (123,456 adopted)")
+    s = {side: cli.summarize(rep.runs[side]) for side in cli.SIDES}
+    gc_extra = s["altgc"]["gc_total_ns"] - s["builtin"]["gc_total_ns"]
+    rest = 80e6 - gc_extra - 12.5e6
+    assert rest > 0  # the synthetic altgc pauses are shorter
+    note = next(n for n in rep.notes() if n.startswith("altgc's script time"))
+    assert note.startswith(
+        f"altgc's script time is 80.0 ms longer: collections {gc_extra / 1e6:+.1f} ms, "
+        f"adoption and polls +12.5 ms, the other {rest / 1e6:.1f} ms outside both"
+    )
+    # survives the JSON round trip, with the summary's figures
+    back = cli.CompareReport.from_json(rep.to_json())
+    assert back == rep and back.notes() == rep.notes()
+    d = json.loads(rep.to_json())
+    assert d["summary"]["altgc"]["install_ns"] == 12_500_000
+    assert d["summary"]["builtin"]["install_ns"] is None
+
+
+def test_no_split_when_altgc_is_not_slower_or_the_rest_is_noise():
+    rep = with_install(synthetic_report(), 100.0, 103.0, 2.0)
+    assert not [n for n in rep.notes() if n.startswith("altgc's script time")]
+    rep = with_install(synthetic_report(n_altgc=60), 100.0, 120.0, 30.0)
+    (note,) = [n for n in rep.notes() if n.startswith("altgc's script time")]
+    assert note.endswith("(together more than the difference: the rest is run-to-run noise)")
+
+
+def test_report_saved_before_adoption_was_recorded():
+    rep = synthetic_report()
+    d = json.loads(rep.to_json())
+    for side in cli.SIDES:
+        del d["runs"][side][0]["install"]
+    back = cli.CompareReport.from_dict(d)
+    rows = {label: (a, b) for label, a, b in cli.table_rows(back)}
+    assert rows["adoption + polls (outside pauses)"] == ("-", "n/a")
+    assert not [n for n in back.notes() if n.startswith("altgc's script time")]
+
+
 def test_table_columns_stay_apart_when_a_value_is_wide():
     # 3.13+ print "2000,10,10 (default)": 20 characters, the columns' old
     # fixed width, which ran it into the next column's value.

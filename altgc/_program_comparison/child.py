@@ -9,8 +9,11 @@ through the collector's callbacks (generation, collected, uncollectable,
 pause, time since the script started, objects in the collected
 generations), every call the script makes to ``disable``, ``enable``,
 ``set_threshold``, ``freeze`` and ``collect``, the collector's own
-``get_stats()`` before and after, and the script's exit status; then it
-writes the result file and exits with the script's status.
+``get_stats()`` before and after, under altgc what install mode did outside
+the collections meanwhile (``altgc.install_info()`` after minus before:
+containers adopted, adoptions, polls, and their time), and the script's
+exit status; then it writes the result file and exits with the script's
+status.
 
 The script runs as ``__main__`` (see :func:`altgc._util.run_script_as_main`
 for the exit status).  Under "altgc", altgc is installed
@@ -32,6 +35,11 @@ SETUP_ENV = "ALTGC_COMPARE_SETUP"
 
 #: The gc-like functions whose calls by the script are recorded.
 RECORDED_CALLS = ("disable", "enable", "set_threshold", "freeze", "collect")
+
+#: The counters of ``altgc.install_info()`` a run under altgc records (as
+#: their change over the script): the work install mode does outside the
+#: collections, which the recorded pauses do not include.
+INSTALL_FIGURES = ("adopted", "adoptions", "adopt_ns", "polls", "poll_ns")
 
 
 def _caller() -> str:
@@ -160,6 +168,7 @@ def main() -> None:
     mod.callbacks.append(callback)
     _wrap_gc_functions(mod, record_call, explicit)
     stats_before = mod.get_stats()
+    info_before = altgc.install_info() if collector == "altgc" else None
     state["t0"] = time.perf_counter_ns()
     state["armed"] = True
     if was_enabled:
@@ -174,6 +183,10 @@ def main() -> None:
     m_disable()
     state["armed"] = False
     stats_after = mod.get_stats()
+    install = None
+    if info_before is not None:
+        info_after = altgc.install_info()
+        install = {k: getattr(info_after, k) - getattr(info_before, k) for k in INSTALL_FIGURES}
     with contextlib.suppress(ValueError):
         mod.callbacks.remove(callback)
     sys.stdout.flush()
@@ -188,6 +201,7 @@ def main() -> None:
         "threshold": list(mod.get_threshold()),
         "script_ns": script_ns,
         "harness_overhead_ns": overhead[0],
+        "install": install,
         "status": ended.status,
         "error": ended.error,
         "python": sys.version.split()[0],

@@ -49,6 +49,7 @@ _TIMING_ROWS = {
     "pause p99",
     "pause max",
     "total GC time",
+    "adoption + polls (outside pauses)",
     "script time",
     "wall time (process)",
     "peak RSS",

@@ -37,6 +37,10 @@ class RunResult:
     ``where``).  ``stats_before``/``stats_after``: the collector's own
     ``get_stats()`` around the script.  ``recorded`` is false when the
     child died before writing its record (``os._exit``, a crash, a kill).
+    ``install``: under altgc, what install mode did outside the collections
+    during the script (``adopted``, ``adoptions``, ``adopt_ns``, ``polls``,
+    ``poll_ns``: the change of ``altgc.install_info()``); None under the
+    builtin gc, whose new containers join its lists as they are created.
     """
 
     collector: str
@@ -55,6 +59,7 @@ class RunResult:
     threshold: list[int] = dataclasses.field(default_factory=list)
     harness_overhead_ns: int = 0
     error: str | None = None
+    install: dict[str, int] | None = None
 
     def own_stats_delta(self) -> list[dict[str, int]]:
         """What the collector's own ``get_stats()`` counted during the
@@ -123,11 +128,38 @@ class CompareReport:
                     mismatch = _stats_mismatch(run)
                     if mismatch:
                         out.append(f"{tag}: {mismatch}")
+        out.extend(self._overhead_note())
         match = self.outputs_match()
         for stream in ("stdout", "stderr"):
             if not match[stream]:
                 out.append(f"{stream} differs: {self._first_diff(stream)}")
         return _dedupe(out)
+
+    def _overhead_note(self) -> list[str]:
+        """Where altgc's extra script time went, when it took longer: its
+        collections, install mode's adoptions and polls, and the rest --
+        work done outside both, as containers are registered and removed
+        from the registry when they die (medians over the runs)."""
+        if not all(r.recorded for s in SIDES for r in self.runs[s]):
+            return []
+        b, a = summarize(self.runs["builtin"]), summarize(self.runs["altgc"])
+        extra = a["script_ns"] - b["script_ns"]
+        if a["install_ns"] is None or extra <= 0.05 * b["script_ns"]:
+            return []
+        gc_extra = a["gc_total_ns"] - b["gc_total_ns"]
+        rest = extra - gc_extra - a["install_ns"]
+        head = (
+            f"altgc's script time is {extra / 1e6:.1f} ms longer: collections "
+            f"{_signed_ms(gc_extra)}, adoption and polls {_signed_ms(a['install_ns'])}"
+        )
+        if rest <= 0:
+            return [head + " (together more than the difference: the rest is run-to-run noise)"]
+        return [
+            f"{head}, the other {rest / 1e6:.1f} ms outside both (registering each "
+            "new container and removing it from the registry when it dies, "
+            "which the builtin gc does through each object's header: README, "
+            "'What install mode costs')"
+        ]
 
     def _first_diff(self, stream: str) -> str:
         ref = getattr(self.runs["builtin"][0], stream).splitlines()
@@ -227,6 +259,10 @@ def summarize_run(run: RunResult) -> dict[str, Any]:
         "peak_rss_kb": run.peak_rss_kb,
         "status": run.status,
         "disable_calls": sum(1 for c in run.gc_calls if c["func"] == "disable"),
+        # install mode's work outside the pauses (None: builtin gc, or a
+        # report saved before it was recorded)
+        "adopted": run.install["adopted"] if run.install else None,
+        "install_ns": run.install["adopt_ns"] + run.install["poll_ns"] if run.install else None,
     }
 
 
@@ -236,8 +272,10 @@ def summarize(runs: list[RunResult]) -> dict[str, Any]:
     per = [summarize_run(r) for r in runs]
     out: dict[str, Any] = {}
     for key in per[0]:
-        vals = [p[key] for p in per]
-        if isinstance(vals[0], list):
+        vals = [p[key] for p in per if p[key] is not None]
+        if not vals:
+            out[key] = None
+        elif isinstance(vals[0], list):
             out[key] = [_median([v[i] for v in vals]) for i in range(len(vals[0]))]
         elif key == "status":
             out[key] = vals[0] if len(set(vals)) == 1 else vals
@@ -249,6 +287,11 @@ def summarize(runs: list[RunResult]) -> dict[str, Any]:
 def _median(vals: list[float]) -> Any:
     m = statistics.median(vals)
     return int(m) if float(m).is_integer() else m
+
+
+def _signed_ms(ns: float) -> str:
+    """Nanoseconds as signed milliseconds: "+12.3 ms", "-0.4 ms"."""
+    return f"{ns / 1e6:+.1f} ms"
 
 
 def fmt_s(ns: float) -> str:

@@ -125,6 +125,7 @@ def run_once(
             "error",
         ):
             setattr(run, key, rec[key])
+        run.install = rec.get("install")
         return run
 
 

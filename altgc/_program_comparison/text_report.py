@@ -13,6 +13,14 @@ def _fmt_kb(kb: float) -> str:
     return f"{kb / 1024:.1f} MiB"
 
 
+def _fmt_install(x: dict[str, Any], side: str) -> str:
+    if side == "builtin":
+        return "-"  # a new container joins the builtin gc's list for free
+    if x["install_ns"] is None:
+        return "n/a"  # a report saved before this was recorded
+    return f"{fmt_ns(x['install_ns'])} ({x['adopted']:,} adopted)"
+
+
 def table_rows(report: CompareReport) -> list[tuple[str, str, str]]:
     """(label, builtin gc, altgc) rows of the side-by-side table."""
     s = {side: summarize(report.runs[side]) for side in SIDES}
@@ -38,6 +46,7 @@ def table_rows(report: CompareReport) -> list[tuple[str, str, str]]:
         row("pause p99", lambda x, side: fmt_ns(x["pause_p99_ns"])),
         row("pause max", lambda x, side: fmt_ns(x["pause_max_ns"])),
         row("total GC time", lambda x, side: fmt_ns(x["gc_total_ns"])),
+        row("adoption + polls (outside pauses)", _fmt_install),
         row("script time", lambda x, side: fmt_s(x["script_ns"])),
         row("wall time (process)", lambda x, side: fmt_s(x["wall_ns"])),
         row("peak RSS", lambda x, side: _fmt_kb(x["peak_rss_kb"])),
