@@ -761,6 +761,16 @@ error:
 
 /* ---- the phases that run Python code -------------------------------- */
 
+/* PyWeakref_Check for every object of type tp: a weakref (or subclass)
+ * or a proxy. */
+static int
+is_weakref_type(PyTypeObject *tp)
+{
+    return PyType_IsSubtype(tp, &_PyWeakref_RefType)
+           || tp == &_PyWeakref_ProxyType
+           || tp == &_PyWeakref_CallableProxyType;
+}
+
 /* Appends wr (borrowed) to *tocall, whose capacity is *cap, taking a new
  * reference.  0, or -1 with MemoryError (nothing appended, *tocall still
  * valid). */
@@ -796,6 +806,8 @@ handle_weakrefs(agc_work *w)
 {
     Py_ssize_t ncall = 0, cap = 0, nfreed = 0;
     PyObject **tocall = NULL;
+    PyTypeObject *seen = NULL; /* the last type tested, and the answer */
+    int seen_wr = 0;
     for (Py_ssize_t k = 0; k < w->ngarbage; k++) {
         Py_ssize_t j = garbage_at(w, k);
         if (STATE(w, j) != ST_UNREACHABLE) {
@@ -805,7 +817,11 @@ handle_weakrefs(agc_work *w)
         if (op == NULL) {
             continue;
         }
-        if (!AGC_WEAKREFS_SPLIT && PyWeakref_Check(op)) {
+        if (Py_TYPE(op) != seen) {
+            seen = Py_TYPE(op);
+            seen_wr = is_weakref_type(seen);
+        }
+        if (!AGC_WEAKREFS_SPLIT && seen_wr) {
             /* A weakref in the garbage must not fire later from tp_clear
              * (bpo-38006).  3.15 clears it in clear_weakrefs, if it is
              * still garbage then. */
@@ -877,6 +893,8 @@ handle_weakrefs(agc_work *w)
 static void
 clear_weakrefs(agc_work *w)
 {
+    PyTypeObject *seen = NULL; /* the last type tested, and the answer */
+    int seen_wr = 0;
     for (Py_ssize_t k = 0; k < w->ngarbage; k++) {
         Py_ssize_t j = garbage_at(w, k);
         if (STATE(w, j) != ST_UNREACHABLE) {
@@ -886,7 +904,11 @@ clear_weakrefs(agc_work *w)
         if (op == NULL) {
             continue;
         }
-        if (PyWeakref_Check(op)) {
+        if (Py_TYPE(op) != seen) {
+            seen = Py_TYPE(op);
+            seen_wr = is_weakref_type(seen);
+        }
+        if (seen_wr) {
             if (((PyWeakReference *)op)->wr_object != Py_None) {
                 rec_event(w, AGC_TE_WEAKREF_CLEARED, j);
             }
@@ -1246,15 +1268,46 @@ untrack_atomic(agc_work *w, int dicts)
     }
 }
 
+/* What a garbage object's type can need of the later phases (bits of
+ * agc_work.garbage_kinds).  GK_WEAK: it is a weakref, or can be the
+ * referent of one (handle_weakrefs, clear_weakrefs).  GK_FINALIZE: it has
+ * a tp_finalize (finalize_garbage).  GK_LEGACY: it has a tp_del, so the
+ * collection has uncollectable objects.  A type's weakref support cannot
+ * change while its instances live (assigning __class__ needs the same
+ * layout), but Python code run by an earlier phase can give an object a
+ * class with a finalizer: the phases test `python_ran` too. */
+#define GK_WEAK 1u
+#define GK_FINALIZE 2u
+#define GK_LEGACY 4u
+
+static unsigned
+garbage_kind_of(PyTypeObject *tp)
+{
+    unsigned k = 0;
+    if (tp->tp_weaklistoffset != 0 || is_weakref_type(tp)) {
+        k |= GK_WEAK;
+    }
+    if (tp->tp_finalize != NULL) {
+        k |= GK_FINALIZE;
+    }
+    if (tp->tp_del != NULL) {
+        k |= GK_LEGACY;
+    }
+    return k;
+}
+
 /* CPython's move_legacy_finalizers and move_legacy_finalizer_reachable:
  * the unreachable objects with a legacy finalizer (tp_del), and what they
- * reach, become ST_LEGACY (uncollectable).  Runs no Python code (the
- * captured edges are still valid).  Returns the number of unreachable
- * objects (legacy included). */
+ * reach, become ST_LEGACY (uncollectable).  Also sets w->garbage_kinds,
+ * from each run of one type once.  Runs no Python code (the captured
+ * edges are still valid).  Returns the number of unreachable objects
+ * (legacy included). */
 static Py_ssize_t
 move_legacy_finalizers(agc_work *w)
 {
     Py_ssize_t nunreach = 0;
+    PyTypeObject *seen = NULL; /* the type of the last object looked at */
+    unsigned kinds = 0;
     w->sp = 0;
     for (Py_ssize_t k = 0; k < w->ngarbage; k++) {
         Py_ssize_t j = garbage_at(w, k);
@@ -1262,11 +1315,17 @@ move_legacy_finalizers(agc_work *w)
             continue;
         }
         nunreach++;
-        if (Py_TYPE(young_obj(w, j))->tp_del != NULL) {
+        PyTypeObject *tp = Py_TYPE(young_obj(w, j));
+        if (tp != seen) {
+            seen = tp;
+            kinds |= garbage_kind_of(tp);
+        }
+        if (tp->tp_del != NULL) {
             SET_STATE(w, j, ST_LEGACY);
             w->stack[w->sp++] = (uint32_t)j;
         }
     }
+    w->garbage_kinds = kinds;
     propagate(w, ST_UNREACHABLE, ST_LEGACY, 1);
     rec_phase(w, AGC_TP_MOVE_LEGACY);
     return nunreach;
@@ -1360,10 +1419,17 @@ collect_main(int generation, int automatic)
         }
     }
 
+    /* Each phase below runs only if the garbage's types can give it
+     * something to do, or Python code has run since they were seen. */
     int64_t t_fin = agc_now_ns();
-    Py_ssize_t collected = handle_weakrefs(&w);
+    Py_ssize_t collected = 0;
+    if ((w.garbage_kinds & GK_WEAK) || w.python_ran) {
+        collected = handle_weakrefs(&w);
+    }
     rec_phase(&w, AGC_TP_HANDLE_WEAKREFS);
-    finalize_garbage(&w);
+    if ((w.garbage_kinds & GK_FINALIZE) || w.python_ran) {
+        finalize_garbage(&w);
+    }
     rec_phase(&w, AGC_TP_FINALIZE);
     /* Without a callback or finalizer run, no reference count of the
      * garbage can have changed: the recount would find nothing. */
@@ -1371,7 +1437,8 @@ collect_main(int generation, int automatic)
     rec_phase(&w, AGC_TP_RESURRECTED);
     /* 3.14: only finalizers and callbacks can have made weakrefs to the
      * garbage since handle_weakrefs; 3.15 left the callback-less ones. */
-    if (AGC_WEAKREFS_RECLEAR && (AGC_WEAKREFS_SPLIT || w.python_ran)) {
+    if (AGC_WEAKREFS_RECLEAR && (AGC_WEAKREFS_SPLIT || w.python_ran)
+        && ((w.garbage_kinds & GK_WEAK) || w.python_ran)) {
         clear_weakrefs(&w);
     }
     if (AGC_WEAKREFS_RECLEAR) {
@@ -1385,7 +1452,8 @@ collect_main(int generation, int automatic)
 
     /* Uncollectable: what is left of the legacy set after clearing. */
     Py_ssize_t uncollectable = 0;
-    for (Py_ssize_t k = 0; k < w.ngarbage; k++) {
+    Py_ssize_t nlegacy_scan = (w.garbage_kinds & GK_LEGACY) ? w.ngarbage : 0;
+    for (Py_ssize_t k = 0; k < nlegacy_scan; k++) {
         Py_ssize_t j = garbage_at(&w, k);
         if (STATE(&w, j) != ST_LEGACY) {
             continue;

@@ -266,6 +266,11 @@ typedef struct {
     int mode;
     visitproc visit;          /* the visitor of `mode` (set_mode) */
     int python_ran;           /* a callback or finalizer was called */
+    /* What the garbage's types can need of the phases that run Python
+     * code (GK_* in collector.c), found by move_legacy_finalizers: a
+     * phase with nothing to do is skipped instead of walking the garbage
+     * to find that out. */
+    unsigned garbage_kinds;
     /* Young objects that are exact tuples or dicts, a bit each (set by
      * deduce_unreachable, which reads every object's header anyway):
      * the only objects untrack_atomic needs to look at. */

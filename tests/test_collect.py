@@ -970,6 +970,35 @@ def test_trash_weakref_to_other_garbage_not_called():
     assert calls == []
 
 
+def test_trash_weakref_whose_referent_dies_in_the_clearing_is_not_called():
+    # The garbage is a list and a weakref, neither of a type that can be
+    # weakly referenced; the weakref's referent is a code object, which no
+    # gc tracks and only the list holds, so it dies when the list is
+    # cleared (list items go from the last).  The weakref must be cleared
+    # before that, as CPython's handle_weakrefs does, or its callback
+    # would run on trash.  (altgc skips its weakref phase when no garbage
+    # object's type can take part in it: a weakref's type must count.)
+    def scenario(collect, track):
+        calls = []
+
+        def cb(wr):
+            calls.append(wr)
+
+        code = compile("x", "<trash>", "eval")
+        wr = weakref.ref(code, cb)
+        cyc = [wr, code]
+        cyc.append(cyc)
+        track(cyc)
+        track(wr)
+        del code, wr, cyc
+        return collect(), calls
+
+    gc.collect()
+    expected = scenario(gc.collect, lambda o: None)
+    assert expected == (2, [])
+    assert scenario(altgc.collect, altgc.track) == expected
+
+
 def test_weakref_to_garbage_from_reachable_container_is_called():
     calls = []
 

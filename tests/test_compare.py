@@ -644,8 +644,12 @@ def test_compare_programs(name, tmp_path):
     # holds none of it)
     assert report.runs["builtin"][0].install is None
     inst = report.runs["altgc"][0].install
-    assert inst["adoptions"] > 0 and inst["adopt_ns"] > 0 and inst["polls"] >= 0
-    assert inst["adopted"] >= cli.summarize(report.runs["altgc"])["collected"]
+    assert set(inst) == {"adopted", "adoptions", "adopt_ns", "polls", "poll_ns"}
+    assert min(inst.values()) >= 0
+    alt = cli.summarize(report.runs["altgc"])
+    if sum(alt["collections"]):  # each collection adopts first
+        assert inst["adoptions"] > 0 and inst["adopt_ns"] > 0
+    assert inst["adopted"] >= alt["collected"]
     row = next(line for line in table.splitlines() if line.startswith("adoption + polls"))
     assert row[len("adoption + polls (outside pauses)") :].split()[0] == "-"
     assert row.endswith(f"({inst['adopted']:,} adopted)")
