@@ -348,7 +348,7 @@ deduce_unreachable(agc_work *w, int64_t *phase_ns)
                                     &w->scr_bytes[SCR_HDR]);
     }
     for (Py_ssize_t j = 0; j < m; j++) {
-        if (j + 16 < m) {
+        if (w->prefetch && j + 16 < m) {
             AGC_PREFETCH(young_obj(w, j + 16));
         }
         PyObject *op = young_obj(w, j);
@@ -389,10 +389,8 @@ deduce_unreachable(agc_work *w, int64_t *phase_ns)
      * visitor's flush fills cap_off itself (cap_append). */
     int ytab_visit = w->visit == visit_decref_ytab;
     for (Py_ssize_t j = 0; j < m; j++) {
-        if (j + 8 < m) {
+        if (w->prefetch && j + 8 < m) {
             AGC_PREFETCH(young_obj(w, j + 8));
-        }
-        if (j + 4 < m) {
             prefetch_items(young_obj(w, j + 4));
         }
         if (STATE(w, j) == ST_TENTATIVE) {
@@ -420,7 +418,9 @@ deduce_unreachable(agc_work *w, int64_t *phase_ns)
     w->to = ST_REACHABLE;
     for (Py_ssize_t j = 0; j < m; j++) {
         w->scan = j + 1;
-        prefetch_scan_ahead(w, j + AGC_SCAN_AHEAD, m);
+        if (w->prefetch) {
+            prefetch_scan_ahead(w, j + AGC_SCAN_AHEAD, m);
+        }
         if (STATE(w, j) == ST_TENTATIVE && w->nodes[j].shadow > 0) {
             SET_STATE(w, j, ST_REACHABLE);
         }
@@ -708,11 +708,13 @@ forget_components(agc_lastinfo *last)
 }
 
 void
-agc_collector_info(int *young_lookup, int *header_marks, int *share,
-                   int *tag_filter, int *absent, size_t *scratch_bytes)
+agc_collector_info(int *young_lookup, int *header_marks, int *prefetched,
+                   int *share, int *tag_filter, int *absent,
+                   size_t *scratch_bytes)
 {
     *young_lookup = young_lookup_used;
     *header_marks = hdr_last_used;
+    *prefetched = prefetch_last_used;
     *share = ytab_young_share;
     *tag_filter = !batch_nofilter_used;
     *absent = batch_absent_share;
@@ -1041,7 +1043,7 @@ delete_garbage(agc_work *w)
             continue;
         }
         n++;
-        if (k + AGC_AHEAD < ng) {
+        if (w->prefetch && k + AGC_AHEAD < ng) {
             AGC_PREFETCH(young_obj(w, garbage_at(w, k + AGC_AHEAD)));
         }
         PyObject *op = young_obj(w, j);
@@ -1059,7 +1061,7 @@ delete_garbage(agc_work *w)
      * addresses are used, not the registry's entries. */
     for (Py_ssize_t k = 0; k < ng; k++) {
         Py_ssize_t j = garbage_at(w, k);
-        if (k + AGC_AHEAD < ng) {
+        if (w->prefetch && k + AGC_AHEAD < ng) {
             Py_ssize_t ja = garbage_at(w, k + AGC_AHEAD);
             if (STATE(w, ja) == ST_DOOMED) {
                 AGC_PREFETCH(NODE_OBJ(w, ja));
@@ -1086,7 +1088,10 @@ delete_garbage(agc_work *w)
             Py_ssize_t ja = garbage_at(w, k + AGC_AHEAD);
             if (STATE(w, ja) == ST_DOOMED) {
                 PyObject *ahead = NODE_OBJ(w, ja);
-                AGC_PREFETCH(ahead);
+                if (w->prefetch) {
+                    AGC_PREFETCH(ahead);
+                }
+                /* The table may be far larger than the young set. */
                 agc_registry_prefetch(reg, ahead);
             }
         }

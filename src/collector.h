@@ -247,15 +247,18 @@ void agc_collect_generations(void);
  * collection (or find_unreachable) looked its referents up through a young
  * lookup (header marks, then a young index if a later phase needed one), 0
  * if through the registry's table; *header_marks 1 if its subtract and
- * reachability passes used header marks (lookup.h); *share the permille
+ * reachability passes used header marks (lookup.h); *prefetched 1 if its
+ * passes over the young set prefetched ahead (lookup.h, AGC_PREFETCH_MIN:
+ * full collections and large young sets); *share the permille
  * of young referents the last big collection measured (lookup.h,
  * ytab_wanted), or -1 before any; *tag_filter 1 unless its batched
  * probes of the registry's table skipped the tag filter, and *absent the
  * permille of batched referents the last big batched collection found
  * unregistered, or -1 (lookup.h, batch_skip_filter); *scratch_bytes what
  * the scratch pool keeps between collections (lookup.h).  Never fails. */
-void agc_collector_info(int *young_lookup, int *header_marks, int *share,
-                        int *tag_filter, int *absent, size_t *scratch_bytes);
+void agc_collector_info(int *young_lookup, int *header_marks, int *prefetched,
+                        int *share, int *tag_filter, int *absent,
+                        size_t *scratch_bytes);
 
 /* Builds last_collection()'s "cycles" list: a new reference, or NULL with
  * an exception. */

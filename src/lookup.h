@@ -81,6 +81,14 @@ enum {
     SCR_NUM
 };
 
+/* Young sets from this size up are prefetched in every collection (see
+ * agc_work.prefetch); a full collection always prefetches.  A young
+ * collection's objects were made since the last one and are still in the
+ * caches: prefetching them costs instructions and saves no wait.
+ * Measured (benchmarks/RESULTS.md, 2026-12-06): young collections of 700
+ * to 64,000 new objects ran as fast or faster without. */
+#define AGC_PREFETCH_MIN ((Py_ssize_t)1 << 16)
+
 #define SCRATCH_KEEP_MAX ((size_t)2 << 20)
 #define SCRATCH_PER_OBJECT 64
 #define SCRATCH_FLOOR ((size_t)64 << 10)
@@ -266,6 +274,10 @@ typedef struct {
     int mode;
     visitproc visit;          /* the visitor of `mode` (set_mode) */
     int python_ran;           /* a callback or finalizer was called */
+    /* The passes over the young set prefetch a few iterations ahead
+     * (work_init: not in a young collection of fewer than
+     * AGC_PREFETCH_MIN objects, which the caches still hold). */
+    int prefetch;
     /* What the garbage's types can need of the phases that run Python
      * code (GK_* in collector.c), found by move_legacy_finalizers: a
      * phase with nothing to do is skipped instead of walking the garbage
@@ -576,6 +588,10 @@ static int young_lookup_used = 0;
 /* The last collection's (or analysis's) subtract pass found young
  * referents through header marks (agc_collector_info). */
 static int hdr_last_used = 0;
+
+/* The last collection's (or analysis's) passes over the young set
+ * prefetched ahead (agc_work.prefetch; agc_collector_info). */
+static int prefetch_last_used = 0;
 
 /* Records the share of young referents of the subtract pass that ends,
  * when its young set is at least half of the registry: in a young
@@ -1184,6 +1200,9 @@ work_init(agc_work *w, int generation)
         return -1;
     }
     memset(w->atomic_bits, 0, nbits);
+    w->prefetch = generation == AGC_NUM_GENERATIONS - 1
+                  || w->ye - w->ys >= AGC_PREFETCH_MIN;
+    prefetch_last_used = w->prefetch;
     w->ytab_pending = ytab_wanted(w);
     w->batch_nofilter = batch_skip_filter();
     return 0;

@@ -590,11 +590,13 @@ agc_validate(PyObject *module, PyObject *unused)
 
 PyDoc_STRVAR(collector_info_doc,
 "_collector_info()\n--\n\n"
-"{'young_lookup': bool, 'header_marks': bool, 'young_share': int or None,\n"
-"'tag_filter': bool, 'batch_absent': int or None, 'scratch_bytes': int}:\n"
+"{'young_lookup': bool, 'header_marks': bool, 'prefetched': bool,\n"
+"'young_share': int or None, 'tag_filter': bool, 'batch_absent': int or\n"
+"None, 'scratch_bytes': int}:\n"
 "whether the last collection looked referents up through a young lookup\n"
 "rather than the registry's table, whether its subtract and reachability\n"
-"passes used header marks, the permille of young referents the last big\n"
+"passes used header marks, whether its passes over the young set\n"
+"prefetched ahead, the permille of young referents the last big\n"
 "collection measured, whether its batched probes of the table read the\n"
 "tag filter, the permille of batched referents the last big batched\n"
 "collection found unregistered, and the bytes of scratch arrays kept for\n"
@@ -605,12 +607,13 @@ agc_collector_info_fn(PyObject *module, PyObject *unused)
 {
     int young_lookup;
     int header_marks;
+    int prefetched;
     int share;
     int tag_filter;
     int absent;
     size_t scratch;
-    agc_collector_info(&young_lookup, &header_marks, &share, &tag_filter,
-                       &absent, &scratch);
+    agc_collector_info(&young_lookup, &header_marks, &prefetched, &share,
+                       &tag_filter, &absent, &scratch);
     PyObject *share_obj = share < 0 ? Py_NewRef(Py_None)
                                     : PyLong_FromLong(share);
     if (share_obj == NULL) {
@@ -622,9 +625,10 @@ agc_collector_info_fn(PyObject *module, PyObject *unused)
         Py_DECREF(share_obj);
         return NULL;
     }
-    return Py_BuildValue("{sOsOsNsOsNsn}", "young_lookup",
+    return Py_BuildValue("{sOsOsOsNsOsNsn}", "young_lookup",
                          young_lookup ? Py_True : Py_False, "header_marks",
-                         header_marks ? Py_True : Py_False, "young_share",
+                         header_marks ? Py_True : Py_False, "prefetched",
+                         prefetched ? Py_True : Py_False, "young_share",
                          share_obj, "tag_filter",
                          tag_filter ? Py_True : Py_False, "batch_absent",
                          absent_obj, "scratch_bytes", (Py_ssize_t)scratch);

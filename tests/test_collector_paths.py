@@ -389,6 +389,39 @@ def test_lookup_follows_the_share_of_young_referents():
     del root
 
 
+@pytest.mark.parametrize("young", [700, 2000])
+def test_prefetching_only_for_full_collections_and_large_young_sets(young):
+    # A young collection of fewer than 2**16 objects reads objects made
+    # since the last collection, which the caches still hold: it does not
+    # prefetch (lookup.h, AGC_PREFETCH_MIN); a full collection, and a
+    # young set of 2**16 objects or more, do.  Each finds exactly the
+    # garbage either way.
+    def half_garbage(n):
+        keep = [[] for _ in range(n // 2)]
+        for _ in range(n // 4):
+            a, b = [], []
+            a.append(b)
+            b.append(a)
+            altgc.track(a)
+            altgc.track(b)
+        for x in keep:
+            altgc.track(x)
+        return keep
+
+    altgc.collect()
+    keep = half_garbage(young)
+    assert altgc.collect(0) == young // 2
+    assert altgc._core._collector_info()["prefetched"] is False
+    keep += half_garbage(young)
+    assert altgc.collect(2) == young // 2
+    assert altgc._core._collector_info()["prefetched"] is True
+    big = half_garbage(1 << 17)
+    assert altgc.collect(0) == 1 << 16
+    assert altgc._core._collector_info()["prefetched"] is True
+    for x in keep + big:
+        altgc.untrack(x)
+
+
 def _interleaved_heap(n, seed):
     """n registered lists, each holding three lists that are not registered
     and two registered ones (the last tenth only among themselves:
