@@ -1189,6 +1189,7 @@ validate_or_die(const char *when)
 {
 #ifdef ALTGC_DEBUG
     char buf[256];
+    agc_events_settle();
     if (agc_registry_validate(&agc_reg, 1, buf, sizeof(buf)) < 0) {
         fprintf(stderr, "altgc: registry invariant broken %s: %s\n", when,
                 buf);
@@ -1349,14 +1350,18 @@ collect_main(int generation, int automatic)
     int64_t t_start = agc_now_ns();
 
     if (AGC.debug & AGC_DEBUG_STATS) {
+        /* Read before writing: the writes may run Python code. */
+        Py_ssize_t sz[4];
+        agc_events_settle();
+        for (int g = 0; g < 4; g++) {
+            sz[g] = agc_registry_gen_end(reg, g)
+                    - agc_registry_gen_start(reg, g);
+        }
         PySys_WriteStderr("gc: collecting generation %d...\n", generation);
-        PySys_FormatStderr(
-            "gc: objects in each generation: %zd %zd %zd\n",
-            agc_registry_gen_end(reg, 0) - agc_registry_gen_start(reg, 0),
-            agc_registry_gen_end(reg, 1) - agc_registry_gen_start(reg, 1),
-            agc_registry_gen_end(reg, 2) - agc_registry_gen_start(reg, 2));
+        PySys_FormatStderr("gc: objects in each generation: %zd %zd %zd\n",
+                           sz[0], sz[1], sz[2]);
         PySys_FormatStderr("gc: objects in permanent generation: %zd\n",
-                           agc_registry_gen_end(reg, AGC_PERMANENT));
+                           sz[AGC_PERMANENT]);
     }
 
     agc_registry_pin(reg);
@@ -1369,6 +1374,7 @@ collect_main(int generation, int automatic)
     if (generation + 1 < AGC_NUM_GENERATIONS) {
         AGC.count[generation + 1]++;
     }
+    agc_events_take_settled(); /* pinning settled the death queue */
     agc_events.count0 = 0;
     for (int i = 1; i <= generation; i++) {
         AGC.count[i] = 0;
@@ -1679,8 +1685,8 @@ void
 agc_maybe_schedule(void)
 {
     if (AGC.enabled && AGC.threshold[0] > 0
-        && agc_events.count0 > AGC.threshold[0] && may_start()
-        && !AGC.scheduled && !PyErr_Occurred()) {
+        && agc_gen_count(0) > AGC.threshold[0] && may_start() && !AGC.scheduled
+        && !PyErr_Occurred()) {
         if (Py_AddPendingCall(pending_collect, NULL) == 0) {
             AGC.scheduled = 1;
         }

@@ -212,7 +212,11 @@ agc_collecting(void)
 static inline Py_ssize_t
 agc_gen_count(int g)
 {
-    return g == 0 ? agc_events.count0 : AGC.count[g];
+    if (g == 0) {
+        agc_events_settle(); /* the deaths waiting to be counted */
+        return agc_events.count0;
+    }
+    return AGC.count[g];
 }
 
 /* agc_collect: a requested collection of `generation` (0..2): collect(),

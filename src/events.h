@@ -5,8 +5,9 @@
  * here, to this one small interface, as memray's hooks forward theirs to
  * one tracker:
  *
- *   agc_event_dealloc(op)   an interposed tp_dealloc: op is dying
- *   agc_event_free(block)   the allocator frees or moves a memory block
+ *   agc_event_dealloc(op, kind)  an interposed tp_dealloc: op is dying
+ *   agc_event_free(block)   the allocator frees a memory block
+ *   agc_event_move(block)   the allocator moves one (realloc)
  *   agc_event_alloc()       the allocator hands out an object
  *
  * The receiver fans them out to the registry (registry.h), the watch
@@ -52,10 +53,32 @@ agc_events_count_death(void)
     }
 }
 
-/* A registered or watched object may be dying (op borrowed, refcount 0,
- * its memory still its own): forget it. */
+/* Counts the registered deaths the registry's death queue has settled
+ * since (registry.h, I8).  Called before count0 is read or changed, so
+ * that deaths are counted before the registrations that follow them. */
 static inline void
-agc_event_dealloc(PyObject *op)
+agc_events_take_settled(void)
+{
+    Py_ssize_t k = agc_registry_take_settled(&agc_reg);
+    if (k != 0) {
+        agc_events.count0 = agc_events.count0 > k ? agc_events.count0 - k : 0;
+    }
+}
+
+/* Settles the registry's death queue and counts its deaths: before
+ * reading the registry through its accessors, or count0. */
+static inline void
+agc_events_settle(void)
+{
+    agc_registry_settle(&agc_reg);
+    agc_events_take_settled();
+}
+
+/* A registered or watched object may be dying (op borrowed, refcount 0,
+ * its memory still its own; `kind` the free-list kind whose tp_dealloc
+ * was interposed): forget it, or queue its death (registry.h). */
+static inline void
+agc_event_dealloc(PyObject *op, int kind)
 {
     if (agc_watch_live != 0) {
         agc_watch_note_death(op);
@@ -66,16 +89,19 @@ agc_event_dealloc(PyObject *op)
     agc_registry *reg = &agc_reg;
     if ((agc_registry_expecting(reg)
          || agc_registry_maybe_obj(reg, (uintptr_t)op))
-        && agc_registry_discard(reg, op)) {
+        && agc_registry_note_dealloc(reg, op, kind)) {
         agc_events_count_death();
     }
 }
 
-/* A block is about to be freed or moved: if it held a registered object,
- * that object is dead now.  `block`: borrowed; nothing in it is read but,
- * for a removed free-list-kind entry, the object's type (registry.h). */
+/* A block is about to be freed (`queue` 1) or moved by realloc (0): if it
+ * held a registered object, that object is dead now.  A free's death is
+ * queued (registry.h); a move's is handled at once, since the removal of
+ * a free-list-kind entry reads the object's type, which the block holds
+ * only until the move (rare for containers).  While pinned, both at once.
+ * `block`: borrowed; nothing in it is read here. */
 static AGC_ALWAYS_INLINE void
-agc_event_free(void *block)
+agc_event_block(void *block, int queue)
 {
     agc_registry *reg = &agc_reg;
     if (agc_watch_live != 0 && block != NULL) {
@@ -84,19 +110,35 @@ agc_event_free(void *block)
     if (agc_registry_empty(reg) || block == NULL) {
         return;
     }
+    int removed;
     if (agc_registry_expecting(reg)) {
         /* see agc_event_dealloc */
-        if (agc_registry_discard_block(reg, block)) {
-            agc_events_count_death();
-        }
+        removed = agc_registry_discard_block(reg, block);
+    }
+    else if (!agc_registry_maybe_block(reg, (uintptr_t)block)) {
         return;
     }
-    if (!agc_registry_maybe_block(reg, (uintptr_t)block)) {
-        return;
+    else if (queue) {
+        removed = agc_registry_note_block(reg, block);
     }
-    if (agc_registry_discard_block(reg, block)) {
+    else {
+        removed = agc_registry_discard_block(reg, block);
+    }
+    if (removed) {
         agc_events_count_death();
     }
+}
+
+static AGC_ALWAYS_INLINE void
+agc_event_free(void *block)
+{
+    agc_event_block(block, 1);
+}
+
+static inline void
+agc_event_move(void *block)
+{
+    agc_event_block(block, 0);
 }
 
 /* An object allocation: install mode counts them down to its next poll. */

@@ -64,7 +64,7 @@ hook_calloc(void *ctx, size_t nelem, size_t elsize)
 static void *
 hook_realloc(void *ctx, void *ptr, size_t size)
 {
-    agc_event_free(ptr);
+    agc_event_move(ptr);
     return orig_obj_alloc.realloc(orig_obj_alloc.ctx, ptr, size);
 }
 
@@ -99,7 +99,7 @@ hook_free(void *ctx, void *ptr)
 #define AGC_DEALLOC_HOOK(NAME, KIND)                                          \
     static void hook_dealloc_##NAME(PyObject *op)                             \
     {                                                                         \
-        agc_event_dealloc(op);                                                \
+        agc_event_dealloc(op, KIND);                                          \
         agc_kind_sites[KIND].orig(op);                                        \
     }
 
@@ -131,7 +131,7 @@ static int hook_depth = 0;
       static void hook_dealloc_##NAME(PyObject *op);                          \
       static void hook_dealloc_##NAME(PyObject *op)                           \
       {                                                                       \
-          agc_event_dealloc(op);                                              \
+          agc_event_dealloc(op, KIND);                                        \
           if (hook_depth < TRASH_FREE_LEVELS) {                               \
               hook_depth++;                                                   \
               agc_kind_sites[KIND].orig(op);                                  \

@@ -268,6 +268,7 @@ sync_impl(int bulk)
     if (added < 0 || call_builtin(agc_inst.b_freeze) < 0) {
         return -1;
     }
+    agc_events_take_settled();  /* deaths before the count is raised */
     agc_events.count0 += b;
     agc_inst.adopted += added;
     agc_inst.adoptions++;
@@ -290,7 +291,7 @@ agc_install_rearm(void)
         agc_events.budget = RETRY_BUDGET;
     }
     else {
-        Py_ssize_t left = AGC.threshold[0] - (agc_events.count0 + b);
+        Py_ssize_t left = AGC.threshold[0] - (agc_gen_count(0) + b);
         agc_events.budget = left > 0 ? left + 1 : 1;
     }
     PyErr_Restore(et, ev, tb);
@@ -333,7 +334,7 @@ poll_cb(void *arg)
         PyErr_WriteUnraisable(NULL);
     }
     else if (AGC.enabled && AGC.threshold[0] > 0
-             && agc_events.count0 + b > AGC.threshold[0]) {
+             && agc_gen_count(0) + b > AGC.threshold[0]) {
         if (agc_install_sync() < 0) {
             PyErr_WriteUnraisable(NULL);
         }
@@ -487,7 +488,7 @@ install_fn(PyObject *module, PyObject *args)
     if (adopt) {
         /* The heap that exists now is old: it joins generation 2 and
          * counts as long-lived, as if it had survived collections. */
-        Py_ssize_t count0 = agc_events.count0;
+        Py_ssize_t count0 = agc_gen_count(0);
         Py_ssize_t before = agc_inst.adopted;
         if (sync_impl(1) < 0) {
             agc_inst.active = 0;
@@ -495,6 +496,7 @@ install_fn(PyObject *module, PyObject *args)
             clear_builtins();
             return NULL;
         }
+        agc_events_settle();
         agc_events.count0 = count0;
         agc_registry_promote(&agc_reg, 0, agc_registry_end(&agc_reg));
         agc_registry_promote(&agc_reg, 1, agc_registry_end(&agc_reg));

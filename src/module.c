@@ -94,6 +94,7 @@ agc_track(PyObject *module, PyObject *obj)
         return PyErr_NoMemory();
     }
     if (rc > 0) {
+        agc_events_take_settled();      /* deaths before this registration */
         agc_events.count0++;
         agc_maybe_schedule();
     }
@@ -149,25 +150,27 @@ agc_get_objects(PyObject *module, PyObject *args, PyObject *kwargs)
     if (agc_install_sync() < 0) {
         return NULL;
     }
-    agc_registry *reg = &agc_reg;
-    Py_ssize_t lo, hi;
-    if (garg == Py_None) {
-        lo = agc_registry_gen_start(reg, 2);
-        hi = agc_registry_end(reg);
-    }
-    else {
-        int g;
-        if (parse_generation(garg, "get_objects", 0, &g) < 0) {
-            return NULL;
-        }
-        lo = agc_registry_gen_start(reg, g);
-        hi = agc_registry_gen_end(reg, g);
+    int g = -1;
+    if (garg != Py_None && parse_generation(garg, "get_objects", 0, &g) < 0) {
+        return NULL;
     }
     PyObject *result = PyList_New(0);
     if (result == NULL) {
         return NULL;
     }
+    /* The bounds are read once pinned (pinning settles the death queue):
+     * deaths while the list grows then leave holes, not moves. */
+    agc_registry *reg = &agc_reg;
     agc_registry_pin(reg);
+    Py_ssize_t lo, hi;
+    if (g < 0) {
+        lo = agc_registry_gen_start(reg, 2);
+        hi = agc_registry_end(reg);
+    }
+    else {
+        lo = agc_registry_gen_start(reg, g);
+        hi = agc_registry_gen_end(reg, g);
+    }
     for (Py_ssize_t i = lo; i < hi; i++) {
         PyObject *op = agc_registry_obj(reg, i);
         if (op != NULL && !agc_is_dying(op) && PyList_Append(result, op) < 0) {
@@ -368,6 +371,7 @@ agc_freeze(PyObject *module, PyObject *unused)
     else {
         agc_registry_freeze(&agc_reg);
     }
+    agc_events_settle(); /* the deaths before, counted before 0 */
     agc_events.count0 = 0;
     Py_RETURN_NONE;
 }
@@ -397,6 +401,7 @@ agc_get_freeze_count(PyObject *module, PyObject *unused)
 {
     agc_registry *reg = &agc_reg;
     Py_ssize_t n = 0;
+    agc_events_settle();
     for (Py_ssize_t i = 0; i < agc_registry_gen_end(reg, AGC_PERMANENT); i++) {
         n += (agc_registry_entry(reg, i) != 0);
     }
@@ -498,6 +503,20 @@ static PyObject *
 agc_stats(PyObject *module, PyObject *unused)
 {
     agc_registry *reg = &agc_reg;
+    /* Every figure is read before anything is allocated (an allocation
+     * may free registered objects, whose deaths then wait in the queue). */
+    agc_events_settle();
+    Py_ssize_t sizes[AGC_NUM_GENERATIONS];
+    for (int i = 0; i < AGC_NUM_GENERATIONS; i++) {
+        sizes[i] = count_live(agc_registry_gen_start(reg, i),
+                              agc_registry_gen_end(reg, i));
+    }
+    Py_ssize_t permanent = count_live(
+        0, agc_registry_gen_end(reg, AGC_PERMANENT));
+    Py_ssize_t registered = agc_registry_size(reg);
+    Py_ssize_t bytes = (Py_ssize_t)agc_registry_bytes(reg);
+    Py_ssize_t slots = agc_registry_table_slots(reg);
+    Py_ssize_t capacity = agc_registry_capacity(reg);
     PyObject *gens = PyList_New(AGC_NUM_GENERATIONS);
     if (gens == NULL) {
         return NULL;
@@ -512,8 +531,7 @@ agc_stats(PyObject *module, PyObject *unused)
             "total_pause_ns", (long long)st->total_pause_ns,
             "last_pause_ns", (long long)st->last_pause_ns,
             "max_pause_ns", (long long)st->max_pause_ns,
-            "size", count_live(agc_registry_gen_start(reg, i),
-                               agc_registry_gen_end(reg, i)));
+            "size", sizes[i]);
         if (d == NULL) {
             Py_DECREF(gens);
             return NULL;
@@ -523,12 +541,11 @@ agc_stats(PyObject *module, PyObject *unused)
     return Py_BuildValue(
         "{sNsnsnsnsnsn}",
         "generations", gens,
-        "permanent_size",
-        count_live(0, agc_registry_gen_end(reg, AGC_PERMANENT)),
-        "registry_size", agc_registry_size(reg),
-        "registry_bytes", (Py_ssize_t)agc_registry_bytes(reg),
-        "table_slots", agc_registry_table_slots(reg),
-        "entry_capacity", agc_registry_capacity(reg));
+        "permanent_size", permanent,
+        "registry_size", registered,
+        "registry_bytes", bytes,
+        "table_slots", slots,
+        "entry_capacity", capacity);
 }
 
 PyDoc_STRVAR(last_collection_doc,
@@ -581,6 +598,7 @@ static PyObject *
 agc_validate(PyObject *module, PyObject *unused)
 {
     char buf[256];
+    agc_events_settle();
     if (agc_registry_validate(&agc_reg, 1, buf, sizeof(buf)) < 0) {
         PyErr_SetString(PyExc_AssertionError, buf);
         return NULL;
@@ -652,7 +670,19 @@ PyDoc_STRVAR(interposed_doc,
 static PyObject *
 agc_interposed(PyObject *module, PyObject *unused)
 {
+    agc_events_settle(); /* the demand of deaths waiting in it */
     return agc_kinds_interposed_dict();
+}
+
+PyDoc_STRVAR(death_queue_doc,
+"_death_queue()\n--\n\n"
+"(queued, capacity): the deaths waiting in the registry's death queue\n"
+"now, without settling them (for tests).");
+
+static PyObject *
+agc_death_queue(PyObject *module, PyObject *unused)
+{
+    return Py_BuildValue("(ii)", agc_registry_queued(&agc_reg), AGC_DQ_CAP);
 }
 
 PyDoc_STRVAR(reinstall_hooks_doc,
@@ -771,6 +801,7 @@ static PyMethodDef core_methods[] = {
     {"_reinstall_hooks", agc_reinstall_hooks, METH_NOARGS,
      reinstall_hooks_doc},
     {"_interposed", agc_interposed, METH_NOARGS, interposed_doc},
+    {"_death_queue", agc_death_queue, METH_NOARGS, death_queue_doc},
     {"_freelist_kinds", agc_freelist_kinds, METH_NOARGS, freelist_kinds_doc},
     {"_collector_info", agc_collector_info_fn, METH_NOARGS,
      collector_info_doc},

@@ -125,9 +125,10 @@ find_slot(const agc_registry *reg, const void *op, Py_ssize_t *idx)
 }
 
 Py_ssize_t
-agc_registry_find(const agc_registry *reg, const PyObject *op)
+agc_registry_find(agc_registry *reg, const PyObject *op)
 {
     Py_ssize_t idx;
+    agc_registry_settle(reg);
     if (find_slot(reg, op, &idx) == (size_t)-1) {
         return -1;
     }
@@ -369,6 +370,7 @@ add_with_room(agc_registry *reg, PyObject *op, uint64_t h, int kind,
 int
 agc_registry_add(agc_registry *reg, PyObject *op, uintptr_t flags)
 {
+    agc_registry_settle(reg);
     forget_answers(reg, (uintptr_t)op);
     /* Room first: growing rehashes, and the probe must find the slot of
      * the table the entry goes into. */
@@ -385,6 +387,7 @@ agc_registry_add_batch(agc_registry *reg, PyObject *const *ops, int n,
 {
     AGC_ASSERT(n >= 0 && n <= AGC_ADD_BATCH);
     Py_ssize_t added = 0;
+    agc_registry_settle(reg);
     if (!has_room(reg, n) && agc_registry_reserve(reg, n) < 0) {
         /* One at a time, growing as it goes (or failing at the one that
          * does not fit). */
@@ -430,6 +433,7 @@ agc_registry_add_batch(agc_registry *reg, PyObject *const *ops, int n,
 int
 agc_registry_gen_of(const agc_registry *reg, Py_ssize_t i)
 {
+    AGC_ASSERT(reg->ndq == 0); /* I8 */
     if (i < reg->start[2]) {
         return AGC_PERMANENT;
     }
@@ -445,12 +449,14 @@ agc_registry_gen_of(const agc_registry *reg, Py_ssize_t i)
 Py_ssize_t
 agc_registry_gen_start(const agc_registry *reg, int gen)
 {
+    AGC_ASSERT(reg->ndq == 0); /* I8 */
     return gen == AGC_PERMANENT ? 0 : reg->start[gen];
 }
 
 Py_ssize_t
 agc_registry_gen_end(const agc_registry *reg, int gen)
 {
+    AGC_ASSERT(reg->ndq == 0); /* I8 */
     if (gen == 0) {
         return reg->n;
     }
@@ -514,14 +520,25 @@ reset_range_if_empty(agc_registry *reg)
     }
 }
 
+/* What a removal knows of the object's free-list kind: KIND_READ, the
+ * object's memory is still its own and its type may be read; KIND_UNKNOWN,
+ * it may be freed (a queued block: no free-list-kind entry can be named by
+ * one, I7 and agc_registry_note_block); else the kind a tp_dealloc hook
+ * read. */
+#define KIND_READ (-2)
+#define KIND_UNKNOWN (-1)
+
 /* An entry is leaving the registry: lower its kind's interposition demand
- * (registry.h, AGC_ENTRY_FREELIST).  Reads the object's type: the object
- * is alive, or dying with its memory not yet freed or free-listed. */
+ * (registry.h, AGC_ENTRY_FREELIST).  `kind`: see KIND_READ. */
 static inline void
-entry_gone(uintptr_t e)
+entry_gone(uintptr_t e, int kind)
 {
     if (e & AGC_ENTRY_FREELIST) {
-        int kind = agc_freelist_kind(Py_TYPE(AGC_ENTRY_OBJ(e)));
+        if (kind == KIND_READ) {
+            kind = agc_freelist_kind(Py_TYPE(AGC_ENTRY_OBJ(e)));
+        }
+        /* KIND_UNKNOWN breaks I7: the demand then stays raised, which
+         * only keeps the kind interposed. */
         AGC_ASSERT(kind >= 0);
         if (kind >= 0) {
             agc_kind_demand_drop(kind);
@@ -529,11 +546,12 @@ entry_gone(uintptr_t e)
     }
 }
 
-/* Removes the entry at `idx` whose slot is at `pos`. */
+/* Removes the entry at `idx` whose slot is at `pos`.  `kind`: see
+ * KIND_READ. */
 static void
-discard_at(agc_registry *reg, size_t pos, Py_ssize_t idx)
+discard_at(agc_registry *reg, size_t pos, Py_ssize_t idx, int kind)
 {
-    entry_gone(reg->objs[idx]);
+    entry_gone(reg->objs[idx], kind);
     slot_delete(reg, pos);
     reg->used--;
     if (reg->pinned) {
@@ -615,17 +633,16 @@ take_expected(agc_registry *reg)
         }
         AGC_ASSERT(k == idx);
     }
-    discard_at(reg, pos, idx);
+    discard_at(reg, pos, idx, KIND_READ);
     return 1;
 }
 
-int
-agc_registry_discard(agc_registry *reg, const PyObject *op)
+/* agc_registry_discard once the queue is settled (or while it is being
+ * settled, in order).  `kind`: see KIND_READ. */
+static int
+discard_now(agc_registry *reg, const PyObject *op, int kind)
 {
     Py_ssize_t idx;
-    if (reg->expect != NULL && op == reg->expect) {
-        return take_expected(reg);
-    }
     uintptr_t *absent = &reg->absent[agc_absent_slot((uintptr_t)op)];
     if (*absent == (uintptr_t)op) {
         return 0;
@@ -643,21 +660,26 @@ agc_registry_discard(agc_registry *reg, const PyObject *op)
     const char *block = (const char *)op
                         - ((reg->objs[idx] & AGC_ENTRY_PRE32) ? 32 : 16);
     reg->absent[agc_absent_slot((uintptr_t)block)] = (uintptr_t)block | 1;
-    discard_at(reg, pos, idx);
+    discard_at(reg, pos, idx, kind);
     return 1;
 }
 
 int
-agc_registry_discard_block(agc_registry *reg, const void *block)
+agc_registry_discard(agc_registry *reg, const PyObject *op)
+{
+    if (reg->expect != NULL && op == reg->expect) {
+        return take_expected(reg);
+    }
+    agc_registry_settle(reg);
+    return discard_now(reg, op, KIND_READ);
+}
+
+/* agc_registry_discard_block once the queue is settled (or while it is
+ * being settled, in order).  `kind`: see KIND_READ. */
+static int
+discard_block_now(agc_registry *reg, const void *block, int kind)
 {
     Py_ssize_t idx;
-    if (reg->expect != NULL) {
-        const char *b = (const char *)block;
-        if ((const void *)(b + (reg->expect_pre32 ? 32 : 16))
-            == (const void *)reg->expect) {
-            return take_expected(reg);
-        }
-    }
     /* A block's entry is its address with the low bit set, so that it
      * never answers for an object at that address; a registration at
      * block + 16 or block + 32 clears it (agc_registry_add). */
@@ -671,8 +693,109 @@ agc_registry_discard_block(agc_registry *reg, const void *block)
         *absent = key;
         return 0;
     }
-    discard_at(reg, pos, idx);
+    discard_at(reg, pos, idx, kind);
     return 1;
+}
+
+int
+agc_registry_discard_block(agc_registry *reg, const void *block)
+{
+    if (reg->expect != NULL) {
+        const char *b = (const char *)block;
+        if ((const void *)(b + (reg->expect_pre32 ? 32 : 16))
+            == (const void *)reg->expect) {
+            return take_expected(reg);
+        }
+    }
+    agc_registry_settle(reg);
+    return discard_block_now(reg, block, KIND_READ);
+}
+
+/* Settling's second pass, for address `a` of a queued key (its home slot
+ * and filter word prefetched by the first): prefetches the entry of the
+ * first slot whose check bits match a's -- nearly always a's own entry.
+ * 1 if there was one.  Reads the table only. */
+static int
+prefetch_candidate(const agc_registry *reg, uintptr_t a)
+{
+    uint64_t h = agc_hash_of((const void *)a);
+    uint32_t tag = (uint32_t)(h >> 32);
+    if (a < reg->lo_addr || a > reg->hi_addr || !agc_filter_test(reg, tag)) {
+        return 0;
+    }
+    for (size_t i = agc_home_of(tag, reg->nslots);;) {
+        uint32_t s = reg->slots[i];
+        if (s == 0) {
+            return 0;
+        }
+        if (agc_slot_may_be(reg, s, h)) {
+            AGC_PREFETCH(&reg->objs[agc_slot_index(reg, s)]);
+            return 1;
+        }
+        if (++i == reg->nslots) {
+            i = 0;
+        }
+    }
+}
+
+/* Registries from this size (entries and table) up are settled with
+ * their reads prefetched: below it they stay in the caches, where the
+ * passes would only add instructions. */
+#define SETTLE_PREFETCH_MIN ((size_t)1 << 20)
+
+/* Prefetches what settling the queue's first n keys will read. */
+static void
+prefetch_queue(const agc_registry *reg, int n)
+{
+    /* Two passes, so that each one's cache misses overlap: the home slot
+     * and filter word of every address a key may name, then the entry
+     * each one's slot points to. */
+    for (int k = 0; k < n; k++) {
+        uintptr_t key = reg->dq[k];
+        if (key & 1) {
+            agc_registry_prefetch(reg, (const void *)(key - 1 + 16));
+            agc_registry_prefetch(reg, (const void *)(key - 1 + 32));
+        }
+        else {
+            agc_registry_prefetch(reg, (const void *)key);
+        }
+    }
+    for (int k = 0; k < n; k++) {
+        uintptr_t key = reg->dq[k];
+        if ((key & 1) == 0) {
+            prefetch_candidate(reg, key);
+        }
+        else if (!prefetch_candidate(reg, key - 1 + 16)) {
+            prefetch_candidate(reg, key - 1 + 32);
+        }
+    }
+}
+
+void
+agc_registry_settle_queue(agc_registry *reg)
+{
+    int n = reg->ndq;
+    AGC_ASSERT(!reg->pinned && n <= AGC_DQ_CAP);
+    reg->ndq = 0;
+    if (reg->used == 0) {
+        return; /* nothing registered: every key names nothing */
+    }
+    if ((size_t)reg->objs_cap * sizeof(uintptr_t)
+            + reg->nslots * sizeof(uint32_t)
+        >= SETTLE_PREFETCH_MIN) {
+        prefetch_queue(reg, n);
+    }
+    for (int k = 0; k < n; k++) {
+        uintptr_t key = reg->dq[k];
+        if (key & 1) {
+            reg->settled += discard_block_now(reg, (const void *)(key - 1),
+                                              KIND_UNKNOWN);
+        }
+        else {
+            reg->settled += discard_now(reg, (const PyObject *)key,
+                                        reg->dq_kind[k]);
+        }
+    }
 }
 
 /* Re-inserts every entry into the current table (after the entries moved).
@@ -692,6 +815,7 @@ reinsert_all(agc_registry *reg)
 Py_ssize_t
 agc_registry_discard_flagged(agc_registry *reg, uintptr_t flags)
 {
+    agc_registry_settle(reg);
     if (reg->pinned) {
         /* Indices must stay put: remove one by one, leaving holes. */
         Py_ssize_t removed = 0;
@@ -704,7 +828,7 @@ agc_registry_discard_flagged(agc_registry *reg, uintptr_t flags)
             size_t pos = find_slot(reg, AGC_ENTRY_OBJ(e), &idx);
             AGC_ASSERT(pos != (size_t)-1 && idx == i);
             if (pos != (size_t)-1) {
-                discard_at(reg, pos, idx);
+                discard_at(reg, pos, idx, KIND_READ);
                 removed++;
             }
         }
@@ -730,7 +854,7 @@ agc_registry_discard_flagged(agc_registry *reg, uintptr_t flags)
                 reg->objs[w++] = e;
             }
             else if (e != 0) {
-                entry_gone(e);
+                entry_gone(e, KIND_READ);
                 removed++;
             }
         }
@@ -747,6 +871,7 @@ agc_registry_discard_flagged(agc_registry *reg, uintptr_t flags)
 int
 agc_registry_reserve(agc_registry *reg, Py_ssize_t extra)
 {
+    agc_registry_settle(reg);
     if (extra <= 0 || has_room(reg, extra)) {
         return 0;
     }
@@ -858,6 +983,7 @@ compact(agc_registry *reg)
 void
 agc_registry_pin(agc_registry *reg)
 {
+    agc_registry_settle(reg); /* I8: nothing is queued while pinned */
     reg->pinned++;
 }
 
@@ -873,7 +999,7 @@ agc_registry_unpin(agc_registry *reg)
 void
 agc_registry_promote(agc_registry *reg, int gen, Py_ssize_t young_end)
 {
-    AGC_ASSERT(young_end <= reg->n);
+    AGC_ASSERT(young_end <= reg->n && reg->ndq == 0);
     if (gen == 0) {
         reg->start[0] = young_end;
     }
@@ -886,12 +1012,14 @@ agc_registry_promote(agc_registry *reg, int gen, Py_ssize_t young_end)
 void
 agc_registry_freeze(agc_registry *reg)
 {
+    agc_registry_settle(reg);
     reg->start[2] = reg->start[1] = reg->start[0] = reg->n;
 }
 
 void
 agc_registry_unfreeze(agc_registry *reg)
 {
+    agc_registry_settle(reg);
     reg->start[2] = 0;
 }
 
@@ -910,6 +1038,7 @@ agc_registry_maybe_shrink(agc_registry *reg)
     if (reg->pinned) {
         return;
     }
+    agc_registry_settle(reg);
     if (reg->nslots > 4 * MIN_SLOTS && reg->used * 5 < reg->nslots) {
         (void)rehash(reg, reg->used * 2);
     }
@@ -948,6 +1077,11 @@ agc_registry_validate(const agc_registry *reg, int deep, char *buf,
              reg->start[2], reg->start[1], reg->start[0], reg->n,
              reg->objs_cap);
     }
+    /* I8, before anything reads an entry */
+    if (reg->ndq != 0) {
+        FAIL("I8: %d deaths queued, not settled (pinned %d)", reg->ndq,
+             reg->pinned);
+    }
     /* I4 */
     Py_ssize_t holes = 0, live = 0;
     Py_ssize_t kinds[AGC_NKINDS] = {0};
@@ -976,7 +1110,8 @@ agc_registry_validate(const agc_registry *reg, int deep, char *buf,
                  (void *)op);
         }
         /* I3: its slot leads back to it */
-        if (agc_registry_find(reg, op) != i) {
+        Py_ssize_t found;
+        if (find_slot(reg, op, &found) == (size_t)-1 || found != i) {
             FAIL("I3: entry %zd (%p) not found through the table", i,
                  (void *)op);
         }

@@ -72,6 +72,25 @@
  * up they are mapped from the kernel, so that growing them leaves no
  * holes in malloc's heap and freeing them returns their pages.
  *
+ * Deaths wait in a queue
+ * ----------------------
+ * A death outside a collection costs a table probe (the slot, then the
+ * entry that confirms it) and a removal (the entry that fills the gap,
+ * and its slot): three or four cache misses in a large registry, one
+ * after the other.  So the hooks do not look a death up when it is
+ * reported: they append its key to a small queue (agc_registry_note_*),
+ * and the queue is settled a batch at a time -- when it is full, or
+ * before anything reads the registry.  Settling prefetches every key's
+ * home slots first, then looks each up and removes it, in the order
+ * reported, so that the misses of a batch overlap.  Until then the dead
+ * objects' entries stay in the table, which is safe because nothing
+ * reads them (I8): a memory block reused meanwhile holds an object that
+ * is not registered (registering settles first), and an address handed
+ * out again by a free list likewise.  A queued key never makes the
+ * registry read the dead object: its free-list kind, which the removal
+ * of an AGC_ENTRY_FREELIST entry needs, was read by the hook and queued
+ * with it.
+ *
  * Invariants (checked by agc_registry_validate):
  *   I1  0 = start[3] <= start[2] <= start[1] <= start[0] <= n <= objs_cap
  *   I2  every slot that is not empty holds an index i < n whose entry is not
@@ -94,12 +113,22 @@
  *       reads as tracked); the collector skips it (ST_OUTSIDE in
  *       collector.c), get_objects() and get_referrers() leave it out, and
  *       it leaves the registry when its memory is freed or free-listed
+ *       (its death queued then, I8: the queue is settled before any
+ *       reader)
  *   I7  (debug only, reads the objects) an entry has AGC_ENTRY_FREELIST
  *       exactly when its object's type is a free-list kind; the number of
  *       such entries of each kind is at most that kind's interposition
  *       demand, and a kind with such entries has its tp_dealloc
  *       interposed (kinds.h) -- so no registered object can go to a free
  *       list unseen
+ *   I8  deaths reported while the layout is not pinned wait in the death
+ *       queue (dq, at most AGC_DQ_CAP keys, in the order reported) until
+ *       it is settled: the entries they name stay in the table until then,
+ *       so nothing may read an entry while the queue holds a key.  Every
+ *       function below that reads or changes entries settles it first,
+ *       pinning settles it, and while pinned nothing is queued; the
+ *       accessors check (debug) that it is empty, and validation fails if
+ *       it is not
  */
 #ifndef ALTGC_REGISTRY_H
 #define ALTGC_REGISTRY_H
@@ -113,6 +142,10 @@
 #define AGC_ENTRY_OBJ(e) ((PyObject *)((e) & ~AGC_ENTRY_FLAGS))
 
 #define AGC_PERMANENT 3   /* the frozen objects' partition */
+
+/* Keys the death queue holds before it is settled (I8): enough to
+ * overlap the table's cache misses, few enough to stay in L1. */
+#define AGC_DQ_CAP 32
 
 typedef struct agc_registry {
     uintptr_t *objs;          /* entries, see above */
@@ -162,6 +195,17 @@ typedef struct agc_registry {
      * from before registering it; agc_registry_add_batch clears them
      * all. */
     uintptr_t absent[16];
+    /* The death queue (I8, "Deaths wait in a queue" above): keys of the
+     * deaths reported since it was last settled -- an object's address
+     * from a tp_dealloc hook, with its free-list kind in dq_kind, or a
+     * memory block's address with the low bit set from the free hook. */
+    uintptr_t dq[AGC_DQ_CAP];
+    int8_t dq_kind[AGC_DQ_CAP];
+    int ndq;
+    /* Entries the settling of the queue removed, not yet taken by the
+     * receiver (agc_registry_take_settled): generation 0's count goes
+     * down by one per registered death (events.h). */
+    Py_ssize_t settled;
 } agc_registry;
 
 #define AGC_ABSENT_SLOTS 16
@@ -234,7 +278,7 @@ Py_ssize_t agc_registry_add_batch(agc_registry *reg, PyObject *const *ops,
 Py_ssize_t agc_registry_discard_flagged(agc_registry *reg, uintptr_t flags);
 
 /* Index of op's entry, or -1. */
-Py_ssize_t agc_registry_find(const agc_registry *reg, const PyObject *op);
+Py_ssize_t agc_registry_find(agc_registry *reg, const PyObject *op);
 
 /* Makes room for `extra` more entries without growing again (a bulk
  * registration).  0, or -1 if memory is short (nothing changed that
@@ -249,6 +293,89 @@ int agc_registry_discard(agc_registry *reg, const PyObject *op);
  * hook's case): 1 removed, 0 none.  Reads nothing in the block but the
  * removed object's type, and that only for AGC_ENTRY_FREELIST entries. */
 int agc_registry_discard_block(agc_registry *reg, const void *block);
+
+/* Looks up and removes the deaths in the queue (I8), then empties it; the
+ * entries removed are added to reg->settled.  Called by
+ * agc_registry_settle, and by the note functions when the queue is full.
+ * Reads no object: see "Deaths wait in a queue". */
+void agc_registry_settle_queue(agc_registry *reg);
+
+/* Settles the death queue if it holds anything: for callers about to read
+ * the registry through the accessors below (the functions above that
+ * read or change entries settle it themselves). */
+static inline void
+agc_registry_settle(agc_registry *reg)
+{
+    if (reg->ndq != 0) {
+        agc_registry_settle_queue(reg);
+    }
+}
+
+/* Deaths waiting in the queue now (I8); for tests. */
+static inline int
+agc_registry_queued(const agc_registry *reg)
+{
+    return reg->ndq;
+}
+
+/* The number of entries settled since the last call (each one a
+ * registered object's death), and zero from now on. */
+static inline Py_ssize_t
+agc_registry_take_settled(agc_registry *reg)
+{
+    Py_ssize_t n = reg->settled;
+    reg->settled = 0;
+    return n;
+}
+
+/* A tp_dealloc hook reports op dying (borrowed, refcount 0, its memory
+ * still its own; `kind` the hook's free-list kind).  While pinned the
+ * entry is removed at once (1 if there was one); otherwise the death is
+ * queued (0: whether op was registered is learnt when the queue is
+ * settled). */
+static inline int
+agc_registry_note_dealloc(agc_registry *reg, const PyObject *op, int kind)
+{
+    if (reg->pinned) {
+        return agc_registry_discard(reg, op);
+    }
+    if (reg->ndq == AGC_DQ_CAP) {
+        agc_registry_settle_queue(reg);
+    }
+    reg->dq_kind[reg->ndq] = (int8_t)kind;
+    reg->dq[reg->ndq++] = (uintptr_t)op;
+    return 0;
+}
+
+/* The free hook reports that the memory block at `block` is being freed,
+ * as agc_registry_discard_block would be told.  While pinned the entry is
+ * removed at once (1 if there was one); otherwise the death is queued (0),
+ * unless the key just queued is the death of the object the block holds
+ * (its tp_dealloc hook came first) or the block is known to hold nothing
+ * registered (the absent cache). */
+static inline int
+agc_registry_note_block(agc_registry *reg, const void *block)
+{
+    if (reg->pinned) {
+        return agc_registry_discard_block(reg, block);
+    }
+    uintptr_t b = (uintptr_t)block;
+    if (reg->ndq != 0) {
+        uintptr_t last = reg->dq[reg->ndq - 1];
+        if (last == b + 16 || last == b + 32) {
+            return 0;
+        }
+    }
+    if (reg->absent[agc_absent_slot(b)] == (b | 1)) {
+        return 0;
+    }
+    if (reg->ndq == AGC_DQ_CAP) {
+        agc_registry_settle_queue(reg);
+    }
+    reg->dq_kind[reg->ndq] = -1;
+    reg->dq[reg->ndq++] = b | 1;
+    return 0;
+}
 
 /* Announced deaths.  The collector, about to drop what it knows to be the
  * last reference to the registered object at index `idx` (a non-hole
@@ -291,8 +418,8 @@ size_t agc_registry_bytes(const agc_registry *reg);
 /* Shrink the arrays if they are mostly empty (not while pinned). */
 void agc_registry_maybe_shrink(agc_registry *reg);
 
-/* Checks I1-I5 (and I6 when `deep`).  Returns 0, or -1 and writes a
- * description of the first violation into buf. */
+/* Checks I1-I5 and I8 (and I6, I7 when `deep`).  Returns 0, or -1 and
+ * writes a description of the first violation into buf. */
 int agc_registry_validate(const agc_registry *reg, int deep, char *buf,
                           size_t bufsize);
 
@@ -402,6 +529,7 @@ agc_registry_expecting(const agc_registry *reg)
 static inline Py_ssize_t
 agc_registry_end(const agc_registry *reg)
 {
+    AGC_ASSERT(reg->ndq == 0);   /* I8 */
     return reg->n;
 }
 
@@ -410,6 +538,7 @@ agc_registry_end(const agc_registry *reg)
 static inline uintptr_t
 agc_registry_entry(const agc_registry *reg, Py_ssize_t i)
 {
+    AGC_ASSERT(reg->ndq == 0);   /* I8 */
     return reg->objs[i];
 }
 
@@ -417,6 +546,7 @@ agc_registry_entry(const agc_registry *reg, Py_ssize_t i)
 static inline PyObject *
 agc_registry_obj(const agc_registry *reg, Py_ssize_t i)
 {
+    AGC_ASSERT(reg->ndq == 0);   /* I8 */
     return AGC_ENTRY_OBJ(reg->objs[i]);
 }
 
@@ -424,6 +554,7 @@ agc_registry_obj(const agc_registry *reg, Py_ssize_t i)
 static inline Py_ssize_t
 agc_registry_size(const agc_registry *reg)
 {
+    AGC_ASSERT(reg->ndq == 0);   /* I8 */
     return (Py_ssize_t)reg->used;
 }
 
@@ -431,6 +562,7 @@ agc_registry_size(const agc_registry *reg)
 static inline Py_ssize_t
 agc_registry_holes(const agc_registry *reg)
 {
+    AGC_ASSERT(reg->ndq == 0);   /* I8 */
     return reg->nholes;
 }
 

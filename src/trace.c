@@ -572,6 +572,7 @@ agc_trace(PyObject *objects, int generation, int collect, Py_ssize_t limit)
     if (generation < 0) {
         generation = n > 0 ? gmax : AGC_NUM_GENERATIONS - 1;
     }
+    agc_events_settle();
     Py_ssize_t ys = agc_registry_gen_start(&agc_reg, generation);
     Py_ssize_t ye = agc_registry_end(&agc_reg);
     if (ye - ys > limit) {
