@@ -80,9 +80,10 @@
  * after the other.  So the hooks do not look a death up when it is
  * reported: they append its key to a small queue (agc_registry_note_*),
  * and the queue is settled a batch at a time -- when it is full, or
- * before anything reads the registry.  Settling prefetches every key's
- * home slots first, then looks each up and removes it, in the order
- * reported, so that the misses of a batch overlap.  Until then the dead
+ * before anything reads the registry.  Settling looks each key up and
+ * removes it, in the order reported; in a registry too large for the
+ * caches it first prefetches the keys' home slots, then their entries,
+ * so that the misses of a batch overlap.  Until then the dead
  * objects' entries stay in the table, which is safe because nothing
  * reads them (I8): a memory block reused meanwhile holds an object that
  * is not registered (registering settles first), and an address handed
