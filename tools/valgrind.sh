@@ -33,13 +33,14 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONUNBUFFERED=1
 
 # The API surface, the collector, the death hooks and the hostile/finalizer
 # scenarios: track, collect, find_unreachable, argument checks, stats,
-# referrers, deaths by refcount and by collection, free-list reuse, trashcan,
-# __del__/resurrection/weakref callbacks, objects whose tp_traverse lies or
-# mutates the graph, re-entrant collections. Not here: the 10**6-object
+# referrers, deaths by refcount and by collection, the death queue, free-list
+# reuse, trashcan, __del__/resurrection/weakref callbacks, objects whose
+# tp_traverse lies or mutates the graph, re-entrant collections. Not here: the
+# 10**6-object
 # scenarios (-m slow), too slow under valgrind (~20-50x), and files whose tests
 # all run in a child interpreter (test_tracemalloc.py): children run untraced
 # (the sanitize stage covers them, its LD_PRELOAD is inherited).
-VG_TESTS=(tests/test_api.py tests/test_collect.py tests/test_deaths.py tests/test_hostile.py tests/test_install_inprocess.py tests/test_interposition.py tests/test_collector_paths.py tests/test_stackrefs.py -m "not slow")
+VG_TESTS=(tests/test_api.py tests/test_collect.py tests/test_deaths.py tests/test_death_queue.py tests/test_hostile.py tests/test_install_inprocess.py tests/test_interposition.py tests/test_collector_paths.py tests/test_stackrefs.py -m "not slow")
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
