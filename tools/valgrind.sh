@@ -36,9 +36,8 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONUNBUFFERED=1
 # referrers, deaths by refcount and by collection, the death queue, free-list
 # reuse, trashcan, __del__/resurrection/weakref callbacks, objects whose
 # tp_traverse lies or mutates the graph, re-entrant collections. Not here: the
-# 10**6-object
-# scenarios (-m slow), too slow under valgrind (~20-50x), and files whose tests
-# all run in a child interpreter (test_tracemalloc.py): children run untraced
+# 10**6-object scenarios (-m slow), too slow under valgrind (~20-50x), and files
+# whose tests all run in a child interpreter (test_tracemalloc.py): children run untraced
 # (the sanitize stage covers them, its LD_PRELOAD is inherited).
 VG_TESTS=(tests/test_api.py tests/test_collect.py tests/test_deaths.py tests/test_death_queue.py tests/test_hostile.py tests/test_install_inprocess.py tests/test_interposition.py tests/test_collector_paths.py tests/test_stackrefs.py -m "not slow")
 
