@@ -1,6 +1,5 @@
 """Helpers shared across altgc's Python layer; imports nothing of altgc.
 
-- :func:`fmt_ns`: a duration for people to read;
 - :func:`run_script_as_main`: run a Python file as ``python FILE ARGS``
   would, and the exit status the interpreter would give it;
 - :func:`package_parent`: the directory that holds the ``altgc`` package.
@@ -15,22 +14,6 @@ import sys
 import traceback
 import types
 from collections.abc import Callable, Sequence
-
-
-def fmt_ns(ns: float) -> str:
-    """A duration in nanoseconds, in the unit that reads best.
-
-    >>> fmt_ns(999), fmt_ns(1500), fmt_ns(2_500_000), fmt_ns(3_000_000_000)
-    ('999 ns', '1.5 us', '2.50 ms', '3.00 s')
-    """
-    ns = int(ns)
-    if ns >= 1_000_000_000:
-        return f"{ns / 1e9:.2f} s"
-    if ns >= 1_000_000:
-        return f"{ns / 1e6:.2f} ms"
-    if ns >= 1_000:
-        return f"{ns / 1e3:.1f} us"
-    return f"{ns} ns"
 
 
 def package_parent() -> str:

@@ -18,7 +18,7 @@ import pytest
 from support import run_cli
 
 from altgc import _program_comparison as cli
-from altgc._util import fmt_ns
+from altgc._stats import fmt_ns
 
 
 def synthetic_report(n_builtin=60, n_altgc=45):

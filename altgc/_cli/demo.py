@@ -17,7 +17,7 @@ from typing import Any, ClassVar, TextIO, TypeVar
 
 import altgc
 
-from .._util import fmt_ns
+from .._stats import fmt_ns
 
 T = TypeVar("T")
 

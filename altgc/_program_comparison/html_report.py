@@ -8,7 +8,7 @@ import html
 import math
 import re
 
-from .._util import fmt_ns
+from .._stats import fmt_ns
 from .report import (
     GEN_COLORS,
     SIDE_COLORS,

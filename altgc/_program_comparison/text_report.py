@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .._util import fmt_ns
+from .._stats import fmt_ns
 from .report import SIDES, CompareReport, fmt_s, summarize
 
 
