@@ -136,15 +136,15 @@ def test_repr_eq_hash_and_read_only():
 @pytest.mark.parametrize(
     ("args", "kwargs", "message"),
     [
-        ((1, 2, 3, 4, 5, 6, 7, 8), {}, r"GenerationStats\(\) takes 7 arguments but 8"),
-        ((1, 2, 3, 4, 5, 6), {}, r"missing 1 required argument: 'size'"),
-        ((), {"size": 1}, r"missing 6 required arguments: 'collections', 'collected'"),
-        ((1, 2, 3, 4, 5, 6, 7), {"size": 1}, r"multiple values for argument 'size'"),
-        ((1, 2, 3, 4, 5, 6, 7), {"sizes": 1}, r"unexpected keyword argument 'sizes'"),
+        ((1, 2, 3, 4, 5, 6, 7, 8), {}, r"takes 8 positional arguments but 9 were given"),
+        ((1, 2, 3, 4, 5, 6), {}, r"missing 1 required positional argument: 'size'"),
+        ((), {"size": 1}, r"missing 6 required positional arguments: 'collections', 'collected'"),
+        ((1, 2, 3, 4, 5, 6, 7), {"size": 1}, r"got multiple values for argument 'size'"),
+        ((1, 2, 3, 4, 5, 6, 7), {"sizes": 1}, r"got an unexpected keyword argument 'sizes'"),
     ],
 )
 def test_bad_construction_names_the_argument(args, kwargs, message):
-    with pytest.raises(TypeError, match=message):
+    with pytest.raises(TypeError, match=r"GenerationStats\.__init__\(\) " + message):
         GenerationStats(*args, **kwargs)
 
 
