@@ -54,6 +54,12 @@ except ImportError as _exc:  # pragma: no cover - depends on the checkout
 
 from ._install import install, install_info, installed, is_installed, uninstall
 
+# Loaded with the package, not on first use: a collection callback reads
+# these records, and a first import of them from user code could be half
+# done when an automatic collection runs the callback (_stats imports
+# nothing itself, so this costs little).
+from ._stats import CollectionInfo, GenerationStats, InstallInfo, Stats
+
 if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
@@ -78,7 +84,6 @@ if TYPE_CHECKING:
         watch,
         watched,
     )
-    from ._stats import CollectionInfo, GenerationStats, InstallInfo, Stats
     from ._trace import Trace, TraceObject, trace
     from .compare import HeapComparison, HeapDifference, compare_heap
 
@@ -439,8 +444,6 @@ def stats() -> Stats:
     >>> len(s.generations), s.registry_bytes >= 0
     (3, True)
     """
-    from ._stats import GenerationStats, Stats
-
     raw = _core.stats()
     gens = [GenerationStats(**g) for g in raw.pop("generations")]
     return Stats(generations=gens, **raw)
@@ -460,8 +463,6 @@ def last_collection() -> CollectionInfo | None:
     raw = _core.last_collection()
     if raw is None:
         return None
-    from ._stats import CollectionInfo
-
     return CollectionInfo(**raw)
 
 
@@ -530,10 +531,6 @@ def unload_ipython_extension(ipython: Any) -> None:
 #: the first access (``altgc.explain``, ``from altgc import Stats``) imports
 #: the submodule and caches the name in this module's namespace.
 _LAZY: dict[str, str] = {
-    "Stats": "_stats",
-    "GenerationStats": "_stats",
-    "CollectionInfo": "_stats",
-    "InstallInfo": "_stats",
     "compare_heap": "compare",
     "HeapComparison": "compare",
     "HeapDifference": "compare",

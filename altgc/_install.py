@@ -7,7 +7,8 @@ direct calls of the builtin ``gc.collect()`` to altgc while installed, and
 hands the heap back at exit so the interpreter's shutdown collection sees it.
 
 It is part of what ``import altgc`` loads, so it imports nothing but
-builtin modules (``ALTGC_INSTALL=1`` runs it in every process).
+builtin modules and the records of ``_stats``, which import nothing
+(``ALTGC_INSTALL=1`` runs it in every process).
 """
 
 from __future__ import annotations
@@ -18,13 +19,12 @@ import sys
 import types
 
 from . import _core
+from ._stats import InstallInfo
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
     from typing import Any
-
-    from ._stats import InstallInfo
 
 
 def find_builtin_gc() -> types.ModuleType:
@@ -312,6 +312,4 @@ def install_info() -> InstallInfo:
     >>> altgc.install_info().adoptions >= 0
     True
     """
-    from ._stats import InstallInfo
-
     return InstallInfo(**_core._install_info())

@@ -66,20 +66,6 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _make_init(cls: type[_Record]) -> Any:
-    """An ``__init__`` taking ``cls``'s fields in order, positional or by
-    keyword, compiled as :mod:`dataclasses` compiles one: as fast as a
-    dataclass's, with the interpreter's own messages for a missing, extra
-    or repeated argument."""
-    fields = cls._fields
-    body = "".join(f"    _set(self, {f!r}, {f})\n" for f in fields) or "    pass\n"
-    namespace: dict[str, Any] = {"_set": object.__setattr__}
-    exec(f"def __init__(self, {', '.join(fields)}):\n{body}", namespace)
-    init = namespace["__init__"]
-    init.__qualname__ = f"{cls.__qualname__}.__init__"
-    return init
-
-
 @dataclass_transform(frozen_default=True)
 class _Record:
     """A read-only record whose fields are its class's annotated names, in
@@ -98,7 +84,7 @@ class _Record:
     >>> Pair(1)
     Traceback (most recent call last):
     ...
-    TypeError: Pair.__init__() missing 1 required positional argument: 'b'
+    TypeError: Pair() missing 1 required argument: 'b'
     """
 
     #: the field names, in order (set for each subclass)
@@ -113,7 +99,38 @@ class _Record:
         # (Through type.__setattr__: type checkers make __match_args__ up
         # from the fields themselves and refuse an assignment.)
         type.__setattr__(cls, "__match_args__", cls._fields)
-        type.__setattr__(cls, "__init__", _make_init(cls))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        fields = self._fields
+        if not args and len(kwargs) == len(fields):
+            # The records' own path (the C core's dicts): every field by
+            # keyword.  (No __init__ compiled per class, as dataclasses
+            # does: compiling it at import cost import altgc 76 KiB.)
+            try:
+                for f in fields:
+                    object.__setattr__(self, f, kwargs[f])
+                return
+            except KeyError:
+                pass
+        name = type(self).__name__
+        if len(args) > len(fields):
+            raise TypeError(f"{name}() takes {len(fields)} arguments but {len(args)} were given")
+        values = dict(zip(fields, args, strict=False))
+        for key, value in kwargs.items():
+            if key not in fields:
+                raise TypeError(f"{name}() got an unexpected keyword argument {key!r}")
+            if key in values:
+                raise TypeError(f"{name}() got multiple values for argument {key!r}")
+            values[key] = value
+        missing = [f for f in fields if f not in values]
+        if missing:
+            s = "" if len(missing) == 1 else "s"
+            raise TypeError(
+                f"{name}() missing {len(missing)} required argument{s}: "
+                + ", ".join(repr(f) for f in missing)
+            )
+        for f in fields:
+            object.__setattr__(self, f, values[f])
 
     def _values(self) -> tuple[Any, ...]:
         return tuple(getattr(self, f) for f in self._fields)
