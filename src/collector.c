@@ -41,6 +41,21 @@
 
 agc_state AGC;
 
+/* The work of the collection under way (collect_main, from its analysis
+ * to its end), else NULL: what agc_collection_hides reads. */
+static const agc_work *active_work;
+
+int
+agc_collection_hides(Py_ssize_t idx)
+{
+    const agc_work *w = active_work;
+    if (w == NULL || idx < w->ys || idx >= w->ye) {
+        return 0;
+    }
+    uint8_t st = STATE(w, idx - w->ys);
+    return st == ST_UNREACHABLE || st == ST_LEGACY || st == ST_DOOMED;
+}
+
 /* The MODE_MARK update for a captured edge to young object t. */
 static inline void
 mark_edge(agc_work *w, uint32_t t)
@@ -1369,6 +1384,9 @@ collect_main(int generation, int automatic)
         agc_registry_unpin(reg);
         return -1;
     }
+    /* No Python code runs before deduce_unreachable has set every state
+     * agc_collection_hides reads. */
+    active_work = &w;
     rec_start(&w, AGC.recorder);
     /* Counters, as CPython updates them at the start. */
     if (generation + 1 < AGC_NUM_GENERATIONS) {
@@ -1491,6 +1509,7 @@ collect_main(int generation, int automatic)
         untrack_atomic(&w, 1);
     }
     agc_registry_promote(reg, generation, w.ye);
+    active_work = NULL;
     work_fini(&w);
     agc_registry_unpin(reg);
     agc_registry_maybe_shrink(reg);

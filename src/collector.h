@@ -208,6 +208,16 @@ agc_collecting(void)
     return AGC.collecting;
 }
 
+/* While a collection is under way: 1 if the registry entry at `idx` is
+ * part of its garbage (found unreachable and not resurrected, legacy
+ * finalizer garbage included, or held for clearing), else 0.  CPython
+ * keeps that set off its generation lists until the collection ends, so
+ * the builtin gc.get_objects() and gc.get_referrers() never hand it to a
+ * finalizer, weakref callback or deallocation that runs meanwhile; the
+ * queries that list registered objects skip it too (handed to Python
+ * code, an object being cleared can crash it).  Never fails. */
+int agc_collection_hides(Py_ssize_t idx);
+
 /* The count of generation g, as gc.get_count() reports it. */
 static inline Py_ssize_t
 agc_gen_count(int g)

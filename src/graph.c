@@ -125,7 +125,7 @@ referrers_visit(PyObject *ref, void *arg)
 }
 
 PyObject *
-agc_get_referrers(PyObject *objs)
+agc_get_referrers(PyObject *objs, int (*skip)(Py_ssize_t idx))
 {
     agc_registry *reg = &agc_reg;
     PyObject *result = PyList_New(0);
@@ -141,7 +141,7 @@ agc_get_referrers(PyObject *objs)
         if (op == NULL) {
             continue;       /* a hole */
         }
-        if (op == objs || op == result || agc_is_dying(op)) {
+        if (op == objs || op == result || agc_is_dying(op) || skip(i)) {
             continue;
         }
         traverseproc traverse = Py_TYPE(op)->tp_traverse;

@@ -173,7 +173,8 @@ agc_get_objects(PyObject *module, PyObject *args, PyObject *kwargs)
     }
     for (Py_ssize_t i = lo; i < hi; i++) {
         PyObject *op = agc_registry_obj(reg, i);
-        if (op != NULL && !agc_is_dying(op) && PyList_Append(result, op) < 0) {
+        if (op != NULL && !agc_is_dying(op) && !agc_collection_hides(i)
+            && PyList_Append(result, op) < 0) {
             Py_CLEAR(result);
             break;
         }
@@ -418,7 +419,7 @@ agc_get_referrers_fn(PyObject *module, PyObject *args)
     if (agc_install_sync() < 0) {
         return NULL;
     }
-    return agc_get_referrers(args);
+    return agc_get_referrers(args, agc_collection_hides);
 }
 
 PyDoc_STRVAR(get_referents_doc,
