@@ -1532,7 +1532,9 @@ collect_main(int generation, int automatic)
         st->max_pause_ns = last->total_ns;
     }
     if (AGC.debug & AGC_DEBUG_STATS) {
-        PySys_FormatStderr(
+        /* PySys_WriteStderr: PySys_FormatStderr has no %f, and its error
+         * would drop the line. */
+        PySys_WriteStderr(
             "gc: done, %zd unreachable, %zd uncollectable, %.4fs elapsed\n",
             collected + uncollectable, uncollectable,
             (double)last->total_ns / 1e9);
