@@ -257,10 +257,14 @@ def uninstall(keep_registry: bool = False) -> bool:
     >>> altgc.uninstall()           # not installed: nothing to do
     False
     """
+    if not isinstance(keep_registry, bool):
+        raise TypeError(
+            f"uninstall() argument 'keep_registry' must be bool, not {type(keep_registry).__name__}"
+        )
     with _lock:
         if _saved is None:
             return False
-        _restore(keep_registry=bool(keep_registry))
+        _restore(keep_registry=keep_registry)
         return True
 
 

@@ -15,6 +15,7 @@ import dataclasses
 import html
 import itertools
 import json
+import sys
 from typing import Any
 
 from . import _core
@@ -673,6 +674,8 @@ def trace(
         )
     if isinstance(limit, bool) or not isinstance(limit, int):
         raise TypeError(f"trace() argument 'limit' must be int, not {type(limit).__name__}")
+    # Any limit beyond what the C core counts in (a Py_ssize_t) is none.
+    limit = min(limit, sys.maxsize)
     if not isinstance(collect, bool):
         raise TypeError(f"trace() argument 'collect' must be bool, not {type(collect).__name__}")
     raw = _core._trace(objects if objects else None, generation, collect, limit)

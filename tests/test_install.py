@@ -195,6 +195,15 @@ def test_install_twice_and_uninstall_without_install_are_noops():
             assert "adopt" in str(e)
         else:
             raise AssertionError("no TypeError")
+        altgc.install()
+        try:
+            altgc.uninstall(keep_registry="x")   # was taken as True
+        except TypeError as e:
+            assert "'keep_registry' must be bool, not str" in str(e), e
+        else:
+            raise AssertionError("no TypeError")
+        assert altgc.is_installed()
+        assert altgc.uninstall(keep_registry=False)
         print("ok")
     """).stdout
     assert out.strip().endswith("ok")

@@ -425,6 +425,8 @@ def test_limit():
         altgc.trace([], generation=0, limit=5)
     assert registry_state() == before
     assert len(altgc.trace(generation=0, limit=5).objects) == 5
+    # Beyond a Py_ssize_t is no limit (it was an OverflowError).
+    assert len(altgc.trace(generation=0, limit=10**30).objects) == 5
     assert altgc._trace.DEFAULT_LIMIT == 10_000
 
 
