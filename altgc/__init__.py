@@ -354,6 +354,11 @@ def freeze() -> None:
     """Move every registered object into the permanent generation, which no
     collection looks at (as :func:`gc.freeze`).
 
+    Called while a collection runs (from a finalizer, a weakref callback or
+    a collection callback), the move waits for that collection to end:
+    :func:`get_freeze_count` reads 0 until then, where the builtin gc's
+    counts the objects at once.  :func:`unfreeze` waits the same way.
+
     >>> import altgc
     >>> x = []; altgc.track(x); altgc.freeze()
     >>> altgc.get_freeze_count() >= 1

@@ -1,4 +1,4 @@
-"""Listing queries called by code that runs during a collection.
+"""Queries and requests made by code that runs during a collection.
 
 A finalizer, a weakref callback or a deallocation can call ``get_objects()``
 or ``get_referrers()`` while a collection is under way.  CPython keeps the
@@ -142,3 +142,26 @@ altgc._core._validate()
     assert proc.returncode == 0, (proc.returncode, proc.stderr[-2000:])
     found, kept = proc.stdout.split(" ", 1)
     assert int(found) >= 2 and kept == "[]\n"
+
+
+def test_freeze_in_a_finalizer_takes_effect_when_the_collection_ends():
+    # A documented difference (README, "Known differences"): the builtin
+    # gc moves its lists at once.
+    proc = run_python("""
+import altgc
+seen = []
+class D:
+    def __del__(self):
+        altgc.freeze()
+        seen.append(altgc.get_freeze_count())
+keep = [[] for _ in range(5)]
+for o in keep:
+    altgc.track(o)
+d = D(); d.me = d
+altgc.track(d)
+del d
+print(altgc.collect(), seen, altgc.get_freeze_count(), len(altgc.get_objects()))
+altgc.unfreeze()
+print(altgc.get_freeze_count(), len(altgc.get_objects()))
+""")
+    assert proc.stdout.split("\n")[:2] == ["1 [0] 5 0", "0 5"]
