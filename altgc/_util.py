@@ -2,6 +2,8 @@
 
 - :func:`run_script_as_main`: run a Python file as ``python FILE ARGS``
   would, and the exit status the interpreter would give it;
+- :func:`exit_as_interpreter`: end the process as the interpreter ends it
+  after such a script;
 - :func:`package_parent`: the directory that holds the ``altgc`` package.
 """
 
@@ -10,10 +12,16 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import os
+import signal
 import sys
 import traceback
 import types
 from collections.abc import Callable, Sequence
+from typing import NoReturn
+
+#: The exit status a shell shows for a process killed by SIGINT (128 + 2):
+#: how the interpreter ends after an uncaught KeyboardInterrupt.
+INTERRUPTED_STATUS = 128 + signal.SIGINT
 
 
 def package_parent() -> str:
@@ -27,10 +35,15 @@ class ScriptExit:
     """How a script run by :func:`run_script_as_main` ended."""
 
     #: the exit status the interpreter would give the process
+    #: (:data:`INTERRUPTED_STATUS` when ``interrupted``)
     status: int
     #: ``"TypeName: message"`` of an uncaught exception other than
     #: SystemExit, else None
     error: str | None = None
+    #: whether an uncaught KeyboardInterrupt ended the script: the
+    #: interpreter then ends the process by SIGINT (see
+    #: :func:`exit_as_interpreter`)
+    interrupted: bool = False
 
 
 def run_script_as_main(
@@ -44,15 +57,25 @@ def run_script_as_main(
     The script runs in a new module named ``__main__`` (its globals a real
     module's, which stays ``sys.modules["__main__"]`` until
     ``before_restore()`` returned; then the previous ``__main__`` is put
-    back), with ``sys.argv = [script, *args]`` and the script's directory in
-    place of ``sys.path[0]`` (as the interpreter puts it there).
+    back), with ``sys.argv = [script, *args]`` (the path as given), its
+    ``__file__`` and code's file name the path made absolute as the
+    interpreter makes it (joined to the current directory, not normalized),
+    and the script's directory (symbolic links resolved) in place of
+    ``sys.path[0]``, as the interpreter puts it there.
 
     The exit status is the interpreter's for the same ending: ``0`` when
     the script returns or raises ``SystemExit(None)``, the code of
     ``SystemExit(int)``; any other ``SystemExit`` argument is written to
-    stderr and gives ``1``; any other uncaught exception writes its
-    traceback (from the script's own frames on, none of altgc's) to stderr
-    and gives ``1``.  Nothing is raised.
+    stderr and gives ``1``; an uncaught KeyboardInterrupt writes its
+    traceback and gives :data:`INTERRUPTED_STATUS` with ``interrupted``
+    set; any other uncaught exception writes its traceback (from the
+    script's own frames on, none of altgc's) to stderr and gives ``1``.
+    Nothing is raised.
+
+    When ``before_restore()`` runs, the objects this function made for the
+    run are gone (the open file, the result), but for the script's
+    ``__main__`` module: a count of live objects taken then shows what the
+    script left.
 
     >>> import os, sys, tempfile
     >>> path = os.path.join(tempfile.mkdtemp(), "s.py")
@@ -61,29 +84,37 @@ def run_script_as_main(
     >>> saved = sys.argv, sys.path[0]
     >>> run_script_as_main(path, ["a", "b"])
     __main__ ['a', 'b']
-    ScriptExit(status=3, error=None)
+    ScriptExit(status=3, error=None, interrupted=False)
     >>> sys.argv, sys.path[0] = saved
     """
-    path = os.path.abspath(script)
+    # Since Python 3.9 the interpreter makes the __main__ script's path
+    # absolute by joining it to the current directory, without normalizing
+    # it; sys.argv[0] stays as given.
+    filename = script if os.path.isabs(script) else os.path.join(os.getcwd(), script)
+    path = os.path.abspath(filename)
     main = types.ModuleType("__main__")
-    main.__dict__.update(__file__=script, __builtins__=builtins)
+    main.__dict__.update(__file__=filename, __builtins__=builtins)
     saved_main = sys.modules.get("__main__")
     sys.modules["__main__"] = main
     sys.argv = [script, *args]
+    directory = os.path.dirname(os.path.realpath(filename))
     if sys.path:
-        sys.path[0] = os.path.dirname(path)
+        sys.path[0] = directory
     else:
-        sys.path.insert(0, os.path.dirname(path))
-    result = ScriptExit(0)
+        sys.path.insert(0, directory)
+    # The result as plain values, made into a ScriptExit only after
+    # before_restore() has run.
+    status, error, interrupted = 0, None, False
     try:
-        with open(script, "rb") as f:
-            source = f.read()
-        exec(compile(source, script, "exec"), main.__dict__)
+        exec(_compile_file(filename), main.__dict__)
     except SystemExit as exc:
-        result = ScriptExit(_exit_status(exc.code))
+        status = _exit_status(exc.code)
+    except KeyboardInterrupt as exc:
+        _print_script_traceback(exc, path)
+        status, error, interrupted = INTERRUPTED_STATUS, f"{type(exc).__name__}: {exc}", True
     except BaseException as exc:
         _print_script_traceback(exc, path)
-        result = ScriptExit(1, f"{type(exc).__name__}: {exc}")
+        status, error = 1, f"{type(exc).__name__}: {exc}"
     finally:
         try:
             if before_restore is not None:
@@ -91,7 +122,40 @@ def run_script_as_main(
         finally:
             if saved_main is not None:
                 sys.modules["__main__"] = saved_main
-    return result
+    return ScriptExit(status, error, interrupted)
+
+
+def _compile_file(filename: str) -> types.CodeType:
+    """The code of the Python file ``filename`` (the file closed again)."""
+    with open(filename, "rb") as f:
+        return compile(f.read(), filename, "exec")
+
+
+def exit_as_interpreter(ended: ScriptExit) -> NoReturn:
+    """End the process as the interpreter ends it after the script that
+    ended as ``ended`` says.
+
+    Raises ``SystemExit(ended.status)``; when an uncaught KeyboardInterrupt
+    ended the script, raises a new KeyboardInterrupt instead, which the
+    interpreter treats as it treats the script's own: it runs the atexit
+    handlers, finalizes, then kills the process with SIGINT (a shell shows
+    status 130).  ``sys.excepthook`` is made to pass over that one
+    exception, whose traceback would show altgc's frames: the script's was
+    written already.
+    """
+    if not ended.interrupted:
+        sys.exit(ended.status)
+    interrupt = KeyboardInterrupt()
+    previous = sys.excepthook
+
+    def excepthook(
+        exc_type: type[BaseException], exc: BaseException, tb: types.TracebackType | None
+    ) -> None:
+        if exc is not interrupt:
+            previous(exc_type, exc, tb)
+
+    sys.excepthook = excepthook
+    raise interrupt
 
 
 def _exit_status(code: object) -> int:

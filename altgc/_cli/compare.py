@@ -9,6 +9,7 @@ report and a PNG (see :mod:`altgc._program_comparison`).
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from typing import Any
 
@@ -50,10 +51,10 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument(
         "--timeout",
-        type=float,
+        type=_timeout_seconds,
         default=None,
         metavar="SECONDS",
-        help="kill a run that takes longer",
+        help="kill a run that takes longer (a positive number of seconds)",
     )
     p.add_argument("--json", metavar="PATH", help="write the record as JSON")
     p.add_argument("--html", metavar="PATH", help="write a self-contained HTML report")
@@ -68,6 +69,17 @@ def add_parser(sub: Any) -> None:
         metavar="PATH",
         help="do not run anything: render the report saved by --json (table, --html, --png) again",
     )
+
+
+def _timeout_seconds(text: str) -> float:
+    """The value of ``--timeout``: a positive finite number of seconds."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not 0 < seconds < math.inf:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text!r}")
+    return seconds
 
 
 def _fail(msg: str) -> int:

@@ -4,8 +4,12 @@ At exit (and whenever the process gets ``SIGUSR1``) it writes to stderr the
 survivors report for what the script watched (:func:`altgc.watch`) -- every
 watched object still alive after its name went, with cause and fix -- and
 the ten container types whose number of live objects grew most since the
-script started.  The exit status is the script's (see
-:func:`altgc._util.run_script_as_main`).
+script started (altgc's own types, such as the records of
+:func:`altgc.watch`, left out).  The process ends as the interpreter would
+have ended it after the script: with the script's exit status, or by
+SIGINT after an uncaught KeyboardInterrupt (see
+:func:`altgc._util.run_script_as_main` and
+:func:`altgc._util.exit_as_interpreter`).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from .. import _explain
-from .._util import run_script_as_main
+from .._util import ScriptExit, exit_as_interpreter, run_script_as_main
 
 
 def add_parser(sub: Any) -> None:
@@ -30,24 +34,52 @@ def add_parser(sub: Any) -> None:
         "watched objects that survived and the container types "
         "that grew most",
     )
-    p.add_argument("script")
-    p.add_argument("args", nargs=argparse.REMAINDER)
+    p.add_argument("script", help="the Python script to run")
+    rest = p.add_argument("args", nargs=argparse.REMAINDER, help="arguments passed to the script")
+    # argparse marks every REMAINDER positional as required, and so named
+    # "args" as missing along with "script" when both were.
+    rest.required = False
 
 
 def main(args: argparse.Namespace) -> int:
     """Run ``python -m altgc run`` with parsed arguments."""
-    return run(args.script, args.args)
+    ended = run(args.script, args.args)
+    if ended.interrupted:
+        exit_as_interpreter(ended)
+    return ended.status
 
 
-def _type_counts() -> collections.Counter[str]:
-    counts: collections.Counter[str] = collections.Counter()
+def _is_altgc_type(t: type) -> bool:
+    """Whether ``t`` is defined in the altgc package."""
+    module = getattr(t, "__module__", None)
+    return isinstance(module, str) and (module == "altgc" or module.startswith("altgc."))
+
+
+def _type_counts(counts: collections.Counter[str] | None = None) -> collections.Counter[str]:
+    """Add to ``counts`` (by default a new Counter, made once the objects
+    are listed) the live objects the builtin gc tracks, per type name;
+    altgc's own types are left out.  The objects this function makes are
+    not counted, and it makes no lasting ones (a ``Counter(iterable)``
+    would: the isinstance() check of its argument adds to the caches of
+    the abstract base classes)."""
+    by_type: dict[type, int] = {}
     for o in gc.get_objects():
-        counts[type(o).__qualname__] += 1
+        t = type(o)
+        by_type[t] = by_type.get(t, 0) + 1
+    if counts is None:
+        counts = collections.Counter()
+    for t, n in by_type.items():
+        if not _is_altgc_type(t):
+            counts[t.__qualname__] += n
     return counts
 
 
 def report(baseline: collections.Counter[str], out: TextIO, top: int = 10) -> None:
     """Write the survivors report and the growing container types."""
+    # Counted first, before the lines below make their own objects.  No
+    # closure in this function may use its variables: their cells would be
+    # made on entry, before the count, and counted as growth.
+    now = _type_counts()
     w = out.write
     w("\n==== altgc: survivors ====\n")
     watched = _explain.watched()
@@ -60,32 +92,41 @@ def report(baseline: collections.Counter[str], out: TextIO, top: int = 10) -> No
         w(str(e) + "\n")
     if watched and not survivors:
         w("no survivors: every watched object whose name went is freed\n")
-    now = _type_counts()
-    growth = sorted(((now[t] - baseline.get(t, 0), t) for t in now), reverse=True)[:top]
+    growth = []
+    for t, n in now.items():
+        growth.append((n - baseline.get(t, 0), t))
+    growth.sort(reverse=True)
     w(f"\n==== altgc: the {top} container types that grew most ====\n")
-    for delta, t in growth:
+    for delta, t in growth[:top]:
         if delta <= 0:
             break
         w(f"{delta:>+10}  {t}  (now {now[t]})\n")
     out.flush()
 
 
-def run(script: str, args: Sequence[str], out: TextIO | None = None) -> int:
+def run(script: str, args: Sequence[str], out: TextIO | None = None) -> ScriptExit:
     """Run ``script`` as ``__main__`` with ``args``; report at exit (while
     the script's ``__main__`` is still in ``sys.modules``, so its globals
-    are named roots) and on ``SIGUSR1``.  Returns the script's exit status,
-    2 when there is no such script."""
+    are named roots) and on ``SIGUSR1``.  Returns how the script ended;
+    status 2 when there is no such script."""
     stream = out if out is not None else sys.stderr
     if not os.path.isfile(script):
         stream.write(f"python -m altgc run: no such script: {script}\n")
-        return 2
-    baseline = _type_counts()
+        return ScriptExit(2)
+    baseline: collections.Counter[str] = collections.Counter()
+
+    def report_now() -> None:
+        report(baseline, stream)
+
     previous = None
     if hasattr(signal, "SIGUSR1"):
-        previous = signal.signal(signal.SIGUSR1, lambda signum, frame: report(baseline, stream))
+        previous = signal.signal(signal.SIGUSR1, lambda signum, frame: report_now())
+    # The baseline is counted last before the script starts, once the
+    # objects this run keeps until the report (the counter itself, the
+    # report functions) exist, so that they are not counted as growth.
+    _type_counts(baseline)
     try:
-        ended = run_script_as_main(script, args, before_restore=lambda: report(baseline, stream))
+        return run_script_as_main(script, args, before_restore=report_now)
     finally:
         if previous is not None:
             signal.signal(signal.SIGUSR1, previous)
-    return ended.status

@@ -12,8 +12,9 @@ generations), every call the script makes to ``disable``, ``enable``,
 ``get_stats()`` before and after, under altgc what install mode did outside
 the collections meanwhile (``altgc.install_info()`` after minus before:
 containers adopted, adoptions, polls, and their time), and the script's
-exit status; then it writes the result file and exits with the script's
-status.
+exit status; then it writes the result file and ends the process as the
+interpreter would have ended it after the script (see
+:func:`altgc._util.exit_as_interpreter`).
 
 The script runs as ``__main__`` (see :func:`altgc._util.run_script_as_main`
 for the exit status).  Under "altgc", altgc is installed
@@ -87,8 +88,8 @@ def _examined(gen: int, sizes: Callable[[int], int]) -> int | None:
 
 
 def main() -> None:
-    """Run the script described by ``ALTGC_COMPARE_SETUP``; exit with its
-    status."""
+    """Run the script described by ``ALTGC_COMPARE_SETUP``; end the process
+    as the interpreter would have ended it after the script."""
     setup = json.loads(os.environ.pop(SETUP_ENV))
     collector = setup["collector"]
     script = setup["script"]
@@ -96,7 +97,7 @@ def main() -> None:
 
     import altgc
 
-    from .._util import run_script_as_main
+    from .._util import exit_as_interpreter, run_script_as_main
 
     mod: Any
     if collector == "altgc":
@@ -210,4 +211,4 @@ def main() -> None:
         result["altgc_stats"] = altgc.stats().as_dict()
     with open(setup["result"], "w") as f:
         json.dump(result, f)
-    sys.exit(ended.status)
+    exit_as_interpreter(ended)

@@ -41,6 +41,9 @@ class RunResult:
     during the script (``adopted``, ``adoptions``, ``adopt_ns``, ``polls``,
     ``poll_ns``: the change of ``altgc.install_info()``); None under the
     builtin gc, whose new containers join its lists as they are created.
+    ``timed_out_after_s``: the timeout, in seconds, after which the runner
+    killed the process; None when the process ended on its own (and in a
+    report saved before this was recorded).
     """
 
     collector: str
@@ -60,6 +63,7 @@ class RunResult:
     harness_overhead_ns: int = 0
     error: str | None = None
     install: dict[str, int] | None = None
+    timed_out_after_s: float | None = None
 
     def own_stats_delta(self) -> list[dict[str, int]]:
         """What the collector's own ``get_stats()`` counted during the
@@ -99,7 +103,8 @@ class CompareReport:
 
     def notes(self) -> list[str]:
         """What a reader must know: gc switched off by the script, runs that
-        failed, outputs that differ, recording inconsistencies."""
+        failed or were stopped at the timeout, outputs that differ,
+        recording inconsistencies."""
         out: list[str] = []
         for side in SIDES:
             label = SIDE_LABEL[side]
@@ -115,7 +120,12 @@ class CompareReport:
                         )
                 if run.recorded and not run.enabled_at_exit:
                     out.append(f"{tag}: automatic collection was OFF when the script ended")
-                if not run.recorded:
+                if run.timed_out_after_s is not None:
+                    out.append(
+                        f"{tag}: stopped after the timeout ({run.timed_out_after_s:g} s)"
+                        + ("" if run.recorded else ", so no collection record")
+                    )
+                elif not run.recorded:
                     out.append(
                         f"{tag}: no collection record (the process "
                         "ended without returning to the harness: "

@@ -5,8 +5,10 @@ repeat, each in a child process (:mod:`.child`), collected into a
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
+import signal
 import subprocess
 import sys
 import tempfile
@@ -47,7 +49,9 @@ def run_once(
     timeout: float | None = None,
 ) -> RunResult:
     """Run ``script`` once in a child process under ``collector``
-    ("builtin" or "altgc") and return what was recorded."""
+    ("builtin" or "altgc") and return what was recorded.  A run that takes
+    longer than ``timeout`` seconds is killed (SIGKILL), and its result
+    says so (``timed_out_after_s``)."""
     if collector not in SIDES:
         raise ValueError(
             f"run_once() argument 'collector' must be 'builtin' or 'altgc', not {collector!r}"
@@ -85,8 +89,14 @@ def run_once(
                 cwd=os.getcwd(),
             )
             timer = None
-            if timeout:
-                timer = threading.Timer(timeout, proc.kill)
+            timer_fired = threading.Event()
+            if timeout is not None:
+
+                def stop() -> None:
+                    timer_fired.set()
+                    proc.kill()
+
+                timer = threading.Timer(timeout, stop)
                 timer.start()
             try:
                 _, wstatus, usage = os.wait4(proc.pid, 0)
@@ -95,6 +105,9 @@ def run_once(
                     timer.cancel()
             wall = time.perf_counter_ns() - t0
             proc.returncode = os.waitstatus_to_exitcode(wstatus)
+        # The timer may fire as the process ends on its own: only a process
+        # that then died of the SIGKILL was stopped by it.
+        timed_out = timer_fired.is_set() and proc.returncode == -signal.SIGKILL
         with open(out_path, encoding="utf-8", errors="replace") as f:
             stdout = f.read()
         with open(err_path, encoding="utf-8", errors="replace") as f:
@@ -106,6 +119,7 @@ def run_once(
             peak_rss_kb=int(usage.ru_maxrss),
             stdout=stdout,
             stderr=stderr,
+            timed_out_after_s=timeout if timed_out else None,
         )
         try:
             with open(result_path) as f:
@@ -141,11 +155,14 @@ def compare_program(
 ) -> CompareReport:
     """Run ``script`` ``repeat`` times under each collector (alternating)
     and return a :class:`~.report.CompareReport`.  Raises :class:`CompareError`
-    when the script does not exist or ``repeat`` is below 1."""
+    when the script does not exist, ``repeat`` is below 1 or ``timeout``
+    (seconds; None: no limit) is not a positive finite number."""
     if not os.path.isfile(script):
         raise CompareError(f"no such script: {script}")
     if repeat < 1:
         raise CompareError(f"--repeat must be at least 1, not {repeat}")
+    if timeout is not None and not 0 < timeout < math.inf:
+        raise CompareError(f"--timeout must be a positive number of seconds, not {timeout}")
     ths = {"builtin": builtin_threshold or threshold, "altgc": altgc_threshold or threshold}
     runs: dict[str, list[RunResult]] = {s: [] for s in SIDES}
     for i in range(repeat):

@@ -1,0 +1,290 @@
+"""``python -m altgc``: what the commands accept and what they report.
+
+compare: ``--timeout`` must be a positive finite number of seconds, and a
+run stopped at the timeout is reported as such (table, HTML, JSON).  demo:
+"collected on its own" counts only altgc's automatic collections.  run: a
+script ends with the status the interpreter gives it (a KeyboardInterrupt
+included), sees the ``__file__``, ``sys.argv`` and ``sys.path[0]`` it sees
+under plain python, the usage error names only the missing script, and the
+growth report leaves out what altgc's own harness made.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from support import run_cli, subprocess_env
+
+import altgc
+from altgc import _program_comparison as cli
+
+needs_install = pytest.mark.skipif(
+    not callable(getattr(altgc, "install", None)),
+    reason="needs altgc install mode (altgc.install), which this altgc does not have",
+)
+posix_only = pytest.mark.skipif(
+    os.name != "posix", reason="the run command's exit statuses are the POSIX interpreter's"
+)
+
+
+def write(path, text):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def run_plain(*args, cwd):
+    """``python ARGS`` in ``cwd``: what the run command must match."""
+    return subprocess.run(
+        [sys.executable, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+        env=subprocess_env(),
+    )
+
+
+# ---------------------------------------------------------------------------
+# compare --timeout
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["-1", "0", "-0.5", "nan", "inf", "1e400", "soon"])
+def test_compare_rejects_a_timeout_that_is_not_a_positive_number(tmp_path, value):
+    script = write(tmp_path / "ok.py", "print('ran')\n")
+    proc = run_cli("compare", "-q", "--timeout", value, str(script), cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stdout == ""  # nothing ran
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last == (
+        "python -m altgc compare: error: argument --timeout: "
+        f"must be a positive number of seconds, not {value!r}"
+    )
+
+
+def test_compare_program_rejects_a_bad_timeout(tmp_path):
+    script = write(tmp_path / "ok.py", "pass\n")
+    with pytest.raises(cli.CompareError, match="--timeout must be a positive number of seconds"):
+        cli.compare_program(str(script), timeout=-1)
+
+
+@needs_install
+def test_compare_says_a_run_was_stopped_at_the_timeout(tmp_path):
+    script = write(
+        tmp_path / "slow.py",
+        """\
+        import time
+        print("start", flush=True)
+        time.sleep(60)
+        print("end")
+        """,
+    )
+    out_json, out_html = tmp_path / "r.json", tmp_path / "r.html"
+    proc = run_cli(
+        "compare",
+        "-q",
+        "--timeout",
+        "1.5",
+        "--json",
+        str(out_json),
+        "--html",
+        str(out_html),
+        str(script),
+        cwd=tmp_path,
+    )
+    assert proc.returncode in (0, 1), proc.stderr
+    notes = [
+        line[len("note: ") :] for line in proc.stdout.splitlines() if line.startswith("note: ")
+    ]
+    for label in ("builtin gc", "altgc"):
+        assert f"{label}: stopped after the timeout (1.5 s), so no collection record" in notes
+    assert not [n for n in notes if "os._exit, a crash or a signal" in n], notes
+    assert "stopped after the timeout (1.5 s), so no collection record" in out_html.read_text()
+    saved = json.loads(out_json.read_text())
+    for side in cli.SIDES:
+        (run,) = saved["runs"][side]
+        assert run["timed_out_after_s"] == 1.5
+        assert run["stdout"] == "start\n"
+    assert saved["notes"] == notes
+
+    # A report saved before the timeout was recorded still loads; its runs
+    # were not timed out as far as it knows.
+    for side in cli.SIDES:
+        del saved["runs"][side][0]["timed_out_after_s"]
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps(saved))
+    report = cli.load_report(str(old))
+    assert all(r.timed_out_after_s is None for s in cli.SIDES for r in report.runs[s])
+    assert "builtin gc: no collection record (the process ended without returning to the " in (
+        " ".join(report.notes())
+    )
+
+
+@needs_install
+def test_compare_run_that_ends_in_time_is_not_timed_out(tmp_path):
+    script = write(tmp_path / "ok.py", "print('ran')\n")
+    out_json = tmp_path / "r.json"
+    proc = run_cli(
+        "compare", "-q", "--timeout", "120", "--json", str(out_json), str(script), cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "timeout" not in proc.stdout
+    saved = json.loads(out_json.read_text())
+    assert [r["timed_out_after_s"] for s in cli.SIDES for r in saved["runs"][s]] == [None, None]
+
+
+# ---------------------------------------------------------------------------
+# demo
+# ---------------------------------------------------------------------------
+
+
+@needs_install
+def test_demo_counts_only_automatic_collections_as_on_its_own():
+    # --size 1: a loop dropping 50 two-instance cycles, too few for altgc's
+    # thresholds to start a generation 2 collection; the final explicit
+    # collect() (generation 2) frees them.
+    proc = run_cli("demo", "--size", "1")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    own = re.search(
+        r"altgc collected on its own: (\d+)/(\d+)/(\d+) collections of generation 0/1/2, "
+        r"(\d+) objects freed\n",
+        proc.stdout,
+    )
+    final = re.search(
+        r"sampled cycles still alive before the final collect\(\): (\d+) of 1; "
+        r"after: 0 \(it freed (\d+) objects\)\n",
+        proc.stdout,
+    )
+    assert own and final, proc.stdout
+    assert own.group(3) == "0"  # the final collect() is not counted
+    alive_before, freed_final = int(final.group(1)), int(final.group(2))
+    assert freed_final >= 2 * alive_before
+    # every cycle but the last (still bound to the loop's variables) freed
+    assert int(own.group(4)) + freed_final >= 98
+
+
+# ---------------------------------------------------------------------------
+# run
+# ---------------------------------------------------------------------------
+
+
+@posix_only
+def test_run_ends_like_the_interpreter_after_a_keyboard_interrupt(tmp_path):
+    write(
+        tmp_path / "kbi.py",
+        """\
+        import atexit
+        atexit.register(print, "atexit ran", flush=True)
+        raise KeyboardInterrupt
+        """,
+    )
+    plain = run_plain("kbi.py", cwd=tmp_path)
+    assert plain.returncode == -2  # killed by SIGINT: a shell shows 130
+    proc = run_cli("run", "kbi.py", cwd=tmp_path)
+    assert proc.returncode == plain.returncode, proc.stderr
+    assert proc.stdout == plain.stdout == "atexit ran\n"
+    # the script's traceback, once, as plain python writes it; then the report
+    assert proc.stderr.startswith(plain.stderr)
+    assert proc.stderr.count("Traceback") == 1
+    assert "==== altgc: survivors ====" in proc.stderr
+
+
+@posix_only
+def test_run_keeps_the_exit_status_of_sys_exit(tmp_path):
+    write(tmp_path / "exit3.py", "import sys\nsys.exit(3)\n")
+    proc = run_cli("run", "exit3.py", cwd=tmp_path)
+    assert proc.returncode == run_plain("exit3.py", cwd=tmp_path).returncode == 3
+
+
+ENV_SCRIPT = """\
+import sys, traceback, warnings
+print("file", __file__)
+print("argv", sys.argv)
+print("path0", sys.path[0])
+print("name", __name__)
+warnings.warn("w")
+try:
+    1 / 0
+except ZeroDivisionError:
+    print("tb file", traceback.extract_tb(sys.exc_info()[2])[0].filename)
+"""
+
+
+@pytest.mark.parametrize("typed", ["sub/env.py", "./sub/../sub/env.py", "link/env.py"])
+def test_run_gives_the_script_the_file_argv_and_path_of_plain_python(tmp_path, typed):
+    write(tmp_path / "sub" / "env.py", ENV_SCRIPT)
+    if typed.startswith("link/"):
+        if not hasattr(os, "symlink"):
+            pytest.skip("no symbolic links here")
+        os.symlink(tmp_path / "sub", tmp_path / "link")
+    plain = run_plain(typed, "a", "--b", cwd=tmp_path)
+    assert plain.returncode == 0, plain.stderr
+    proc = run_cli("run", typed, "a", "--b", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == plain.stdout
+    # __file__ absolute, argv[0] as typed, sys.path[0] the real directory
+    cwd = os.path.realpath(tmp_path)  # as os.getcwd() gives it
+    assert f"file {os.path.join(cwd, typed)}\n" in proc.stdout
+    assert f"argv [{typed!r}, 'a', '--b']\n" in proc.stdout
+    assert f"path0 {os.path.join(cwd, 'sub')}\n" in proc.stdout
+    # the warning names the file as plain python's does
+    assert proc.stderr.startswith(plain.stderr)
+
+
+def test_run_without_a_script_names_only_the_script():
+    proc = run_cli("run")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "python -m altgc run: error: the following arguments are required: script"
+    )
+
+
+def growth_types(stderr):
+    """The type names of the last growth report in ``stderr``."""
+    part = stderr.rsplit("container types that grew most ====\n", 1)[1]
+    return {line.split()[1]: int(line.split()[0]) for line in part.splitlines() if line.strip()}
+
+
+def test_run_growth_leaves_out_the_harness(tmp_path):
+    write(tmp_path / "noop.py", "pass\n")
+    proc = run_cli("run", "noop.py", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    # the script's __main__ module and its namespace, nothing else
+    assert set(growth_types(proc.stderr)) <= {"module", "dict"}, proc.stderr
+
+
+def test_run_growth_leaves_out_altgcs_own_types(tmp_path):
+    write(
+        tmp_path / "watch.py",
+        """\
+        import altgc
+
+        kept = [1]
+        altgc.watch(kept, "kept")
+        """,
+    )
+    proc = run_cli("run", "watch.py", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    growth = growth_types(proc.stderr)
+    assert growth.get("list", 0) >= 1  # kept
+    assert not {"WatchRecord", "WatchInfo", "ScriptExit", "Counter", "FileIO"} & set(growth)
+
+
+def test_run_growth_shows_the_scripts_own_types(tmp_path):
+    write(
+        tmp_path / "keep.py",
+        """\
+        class Leaky:
+            pass
+
+        kept = [Leaky() for _ in range(300)]
+        """,
+    )
+    proc = run_cli("run", "keep.py", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert growth_types(proc.stderr)["Leaky"] == 300
