@@ -5,15 +5,17 @@ Its one line runs at every interpreter start-up (as ``site`` processes
 ``.pth`` files) and imports this module only when ``ALTGC_INSTALL`` is set
 to something other than ``""`` or ``"0"``; otherwise it costs one
 environment lookup and altgc is not imported at all.  This module then calls
-:func:`altgc.install` (the whole heap adopted), so ``ALTGC_INSTALL=1 python
--m pytest`` runs a test suite under altgc, subprocesses included (they
-inherit the variable).
+:func:`altgc.install` (the whole heap adopted) and makes ``import gc`` give
+altgc, so ``ALTGC_INSTALL=1 python -m pytest`` runs a test suite under
+altgc, subprocesses included (they inherit the variable), and its ``gc``
+calls act on altgc.
 
 ``ALTGC_INSTALL_REPORT=1`` prints one line to stderr at exit saying that
 altgc was the collector and what it collected; any other value but ``0`` is
 a file to append that line to (for processes whose stderr is not seen, such
-as benchmark workers).  Interpreters started with ``-S`` or ``-I`` do not
-process ``.pth`` files: no hook there.  (``import`` lines in ``.pth`` files
+as benchmark workers).  Interpreters started with ``-S`` do not process
+``.pth`` files: no hook there (``-I`` still processes those of
+site-packages, so the hook runs).  (``import`` lines in ``.pth`` files
 keep working, without a warning, until Python 3.18, which PEP 829's
 ``.start`` files are to replace.)
 
@@ -97,6 +99,12 @@ def start() -> None:
 
         _builtin_at_start = _found(builtin_gc)
         altgc.install()
+        # What install()'s docs ask of a program that wants the whole gc
+        # module to be altgc's: from here on `import gc` gives altgc, so
+        # gc.disable()/enable(), isenabled(), get_objects(), callbacks,
+        # garbage and the rest steer and read the collector that runs.
+        # (The builtin module's collect was made altgc's by install().)
+        sys.modules["gc"] = altgc
     except Exception as exc:
         print(f"altgc: ALTGC_INSTALL is set but install failed: {exc!r}", file=sys.stderr)
         return

@@ -258,6 +258,45 @@ def test_hook_module_installs_and_reports(tmp_path):
     assert len(lines) == 1 and "installed=yes" in lines[0], lines
 
 
+def test_hook_makes_the_gc_module_altgcs():
+    # An unedited program's gc calls must act on the collector that runs.
+    # Before, only gc.collect did: isenabled() read False, get_objects()
+    # missed the adopted heap, DEBUG_SAVEALL saved nothing, and a library's
+    # gc.disable(); ...; gc.enable() turned the builtin gc back on beside
+    # altgc (with a RuntimeWarning).
+    proc = _run(
+        """
+        import warnings
+        warnings.simplefilter("error")
+        import _altgc_autoinstall
+        _altgc_autoinstall.start()
+        import gc, altgc
+        from altgc._install import builtin_gc
+        class M:
+            pass
+        m = M()
+        print(gc is altgc, gc.isenabled(), any(o is m for o in gc.get_objects()))
+        print(any(r is globals() for r in gc.get_referrers(m)))
+        gc.disable(); gc.enable()
+        print(builtin_gc.isenabled(), altgc.isenabled())
+        seen = []
+        gc.callbacks.append(lambda phase, info: seen.append(phase))
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        a = []; a.append(a); del a
+        n = gc.collect()
+        saved = any(type(o) is list and o and o[0] is o for o in gc.garbage)
+        print(n >= 1, len(gc.garbage) == n, saved, seen)
+        """,
+        {"ALTGC_INSTALL": "1"},
+    )
+    assert proc.stdout.split("\n")[:4] == [
+        "True True True",
+        "True",
+        "False True",
+        "True True True ['start', 'stop']",
+    ], proc.stdout + proc.stderr
+
+
 # ---- the .pth hook of a wheel install ---------------------------------------------
 
 
@@ -328,6 +367,21 @@ def test_pth_without_the_variable_imports_nothing(value):
         pythonpath=False,
     ).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize(("flag", "hooked"), [("-I", True), ("-S", False)])
+def test_pth_under_isolated_and_no_site(flag, hooked):
+    # -I skips only the user's site directory: site-packages' .pth files
+    # still run (the docs said -I had no hook); -S runs none.
+    _require_pth()
+    out = _run(
+        "import sys; m = sys.modules.get('altgc'); "
+        "print(m is not None and m.is_installed(), m is not None and sys.modules.get('gc') is m)",
+        {"ALTGC_INSTALL": "1"},
+        args=(flag,),
+        pythonpath=False,
+    ).stdout
+    assert out.split() == [str(hooked), str(hooked)]
 
 
 def test_pth_install_mode_imports_no_heavy_module():
