@@ -141,7 +141,8 @@ agc_get_referrers(PyObject *objs, int (*skip)(Py_ssize_t idx))
         if (op == NULL) {
             continue;       /* a hole */
         }
-        if (op == objs || op == result || agc_is_dying(op) || skip(i)) {
+        if (op == objs || op == result || agc_is_dying(op)
+            || (skip != NULL && skip(i))) {
             continue;
         }
         traverseproc traverse = Py_TYPE(op)->tp_traverse;

@@ -21,8 +21,8 @@ Py_ssize_t agc_scc(Py_ssize_t n, const Py_ssize_t *offsets,
 
 /* Returns new references to lists, or NULL with an exception set.  `objs`:
  * a borrowed tuple.  agc_get_referrers leaves out the entries whose index
- * `skip` answers 1 for (the caller's rule: graph.c knows nothing of
- * collections). */
+ * `skip` (NULL: none) answers 1 for (the caller's rule: graph.c knows
+ * nothing of collections). */
 PyObject *agc_get_referents(PyObject *objs);
 PyObject *agc_get_referrers(PyObject *objs, int (*skip)(Py_ssize_t idx));
 

@@ -171,9 +171,11 @@ agc_get_objects(PyObject *module, PyObject *args, PyObject *kwargs)
         lo = agc_registry_gen_start(reg, g);
         hi = agc_registry_gen_end(reg, g);
     }
+    int hiding = agc_collecting(); /* else nothing is hidden */
     for (Py_ssize_t i = lo; i < hi; i++) {
         PyObject *op = agc_registry_obj(reg, i);
-        if (op != NULL && !agc_is_dying(op) && !agc_collection_hides(i)
+        if (op != NULL && !agc_is_dying(op)
+            && !(hiding && agc_collection_hides(i))
             && PyList_Append(result, op) < 0) {
             Py_CLEAR(result);
             break;
@@ -419,7 +421,8 @@ agc_get_referrers_fn(PyObject *module, PyObject *args)
     if (agc_install_sync() < 0) {
         return NULL;
     }
-    return agc_get_referrers(args, agc_collection_hides);
+    return agc_get_referrers(args,
+                             agc_collecting() ? agc_collection_hides : NULL);
 }
 
 PyDoc_STRVAR(get_referents_doc,
