@@ -22,7 +22,7 @@ from .paths import describe_path, find_paths
 from .picture import find_cycle
 from .releasing import build_release
 from .roots import Root, named_roots
-from .watching import WatchRecord
+from .watching import WatchRecord, _check_bool
 
 _IMMORTAL_REFCNT = 1 << 29
 #: references explain()'s entry holds on an object given directly
@@ -51,8 +51,10 @@ def explain(
 
     A ``str`` argument is a label given to :func:`watch` (``KeyError``
     listing the known labels if there is none) unless ``literal=True``,
-    which explains the string object itself.  ``max_paths`` bounds the
-    reference paths reported (shortest first, one per named root).
+    which explains the string object itself.  Any other object is
+    explained as itself: a ``weakref.proxy`` (dead or alive) is the proxy
+    object, not what it refers to.  ``max_paths`` bounds the reference
+    paths reported (shortest first, one per named root).
     ``refresh=False`` gives the last answer again when it was about the
     same object, whose reference count did not change, and every step of
     its paths still holds (followed again from the live roots); else it
@@ -70,21 +72,30 @@ def explain(
     ...
     KeyError: "explain(): no watched object is labelled 'no-such-label'; known labels: ..."
     """
-    if isinstance(obj_or_label, str) and not literal:
+    max_paths = _check_max_paths(max_paths, "explain")
+    _check_bool(literal, "explain", "literal")
+    _check_bool(refresh, "explain", "refresh")
+    # type(), not isinstance(): that reads __class__, which a dead
+    # weakref.proxy (or a property) makes raise
+    if issubclass(type(obj_or_label), str) and not literal:
         return _explain_label(obj_or_label, max_paths, refresh)
     box = [obj_or_label]
     del obj_or_label
     return _explain_boxed(box, None, max_paths, refresh, given_directly=True)
 
 
-def _check_max_paths(max_paths: Any) -> int:
-    if isinstance(max_paths, bool) or not isinstance(max_paths, int):
-        raise TypeError(
-            "explain() argument 'max_paths' must be int, not " + type(max_paths).__name__
-        )
+#: the C path search counts in a C int; no heap has this many named roots
+_MAX_PATHS = 2**31 - 1
+
+
+def _check_max_paths(max_paths: Any, fn: str) -> int:
+    """``max_paths`` checked for ``fn()``: an int >= 1, cut to _MAX_PATHS
+    (a larger bound reports every path, as that one does)."""
+    if type(max_paths) is bool or not issubclass(type(max_paths), int):
+        raise TypeError(f"{fn}() argument 'max_paths' must be int, not " + type(max_paths).__name__)
     if max_paths < 1:
-        raise ValueError("explain() argument 'max_paths' must be >= 1")
-    return max_paths
+        raise ValueError(f"{fn}() argument 'max_paths' must be >= 1")
+    return min(int(max_paths), _MAX_PATHS)
 
 
 def _explain_label(label: str, max_paths: int, refresh: bool) -> Explanation:
@@ -92,7 +103,6 @@ def _explain_label(label: str, max_paths: int, refresh: bool) -> Explanation:
     if w is None:
         known = ", ".join(repr(k) for k in watching.watches) or "none"
         raise KeyError(f"explain(): no watched object is labelled {label!r}; known labels: {known}")
-    _check_max_paths(max_paths)
     box = _watched_object_box(w.token)
     if box is None:
         return _explain_freed(w)
@@ -176,7 +186,6 @@ def _explain_boxed(
     ``given_directly``: the object was explain()'s argument (its caller's
     call still holds it), not looked up by label.
     """
-    _check_max_paths(max_paths)
     my_frames: list[Any] = []
     roots: list[Any] = []
     try:
@@ -414,6 +423,7 @@ def survivors(max_paths: int = 1) -> list[Explanation]:
     [('item', True)]
     >>> altgc.unwatch("item")
     """
+    max_paths = _check_max_paths(max_paths, "survivors")
     out = []
     first = True
     for w in list(watching.watches.values()):

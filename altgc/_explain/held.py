@@ -55,7 +55,7 @@ def _deep_sizeof(t: type) -> bool:
     """Whether ``t``'s ``__sizeof__`` is written in Python: then it counts
     what the object holds (pandas' objects: ``memory_usage(deep=True)``),
     and deep_size() does not count it again."""
-    return isinstance(getattr(t, "__sizeof__", None), types.FunctionType)
+    return type(getattr(t, "__sizeof__", None)) is types.FunctionType
 
 
 def deep_size(obj: Any, stop_at: int | None = None, max_objects: int = 20_000) -> int:
@@ -88,11 +88,12 @@ def deep_size(obj: Any, stop_at: int | None = None, max_objects: int = 20_000) -
             if not gc.is_tracked(o) or _deep_sizeof(type(o)):
                 continue
             refs = gc.get_referents(o)
-            if isinstance(o, types.FrameType):  # its locals, not its globals
+            if type(o) is types.FrameType:  # its locals, not its globals
                 g, b = o.f_globals, o.f_builtins
                 refs = [r for r in refs if r is not g and r is not b]
             for r in refs:
-                if id(r) not in seen and not isinstance(r, _SHARED):
+                # type(), not isinstance(): the objects are the user's (see .paths)
+                if id(r) not in seen and not issubclass(type(r), _SHARED):
                     seen.add(id(r))
                     stack.append(r)
             del refs

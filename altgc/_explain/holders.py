@@ -24,7 +24,7 @@ from typing import Any
 from . import held
 from .explanation import CAUSES, fmt_bytes
 from .frames import frame_locals, is_function_frame
-from .paths import _lru_name
+from .paths import lru_name
 from .roots import ipython_shell
 
 #: values that are no memory a user would release: code, not data
@@ -143,7 +143,7 @@ def user_namespace() -> tuple[dict[str, Any], frozenset[str]]:
 def user_names(ns: dict[str, Any], hidden: frozenset[str]) -> Iterator[str]:
     """The names of ``ns`` the user bound (no ``_`` prefix, not IPython's)."""
     for k in list(ns):
-        if isinstance(k, str) and not k.startswith("_") and k not in hidden:
+        if issubclass(type(k), str) and not k.startswith("_") and k not in hidden:
             yield k
 
 
@@ -172,8 +172,10 @@ def user_modules() -> list[tuple[str, types.ModuleType]]:
     libs = _library_dirs()
     out = []
     for name, mod in list(sys.modules.items()):
+        if name == "__main__" or not issubclass(type(mod), types.ModuleType):
+            continue
         f = getattr(mod, "__file__", None)
-        if not isinstance(f, str) or name == "__main__" or not isinstance(mod, types.ModuleType):
+        if type(f) is not str:
             continue
         path = os.path.abspath(f)
         if path.startswith(libs) or "site-packages" in path or "dist-packages" in path:
@@ -191,12 +193,12 @@ def lru_caches() -> list[tuple[str, Any]]:
     seen: set[int] = set()
     for k in user_names(ns, hidden):
         v = ns.get(k)
-        if _lru_name(v) is not None and id(v) not in seen:
+        if lru_name(v) is not None and id(v) not in seen:
             seen.add(id(v))
             out.append((k, v))
     for modname, mod in user_modules():
         for k, v in list(vars(mod).items()):
-            if isinstance(k, str) and _lru_name(v) is not None and id(v) not in seen:
+            if issubclass(type(k), str) and lru_name(v) is not None and id(v) not in seen:
                 seen.add(id(v))
                 out.append((f"{modname}.{k}", v))
     return out
@@ -207,14 +209,14 @@ def traceback_frames() -> list[types.FrameType]:
     IPython's ``InteractiveTB.tb``) below the failed cell's own frame."""
     tbs: list[Any] = []
     for attr in ("last_exc", "last_value"):
-        exc = getattr(sys, attr, None)
-        if isinstance(exc, BaseException) and exc.__traceback__ is not None:
+        exc: Any = getattr(sys, attr, None)
+        if issubclass(type(exc), BaseException) and exc.__traceback__ is not None:
             tbs.append(exc.__traceback__)
     if getattr(sys, "last_traceback", None) is not None:
         tbs.append(sys.last_traceback)
     shell = ipython_shell()
     tb = getattr(getattr(shell, "InteractiveTB", None), "tb", None)
-    if isinstance(tb, types.TracebackType):
+    if type(tb) is types.TracebackType:
         tbs.append(tb)
     ns, _hidden = user_namespace()
     frames: list[types.FrameType] = []
@@ -250,7 +252,8 @@ def _candidates() -> tuple[list[Any], list[list[tuple[str, str]]], list[str]]:
     pos: dict[int, int] = {}
 
     def add(obj: Any, label: str, kind: str, release: str = "") -> None:
-        if obj is None or (isinstance(obj, _NOT_DATA) and _lru_name(obj) is None):
+        # type(), not isinstance(): the objects are the user's (see .paths)
+        if obj is None or (issubclass(type(obj), _NOT_DATA) and lru_name(obj) is None):
             return
         i = pos.get(id(obj))
         if i is None:
@@ -264,12 +267,12 @@ def _candidates() -> tuple[list[Any], list[list[tuple[str, str]]], list[str]]:
 
     ns, hidden = user_namespace()
     for k in user_names(ns, hidden):
-        if _lru_name(ns.get(k)) is None:
+        if lru_name(ns.get(k)) is None:
             add(ns.get(k), k, "name")
     shell = ipython_shell()
     if shell is not None:
-        out = ns.get("Out")
-        if isinstance(out, dict):
+        out: Any = ns.get("Out")
+        if issubclass(type(out), dict):
             for n, v in list(out.items()):
                 add(v, f"Out[{n}]", "output_cache")
         hidden_ns = getattr(shell, "user_ns_hidden", {}) or {}
@@ -278,7 +281,7 @@ def _candidates() -> tuple[list[Any], list[list[tuple[str, str]]], list[str]]:
             for where in (ns, hidden_ns, getattr(dh, "__dict__", {})):
                 v = where.get(k)
                 # IPython starts them as "" (no ==: a DataFrame's is elementwise)
-                if v is not None and not (isinstance(v, str) and not v):
+                if v is not None and not (type(v) is str and not v):
                     add(v, k, "output_cache")
                     break
     for f in traceback_frames():
@@ -305,7 +308,7 @@ def _candidates() -> tuple[list[Any], list[list[tuple[str, str]]], list[str]]:
         )
     for modname, mod in user_modules():
         for k, v in list(vars(mod).items()):
-            if isinstance(k, str) and not k.startswith("__") and _lru_name(v) is None:
+            if issubclass(type(k), str) and not k.startswith("__") and lru_name(v) is None:
                 add(v, f"{modname}.{k}", "name")
     return objs, names, override
 
@@ -330,7 +333,7 @@ def top(n: int = 10) -> Holders:
     ('demo_top.rows', True, 'import demo_top\\ndel demo_top.rows')
     >>> del sys.modules["demo_top"], demo
     """
-    if isinstance(n, bool) or not isinstance(n, int):
+    if type(n) is bool or not issubclass(type(n), int):
         raise TypeError("top() argument 'n' must be int, not " + type(n).__name__)
     if n < 1:
         raise ValueError("top() argument 'n' must be >= 1")

@@ -17,6 +17,7 @@ from typing import Any
 
 from .. import _core
 from .roots import ipython_shell
+from .watching import _check_bool
 
 #: Show progress for a build expected to take longer (seconds).
 _PROGRESS_SECONDS = 2.0
@@ -130,7 +131,7 @@ def heap_index(refresh: bool = True) -> HeapIndex:
     >>> idx.nodes > 0 and idx.bytes_per_object > 0
     True
     """
-    if not refresh:
+    if not _check_bool(refresh, "heap_index", "refresh"):
         st = _core._hg_stats()
         if st is not None:
             return HeapIndex(st[0], st[1], st[2], st[3] / 1e9)

@@ -221,8 +221,8 @@ class CellLog:
         ``error``): record what it left; return the new entries."""
         new: list[Entry] = []
         shell = ipython_shell()
-        out = shell.user_ns.get("Out") if shell is not None else None
-        if result is not None and isinstance(out, dict) and out.get(cell) is result:
+        out: Any = shell.user_ns.get("Out") if shell is not None else None
+        if result is not None and issubclass(type(out), dict) and out.get(cell) is result:
             self._add(new, cell, f"Out[{cell}]", "output_cache", result, "")
         del result, out
         if error is not None:
@@ -284,7 +284,7 @@ class CellLog:
         for f in _error_frames(error):
             fname = f.f_code.co_name
             for k, v in frame_locals(f):
-                if not isinstance(v, _NOT_DATA):
+                if not issubclass(type(v), _NOT_DATA):
                     self._add(new, cell, f"{k} in {fname}() (traceback)", "traceback", v, "")
 
     def _add(
@@ -435,7 +435,7 @@ def cells(explained: int = 20) -> Leftovers:
     ['import gc; gc.collect();']
     >>> import gc; _ = gc.collect(); log.clear(); log.cycle_min_bytes = 1 << 20
     """
-    if isinstance(explained, bool) or not isinstance(explained, int):
+    if type(explained) is bool or not issubclass(type(explained), int):
         raise TypeError("cells() argument 'explained' must be int, not " + type(explained).__name__)
     if explained < 0:
         raise ValueError("cells() argument 'explained' must be >= 0")

@@ -1,10 +1,17 @@
 """Reference paths: finding the shortest ones from the named roots to an
 object in the heap index, and spelling each as a Python expression with the
-cause it shows and the command that cuts it."""
+cause it shows and the command that cuts it.
+
+The objects on a path are the user's: they are classified by ``type()``,
+never by ``isinstance()``, which reads ``__class__`` (a dead
+``weakref.proxy`` raises ReferenceError there, a proxy object of a web
+framework whatever its property raises)."""
 
 from __future__ import annotations
 
+import collections
 import gc
+import math
 import re
 import types
 from typing import Any
@@ -50,44 +57,52 @@ def find_paths(
     return idx, result
 
 
+#: the containers whose items a step spells by index, and those ``del`` of
+#: an item works on (by index or key)
+_SEQUENCES = (list, tuple, collections.deque)
+_MUTABLE_ITEMS = (dict, list, collections.deque)
+
+
 def _step(src: Any, dst: Any, read_dict: bool = True) -> tuple[str, str | None]:
     """How ``src`` refers to ``dst``: (label, expression suffix).
 
-    The suffix is None when the step has no Python spelling, and "" for a
-    step through an object's own ``__dict__`` (the next step then reads as
-    an attribute).  ``read_dict=False``: ``src.__dict__`` is not read (see
+    The suffix is None when the step has no Python spelling (a dict key
+    that is no literal: see :func:`literal`), and "" for a step through an
+    object's own ``__dict__`` (the next step then reads as an attribute).
+    ``read_dict=False``: ``src.__dict__`` is not read (see
     :func:`existing_dict`).
     """
+    t = type(src)
     try:
-        if isinstance(src, dict):
+        if issubclass(t, dict):
             for k, v in src.items():
                 if v is dst:
-                    return f"[{k!r}]", f"[{k!r}]"
+                    return key_step(k)
             return "<key>", None
-        if isinstance(src, (list, tuple)):
+        if issubclass(t, _SEQUENCES):
             for i, v in enumerate(src):
                 if v is dst:
                     return f"[{i}]", f"[{i}]"
-        if isinstance(src, types.CellType):
+        if t is types.CellType:
             return ".cell_contents", ".cell_contents"
-        if isinstance(src, types.FrameType):
+        if t is types.FrameType:
             for k, v in frame_locals(src):
                 if v is dst:
                     return f"local {k}", f".f_locals[{k!r}]"
             return "<frame>", None
-        if isinstance(src, types.TracebackType):
+        if t is types.TracebackType:
             if src.tb_frame is dst:
                 return ".tb_frame", ".tb_frame"
             if src.tb_next is dst:
                 return ".tb_next", ".tb_next"
-        if isinstance(src, BaseException):
+        if issubclass(t, BaseException):
             for a in ("__traceback__", "__context__", "__cause__"):
                 if getattr(src, a, None) is dst:
                     return "." + a, "." + a
-        if isinstance(src, type):
+        if issubclass(t, type):
             proxy = type.__dict__["__dict__"].__get__(src)
             if (
-                isinstance(dst, dict)
+                issubclass(type(dst), dict)
                 and len(dst) == len(proxy)
                 and all(k in dst and dst[k] is v for k, v in proxy.items())
             ):
@@ -102,9 +117,9 @@ def _step(src: Any, dst: Any, read_dict: bool = True) -> tuple[str, str | None]:
             for k, v in d.items():
                 if v is dst:
                     return f".{k}", f".{k}"
-        for klass in type(src).__mro__:
+        for klass in t.__mro__:
             slots = klass.__dict__.get("__slots__", ())
-            for name in [slots] if isinstance(slots, str) else slots:
+            for name in [slots] if issubclass(type(slots), str) else slots:
                 if name in ("__dict__", "__weakref__"):
                     continue  # not attributes: reading __dict__ would make it
                 try:
@@ -132,12 +147,109 @@ def _step(src: Any, dst: Any, read_dict: bool = True) -> tuple[str, str | None]:
     return "->", None
 
 
+#: a key's repr() in a step's label is cut to this many characters
+_MAX_KEY_REPR = 80
+#: the types whose repr() evaluates to an equal object of the same type
+_LITERAL_TYPES = (str, bytes, int, bool, type(None))
+
+
+def literal(value: Any) -> str | None:
+    """``repr(value)`` when evaluating it gives back an equal value: a
+    ``str``, ``bytes``, ``int``, ``bool``, ``None``, finite ``float`` or a
+    ``tuple`` of those, by exact type (a subclass's repr may read as
+    anything, so may another object's: ``del d[<repr>]`` could delete
+    another entry or none); else None.
+
+    >>> literal(("a", 1, None)), literal(float("nan")), literal(object())
+    ("('a', 1, None)", None, None)
+    """
+    t = type(value)
+    try:
+        if t is tuple:
+            return repr(value) if all(literal(v) is not None for v in value) else None
+        if t is float:
+            return repr(value) if math.isfinite(value) else None
+        if t in _LITERAL_TYPES:
+            return repr(value)
+    except (ValueError, RecursionError):  # an int too long for repr(), a tuple nested too deep
+        pass
+    return None
+
+
+def key_label(key: Any) -> str:
+    """``repr(key)`` for a label: at most ``_MAX_KEY_REPR`` characters (cut
+    with an ellipsis), ``<T object at 0x...>`` when the key's ``__repr__``
+    raises.
+
+    >>> key_label("k"), len(key_label("x" * 100)), key_label("x" * 100).endswith("x\u2026")
+    ("'k'", 80, True)
+    """
+    try:
+        text = repr(key)
+    except Exception:
+        return f"<{type(key).__name__} object at {id(key):#x}>"
+    return text if len(text) <= _MAX_KEY_REPR else text[: _MAX_KEY_REPR - 1] + "\u2026"
+
+
+def key_step(key: Any) -> tuple[str, str | None]:
+    """The step through the dict key ``key``: (label, suffix), the suffix
+    spelled only for a literal key (see :func:`literal`)."""
+    spelled = literal(key)
+    return f"[{key_label(key)}]", (None if spelled is None else f"[{spelled}]")
+
+
+#: attributes ``del`` cannot delete: the reference each holds stays
+_READ_ONLY = frozenset(
+    {
+        ".__closure__",
+        ".__globals__",
+        ".__self__",
+        ".__func__",
+        ".tb_frame",
+        ".tb_next",
+        ".__traceback__",
+        ".__context__",
+        ".__cause__",
+    }
+)
+
+
+def _deletable(t: type, label: str) -> bool:
+    """Whether ``del`` of a spelled step (its label) out of an object of type
+    ``t`` runs: not for an item of a tuple (or of any container but a dict,
+    a list and a deque) nor for a read-only attribute (a bound method's
+    ``__self__``)."""
+    if label in _READ_ONLY:
+        return False
+    return not label.startswith("[") or issubclass(t, _MUTABLE_ITEMS)
+
+
+def fixed_reason(holder: Any, obj: Any) -> str | None:
+    """Why no statement deletes ``holder``'s reference to ``obj`` alone, in
+    words; None when one can (see :func:`describe_path`)."""
+    t = type(holder)
+    if issubclass(t, dict):
+        for k, v in dict.items(holder):  # a loop: a comprehension is a closure on 3.11
+            if v is obj and literal(k) is None:
+                return f"the key {key_label(k)} (type {type(k).__name__}) is no literal"
+    label, suffix = _step(holder, obj)
+    if (suffix is None and issubclass(t, frozenset)) or (
+        suffix is not None and label.startswith("[") and not _deletable(t, label)
+    ):
+        return f"{t.__name__} objects are immutable"
+    if suffix is None:
+        return "no Python expression spells that reference"
+    if not _deletable(t, label):
+        return f"{label[1:]} cannot be deleted"
+    return None
+
+
 def _instance_dict(obj: Any) -> dict[str, Any] | None:
     try:
         d = object.__getattribute__(obj, "__dict__")
     except Exception:
         return None
-    return d if isinstance(d, dict) else None
+    return d if issubclass(type(d), dict) else None
 
 
 _MANAGED_DICT = 1 << 4  # Py_TPFLAGS_MANAGED_DICT (3.11+)
@@ -151,7 +263,9 @@ def has_dict(obj: Any) -> bool:
         if type(r) is not dict or not r:
             continue
         try:
-            if all(isinstance(k, str) and getattr(obj, k, _NO_KEY) is v for k, v in r.items()):
+            if all(
+                issubclass(type(k), str) and getattr(obj, k, _NO_KEY) is v for k, v in r.items()
+            ):
                 return True
         except Exception:
             continue
@@ -179,11 +293,14 @@ def inline_attribute(obj: Any, value: Any) -> str | None:
         body = vars(klass)
         names.extend(body.get("__annotations__", {}) or ())
         for member in body.values():
-            code = getattr(member, "__code__", None)
-            if isinstance(code, types.CodeType):
+            try:
+                code = getattr(member, "__code__", None)
+            except Exception:  # a dead weakref.proxy, a property that raises
+                continue
+            if type(code) is types.CodeType:
                 names.extend(code.co_names)
     for name in dict.fromkeys(names):
-        if not isinstance(name, str) or any(name in vars(k) for k in mro):
+        if type(name) is not str or any(name in vars(k) for k in mro):
             continue
         try:
             if object.__getattribute__(obj, name) is value:
@@ -204,7 +321,8 @@ def existing_dict(obj: Any) -> dict[str, Any] | None:
     return _instance_dict(obj)
 
 
-def _lru_name(obj: Any) -> str | None:
+def lru_name(obj: Any) -> str | None:
+    """The name of ``obj`` if it is a ``functools.lru_cache`` wrapper."""
     if type(obj).__name__ == "_lru_cache_wrapper" and hasattr(obj, "cache_clear"):
         return getattr(obj, "__qualname__", None) or "<lru_cache>"
     return None
@@ -216,7 +334,7 @@ _CACHE_NAME = re.compile(r"_+|_\d+|_i+\d*|_oh|_ih")
 def _global_name(ns: dict[Any, Any], dst: Any) -> str | None:
     """The name ``ns`` binds to ``dst``, preferring user names to IPython's
     output-cache names (``_``, ``_4``)."""
-    names = [k for k, v in ns.items() if v is dst and isinstance(k, str)]
+    names = [k for k, v in ns.items() if v is dst and issubclass(type(k), str)]
     names.sort(key=lambda k: bool(_CACHE_NAME.fullmatch(k)))
     return names[0] if names else None
 
@@ -234,15 +352,33 @@ def describe_path(objs: list[Any], root: Root, last_key: Any = _NO_KEY) -> RefPa
     the last step goes through, when its holder refers to the object more
     than once (``df``, ``_`` and ``_3`` in one namespace).
 
+    The release deletes the last step of the path that ``del`` can delete
+    and that is spelled from the root on: below it, an immutable holder (a
+    tuple), a read-only attribute (a bound method's ``__self__``) or a step
+    no expression spells (a set's member, a dict key that is no literal)
+    leaves no nearer cut, and the whole object there goes (``del t`` for
+    ``t[1]`` of a tuple ``t``).
+
     Linear in the path's length (a path may be 10**6 steps long): the
     expression is kept as pieces, joined once.
     """
+    return describe_cut(objs, root, last_key)[0]
+
+
+def describe_cut(objs: list[Any], root: Root, last_key: Any = _NO_KEY) -> tuple[RefPath, int]:
+    """:func:`describe_path`, and the index in ``objs`` of the object its
+    release drops: the last one, unless the release deletes a step above
+    it."""
     steps: list[str] = []
     pieces: list[str] = [root.expr]
     # spelled[k]: number of pieces spelling objs[k], or -1 (no spelling)
     spelled: list[int] = [1 if root.expr else -1]
     cause = root.kind
     release = ""
+    # cut: the pieces spelling the last object on the path that a del can
+    # release (0: none; a running function's local: the variable itself),
+    # dropped: its index in objs
+    cut, dropped = (1, 0) if root.kind == "local" else (0, 0)
 
     def expr_of(k: int) -> str | None:
         n = spelled[k] if 0 <= k < len(spelled) else -1
@@ -250,43 +386,44 @@ def describe_path(objs: list[Any], root: Root, last_key: Any = _NO_KEY) -> RefPa
 
     for k in range(len(objs) - 1):
         src, dst = objs[k], objs[k + 1]
+        t = type(src)
         label, suffix = _step(src, dst)
         if last_key is not _NO_KEY and k == len(objs) - 2:
-            if isinstance(src, dict):
-                label = suffix = f"[{last_key!r}]"
-            elif isinstance(src, list) and isinstance(last_key, int):
+            if issubclass(t, dict):
+                label, suffix = key_step(last_key)
+            elif issubclass(t, _MUTABLE_ITEMS) and type(last_key) is int:
                 label = suffix = f"[{last_key}]"
-            elif isinstance(last_key, str):
+            elif issubclass(type(last_key), str):
                 label = suffix = f".{last_key}"
         prev_ok = spelled[k] >= 0 or (k == 0 and root.kind == "name")
-        if k == 0 and root.kind == "name" and isinstance(src, dict):
+        if k == 0 and root.kind == "name" and issubclass(t, dict):
             name = _global_name(src, dst)
-            if last_key is not _NO_KEY and len(objs) == 2 and isinstance(last_key, str):
+            if last_key is not _NO_KEY and len(objs) == 2 and issubclass(type(last_key), str):
                 name = last_key
             if name is not None:
                 label = suffix = name if not root.expr else "." + name
                 if not root.expr and _CACHE_NAME.fullmatch(name) and ipython_shell() is not None:
                     cause = "output_cache"
                     release = f"del {name}"
-        if k >= 1 and steps[-1] == ".__dict__" and isinstance(src, dict) and label.startswith("["):
+        if k >= 1 and steps[-1] == ".__dict__" and issubclass(t, dict) and label.startswith("["):
             # an attribute, read through the owner's __dict__
             key = next((kk for kk, v in src.items() if v is dst), None)
-            if isinstance(key, str) and key.isidentifier():
+            if type(key) is str and key.isidentifier():
                 steps.pop()
                 label = suffix = "." + key
-                if isinstance(objs[k - 1], type) and cause in ("name", "local"):
+                if issubclass(type(objs[k - 1]), type) and cause in ("name", "local"):
                     cause = "class_attribute"
                     owner = expr_of(k - 1) or objs[k - 1].__qualname__
                     release = f"del {owner}{label}"
         steps.append(label)
         if cause in ("name", "local"):
             # Refine the cause from what the path goes through.
-            lru = _lru_name(src)
+            lru = lru_name(src)
             if lru is not None:
                 cause = "lru_cache"
                 release = f"{expr_of(k) or lru}.cache_clear()"
-            elif isinstance(src, types.CellType):
-                fn = objs[k - 2] if k >= 2 and isinstance(objs[k - 2], types.FunctionType) else None
+            elif t is types.CellType:
+                fn = objs[k - 2] if k >= 2 and type(objs[k - 2]) is types.FunctionType else None
                 fname = (expr_of(k - 2) or fn.__qualname__) if fn is not None else "<function>"
                 cause = "closure"
                 cell = expr_of(k)
@@ -295,37 +432,39 @@ def describe_path(objs: list[Any], root: Root, last_key: Any = _NO_KEY) -> RefPa
                     if cell is not None
                     else f"del {fname}   (the function whose closure cell holds it)"
                 )
-            elif isinstance(src, type) and label.startswith(".") and label != ".__dict__":
+            elif issubclass(t, type) and label.startswith(".") and label != ".__dict__":
                 cause = "class_attribute"
                 release = f"del {expr_of(k) or src.__qualname__}{label}"
         if prev_ok and suffix is not None:
             if suffix:
                 pieces.append(suffix)
+                if _deletable(t, label):
+                    cut, dropped = len(pieces), k + 1
             spelled.append(len(pieces))
             continue
         spelled.append(-1)
     n_spelled = spelled[-1]
     full = _abbreviate(pieces) if n_spelled > 0 else _chain(root, pieces, spelled, steps, objs)
+    cut_expr = "" if release or not cut else _abbreviate(pieces[:cut])
     if not release:
         if root.kind == "name":
-            release = (
-                f"del {full}" if n_spelled > 0 and full else f"drop the reference along {full}"
-            )
+            release = f"del {cut_expr}" if cut_expr else f"drop the reference along {full}"
         elif root.kind == "local":
             release = (
                 root.release
                 if len(objs) == 1
-                else f"del {full}   (in {root.name[8:]})"
-                if n_spelled > 0
+                else f"del {cut_expr}   (in {root.name[8:]})"
+                if cut_expr
                 else f"drop the reference along {full}"
             )
         else:
             first = steps[0] if steps else ""
             key = first[1:-1] if first.startswith("[") and first.endswith("]") else first
             release = root.release.format(step=first, key=key)
-    return RefPath(
+    path = RefPath(
         root.kind, full, tuple(type(o).__name__ for o in objs), tuple(steps), cause, release
     )
+    return path, dropped if cut_expr else len(objs) - 1
 
 
 def _abbreviate(pieces: list[str]) -> str:

@@ -78,7 +78,11 @@ def find_cycle(obj: Any, max_objects: int = 20_000, max_len: int = 12) -> Cycle 
                         chain.append(parent[id(chain[-1])][1])
                     chain.reverse()  # obj, ..., src
                     return _cycle_of(chain)
-                if id(dst) in parent or not gc.is_tracked(dst) or isinstance(dst, _NO_CYCLE):
+                if (
+                    id(dst) in parent
+                    or not gc.is_tracked(dst)
+                    or issubclass(type(dst), _NO_CYCLE)  # not isinstance: see .paths
+                ):
                     continue
                 parent[id(dst)] = (dst, src)
                 nxt.append(dst)
@@ -103,10 +107,10 @@ def _cycle_of(chain: list[Any]) -> Cycle:
     while k < len(ring) - 1:
         a, b = ring[k], ring[k + 1]
         own = existing_dict(a)  # never made here: reading it would create it
-        if k + 2 < len(ring) and isinstance(b, dict) and own is b:
+        if k + 2 < len(ring) and own is not None and own is b:
             c = ring[k + 2]
-            key = next((kk for kk, v in b.items() if v is c), None)
-            if isinstance(key, str):
+            key = next((kk for kk, v in own.items() if v is c), None)
+            if type(key) is str:
                 types.append(type(a).__name__)
                 steps.append("." + key)
                 k += 2

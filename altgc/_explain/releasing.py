@@ -7,8 +7,10 @@ last steps of the reported paths); for each, the paths from every named
 root to it.  A holder reached from a name the user can spell loses the
 reference the holder has (``del cache['df']``, ``del
 getter.__closure__[0].cell_contents``) -- never a name the user bound to
-something else; a holder reached from IPython's, ``sys``'s or pyplot's
-state is cut where that state starts (``del Out[3]``,
+something else; a holder that cannot let go of it (a tuple, a bound
+method, a dict under a key no literal spells) goes whole, released from
+each of its own holders; a holder reached from IPython's, ``sys``'s or
+pyplot's state is cut where that state starts (``del Out[3]``,
 ``get_ipython().InteractiveTB.tb = None``, ``plt.close(2)``).  What no
 statement can release (a running function's local, a C extension's
 reference) empties the code and is said in the note.
@@ -16,6 +18,8 @@ reference) empties the code and is said in the note.
 
 from __future__ import annotations
 
+import collections
+import dataclasses
 import gc
 import re
 import sys
@@ -25,9 +29,18 @@ from typing import Any
 from .. import _core
 from .frames import stack_frames
 from .index import build_index
-from .paths import _MANAGED_DICT, _NO_KEY, describe_path, existing_dict, has_dict
+from .paths import (
+    _MANAGED_DICT,
+    _NO_KEY,
+    describe_cut,
+    describe_path,
+    existing_dict,
+    fixed_reason,
+    has_dict,
+    lru_name,
+)
 from .roots import Root, ipython_shell
-from .watching import process_rss
+from .watching import _check_bool, _check_label, process_rss
 
 _HIDDEN = "get_ipython().user_ns_hidden"
 #: the output-cache names of IPython's hidden namespace: _, __, ___, _4
@@ -83,16 +96,18 @@ def _inline_attrs(objs: list[Any], shown: set[int]) -> bool:
 
 def _keys_of(holder: Any, target: Any) -> list[Any]:
     """The keys (of a dict) or attribute names (of an instance) by which
-    ``holder`` refers to ``target``; ``[_NO_KEY]`` when not one of those."""
+    ``holder`` refers to ``target``, or the indices (of a list or a deque);
+    ``[_NO_KEY]`` when not one of those."""
+    t = type(holder)
     try:
-        if isinstance(holder, list):  # the last index first: no shifting
+        if issubclass(t, (list, collections.deque)):  # the last index first: no shifting
             idx = []
             for i, v in enumerate(holder):
                 if v is target:
                     idx.append(i)
             return idx[::-1] or [_NO_KEY]
-        d = holder if isinstance(holder, dict) else existing_dict(holder)
-        if isinstance(d, dict) and not isinstance(holder, type):
+        d = holder if issubclass(t, dict) else existing_dict(holder)
+        if d is not None and not issubclass(t, type):
             keys = []
             for k, v in d.items():  # a loop: a comprehension is a closure on 3.11
                 if v is target:
@@ -101,6 +116,29 @@ def _keys_of(holder: Any, target: Any) -> list[Any]:
     except Exception:
         pass
     return [_NO_KEY]
+
+
+#: how many holders deep the release code may release a holder whole (a
+#: tuple in a tuple in a frozenset; each level scans the heap for referrers);
+#: deeper, each path is cut where it can be
+_MAX_WHOLE = 16
+
+
+@dataclasses.dataclass
+class _Release:
+    """What the release code is built from."""
+
+    stmts: list[str] = dataclasses.field(default_factory=list)
+    #: the imports the statements need
+    imports: list[str] = dataclasses.field(default_factory=list)
+    #: what no statement can release
+    blockers: list[str] = dataclasses.field(default_factory=list)
+    #: what the statements do beyond freeing the object
+    notes: list[str] = dataclasses.field(default_factory=list)
+    #: a holder only the object itself leads to: a collection must follow
+    cyclic: bool = False
+    #: ids of the objects released whole
+    whole: set[int] = dataclasses.field(default_factory=set)
 
 
 def build_release(
@@ -118,12 +156,77 @@ def build_release(
     ``shown``: ids of the objects on the reported paths.  Another path
     through an instance whose attributes are still inline (3.12+, no
     ``__dict__`` yet) is not spelled: reading its attribute names would
-    create the dict and change the heap explain() describes."""
-    shown = shown or set()
-    stmts: list[str] = []
-    blockers: list[str] = []
-    imports: list[str] = []
-    cyclic = False  # a holder only the object itself leads to
+    create the dict and change the heap explain() describes.
+
+    A holder that cannot let go of the object alone (a tuple, a bound
+    method's ``__self__``, a dict under a key that is no literal: see
+    :func:`~.paths.fixed_reason`) is released whole, from each of its own
+    holders, and the note says so."""
+    out = _Release()
+    _gather(out, box, roots, infos, exclude, path_holders, unexplained, shown or set(), "it", 0)
+    stmts = out.stmts
+    if (in_cycle and not stmts) or (out.cyclic and stmts):
+        stmts.append(
+            ("import altgc; altgc.collect(); " if _core.is_tracked(box[0]) else "")
+            + "import gc; gc.collect();"  # the trailing ";": IPython shows no count
+        )
+    code = "\n".join(dict.fromkeys([*out.imports, *stmts]))
+    if out.blockers:
+        note = "no code can release it: " + "; ".join(dict.fromkeys(out.blockers))
+        if code:
+            note += " (the other holders: " + code.replace("\n", "; ") + ")"
+        return "", note
+    notes = out.notes
+    if any(s.endswith(".cell_contents") for s in stmts):
+        notes.append(
+            "deleting a closure cell's contents leaves the function defined; "
+            "calling it afterwards raises NameError (deleting the function "
+            "instead frees the cell too)"
+        )
+    if any(s.endswith((".__defaults__", ".__kwdefaults__")) for s in stmts):
+        notes.append(
+            "deleting a function's default values leaves the function defined; "
+            "calling it without those arguments afterwards raises TypeError"
+        )
+    return code, "; ".join(dict.fromkeys(notes))
+
+
+def _release_whole(
+    out: _Release,
+    whole: Any,
+    note: str,
+    roots: list[Any],
+    infos: Sequence[Root],
+    exclude: list[Any],
+    above: list[Any],
+    shown: set[int],
+    depth: int,
+) -> None:
+    """Release ``whole``, which stands between the object and a name, from
+    every holder of its own (``above``: those on the paths found to it),
+    once; ``note`` says so."""
+    out.notes.append(note)
+    if id(whole) not in out.whole:
+        out.whole.add(id(whole))
+        that = f"that {type(whole).__name__}"
+        _gather(out, [whole], roots, infos, exclude, above, 0, shown, that, depth + 1)
+
+
+def _gather(
+    out: _Release,
+    box: list[Any],
+    roots: list[Any],
+    infos: Sequence[Root],
+    exclude: list[Any],
+    path_holders: list[Any],
+    unexplained: int,
+    shown: set[int],
+    subject: str,
+    depth: int,
+) -> None:
+    """Add to ``out`` what releases ``box[0]`` (called ``subject`` in the
+    notes): a statement per holder, or the holder released whole
+    (``depth``: how many holders deep that has gone already)."""
     root_work: list[int] = []  # positions of cut roots: who else holds them?
     target = box[0]
     shell = ipython_shell()
@@ -132,19 +235,19 @@ def build_release(
             if r is not target:
                 continue
             if info.kind == "local":
-                blockers.append(
-                    f"the local variable {info.expr!r} of the {info.name} holds it "
+                out.blockers.append(
+                    f"the local variable {info.expr!r} of the {info.name} holds {subject} "
                     "(it goes when that function returns)"
                 )
             elif info.kind in _ROOT_CUT:
-                stmts.append(info.release.format(step="", key=""))
+                out.stmts.append(info.release.format(step="", key=""))
         if unexplained:
-            blockers.append(
+            out.blockers.append(
                 f"{unexplained} reference(s) from outside Python's heap (a C extension) "
-                "hold it: only that extension can release them"
+                f"hold {subject}: only that extension can release them"
             )
         skip = {id(x) for x in exclude} | {id(f) for f in stack_frames()}
-        skip |= {id(box), id(roots)}
+        skip |= {id(box), id(roots), id(path_holders)}
         holders: dict[int, Any] = {}
         for h in path_holders:
             if id(h) not in skip and h is not target:
@@ -188,7 +291,7 @@ def build_release(
                     found.append((module_pos.get(id(objs[0]), pos), objs))
             del res
             if not found:
-                cyclic = True  # only through the object: a cycle with it
+                out.cyclic = True  # only through the object: a cycle with it
             # a name the user can spell first: its cut works whatever else
             # reaches the holder (a running function's local among them);
             # but not a name that only leads into IPython's shell (the
@@ -201,6 +304,30 @@ def build_release(
                     len(item[1]),
                 )
             )
+            # A holder a name leads to that cannot let go of it goes whole,
+            # from every holder of its own (IPython's, sys's, pyplot's roots
+            # are cut at the root, whatever lies below).
+            # (Not under an lru_cache: its cache_clear() releases it, the
+            # cut describe_path spells.)
+            why = (
+                fixed_reason(h, target)
+                if found
+                and infos[found[0][0]].kind == "name"
+                and depth < _MAX_WHOLE
+                and not _has(roots, h)
+                and not any(lru_name(o) is not None for o in found[0][1])
+                else None
+            )
+            # our own lists that refer to what goes whole: no holders of it
+            mine = [*exclude, holders, found, path_holders, *(objs for _, objs in found)]
+            if why is not None:
+                note = (
+                    f"the code releases whole the {type(h).__name__} that holds {subject} ({why})"
+                )
+                above = [objs[-2] for _, objs in found]
+                _release_whole(out, h, note, roots, infos, mine, above, shown, depth)
+                found.clear()
+                continue
             cut_holder = False
             for i, (pos, objs) in enumerate(found):
                 info = infos[pos]
@@ -210,23 +337,48 @@ def build_release(
                     continue  # the first (shortest) cut already covers this holder
                 cut_holder = info.kind == "name"
                 for key in _keys_of(h, target):
-                    rp = describe_path([*objs, target], info, key)
+                    rp, dropped = describe_cut([*objs, target], info, key)
                     if _ipython_state(info, rp.steps[0]):
                         break  # IPython's own hidden names (_oh, Out...), traits: not a cut
+                    note = ""
+                    if dropped < len(objs):  # a cut above the object: objs[dropped] goes whole
+                        below = objs[dropped + 1] if dropped + 1 < len(objs) else target
+                        reason = fixed_reason(objs[dropped], below)
+                        if reason is not None:  # None: below is the __dict__ of objs[dropped]
+                            where = "that holds" if dropped == len(objs) - 1 else "on the path to"
+                            note = (
+                                f"the code releases whole the {type(objs[dropped]).__name__} "
+                                f"{where} {subject} ({reason})"
+                            )
+                        if (
+                            note
+                            and dropped < len(objs) - 1
+                            and info.kind == "name"
+                            and depth < _MAX_WHOLE
+                            and not _has(roots, objs[dropped])
+                        ):
+                            # from every holder of its own, not this path's only
+                            whole, above = objs[dropped], [objs[dropped - 1]]
+                            _release_whole(
+                                out, whole, note, roots, infos, mine, above, shown, depth
+                            )
+                            break  # the same cut for every key
                     if runnable(rp.release):
-                        stmts.append(rp.release)
+                        out.stmts.append(rp.release)
+                        if note:
+                            out.notes.append(note)
                         # a stored exception and its frames, a figure and
                         # its canvas: cycles, freed by a collection
-                        cyclic = cyclic or info.kind in ("traceback", "matplotlib")
+                        out.cyclic = out.cyclic or info.kind in ("traceback", "matplotlib")
                         mod_ref = (f" {info.expr}.", f"{info.expr}.")
                         if (
                             info.kind == "name"
                             and info.expr
                             and (mod_ref[0] in rp.release or rp.release.startswith(mod_ref[1]))
                         ):
-                            imports.append(f"import {info.expr}")
+                            out.imports.append(f"import {info.expr}")
                     else:
-                        blockers.append(f"{rp.expr}: {rp.release}")
+                        out.blockers.append(f"{rp.expr}: {rp.release}")
                     if rp.cause == "lru_cache" or (info.kind in _ROOT_CUT and len(objs) > 1):
                         break  # cut above the holder: one statement for every key
             found.clear()
@@ -254,30 +406,11 @@ def build_release(
                 if _ipython_state(info, rp.steps[0]):
                     continue
                 if runnable(rp.release):
-                    stmts.append(rp.release)
+                    out.stmts.append(rp.release)
                 root_work.append(qpos)
             del res
     finally:
         del target
-    if (in_cycle and not stmts) or (cyclic and stmts):
-        stmts.append(
-            ("import altgc; altgc.collect(); " if _core.is_tracked(box[0]) else "")
-            + "import gc; gc.collect();"  # the trailing ";": IPython shows no count
-        )
-    code = "\n".join(dict.fromkeys([*imports, *stmts]))
-    if blockers:
-        note = "no code can release it: " + "; ".join(dict.fromkeys(blockers))
-        if code:
-            note += " (the other holders: " + code.replace("\n", "; ") + ")"
-        return "", note
-    cells = [s for s in stmts if s.endswith(".cell_contents")]
-    if cells:
-        return code, (
-            "deleting a closure cell's contents leaves the function defined; "
-            "calling it afterwards raises NameError (deleting the function "
-            "instead frees the cell too)"
-        )
-    return code, ""
 
 
 def release(label: str, dry_run: bool = False) -> str:
@@ -306,7 +439,8 @@ def release(label: str, dry_run: bool = False) -> str:
     from . import explaining, watching
     from .explanation import fmt_bytes
 
-    w = watching.watches.get(label)
+    w = watching.watches.get(_check_label(label, "release"))
+    _check_bool(dry_run, "release", "dry_run")
     if w is None:
         known = ", ".join(repr(k) for k in watching.watches) or "none"
         raise KeyError(f"release(): no watched object is labelled {label!r}; known labels: {known}")

@@ -144,8 +144,11 @@ def named_roots(skip_frames: Sequence[Any]) -> tuple[list[Any], list[Root]]:
         f = f.f_back
     main = sys.modules.get("__main__")
     for modname, mod in list(sys.modules.items()):
-        d = getattr(mod, "__dict__", None)
-        if not isinstance(d, dict):
+        try:
+            d = getattr(mod, "__dict__", None)
+        except Exception:  # not a module: a dead weakref.proxy, a property that raises
+            continue
+        if type(d) is not dict:
             continue
         if mod is main:
             add(d, Root("name", "the main namespace", "", "del {step}"))

@@ -12,7 +12,7 @@ import os
 import sys
 import time
 import types
-from typing import Any
+from typing import Any, cast
 
 from .. import _core
 from .frames import frame_locals, is_function_frame
@@ -90,7 +90,7 @@ def watch(obj: object, label: str | None = None) -> None:
     [False]
     >>> altgc.unwatch("data")
     """
-    if label is not None and not isinstance(label, str):
+    if label is not None and not issubclass(type(label), str):
         raise TypeError("watch() argument 'label' must be str or None, not " + type(label).__name__)
     frame = sys._getframe(1)
     names = _bound_names(frame, obj)
@@ -118,7 +118,7 @@ def _bound_names(frame: types.FrameType, obj: object) -> list[tuple[dict[str, An
     of a function frame."""
     out = []
     for k, v in list(frame.f_globals.items()):
-        if v is obj and isinstance(k, str) and not k.startswith("_"):
+        if v is obj and issubclass(type(k), str) and not k.startswith("_"):
             out.append((frame.f_globals, k))
     if is_function_frame(frame):
         for k, v in frame_locals(frame):
@@ -143,9 +143,17 @@ def unwatch(label: str) -> None:
 
 
 def _check_label(label: object, fn: str) -> str:
-    if not isinstance(label, str):
+    if not issubclass(type(label), str):
         raise TypeError(f"{fn}() argument 'label' must be str, not " + type(label).__name__)
-    return label
+    return cast(str, label)
+
+
+def _check_bool(value: object, fn: str, name: str) -> bool:
+    """``value``, checked to be a bool: else ``TypeError`` naming the
+    argument, as ``install()`` raises (``refresh="no"`` would read as true)."""
+    if type(value) is not bool:
+        raise TypeError(f"{fn}() argument {name!r} must be bool, not {type(value).__name__}")
+    return value
 
 
 def watched() -> list[WatchInfo]:
