@@ -25,6 +25,7 @@ if sys.argv[-1] == "altgc":
 else:
     import gc as G
 G.disable()
+G.collect()  # the start-up's garbage (3.13's builtin gc leaves some)
 """
 
 
