@@ -306,3 +306,27 @@ def test_cells_explains_the_largest_only():
 def test_cells_bad_argument(arg, error):
     with pytest.raises(error, match="cells\\(\\) argument 'explained'"):
         altgc.cells(arg)
+
+
+def test_user_modules_sees_a_module_that_took_a_removed_ones_place():
+    # The cache of user_modules() was keyed by len(sys.modules): a module
+    # removed and another added hid the new one from top() and cells()
+    # (seen when one test's module replaced another's).
+    from altgc._explain import holders
+
+    def module(name):
+        m = types.ModuleType(name)
+        m.__file__ = f"/home/user/project/{name}.py"
+        return m
+
+    a, b = module("altgc_test_swap_a"), module("altgc_test_swap_b")
+    sys.modules[a.__name__] = a
+    try:
+        assert "altgc_test_swap_a" in [n for n, _ in holders.user_modules()]
+        del sys.modules[a.__name__]
+        sys.modules[b.__name__] = b
+        names = [n for n, _ in holders.user_modules()]
+        assert "altgc_test_swap_b" in names and "altgc_test_swap_a" not in names
+    finally:
+        sys.modules.pop(a.__name__, None)
+        sys.modules.pop(b.__name__, None)

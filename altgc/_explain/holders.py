@@ -158,16 +158,18 @@ def _library_dirs() -> tuple[str, ...]:
     return tuple(os.path.abspath(d) + os.sep for d in dirs)
 
 
-#: (len(sys.modules), the user's module names) when last computed
-_user_modules: tuple[int, list[str]] = (-1, [])
+#: (the names in sys.modules, the user's module names) when last computed
+_user_modules: tuple[tuple[str, ...], list[str]] = ((), [])
 
 
 def user_modules() -> list[tuple[str, types.ModuleType]]:
     """Imported modules with a source file outside the interpreter's
     libraries and site-packages (and altgc): the user's own.  (Cached
-    while the number of imported modules stays the same.)"""
+    while the names in ``sys.modules`` stay the same: keyed by their
+    number alone, a module removed and another added hid the new one.)"""
     global _user_modules
-    if _user_modules[0] == len(sys.modules):
+    names = tuple(sys.modules)
+    if _user_modules[0] == names:
         return [(k, sys.modules[k]) for k in _user_modules[1] if k in sys.modules]
     libs = _library_dirs()
     out = []
@@ -181,7 +183,7 @@ def user_modules() -> list[tuple[str, types.ModuleType]]:
         if path.startswith(libs) or "site-packages" in path or "dist-packages" in path:
             continue
         out.append((name, mod))
-    _user_modules = (len(sys.modules), [k for k, _ in out])
+    _user_modules = (names, [k for k, _ in out])
     return out
 
 
