@@ -63,14 +63,32 @@ def altgc_isolation():
                 _core._validate()
 
 
+def _temporary_module(name, file=None):
+    """Yield a fresh module *name* put in sys.modules (with *file* as its
+    __file__ when given); afterwards remove it and clear its globals."""
+    m = types.ModuleType(name)
+    if file is not None:
+        m.__file__ = file
+    sys.modules[name] = m
+    yield m
+    del sys.modules[name]
+    m.__dict__.clear()
+
+
 @pytest.fixture
 def mod():
-    """A fresh module in sys.modules (its globals are named "module m's
-    global x" by explain), removed afterwards."""
-    m = types.ModuleType("altgc_test_mod")
-    sys.modules[m.__name__] = m
-    yield m
-    del sys.modules[m.__name__]
+    """A fresh module in sys.modules, without a file (its globals are named
+    "module m's global x" by explain), removed afterwards."""
+    yield from _temporary_module("altgc_test_mod")
+
+
+@pytest.fixture
+def usermod(request):
+    """A module of the user's own (its file outside the libraries): its
+    globals are explain()'s named roots and top()'s candidates.  Its name is
+    the test module's USERMOD_NAME, "altgc_test_usermod" by default."""
+    name = getattr(request.module, "USERMOD_NAME", "altgc_test_usermod")
+    yield from _temporary_module(name, f"/home/user/project/{name}.py")
 
 
 def pytest_configure(config):

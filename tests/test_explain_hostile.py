@@ -35,16 +35,7 @@ def clean_watches():
         altgc.unwatch(label)
 
 
-@pytest.fixture
-def usermod():
-    """A module of the user's own (its file outside the libraries): its
-    globals are explain()'s named roots and top()'s candidates."""
-    mod = types.ModuleType("altgc_test_hostile")
-    mod.__file__ = "/home/user/project/altgc_test_hostile.py"
-    sys.modules[mod.__name__] = mod
-    yield mod
-    del sys.modules[mod.__name__]
-    mod.__dict__.clear()
+USERMOD_NAME = "altgc_test_hostile"  # the usermod fixture's module (conftest.py)
 
 
 class Obj:

@@ -25,17 +25,6 @@ class Blob:
         self.data = bytearray(n)
 
 
-@pytest.fixture
-def usermod():
-    """A module of the user's own (its file outside the libraries)."""
-    mod = types.ModuleType("altgc_test_usermod")
-    mod.__file__ = "/home/user/project/altgc_test_usermod.py"
-    sys.modules[mod.__name__] = mod
-    yield mod
-    del sys.modules[mod.__name__]
-    mod.__dict__.clear()
-
-
 def run(code):
     exec(compile(code, "<release>", "exec"), {})
 
