@@ -13,7 +13,8 @@ calls act on altgc.
 ``ALTGC_INSTALL_REPORT=1`` prints one line to stderr at exit saying that
 altgc was the collector and what it collected; any other value but ``0`` is
 a file to append that line to (for processes whose stderr is not seen, such
-as benchmark workers).  Interpreters started with ``-S`` do not process
+as benchmark workers; a file that cannot be written gets the line on
+stderr instead, with a note).  Interpreters started with ``-S`` do not process
 ``.pth`` files: no hook there (``-I`` still processes those of
 site-packages, so the hook runs).  (``import`` lines in ``.pth`` files
 keep working, without a warning, until Python 3.18, which PEP 829's
@@ -79,12 +80,22 @@ def report_line() -> str:
 
 
 def _report(target: str) -> None:
+    """Write the report line to stderr (*target* ``"1"``) or append it to the
+    file *target*; a file that cannot be written is said on stderr, with the
+    line, never as a traceback at exit."""
     line = report_line()
-    if target == "1":
-        print(line, file=sys.stderr, flush=True)
-    else:
-        with open(target, "a", encoding="utf-8") as f:
-            f.write(line + "\n")
+    if target != "1":
+        try:
+            with open(target, "a", encoding="utf-8") as f:
+                f.write(line + "\n")
+            return
+        except OSError as exc:
+            print(
+                f"altgc: ALTGC_INSTALL_REPORT: cannot append to {target!r} "
+                f"({exc.strerror or exc}); the report follows",
+                file=sys.stderr,
+            )
+    print(line, file=sys.stderr, flush=True)
 
 
 def start() -> None:

@@ -258,6 +258,25 @@ def test_hook_module_installs_and_reports(tmp_path):
     assert len(lines) == 1 and "installed=yes" in lines[0], lines
 
 
+def test_hook_report_to_an_unwritable_file_says_so_on_stderr(tmp_path):
+    # Before, a report file in a missing directory printed a traceback from
+    # the atexit handler and lost the report.
+    target = tmp_path / "missing" / "report.txt"
+    proc = _run(
+        """
+        import _altgc_autoinstall
+        _altgc_autoinstall.start()
+        """,
+        {"ALTGC_INSTALL": "1", "ALTGC_INSTALL_REPORT": str(target)},
+    )
+    assert "Traceback" not in proc.stderr, proc.stderr
+    said, line = proc.stderr.splitlines()
+    assert said.startswith("altgc: ALTGC_INSTALL_REPORT: cannot append to ")
+    assert str(target) in said and "No such file or directory" in said
+    assert line.startswith("altgc-report ") and "installed=yes" in line
+    assert not target.parent.exists()
+
+
 def test_hook_makes_the_gc_module_altgcs():
     # An unedited program's gc calls must act on the collector that runs.
     # Before, only gc.collect did: isenabled() read False, get_objects()
