@@ -317,6 +317,26 @@ def test_cycle_is_found_and_drawn(mod):
     assert x <= ex <= x + w and y <= ey <= y + h
 
 
+class InSet:
+    """Holds a set that holds it: the set's reference has no name."""
+
+    def __init__(self):
+        self.s = {self}
+
+
+def test_an_unnamed_step_of_a_cycle_is_the_arrow(mod):
+    # A set's member has no expression: before, the text read
+    # "InSet.s -> set-> -> back to ..." and the picture labelled the arrow "->".
+    mod.x = InSet()
+    e = altgc.explain(mod.x, max_paths=1)
+    assert e.cycle == picture.Cycle(("InSet", "set"), (".s", "->"))
+    (line,) = [ln for ln in str(e).splitlines() if "reference cycle" in ln]
+    assert line.endswith("object(s): InSet.s -> set -> back to " + e.label), line
+    svg = e._svg()
+    assert "back to " + e.label + "<" in svg or "back to " + e.label + '"' in svg, svg
+    assert "-&gt;" not in svg and "->" not in re.sub(r"<[^>]*>", "", svg)
+
+
 def test_explain_attaches_the_cycle_and_draws_it(mod):
     """explain() of an object in a reference cycle carries the cycle (the
     members and the closing edge) and _svg()/_repr_html_() draw it."""

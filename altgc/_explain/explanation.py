@@ -161,7 +161,9 @@ class Explanation:
             lines.append(f"  held by {p.expr}   [{CAUSES[p.cause]}]")
         if self.cycle is not None:
             ring = " -> ".join(
-                f"{t}{s}" for t, s in zip(self.cycle.types, self.cycle.steps, strict=False)
+                # an unnamed reference ("->", e.g. a set's member) is the arrow
+                f"{t}{'' if s == '->' else s}"
+                for t, s in zip(self.cycle.types, self.cycle.steps, strict=False)
             )
             lines.append(
                 f"  in a reference cycle of {len(self.cycle.types)} object(s): "

@@ -414,8 +414,9 @@ def render_svg(e: Explanation, cycle: Cycle | None = None) -> str:
             )
         ]
         boxes += [_Box(wrap(t, BOX_CHARS, 2), "cycle", t) for t in cycle.types[1:]]
-        for b, s in zip(boxes, cycle.steps, strict=False):
+        steps = ["" if s == "->" else s for s in cycle.steps]  # unnamed: the arrow
+        for b, s in zip(boxes, steps, strict=False):
             b.label_after = s
-        back = cycle.steps[-1] if cycle.steps else ""
-        svg.chain(boxes, close=f"back to {e.label}: {back}")
+        back = steps[-1] if steps else ""
+        svg.chain(boxes, close=f"back to {e.label}" + (f": {back}" if back else ""))
     return svg.done()
