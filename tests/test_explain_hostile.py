@@ -211,6 +211,26 @@ def test_key_whose_repr_is_huge(usermod):
     assert ref() is None
 
 
+def test_a_huge_literal_key_is_not_spelled_in_the_release_code(usermod):
+    # Before, a 1 MB str key gave a 1 MB release statement.
+    key = "k" * 1_000_000
+    usermod.d = {key: Obj(), "other": ["kept"]}
+    ref = watched(usermod.d[key])
+    e = altgc.explain("t")
+    assert e.release == "import altgc_test_hostile\ndel altgc_test_hostile.d"
+    assert "too long to spell (over 200 characters)" in e.release_note
+    assert len(str(e)) < 2_000
+    run(e.release)
+    assert ref() is None
+    # a literal key of up to 200 characters is still spelled
+    usermod.d = {"s" * 150: Obj(), "other": ["kept"]}
+    watched(usermod.d["s" * 150])
+    e = altgc.explain("t")
+    assert e.release == "import altgc_test_hostile\ndel altgc_test_hostile.d[%r]" % ("s" * 150)
+    run(e.release)
+    assert usermod.d == {"other": ["kept"]}
+
+
 def test_key_label_is_capped_and_never_raises():
     assert paths.key_label("k") == "'k'"
     long = paths.key_label("y" * 1000)

@@ -191,10 +191,35 @@ def key_label(key: Any) -> str:
     return text if len(text) <= _MAX_KEY_REPR else text[: _MAX_KEY_REPR - 1] + "\u2026"
 
 
+#: a key whose literal is longer is not spelled in release code (a 1 MB
+#: string key would make a 1 MB statement): its dict is released whole
+_MAX_SPELLED_KEY = 200
+
+
+def spelled_key(key: Any) -> str | None:
+    """The literal that spells ``key`` in release code (see :func:`literal`),
+    None when there is none or it is longer than ``_MAX_SPELLED_KEY``.
+
+    >>> spelled_key("k"), spelled_key("x" * 1000), spelled_key(object())
+    ("'k'", None, None)
+    """
+    spelled = literal(key)
+    return spelled if spelled is not None and len(spelled) <= _MAX_SPELLED_KEY else None
+
+
+def _unspelled_key_reason(key: Any) -> str:
+    """Why :func:`spelled_key` gives no literal for ``key``, in words."""
+    what = f"the key {key_label(key)} (type {type(key).__name__})"
+    if literal(key) is None:
+        return f"{what} is no literal"
+    return f"{what} is too long to spell (over {_MAX_SPELLED_KEY} characters)"
+
+
 def key_step(key: Any) -> tuple[str, str | None]:
     """The step through the dict key ``key``: (label, suffix), the suffix
-    spelled only for a literal key (see :func:`literal`)."""
-    spelled = literal(key)
+    spelled only for a literal key of reasonable length (see
+    :func:`spelled_key`)."""
+    spelled = spelled_key(key)
     return f"[{key_label(key)}]", (None if spelled is None else f"[{spelled}]")
 
 
@@ -230,8 +255,8 @@ def fixed_reason(holder: Any, obj: Any) -> str | None:
     t = type(holder)
     if issubclass(t, dict):
         for k, v in dict.items(holder):  # a loop: a comprehension is a closure on 3.11
-            if v is obj and literal(k) is None:
-                return f"the key {key_label(k)} (type {type(k).__name__}) is no literal"
+            if v is obj and spelled_key(k) is None:
+                return _unspelled_key_reason(k)
     label, suffix = _step(holder, obj)
     if (suffix is None and issubclass(t, frozenset)) or (
         suffix is not None and label.startswith("[") and not _deletable(t, label)
