@@ -295,9 +295,9 @@ def chromium():
     pytest.skip(msg)
 
 
-def render_in_chromium(html_text):
-    """Load the page in headless Chromium; return (DOM after scripts ran,
-    console messages)."""
+def render_in_chromium(html_text, flags=()):
+    """Load the page in headless Chromium (with extra command-line *flags*);
+    return (DOM after scripts ran, console messages)."""
     exe = chromium()
     with tempfile.TemporaryDirectory() as tmp:
         page = os.path.join(tmp, "report.html")
@@ -323,6 +323,7 @@ def render_in_chromium(html_text):
                 "--v=0",
                 "--virtual-time-budget=2000",
                 "--dump-dom",
+                *flags,
                 "file://" + page,
             ],
             capture_output=True,
@@ -408,9 +409,96 @@ def test_html_verdict_from_the_report_data():
     assert m and m.group(1) == line
     # at the top: before the table and the chart
     assert page.index('id="verdict"') < page.index('<table id="summary">')
-    # no runs of one side's collections: the ratio says so instead of failing
+    # no collections on a side: no ratios, and the verdict says why
     empty = cli.render_html(synthetic_report(0, 0))
-    assert "total GC time n/a" in empty
+    assert "no collections to compare: neither collector ran one" in empty
+    assert " n/a" not in verdict_of(empty)
+    one = synthetic_report(60, 0)
+    assert verdict_of(cli.render_html(one)).startswith(
+        "no collections to compare: altgc ran none, builtin gc 60 (total GC time "
+    )
+
+
+def verdict_of(page):
+    return re.search(r'<p id="verdict" class="verdict">([^<]*)</p>', page).group(1)
+
+
+def without_record(rep, side, timed_out):
+    """*rep* with *side*'s run killed before it wrote its record (the runner
+    keeps the process's own figures; the record's stay empty)."""
+    run = rep.runs[side][0]
+    run.recorded, run.events, run.gc_calls, run.script_ns = False, [], [], 0
+    run.stats_before, run.stats_after, run.status = [], [], -9
+    run.timed_out_after_s = 4.0 if timed_out else None
+    return rep
+
+
+def test_a_run_without_a_record_has_no_figures_from_it():
+    # Before, a run killed at the timeout showed 0 collections, pauses of
+    # 0 ns and a script time of 0.000 s, as if it had run and collected
+    # nothing; the HTML verdict read "total GC time n/a, ... the builtin gc's".
+    rep = without_record(synthetic_report(), "altgc", timed_out=True)
+    rows = {label: (a, b) for label, a, b in cli.table_rows(rep)}
+    for label in (
+        "collections gen 0 / 1 / 2",
+        "objects collected",
+        "pause p50",
+        "total GC time",
+        "adoption + polls (outside pauses)",
+        "script time",
+        "gc.disable() calls",
+    ):
+        assert rows[label][1] == "no record", (label, rows[label])
+        assert rows[label][0] not in ("no record", "0", "0 ns"), (label, rows[label])
+    # what the process itself gave is still shown
+    assert rows["wall time (process)"][1] == "0.400 s"
+    assert rows["exit status"] == ("0", "-9")
+    s = cli.summarize(rep.runs["altgc"])
+    assert s["collections"] is None and s["gc_total_ns"] is None and s["wall_ns"] == 400_000_000
+    assert "altgc: stopped after the timeout (4 s), so no collection record" in rep.notes()
+    page = cli.render_html(rep)
+    assert verdict_of(page) == (
+        "no collections to compare: the altgc run was stopped after the timeout, "
+        "so no collection record"
+    )
+    from altgc._program_comparison.html_report import row_reasons
+
+    reasons = row_reasons(rep)
+    assert reasons["total GC time"] == "no record from the altgc run"
+    assert "altgc: no collection record" in page and ">stopped after the timeout<" in page
+    # both sides, and a process that died on its own
+    both = without_record(without_record(synthetic_report(), "altgc", True), "builtin", False)
+    assert verdict_of(cli.render_html(both)) == (
+        "no collections to compare: both collectors&#x27; runs left no collection record"
+    )
+    assert "the process did not return to the harness" in cli.render_html(both)
+    # a run with a record but several runs, one of which lost it: medians
+    # over the recorded ones
+    rep2 = synthetic_report()
+    rep2.repeat = 2
+    rep2.runs["altgc"].append(without_record(synthetic_report(), "altgc", True).runs["altgc"][0])
+    assert cli.summarize(rep2.runs["altgc"])["collections"] == [41, 2, 2]
+
+
+def test_an_empty_timeline_has_no_axis_of_nothing():
+    # Before: ticks of "1e-06 ms" and "2e-10 s" around empty lanes.
+    both = without_record(without_record(synthetic_report(), "altgc", True), "builtin", True)
+    svg = cli.render_svg(both)
+    assert "e-0" not in svg and "e-1" not in svg, re.findall(r">[^<]*e-\d+[^<]*<", svg)
+    assert svg.count("stopped after the timeout") == 2
+
+
+@pytest.mark.parametrize(
+    ("flags", "background"),
+    [
+        ((), "rgb(255, 255, 255)"),
+        (("--force-dark-mode", "--blink-settings=preferredColorScheme=0"), "rgb(22, 24, 28)"),
+    ],
+)
+def test_html_follows_the_light_or_dark_theme(flags, background):
+    dom, console = render_in_chromium(cli.render_html(synthetic_report()), flags)
+    assert console == []
+    assert f'data-bg="{background}"' in dom
 
 
 def test_html_uses_the_micro_sign():

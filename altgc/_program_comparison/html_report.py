@@ -15,10 +15,12 @@ from .report import (
     SIDE_LABEL,
     SIDES,
     CompareReport,
+    lane_status,
+    missing_records,
     pause_histogram,
     summarize,
 )
-from .text_report import table_rows
+from .text_report import NO_RECORD, table_rows
 
 
 def fmt_us(ns: float) -> str:
@@ -33,9 +35,33 @@ def _ratio(a: float, b: float) -> str:
 
 def verdict(report: CompareReport) -> str:
     """One line: altgc's GC time and pauses as ratios of the builtin gc's
-    (medians over the runs; below 1 is faster)."""
+    (medians over the runs; below 1 is faster); or why there are none."""
+    missing = missing_records(report)
+    if missing:
+        several = report.repeat > 1 or len(missing) > 1
+        who = (
+            "both collectors' runs"
+            if len(missing) > 1
+            else f"the {SIDE_LABEL[next(iter(missing))]} run{'s' if several else ''}"
+        )
+        were = "were" if several else "was"
+        why = (
+            f"{were} stopped after the timeout, so no collection record"
+            if all(missing.values())
+            else "left no collection record"
+        )
+        return f"no collections to compare: {who} {why}"
     s = {side: summarize(report.runs[side]) for side in SIDES}
     b, a = s["builtin"], s["altgc"]
+    made = {side: sum(s[side]["collections"]) for side in SIDES}
+    if not made["builtin"] or not made["altgc"]:
+        if not made["builtin"] and not made["altgc"]:
+            return "no collections to compare: neither collector ran one"
+        ran, idle = ("altgc", "builtin") if made["altgc"] else ("builtin", "altgc")
+        return (
+            f"no collections to compare: {SIDE_LABEL[idle]} ran none, {SIDE_LABEL[ran]} "
+            f"{made[ran]} (total GC time {fmt_us(s[ran]['gc_total_ns'])})"
+        )
     return (
         f"altgc: total GC time {_ratio(a['gc_total_ns'], b['gc_total_ns'])}, "
         f"p50 pause {_ratio(a['pause_p50_ns'], b['pause_p50_ns'])}, "
@@ -82,6 +108,10 @@ def row_reasons(report: CompareReport) -> dict[str, str]:
     }
     out: dict[str, str] = {}
     for label, (a, b) in rows.items():
+        if NO_RECORD in (a, b) and a != b:
+            side = "builtin gc" if a == NO_RECORD else "altgc"
+            out[label] = f"no record from the {side} run"
+            continue
         if label in _TIMING_ROWS:
             continue
         if label.startswith("same ") and "NO" in a:
@@ -131,8 +161,11 @@ def render_svg(report: CompareReport, width: int = 960) -> str:
         "time (pause height; circle area = objects examined)"
         "</text>"
     )
-    y_ticks = _nice_ticks(p_max / 1e6, 3)
-    t_ticks = _nice_ticks(t_max / 1e9, 6)
+    # No axis for nothing: without a collection there are no pauses to
+    # scale, without a script time no times.
+    any_events = any(ev[s] for s in SIDES)
+    y_ticks = _nice_ticks(p_max / 1e6, 3) if any_events else []
+    t_ticks = _nice_ticks(t_max / 1e9, 6) if t_max > 1 else []
     # Pauses of 0 ms sit in a band above the lane's bottom edge (room for
     # the largest circle), not on it; times keep clear of the lane's sides.
     band, inset = 16, 14
@@ -150,11 +183,16 @@ def render_svg(report: CompareReport, width: int = 960) -> str:
         parts.append(
             f'<rect x="{left}" y="{y0}" width="{plot_w}" height="{lane_h}" class="lanebg"/>'
         )
+        label, empty = lane_status(report.runs[side][0])
         parts.append(
             f'<text x="{left}" y="{y0 - 5}" class="lanelabel">'
-            f"{esc(SIDE_LABEL[side])}: {len(ev[side])} "
-            "collections</text>"
+            f"{esc(SIDE_LABEL[side])}: {esc(label)}</text>"
         )
+        if not ev[side]:
+            parts.append(
+                f'<text x="{left + plot_w / 2}" y="{y0 + lane_h / 2}" text-anchor="middle" '
+                f'class="axis empty">{esc(empty)}</text>'
+            )
         for tk in y_ticks:
             y = py(base, tk * 1e6)
             if y < y0:
@@ -276,7 +314,9 @@ def render_svg(report: CompareReport, width: int = 960) -> str:
 
 
 _CSS = """
-body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
+:root { color-scheme: light dark; }
+body { font-family: system-ui, sans-serif; margin: 2em; color: #222; background: #fff; }
+svg#chart { max-width: 100%; height: auto; }
 table { border-collapse: collapse; margin: 1em 0; }
 th, td { border: 1px solid #ccc; padding: 4px 10px; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
@@ -294,6 +334,19 @@ svg .mark:hover { fill-opacity: 1; }
   background: #eef4fb; display: inline-block; }
 tr.differs td, tr.differs th { background: #fff4d6; }
 td.reason { color: #6b4e00; font-size: 0.9em; max-width: 28em; }
+@media (prefers-color-scheme: dark) {
+  body { color: #ddd; background: #16181c; }
+  th, td { border-color: #444; }
+  th { background: #25282e; }
+  svg .lanebg { fill: #1d2025; stroke: #444; }
+  svg .grid { stroke: #2c3036; }
+  svg .tick { fill: #aaa; }
+  svg .axis, svg .title, svg .lanelabel { fill: #ddd; }
+  svg .mark { stroke: #ddd; }
+  .verdict { background: #1c2a3a; border-left-color: #5a9ae0; }
+  tr.differs td, tr.differs th { background: #3a3215; }
+  td.reason { color: #e8c870; }
+}
 """
 
 # Counts what the chart drew into attributes of <body> (the render test
@@ -306,6 +359,7 @@ _JS = """
   var bars = svg ? svg.querySelectorAll('rect.bar').length : 0;
   document.body.setAttribute('data-rendered', 'ok');
   document.body.setAttribute('data-marks', String(marks));
+  document.body.setAttribute('data-bg', getComputedStyle(document.body).backgroundColor);
 })();
 """
 

@@ -12,6 +12,7 @@ from .report import (
     SIDES,
     CompareError,
     CompareReport,
+    lane_status,
     pause_histogram,
 )
 
@@ -61,7 +62,10 @@ def render_png(report: CompareReport, path: str) -> None:
                 linewidths=0.3,
             )
             ax.set_ylabel("pause (ms)")
-            ax.set_title(f"{SIDE_LABEL[side]}: {len(es)} collections", loc="left", fontsize=10)
+            label, empty = lane_status(report.runs[side][0])
+            ax.set_title(f"{SIDE_LABEL[side]}: {label}", loc="left", fontsize=10)
+            if not es:
+                ax.text(0.5, 0.5, empty, transform=ax.transAxes, ha="center", va="center")
             ax.grid(True, color="#e4e4e4")
         ax1.set_xlabel("time since the script started (s)")
         ax0.legend(

@@ -252,8 +252,35 @@ def percentile(values: Sequence[float], q: float) -> float:
     return s[k]
 
 
+#: the figures a run's collection record gives (None for a run without one:
+#: its process was killed or ended without returning to the harness); the
+#: others (wall time, peak RSS, exit status) come from the process itself
+RECORD_FIGURES = (
+    "collections",
+    "explicit",
+    "collected",
+    "uncollectable",
+    "pause_p50_ns",
+    "pause_p99_ns",
+    "pause_max_ns",
+    "gc_total_ns",
+    "script_ns",
+    "disable_calls",
+    "adopted",
+    "install_ns",
+)
+
+
 def summarize_run(run: RunResult) -> dict[str, Any]:
-    """The table's figures for one run."""
+    """The table's figures for one run (those of :data:`RECORD_FIGURES`
+    None when the run has no collection record)."""
+    out = _run_figures(run)
+    if not run.recorded:
+        out.update(dict.fromkeys(RECORD_FIGURES))
+    return out
+
+
+def _run_figures(run: RunResult) -> dict[str, Any]:
     pauses = [e["pause_ns"] for e in run.events]
     return {
         "collections": [sum(1 for e in run.events if e["generation"] == g) for g in range(3)],
@@ -278,7 +305,8 @@ def summarize_run(run: RunResult) -> dict[str, Any]:
 
 def summarize(runs: list[RunResult]) -> dict[str, Any]:
     """Per-figure medians over ``runs`` (counts too: with one run, the
-    run's own figures)."""
+    run's own figures); a figure no run has is None (see
+    :func:`summarize_run`)."""
     per = [summarize_run(r) for r in runs]
     out: dict[str, Any] = {}
     for key in per[0]:
@@ -302,6 +330,27 @@ def _median(vals: list[float]) -> Any:
 def _signed_ms(ns: float) -> str:
     """Nanoseconds as signed milliseconds: "+12.3 ms", "-0.4 ms"."""
     return f"{ns / 1e6:+.1f} ms"
+
+
+def missing_records(report: CompareReport) -> dict[str, bool]:
+    """The sides none of whose runs left a collection record, each mapped
+    to whether all of them were stopped at the timeout (the other reason:
+    the process ended without returning to the harness)."""
+    return {
+        side: all(r.timed_out_after_s is not None for r in runs)
+        for side, runs in report.runs.items()
+        if not any(r.recorded for r in runs)
+    }
+
+
+def lane_status(run: RunResult) -> tuple[str, str]:
+    """What a chart's lane for *run* says: its title ("12 collections",
+    "no collection record") and the words for an empty lane."""
+    if run.recorded:
+        return f"{len(run.events)} collections", "no collections"
+    if run.timed_out_after_s is not None:
+        return "no collection record", "stopped after the timeout"
+    return "no collection record", "the process did not return to the harness"
 
 
 def fmt_s(ns: float) -> str:

@@ -13,7 +13,13 @@ def _fmt_kb(kb: float) -> str:
     return f"{kb / 1024:.1f} MiB"
 
 
+#: a figure of a run that left no collection record (the notes say why)
+NO_RECORD = "no record"
+
+
 def _fmt_install(x: dict[str, Any], side: str) -> str:
+    if x["collections"] is None:
+        return NO_RECORD
     if side == "builtin":
         return "-"  # a new container joins the builtin gc's list for free
     if x["install_ns"] is None:
@@ -29,6 +35,10 @@ def table_rows(report: CompareReport) -> list[tuple[str, str, str]]:
     def row(label: str, fn: Callable[[dict[str, Any], str], str]) -> tuple[str, str, str]:
         return (label, fn(s["builtin"], "builtin"), fn(s["altgc"], "altgc"))
 
+    def recorded(fn: Callable[[dict[str, Any]], str]) -> Callable[[dict[str, Any], str], str]:
+        """A figure of the collection record: "no record" without one."""
+        return lambda x, side: NO_RECORD if x["collections"] is None else fn(x)
+
     def th(side: str) -> str:
         t = report.thresholds.get(side)
         if t:
@@ -38,20 +48,22 @@ def table_rows(report: CompareReport) -> list[tuple[str, str, str]]:
 
     rows = [
         row("thresholds", lambda x, side: th(side)),
-        row("collections gen 0 / 1 / 2", lambda x, side: " / ".join(map(str, x["collections"]))),
-        row("  of which explicit collect()", lambda x, side: str(x["explicit"])),
-        row("objects collected", lambda x, side: str(x["collected"])),
-        row("uncollectable", lambda x, side: str(x["uncollectable"])),
-        row("pause p50", lambda x, side: fmt_ns(x["pause_p50_ns"])),
-        row("pause p99", lambda x, side: fmt_ns(x["pause_p99_ns"])),
-        row("pause max", lambda x, side: fmt_ns(x["pause_max_ns"])),
-        row("total GC time", lambda x, side: fmt_ns(x["gc_total_ns"])),
+        row(
+            "collections gen 0 / 1 / 2", recorded(lambda x: " / ".join(map(str, x["collections"])))
+        ),
+        row("  of which explicit collect()", recorded(lambda x: str(x["explicit"]))),
+        row("objects collected", recorded(lambda x: str(x["collected"]))),
+        row("uncollectable", recorded(lambda x: str(x["uncollectable"]))),
+        row("pause p50", recorded(lambda x: fmt_ns(x["pause_p50_ns"]))),
+        row("pause p99", recorded(lambda x: fmt_ns(x["pause_p99_ns"]))),
+        row("pause max", recorded(lambda x: fmt_ns(x["pause_max_ns"]))),
+        row("total GC time", recorded(lambda x: fmt_ns(x["gc_total_ns"]))),
         row("adoption + polls (outside pauses)", _fmt_install),
-        row("script time", lambda x, side: fmt_s(x["script_ns"])),
+        row("script time", recorded(lambda x: fmt_s(x["script_ns"]))),
         row("wall time (process)", lambda x, side: fmt_s(x["wall_ns"])),
         row("peak RSS", lambda x, side: _fmt_kb(x["peak_rss_kb"])),
         row("exit status", lambda x, side: str(x["status"])),
-        row("gc.disable() calls", lambda x, side: str(x["disable_calls"])),
+        row("gc.disable() calls", recorded(lambda x: str(x["disable_calls"]))),
     ]
     same = " / ".join("yes" if match[k] else "NO" for k in ("stdout", "stderr", "status"))
     rows.append(("same stdout / stderr / status", same, same))
