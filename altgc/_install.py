@@ -3,7 +3,8 @@
 The mechanics are in ``src/install.c`` (how new containers are adopted from
 the builtin gc's generation lists, when polls and collections run).  This
 module saves and restores the builtin gc's settings around them, routes
-direct calls of the builtin ``gc.collect()`` to altgc while installed, and
+direct calls of the builtin ``gc.collect()``, ``gc.freeze()``,
+``gc.unfreeze()`` and ``gc.get_freeze_count()`` to altgc while installed, and
 hands the heap back at exit so the interpreter's shutdown collection sees it.
 
 It is part of what ``import altgc`` loads, so it imports nothing but
@@ -130,6 +131,23 @@ def _collect(generation: int = 2) -> int:
 
 _collect.__name__ = _collect.__qualname__ = "collect"
 
+#: The builtin gc module's functions that are altgc's while installed, so
+#: that code which imported the builtin gc before install acts on the
+#: collector that runs: ``collect`` (see :func:`_collect`) and the permanent
+#: generation's (the builtin ``gc.freeze()`` froze only the containers not
+#: adopted yet, ``gc.unfreeze()`` handed the adopted heap back to the
+#: builtin gc while altgc kept it too, and ``gc.get_freeze_count()``
+#: counted the adopted objects, which adoption keeps in the builtin gc's
+#: permanent generation).  :func:`uninstall` puts the builtin ones back.
+_ROUTED = {
+    "collect": _collect,
+    "freeze": _core.freeze,
+    "unfreeze": _core.unfreeze,
+    "get_freeze_count": _core.get_freeze_count,
+}
+#: the builtin functions :data:`_ROUTED` stands in for
+_BUILTIN = {name: getattr(builtin_gc, name) for name in _ROUTED}
+
 
 def _at_exit() -> None:
     # Hand the heap back so the interpreter's shutdown collection (which
@@ -160,8 +178,9 @@ def _restore(keep_registry: bool) -> None:
             raise
         error = exc  # uninstalled, but the hand-back failed
     _saved = None
-    if getattr(builtin_gc, "collect", None) is _collect:
-        setattr(builtin_gc, "collect", builtin_collect)  # noqa: B010 - a module attribute
+    for name, fn in _ROUTED.items():
+        if getattr(builtin_gc, name, None) is fn:  # not replaced by someone else since
+            setattr(builtin_gc, name, _BUILTIN[name])
     if _builtin_collect_hook in builtin_gc.callbacks:
         builtin_gc.callbacks.remove(_builtin_collect_hook)
     _apply(builtin_gc, saved.builtin_threshold, saved.builtin_debug, saved.builtin_enabled)
@@ -187,9 +206,10 @@ def install(adopt: bool = True) -> bool:
     ``import altgc as gc``) then behaves as with the builtin gc.  Code that
     imported the builtin gc earlier and calls its ``gc.collect()`` gets
     altgc's collection and its count: while installed, the builtin gc
-    module's ``collect`` is altgc's (put back by :func:`uninstall`).  Only a
-    ``collect`` bound before install (``from gc import collect``) still
-    runs the builtin function: altgc collects then too, but it returns 0.
+    module's ``collect``, ``freeze``, ``unfreeze`` and ``get_freeze_count``
+    are altgc's (put back by :func:`uninstall`).  Only a ``collect`` bound
+    before install (``from gc import collect``) still runs the builtin
+    function: altgc collects then too, but it returns 0.
 
     Returns True if it installed, False if altgc was already installed
     (then nothing changes).
@@ -233,7 +253,8 @@ def install(adopt: bool = True) -> bool:
             raise
         _saved = saved
         builtin_gc.callbacks.append(_builtin_collect_hook)
-        setattr(builtin_gc, "collect", _collect)  # noqa: B010 - a module attribute
+        for name, fn in _ROUTED.items():
+            setattr(builtin_gc, name, fn)
         atexit.register(_at_exit)
         return True
 

@@ -104,6 +104,42 @@ def test_builtin_collect_routes_to_altgc(installed):
     assert w() is None
 
 
+def test_builtin_freeze_and_unfreeze_act_on_altgc(installed):
+    # Before, the builtin gc.freeze() while installed froze only the
+    # containers not adopted yet (altgc's get_freeze_count() read 0), and
+    # gc.unfreeze() handed the adopted heap back to the builtin gc while
+    # altgc kept it too.
+    c = Node()
+    c.me = c
+    r = weakref.ref(c)
+    builtin_gc.freeze()
+    try:
+        assert altgc.get_freeze_count() > 0
+        assert builtin_gc.get_freeze_count() == altgc.get_freeze_count()
+        del c
+        altgc.collect()
+        assert r() is not None  # frozen, as asked
+    finally:
+        builtin_gc.unfreeze()
+    assert altgc.get_freeze_count() == 0
+    altgc.collect()
+    assert r() is None
+    _core._validate()
+
+
+def test_uninstall_puts_the_builtin_functions_back():
+    names = ("collect", "freeze", "unfreeze", "get_freeze_count")
+    before = {n: getattr(builtin_gc, n) for n in names}
+    assert altgc.install()
+    try:
+        assert all(getattr(builtin_gc, n) is not before[n] for n in names)
+        assert builtin_gc.get_freeze_count is _core.get_freeze_count
+    finally:
+        altgc.uninstall()
+    assert {n: getattr(builtin_gc, n) for n in names} == before
+    assert type(builtin_gc.freeze) is type(len)  # the builtin's own
+
+
 def test_adopt_false_then_hand_back():
     w_old = cycle()
     assert altgc.install(adopt=False)
