@@ -60,7 +60,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from . import _core
-from ._install import builtin_collect, find_builtin_gc, is_installed
+from ._install import _BUILTIN, builtin_collect, find_builtin_gc, is_installed
 
 __all__ = ["compare_heap", "HeapComparison", "HeapDifference", "builtin_gc", "REASONS"]  # noqa: RUF022 - as documented
 
@@ -288,6 +288,14 @@ def compare_heap(generation: int = 2) -> HeapComparison:
     (True, True)
     """
     generation = _check_generation(generation)
+    if type(_gc.garbage) is not list:
+        # (checked before anything is changed: gc.garbage = None left both
+        # collectors disabled)
+        raise TypeError(
+            "compare_heap() needs gc.garbage to be the builtin gc's list, "
+            f"not {type(_gc.garbage).__name__} (empty it with "
+            "del gc.garbage[:] instead of rebinding it)"
+        )
     gc_enabled = _gc.isenabled()
     gc_debug = _gc.get_debug()
     gc_threshold = _gc.get_threshold()
@@ -300,7 +308,15 @@ def compare_heap(generation: int = 2) -> HeapComparison:
         # altgc first: its look changes nothing.  Keep ids and the facts
         # needed later, not the objects (the builtin gc must see them as
         # unreachable too).
-        a_ids, a_finalized = _altgc_look(generation)
+        try:
+            a_ids, a_finalized = _altgc_look(generation)
+        except RuntimeError as exc:
+            if "cannot run during a collection" not in str(exc):
+                raise
+            raise RuntimeError(
+                "compare_heap() cannot run during a collection (altgc's: "
+                "from a __del__ or weakref callback it runs)"
+            ) from None
         registered = sum(len(_core.get_objects(g)) for g in range(generation + 1))
 
         # The builtin gc, saving everything it finds instead of freeing it.
@@ -313,15 +329,36 @@ def compare_heap(generation: int = 2) -> HeapComparison:
         try:
             if installed:
                 # Install mode parks what altgc adopted in the builtin gc's
-                # permanent generation; let the builtin gc see it.
-                _gc.unfreeze()
+                # permanent generation; let the builtin gc see it.  (The
+                # builtin function: while installed gc.unfreeze is altgc's,
+                # which left the builtin gc 1 object to examine.)
+                _BUILTIN["unfreeze"]()
             b_young = _young_ids(_gc.get_objects, generation)
-            builtin_collect(generation)  # not gc.collect: altgc's while installed
+            runs = _builtin_collections()
+            found = builtin_collect(generation)  # not gc.collect: altgc's while installed
+            ran = _builtin_collections() != runs
         finally:
             _gc.set_debug(gc_debug)
             _gc.callbacks[:] = gc_callbacks
             if installed:
                 _core.get_count()  # install mode adopts and re-freezes
+        if not ran:
+            # The builtin gc returns 0 at once when a collection of its
+            # own is running: "found nothing" would be a wrong answer.
+            raise RuntimeError(
+                "compare_heap() cannot run during a collection (the builtin "
+                "gc's: from a __del__ or weakref callback it runs, or in "
+                "another thread while it runs)"
+            )
+        if len(_gc.garbage) < found:
+            # gc.garbage was rebound: the builtin gc saved what it found
+            # in its own list, which Python code can no longer reach.
+            raise RuntimeError(
+                f"compare_heap(): the builtin gc found {found} unreachable "
+                "objects but gc.garbage does not hold them: gc.garbage was "
+                "rebound (empty it with del gc.garbage[:] instead); they "
+                "stay in the builtin gc's own garbage list"
+            )
         b_objs = {id(o): o for o in _gc.garbage}
         # Hand the garbage back: restored gc.garbage, the found objects
         # are unreachable again once b_objs goes.
@@ -347,6 +384,11 @@ def compare_heap(generation: int = 2) -> HeapComparison:
             _core.enable()
         if gc_enabled:
             _gc.enable()
+
+
+def _builtin_collections() -> int:
+    """How many collections the builtin gc has run (all generations)."""
+    return sum(st["collections"] for st in _gc.get_stats())
 
 
 def _altgc_look(generation: int) -> tuple[set[int], dict[int, bool]]:

@@ -1422,7 +1422,7 @@ python_sizeof(PyObject *op)
 /* Sizes of live objects: sys.getsizeof (looked up once) and the last type
  * found to have a Python __sizeof__ or not. */
 typedef struct {
-    PyObject *getsizeof; /* borrowed, or NULL */
+    PyObject *getsizeof; /* new reference, or NULL */
     PyTypeObject *last;
     int last_python;
 } sizer;
@@ -1657,6 +1657,9 @@ hg_retained(PyObject *module, PyObject *target)
     }
     ret_ctx c = {0};
     drop_ctx d = {&c, NULL, 0};
+    /* z.getsizeof is a new reference: sys.getsizeof may be Python code
+     * that rebinds sys.getsizeof, dropping the function between calls. */
+    sizer z = {NULL, NULL, 0};
     PyObject *result = NULL;
     c.target = t;
     c.state = PyMem_RawCalloc((size_t)HG.n + 1, 1);
@@ -1710,7 +1713,8 @@ hg_retained(PyObject *module, PyObject *target)
     }
     /* leaves: retained when the retained objects hold all their refs
      * (counted by the walk, less those of the dropped ones) */
-    sizer z = {PySys_GetObject("getsizeof"), NULL, 0}; /* borrowed */
+    /* PySys_GetObject gives a borrowed reference: hold it */
+    z.getsizeof = Py_XNewRef(PySys_GetObject("getsizeof"));
     int64_t bytes = 0;
     int32_t count = 0;
     for (int32_t k = 0; k < c.nobj; k++) {
@@ -1744,6 +1748,7 @@ done:
     PyMem_RawFree(c.leafcnt);
     PyMem_RawFree(c.state);
     PyMem_RawFree(d.work);
+    Py_XDECREF(z.getsizeof);
     return result;
 }
 

@@ -35,9 +35,24 @@ def add_parser(sub: Any) -> None:
         "benchmarks/ next to the altgc package)",
     )
     p.add_argument("--quick", action="store_true", help="CI-speed smoke run (small sizes)")
-    p.add_argument("--repeat", type=int, default=None, metavar="N")
-    p.add_argument("--only", nargs="+", metavar="NAME", help="run only these workloads")
-    p.add_argument("--json", metavar="PATH", help="also write all results as JSON")
+    p.add_argument(
+        "--repeat",
+        type=int,
+        default=None,
+        metavar="N",
+        help="repetitions per measurement, at least 1 (default 5; 3 with --quick)",
+    )
+    p.add_argument(
+        "--only",
+        nargs="+",
+        metavar="NAME",
+        help="run only these workloads (with --programs: these pyperformance programs)",
+    )
+    p.add_argument(
+        "--json",
+        metavar="PATH",
+        help="also write all results as JSON to PATH (checked before the run)",
+    )
     p.add_argument(
         "--programs",
         action="store_true",
@@ -59,8 +74,37 @@ def _load_run_all(bench_dir: str) -> Any:
     spec = importlib.util.spec_from_file_location("_altgc_run_all", path)
     assert spec is not None and spec.loader is not None  # a .py file has both
     mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    try:
+        spec.loader.exec_module(mod)
+    except Exception as exc:
+        raise _NoBenchmarks(f"cannot load {path}: {type(exc).__name__}: {exc}") from None
+    benchmarks = getattr(mod, "BENCHMARKS", None)
+    if (
+        not isinstance(benchmarks, list)
+        or not all(isinstance(n, str) for n in benchmarks)
+        or not callable(getattr(mod, "run_one", None))
+        or not callable(getattr(mod, "main", None))
+    ):
+        raise _NoBenchmarks(
+            f"{path} is not altgc's benchmark runner (it needs BENCHMARKS, "
+            "run_one and main): pass --benchmarks DIR of an altgc checkout"
+        )
     return mod
+
+
+def _json_path_error(path: str) -> str | None:
+    """Why results cannot be written to ``path`` (--json), or None.
+    Checked before the run: run_all writes the file only at its end."""
+    if not path:
+        return "--json: the path is empty"
+    if os.path.isdir(path):
+        return f"--json: {path} is a directory"
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        return f"--json: the directory {parent} does not exist"
+    if not os.access(parent, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        return f"--json: {path} is not writable"
+    return None
 
 
 def _programs(bench_dir: str, args: argparse.Namespace) -> int:
@@ -72,7 +116,7 @@ def _programs(bench_dir: str, args: argparse.Namespace) -> int:
             "chameleon for the template engines)\n"
         )
         return 2
-    if args.json:
+    if args.json is not None:
         sys.stderr.write("altgc bench: error: --json is not available with --programs\n")
         return 2
     path = os.path.join(bench_dir, "bench_programs.py")
@@ -91,7 +135,22 @@ def _programs(bench_dir: str, args: argparse.Namespace) -> int:
 
 def main(args: argparse.Namespace) -> int:
     """Run ``python -m altgc bench`` with parsed arguments."""
+    if args.benchmarks == "":
+        # (was: the default directory, silently)
+        sys.stderr.write("altgc bench: error: --benchmarks: the path is empty\n")
+        return 2
     bench_dir = args.benchmarks or os.path.join(package_parent(), "benchmarks")
+    if args.repeat is not None and args.repeat < 1:
+        # (was: checked after --programs, which left it to bench_programs.py)
+        sys.stderr.write("altgc bench: error: --repeat must be at least 1\n")
+        return 2
+    if args.json is not None and not args.programs:
+        # (was: a traceback from run_all once every workload had run;
+        # --json "" was ignored)
+        why = _json_path_error(args.json)
+        if why is not None:
+            sys.stderr.write(f"altgc bench: error: {why}\n")
+            return 2
     if args.programs:
         return _programs(bench_dir, args)
     try:
@@ -107,9 +166,6 @@ def main(args: argparse.Namespace) -> int:
                 ", ".join(unknown), ", ".join(run_all.BENCHMARKS)
             )
         )
-        return 2
-    if args.repeat is not None and args.repeat < 1:
-        sys.stderr.write("altgc bench: error: --repeat must be at least 1\n")
         return 2
     argv = []
     if args.quick:
