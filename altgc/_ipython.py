@@ -44,9 +44,18 @@ from typing import Any
 from . import _core, _explain
 from ._explain import leftovers, watching
 from ._explain.held import deep_size
+from ._explain.holders import _NOT_DATA
 from ._explain.notice import Notice, holder_name, what
 
 _USAGE = __doc__.split("::", 1)[1].split("After each cell")[0]
+
+#: the largest size ``--min-size`` takes (a larger one is a typo)
+_MAX_SIZE = 2**63 - 1
+#: the smallest reference cycle the cell log records unless auto-watching
+#: asks for smaller ones (never below _CYCLE_FLOOR: IPython leaves cycles of
+#: some 15 KB of its own after every failed cell)
+_CYCLE_MIN = leftovers.log.cycle_min_bytes
+_CYCLE_FLOOR = 64 * 1024
 
 
 class _State:
@@ -55,7 +64,7 @@ class _State:
         self.notices = True
         self.auto_min_size: int | None = None
         self.bound_before: dict[str, int] = {}  # label -> id when bound
-        self.names_before: set[str] = set()
+        self.names_before: dict[str, int] = {}  # name -> id of its value
 
 
 _state: _State | None = None
@@ -70,7 +79,19 @@ def _parse_size(text: str) -> int:
     unit = (m.group(2) or "").lower()
     base = 1024 if m.group(3) else 1000
     mult = {"": 1, "k": base, "m": base**2, "g": base**3}[unit]
-    return int(float(m.group(1)) * mult)
+    n = float(m.group(1)) * mult
+    if not n <= _MAX_SIZE:  # inf too
+        raise ValueError(f"%altgc watch: {text!r} is too large a size (at most 8 EiB)")
+    return int(n)
+
+
+def _set_auto(n: int | None) -> None:
+    """Auto-watch objects of at least ``n`` bytes (None: stop); the cell
+    log records the reference cycles of that size."""
+    assert _state is not None
+    _state.auto_min_size = n
+    cycle_min = _CYCLE_MIN if n is None else max(min(_CYCLE_MIN, n), _CYCLE_FLOOR)
+    leftovers.log.cycle_min_bytes = cycle_min
 
 
 def _user_ns() -> dict[str, Any]:
@@ -99,7 +120,7 @@ def _pre_run_cell(*args: Any) -> None:
     if _state is None:
         return
     _state.bound_before = _watched_bindings()
-    _state.names_before = set(_user_ns())
+    _state.names_before = {k: id(v) for k, v in _user_ns().items() if isinstance(k, str)}
     leftovers.log.before()
 
 
@@ -109,18 +130,27 @@ def _post_run_cell(*args: Any) -> None:
         return
     result = args[0] if args else None
     cell = getattr(result, "execution_count", None) or st.shell.execution_count
-    new = leftovers.log.after(
-        cell, getattr(result, "result", None), getattr(result, "error_in_exec", None)
-    )
-    del result
+    error = getattr(result, "error_in_exec", None)
+    if _is_usage_error(error):
+        # a magic refused its arguments: no code of the user ran, and the
+        # frames of its traceback are IPython's (the shell) and altgc's own
+        error = None
+    new = leftovers.log.after(cell, getattr(result, "result", None), error)
+    del result, error
     ns = _user_ns()
     dropped: list[str] = []  # labels of what the cell made and left unbound
     if st.auto_min_size is not None:
         thr = st.auto_min_size
-        for name in set(ns) - st.names_before:
-            if name.startswith("_") or name in watching.watches:
+        before = st.names_before
+        for name, obj in list(ns.items()):
+            # the names the cell bound, or bound again to another object
+            if not isinstance(name, str) or name.startswith("_") or before.get(name) == id(obj):
                 continue
-            obj = ns[name]
+            old = watching.watches.get(name)
+            if issubclass(type(obj), _NOT_DATA) or (
+                old is not None and _core._watch_state(old.token)[0]
+            ):
+                continue
             if deep_size(obj, stop_at=thr) >= thr:
                 with contextlib.suppress(TypeError):
                     _watch_in_ns(obj, name)
@@ -147,20 +177,42 @@ def _post_run_cell(*args: Any) -> None:
             Notice(
                 what(label, e.type_name, e.retained_bytes),
                 tuple(dict.fromkeys(holder_name(p) for p in e.paths)),
-                f"%altgc release {label}" if e.release else "",
+                f"%altgc release {_quote(label)}" if e.release else "",
                 e.release,
                 e.cause_text if e.release or not e.release_note else e.release_note,
             )
         )
 
 
+def _is_usage_error(error: object) -> bool:
+    try:
+        from IPython.core.error import UsageError
+    except ImportError:  # pragma: no cover - the hooks run under IPython
+        return False
+    return isinstance(error, UsageError)
+
+
+def _quote(label: str) -> str:
+    """``label`` as one argument of the magic (``shlex``): as it is when
+    it can be, else quoted (``"my df"``, ``"Bob's"``)."""
+    if re.fullmatch(r"[^\s'\"\\]+", label):
+        return label
+    if '"' not in label and "\\" not in label:
+        return f'"{label}"'
+    return shlex.quote(label)
+
+
 def _watch_leftover(entry: leftovers.Entry, cell: int, threshold: int) -> str | None:
     """Watch what a cell made and left alive unbound (a failed cell's
     local, a cycle, an open figure) when it holds ``threshold`` bytes;
-    its label, or None."""
+    its label, or None (also when it is watched already: a cycle the
+    disabled gc leaves is found again after every cell)."""
     obj = entry.ref.get()
     if obj is None:
         return None
+    for w in list(watching.watches.values()):
+        if _core._watch_get(w.token) is obj:
+            return None
     size = entry.bytes if entry.kind == "cycle" else deep_size(obj, stop_at=threshold)
     if size < threshold:
         return None
@@ -192,9 +244,9 @@ def _show(notice: Notice) -> None:
 
 
 def _set_threshold(text: str) -> None:
-    assert _state is not None
-    _state.auto_min_size = _parse_size(text)
-    _say_threshold(_state.auto_min_size)
+    n = _parse_size(text)
+    _set_auto(n)
+    _say_threshold(n)
 
 
 def _say_threshold(n: int) -> None:
@@ -252,10 +304,65 @@ def _release(rest: list[str], ns: dict[str, Any]) -> None:
     print(report)
 
 
+def _exc_text(exc: BaseException) -> str:
+    """``ZeroDivisionError: division by zero``, on one line (an exception
+    whose ``str()`` fails gives its type only)."""
+    try:
+        text = str(exc)
+    except Exception:
+        text = ""
+    text = " ".join(text.split())
+    if len(text) > 200:
+        text = text[:199] + "\u2026"
+    return type(exc).__name__ + (f": {text}" if text else "")
+
+
+def _why(what: str, ns: dict[str, Any]) -> Any:
+    """``%altgc why WHAT``: a watched label (as typed, or quoted), else an
+    expression evaluated in the namespace."""
+    if not what:
+        raise ValueError("%altgc why: give a watched label or an expression")
+    if what in watching.watches:
+        return _explain.explain(what)
+    try:
+        words = shlex.split(what)
+    except ValueError:  # an expression need not be shell words: d['it\'s']
+        words = []
+    if len(words) == 1 and words[0] in watching.watches:
+        return _explain.explain(words[0])
+    known = ", ".join(repr(k) for k in watching.watches) or "none"
+    try:
+        obj = eval(what, ns)
+    except SyntaxError as exc:
+        raise ValueError(f"%altgc why: {what!r} is not an expression ({exc.msg})") from None
+    except NameError:
+        raise KeyError(
+            f"%altgc why: {what!r} is neither a watched label "
+            f"nor a name in the namespace; watched labels: "
+            f"{known}"
+        ) from None
+    except Exception as exc:
+        raise KeyError(
+            f"%altgc why: {what!r} is not a watched label and evaluating it raised "
+            f"{_exc_text(exc)}; watched labels: {known}"
+        ) from None
+    e = _explain.explain(obj, literal=True)
+    del obj
+    return e
+
+
+def _no_argument(cmd: str, rest: list[str]) -> None:
+    if rest:
+        raise ValueError(f"%altgc {cmd} takes no argument")
+
+
 def _magic(line: str) -> Any:
     st = _state
-    if st is None:  # pragma: no cover - registered by load()
-        raise RuntimeError("%load_ext altgc first")
+    if st is None:  # a reference to the magic kept after %unload_ext altgc
+        raise ValueError("%altgc: the altgc extension is not loaded (%load_ext altgc)")
+    head = line.split(None, 1)
+    if head and head[0] == "why":  # an expression: not split into shell words
+        return _why(head[1].strip() if len(head) > 1 else "", _user_ns())
     try:
         args = shlex.split(line)
     except ValueError as exc:
@@ -265,36 +372,18 @@ def _magic(line: str) -> Any:
         return None
     cmd, rest = args[0], args[1:]
     ns = _user_ns()
-    if cmd == "why":
-        if not rest:
-            raise ValueError("%altgc why: give a watched label or an expression")
-        what = line.split(None, 1)[1].strip()
-        if what in watching.watches:
-            return _explain.explain(what)
-        try:
-            obj = eval(what, ns)
-        except SyntaxError as exc:
-            raise ValueError(f"%altgc why: {what!r} is not an expression ({exc.msg})") from None
-        except (NameError, AttributeError, LookupError):
-            known = ", ".join(repr(k) for k in watching.watches) or "none"
-            raise KeyError(
-                f"%altgc why: {what!r} is neither a watched label "
-                f"nor a name in the namespace; watched labels: "
-                f"{known}"
-            ) from None
-        e = _explain.explain(obj, literal=True)
-        del obj
-        return e
     if cmd == "release":
         _release(rest, ns)
         return None
     if cmd == "watch":
         if not rest:
-            st.auto_min_size = st.auto_min_size or 1_000_000
-            _say_threshold(st.auto_min_size)
+            n = st.auto_min_size or 1_000_000
+            _set_auto(n)
+            _say_threshold(n)
             return None
         if rest[0] == "--off":
-            st.auto_min_size = None
+            _no_argument("watch --off", rest[1:])
+            _set_auto(None)
             print("altgc: automatic watching off")
             return None
         if rest[0] == "--min-size":
@@ -314,20 +403,30 @@ def _magic(line: str) -> Any:
             raise ValueError("%altgc watch-threshold SIZE (examples: 500KB, 50MB, 1GiB)")
         return _set_threshold(rest[0])
     if cmd == "top":
-        if len(rest) > 1 or (rest and not rest[0].isdigit()) or rest == ["0"]:
+        n = 10
+        if rest:
+            # ASCII digits (int() refuses "²"); a huge N: every holder
+            if len(rest) > 1 or not re.fullmatch(r"[0-9]+", rest[0]):
+                n = 0
+            else:
+                digits = rest[0].lstrip("0")
+                n = int(digits or "0") if len(digits) <= 18 else _MAX_SIZE
+        if n < 1:
             raise ValueError("%altgc top [N] (N: how many holders, a positive number)")
-        return _explain.top(int(rest[0]) if rest else 10)
+        return _explain.top(n)
     if cmd == "cells":
         if rest:
             raise ValueError("%altgc cells takes no argument")
         return _explain.cells()
     if cmd == "report":
+        _no_argument(cmd, rest)
         for w in _explain.watched():
             print(w)
         for e in _explain.survivors():
             print(e)
         return None
     if cmd == "collect":
+        _no_argument(cmd, rest)
         before = {w.label for w in _explain.watched() if w.alive}
         n = gc.collect()
         m = _core.collect(2)
@@ -338,6 +437,7 @@ def _magic(line: str) -> Any:
         )
         return None
     if cmd == "stats":
+        _no_argument(cmd, rest)
         from . import stats
 
         print(stats())
@@ -374,4 +474,12 @@ def unload(ipython: Any) -> None:
     for name, cb in (("pre_run_cell", _pre_run_cell), ("post_run_cell", _post_run_cell)):
         with contextlib.suppress(ValueError):
             ipython.events.unregister(name, cb)
+    # the magic goes too: %altgc is then IPython's "not found"
+    manager = getattr(ipython, "magics_manager", None)
+    line_magics = getattr(manager, "magics", {}).get("line", {})
+    if line_magics.get("altgc") is altgc_magic:
+        del line_magics["altgc"]
+        with contextlib.suppress(AttributeError):
+            delattr(getattr(manager, "user_magics", None), "altgc")
+    _set_auto(None)
     _state = None

@@ -90,6 +90,8 @@ class Table(tuple[Any, ...]):
         rows = "".join(
             "<tr>" + "".join(f"<td>{c}</td>" for c in self._cells(r)) + "</tr>" for r in self
         )
+        if not self:  # what the text says ("nothing"), not headers over no row
+            rows = f'<tr><td colspan="{len(self.headers)}">{html.escape(self.empty)}</td></tr>'
         head = "".join(f'<th style="text-align:left">{html.escape(h)}</th>' for h in self.headers)
         return (
             f'<table class="{self.css}"><caption>{html.escape(self.title)}</caption>'

@@ -63,9 +63,11 @@ class Notice:
         p.text(self.line())
 
     def _repr_markdown_(self) -> str:
-        where = ", ".join(f"`{h}`" for h in self.held) if self.held else self.why
-        fix = f" \u2192 `{self.command or self.code}`" if self.command or self.code else ""
-        return f"**altgc**: {self.what} still alive: {where}{fix}"
+        where = ", ".join(_md_code(h) for h in self.held) if self.held else _md_text(self.why)
+        fix = ""
+        if self.command or self.code:
+            fix = " \u2192 " + _md_code(self.command or self.code.replace("\n", "; "))
+        return f"**altgc**: {_md_text(self.what)} still alive: {where}{fix}"
 
     def _repr_html_(self) -> str:
         where = (
@@ -84,6 +86,26 @@ class Notice:
             'font-family:var(--jp-ui-font-family,sans-serif);color:inherit">'
             f"<b>altgc</b>: {html.escape(self.what)} still alive: {where}{fix}</div>"
         )
+
+
+#: what Markdown reads as markup or raw HTML in running text
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>&#!|~+-])")
+
+
+def _md_text(s: str) -> str:
+    """``s`` as literal Markdown text: its punctuation escaped (a label
+    such as ``<img src=x onerror=...>`` or ``*df*`` shows as typed), on
+    one line."""
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(s.splitlines()))
+
+
+def _md_code(s: str) -> str:
+    """``s`` as a Markdown code span: fenced by more backticks than it
+    holds in a row, on one line."""
+    s = " ".join(s.splitlines())
+    fence = "`" * (max((len(r) for r in re.findall("`+", s)), default=0) + 1)
+    pad = " " if s.startswith("`") or s.endswith("`") else ""
+    return f"{fence}{pad}{s}{pad}{fence}"
 
 
 def what(label: str, type_name: str, nbytes: int | None) -> str:
