@@ -46,6 +46,24 @@ class ScriptExit:
     interrupted: bool = False
 
 
+def unsupported_script(script: str) -> str | None:
+    """Why ``script`` cannot be run as a Python file (None when it can): a
+    directory or zip file (the interpreter runs its ``__main__.py``; altgc's
+    commands run Python source files only), or no such file."""
+    if os.path.isdir(script):
+        return f"{script} is a directory; give the Python file to run (such as its __main__.py)"
+    if not os.path.isfile(script):
+        return f"no such script: {script}"
+    import zipimport  # loaded at start-up: nothing new in the process
+
+    try:
+        # what the interpreter tries first for a file it is given
+        zipimport.zipimporter(script)
+    except (zipimport.ZipImportError, OSError):
+        return None
+    return f"{script} is a zip file; give the Python file to run (such as its __main__.py)"
+
+
 def run_script_as_main(
     script: str,
     args: Sequence[str],
@@ -173,6 +191,14 @@ def _print_script_traceback(exc: BaseException, script: str) -> None:
     tb = exc.__traceback__
     while tb is not None and os.path.abspath(tb.tb_frame.f_code.co_filename) != script:
         tb = tb.tb_next
-    if tb is None:
+    # A SyntaxError in the script itself (from compiling it) has no frame
+    # of the script: the interpreter shows none, only the error's place.
+    if tb is None and not isinstance(exc, SyntaxError):
         tb = exc.__traceback__
-    sys.stderr.write("".join(traceback.format_exception(type(exc), exc, tb)))
+    # Through sys.excepthook, as the interpreter reports it (the default
+    # hook prints the exception's own traceback: the one cut above).
+    exc.__traceback__ = tb
+    try:
+        sys.excepthook(type(exc), exc, tb)
+    except BaseException:
+        sys.stderr.write("".join(traceback.format_exception(type(exc), exc, tb)))

@@ -24,7 +24,12 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from .. import _explain
-from .._util import ScriptExit, exit_as_interpreter, run_script_as_main
+from .._program_comparison.child import (
+    restore_script_settings,
+    suspend_script_settings,
+    wait_for_threads,
+)
+from .._util import ScriptExit, exit_as_interpreter, run_script_as_main, unsupported_script
 
 
 def add_parser(sub: Any) -> None:
@@ -43,7 +48,7 @@ def add_parser(sub: Any) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Run ``python -m altgc run`` with parsed arguments."""
-    ended = run(args.script, args.args)
+    ended = run(args.script, args.args, ends_process=True)
     if ended.interrupted:
         exit_as_interpreter(ended)
     return ended.status
@@ -104,14 +109,20 @@ def report(baseline: collections.Counter[str], out: TextIO, top: int = 10) -> No
     out.flush()
 
 
-def run(script: str, args: Sequence[str], out: TextIO | None = None) -> ScriptExit:
+def run(
+    script: str, args: Sequence[str], out: TextIO | None = None, *, ends_process: bool = False
+) -> ScriptExit:
     """Run ``script`` as ``__main__`` with ``args``; report at exit (while
     the script's ``__main__`` is still in ``sys.modules``, so its globals
     are named roots) and on ``SIGUSR1``.  Returns how the script ended;
-    status 2 when there is no such script."""
+    status 2 when there is no such script, or it is a directory or a zip
+    file.  With ``ends_process`` (the command line, whose process ends
+    after the script) the script's non-daemon threads end before the exit
+    report, as the interpreter waits for them after the main module."""
     stream = out if out is not None else sys.stderr
-    if not os.path.isfile(script):
-        stream.write(f"python -m altgc run: no such script: {script}\n")
+    unsupported = unsupported_script(script)
+    if unsupported is not None:
+        stream.write(f"python -m altgc run: {unsupported}\n")
         return ScriptExit(2)
     baseline: collections.Counter[str] = collections.Counter()
 
@@ -121,12 +132,28 @@ def run(script: str, args: Sequence[str], out: TextIO | None = None) -> ScriptEx
     previous = None
     if hasattr(signal, "SIGUSR1"):
         previous = signal.signal(signal.SIGUSR1, lambda signum, frame: report_now())
+    pid = os.getpid()
+    settings: list[Any] = [None, None, 0]
+
+    def at_exit() -> None:
+        # No trace or profile function of the script sees the report, nor
+        # does its recursion limit stop it.  A process the script forked
+        # that comes back here ends without a report of its own.
+        suspend_script_settings(settings)
+        try:
+            if ends_process:
+                wait_for_threads(settings[0], settings[1])
+            if os.getpid() == pid:
+                report_now()
+        finally:
+            restore_script_settings(settings)
+
     # The baseline is counted last before the script starts, once the
     # objects this run keeps until the report (the counter itself, the
     # report functions) exist, so that they are not counted as growth.
     _type_counts(baseline)
     try:
-        return run_script_as_main(script, args, before_restore=report_now)
+        return run_script_as_main(script, args, before_restore=at_exit)
     finally:
         if previous is not None:
             signal.signal(signal.SIGUSR1, previous)

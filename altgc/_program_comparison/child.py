@@ -12,9 +12,12 @@ generations), every call the script makes to ``disable``, ``enable``,
 ``get_stats()`` before and after, under altgc what install mode did outside
 the collections meanwhile (``altgc.install_info()`` after minus before:
 containers adopted, adoptions, polls, and their time), and the script's
-exit status; then it writes the result file and ends the process as the
+exit status, up to the end of the script's non-daemon threads (which the
+interpreter waits for after the main module); then it writes the result
+file (not in a process the script forked) and ends the process as the
 interpreter would have ended it after the script (see
-:func:`altgc._util.exit_as_interpreter`).
+:func:`altgc._util.exit_as_interpreter`), with the script's trace and
+profile functions and recursion limit, taken away meanwhile, back.
 
 The script runs as ``__main__`` (see :func:`altgc._util.run_script_as_main`
 for the exit status).  Under "altgc", altgc is installed
@@ -29,8 +32,11 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
+
+if TYPE_CHECKING:
+    from .._util import ScriptExit
 
 SETUP_ENV = "ALTGC_COMPARE_SETUP"
 
@@ -44,9 +50,83 @@ INSTALL_FIGURES = ("adopted", "adoptions", "adopt_ns", "polls", "poll_ns")
 
 
 def _caller() -> str:
-    """file:line of the script code calling a wrapped gc function."""
-    f = sys._getframe(2)
+    """file:line of the script code calling a wrapped gc function; "?"
+    when no Python code called it (an atexit handler, a callback from C)."""
+    f = sys._getframe(1).f_back
+    if f is None:
+        return "?"
     return f"{os.path.basename(f.f_code.co_filename)}:{f.f_lineno}"
+
+
+def _json_arg(value: Any) -> Any:
+    """An argument of a recorded call as JSON can hold it: ints, floats,
+    strings, booleans and None as themselves (subclasses as the base
+    type), anything else as its (shortened) repr."""
+    if value is None or type(value) in (bool, int, float, str):
+        return value
+    # Subclasses as their base type, without running their own methods.
+    if isinstance(value, int):
+        return int.__int__(value)
+    if isinstance(value, float):
+        return float.__float__(value)
+    if isinstance(value, str):
+        return str.__str__(value)
+    try:
+        text = repr(value)
+    except Exception:
+        text = f"<{type(value).__name__} object>"
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def wait_for_threads(trace: Any = None, profile: Any = None) -> None:
+    """Wait for the script's non-daemon threads, as the interpreter does
+    after the main module, before the atexit handlers
+    (``threading._shutdown()``, which it then finds done), with the trace
+    and profile functions ``trace`` and ``profile`` set meanwhile (as the
+    script left them: they see that code run, as under plain python).  An
+    exception there is printed and ignored, as the interpreter does."""
+    threading = sys.modules.get("threading")
+    shutdown = getattr(threading, "_shutdown", None)
+    if shutdown is None:
+        return
+    try:
+        sys.setprofile(profile)
+        sys.settrace(trace)
+        shutdown()
+    except BaseException as exc:
+        sys.settrace(None)
+        sys.setprofile(None)
+        import traceback
+
+        sys.stderr.write(f"Exception ignored in: {threading!r}\n")
+        traceback.print_exception(type(exc), exc, exc.__traceback__)
+    finally:
+        sys.settrace(None)
+        sys.setprofile(None)
+
+
+def suspend_script_settings(saved: list[Any]) -> None:
+    """Take away what the script left set that would act on the harness's
+    code after it: its trace and profile functions (they would see that
+    code, and print or record it), a recursion limit too low for it.
+    ``saved`` (a list of three, filled in place: no new container) gets
+    them for :func:`restore_script_settings`."""
+    saved[0] = sys.gettrace()
+    saved[1] = sys.getprofile()
+    saved[2] = sys.getrecursionlimit()
+    sys.settrace(None)
+    sys.setprofile(None)
+    sys.setrecursionlimit(max(saved[2], 1000))
+
+
+def restore_script_settings(saved: Sequence[Any]) -> None:
+    """Put back what :func:`suspend_script_settings` took away, for the
+    rest of the process (atexit handlers, finalization)."""
+    trace, profile, limit = saved
+    with contextlib.suppress(RecursionError, ValueError):
+        sys.setrecursionlimit(limit)
+    sys.setprofile(profile)
+    sys.settrace(trace)
 
 
 def _wrap_gc_functions(
@@ -91,26 +171,31 @@ def main() -> None:
     """Run the script described by ``ALTGC_COMPARE_SETUP``; end the process
     as the interpreter would have ended it after the script."""
     setup = json.loads(os.environ.pop(SETUP_ENV))
+    # A process the script forks runs on to the end of this function too:
+    # only this one writes the record.
+    pid = os.getpid()
     collector = setup["collector"]
     script = setup["script"]
     import gc as real_gc
 
     import altgc
 
-    from .._util import exit_as_interpreter, run_script_as_main
+    from .._util import run_script_as_main
 
     mod: Any
     if collector == "altgc":
         mod = altgc
+        altgc_stats = altgc.stats
 
         def sizes(g: int) -> int:
-            return altgc.stats().generations[g].size
+            return altgc_stats().generations[g].size
 
     else:
         mod = real_gc
+        get_objects = real_gc.get_objects
 
         def sizes(g: int) -> int:
-            return len(real_gc.get_objects(g))
+            return len(get_objects(g))
 
     events: list[dict[str, Any]] = []
     calls: list[dict[str, Any]] = []
@@ -123,7 +208,7 @@ def main() -> None:
         calls.append(
             {
                 "func": name,
-                "args": list(args),
+                "args": [_json_arg(a) for a in args],
                 "t_ns": time.perf_counter_ns() - state["t0"],
                 "where": where,
             }
@@ -159,17 +244,20 @@ def main() -> None:
         sys.modules["gc"] = altgc
     if setup.get("threshold"):
         mod.set_threshold(*setup["threshold"])
-    # The originals, for the harness (the script gets recording wrappers).
+    # The originals, for the harness (the script gets recording wrappers,
+    # and may replace or delete any of these attributes).
     m_disable, m_enable, m_isenabled = mod.disable, mod.enable, mod.isenabled
+    m_get_stats, m_get_threshold, m_callbacks = mod.get_stats, mod.get_threshold, mod.callbacks
+    install_info = altgc.install_info
     # No automatic collection between the stats snapshot and arming the
     # callback (nor, at the end, between disarming it and the snapshot):
     # the recorded collections are exactly those get_stats() counts.
     was_enabled = m_isenabled()
     m_disable()
-    mod.callbacks.append(callback)
+    m_callbacks.append(callback)
     _wrap_gc_functions(mod, record_call, explicit)
-    stats_before = mod.get_stats()
-    info_before = altgc.install_info() if collector == "altgc" else None
+    stats_before = m_get_stats()
+    info_before = install_info() if collector == "altgc" else None
     state["t0"] = time.perf_counter_ns()
     state["armed"] = True
     if was_enabled:
@@ -179,19 +267,28 @@ def main() -> None:
     # gets its own directory there instead, as under plain python.
     t0 = time.perf_counter_ns()
     ended = run_script_as_main(script, setup["args"])
+    # suspend_script_settings(), inline: a trace function would see a call.
+    settings = (sys.gettrace(), sys.getprofile(), sys.getrecursionlimit())
+    sys.settrace(None)
+    sys.setprofile(None)
+    sys.setrecursionlimit(max(settings[2], 1000))
+    # The program goes on in its threads; their collections count too.
+    wait_for_threads(*settings[:2])
     script_ns = time.perf_counter_ns() - t0
     enabled_at_exit = bool(m_isenabled())
     m_disable()
     state["armed"] = False
-    stats_after = mod.get_stats()
+    stats_after = m_get_stats()
     install = None
     if info_before is not None:
-        info_after = altgc.install_info()
+        info_after = install_info()
         install = {k: getattr(info_after, k) - getattr(info_before, k) for k in INSTALL_FIGURES}
     with contextlib.suppress(ValueError):
-        mod.callbacks.remove(callback)
-    sys.stdout.flush()
-    sys.stderr.flush()
+        m_callbacks.remove(callback)
+    if os.getpid() != pid:
+        _end(ended, settings)
+    # (The script's output streams are flushed as the interpreter ends,
+    # as after ``python script.py``: they may be closed or replaced.)
     result = {
         "collector": collector,
         "events": events,
@@ -199,7 +296,7 @@ def main() -> None:
         "stats_before": stats_before,
         "stats_after": stats_after,
         "enabled_at_exit": enabled_at_exit,
-        "threshold": list(mod.get_threshold()),
+        "threshold": list(m_get_threshold()),
         "script_ns": script_ns,
         "harness_overhead_ns": overhead[0],
         "install": install,
@@ -208,7 +305,21 @@ def main() -> None:
         "python": sys.version.split()[0],
     }
     if collector == "altgc":
-        result["altgc_stats"] = altgc.stats().as_dict()
+        result["altgc_stats"] = altgc_stats().as_dict()
     with open(setup["result"], "w") as f:
         json.dump(result, f)
+    _end(ended, settings)
+
+
+def _end(ended: ScriptExit, settings: Sequence[Any]) -> NoReturn:
+    """End the process as the interpreter would have ended it after the
+    script, with the script's settings back (see
+    :func:`restore_script_settings`) as its atexit handlers run."""
+    from .._util import exit_as_interpreter
+
+    restore_script_settings(settings)
+    if not ended.interrupted:
+        # What exit_as_interpreter() does, without a call a trace function
+        # of the script would see.
+        raise SystemExit(ended.status)
     exit_as_interpreter(ended)

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from .._util import package_parent
+from .._util import package_parent, unsupported_script
 from .child import SETUP_ENV
 from .report import SIDE_LABEL, SIDES, CompareError, CompareReport, RunResult
 
@@ -62,7 +62,10 @@ def run_once(
         env[SETUP_ENV] = json.dumps(
             {
                 "collector": collector,
-                "script": os.path.abspath(script),
+                # As given: the child runs in this directory, and the
+                # script's sys.argv[0] is the path as typed, as under
+                # ``python script.py``.
+                "script": script,
                 "args": list(args),
                 "threshold": threshold,
                 "result": result_path,
@@ -108,9 +111,11 @@ def run_once(
         # The timer may fire as the process ends on its own: only a process
         # that then died of the SIGKILL was stopped by it.
         timed_out = timer_fired.is_set() and proc.returncode == -signal.SIGKILL
-        with open(out_path, encoding="utf-8", errors="replace") as f:
+        # Bytes that are not UTF-8 kept apart (as lone surrogates, which
+        # the JSON record escapes): outputs that differ in them differ.
+        with open(out_path, encoding="utf-8", errors="surrogateescape") as f:
             stdout = f.read()
-        with open(err_path, encoding="utf-8", errors="replace") as f:
+        with open(err_path, encoding="utf-8", errors="surrogateescape") as f:
             stderr = f.read()
         run = RunResult(
             collector=collector,
@@ -140,7 +145,19 @@ def run_once(
         ):
             setattr(run, key, rec[key])
         run.install = rec.get("install")
+        # Shown in the notes: no lone surrogates (from the script's
+        # exception message or arguments), which no UTF-8 output can hold.
+        if run.error is not None:
+            run.error = _printable(run.error)
+        for call in run.gc_calls:
+            call["args"] = [_printable(a) if isinstance(a, str) else a for a in call["args"]]
         return run
+
+
+def _printable(text: str) -> str:
+    """``text`` with each lone surrogate as its ``\\udcXX`` escape, as the
+    interpreter writes it in a traceback."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def compare_program(
@@ -155,10 +172,13 @@ def compare_program(
 ) -> CompareReport:
     """Run ``script`` ``repeat`` times under each collector (alternating)
     and return a :class:`~.report.CompareReport`.  Raises :class:`CompareError`
-    when the script does not exist, ``repeat`` is below 1 or ``timeout``
+    when the script does not exist or is a directory or a zip file (which
+    the interpreter would run the ``__main__.py`` of), ``repeat`` is below
+    1 or ``timeout``
     (seconds; None: no limit) is not a positive finite number."""
-    if not os.path.isfile(script):
-        raise CompareError(f"no such script: {script}")
+    unsupported = unsupported_script(script)
+    if unsupported is not None:
+        raise CompareError(unsupported)
     if repeat < 1:
         raise CompareError(f"--repeat must be at least 1, not {repeat}")
     if timeout is not None and not 0 < timeout < math.inf:
