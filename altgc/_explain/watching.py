@@ -12,10 +12,13 @@ import os
 import sys
 import time
 import types
+import weakref
 from typing import Any, cast
 
 from .. import _core
 from .frames import frame_locals, is_function_frame
+
+Namespace = dict[str, Any]
 
 
 @dataclasses.dataclass
@@ -29,9 +32,60 @@ class WatchRecord:
     size: int
     #: the process's RSS when it was watched
     rss: int
-    #: (namespace, name) pairs that bound the object then
-    names: list[tuple[dict[str, Any], str]]
     watched_at: float
+    #: (module weakly or None, namespace's watch token or None, name): the
+    #: namespaces are not kept alive (an exec()'d one may hold the object)
+    _held: list[tuple[Any, int | None, str]] = dataclasses.field(default_factory=list, repr=False)
+
+    @property
+    def names(self) -> list[tuple[Namespace, str]]:
+        """(namespace, name) pairs that bound the object then, for the
+        namespaces still alive."""
+        out = []
+        for modref, ns_token, name in self._held:
+            ns = _namespace(modref, ns_token)
+            if ns is not None:
+                out.append((ns, name))
+        return out
+
+    @names.setter
+    def names(self, pairs: list[tuple[Namespace, str]]) -> None:
+        held = [(*_hold(ns), name) for ns, name in pairs]
+        self._forget()
+        self._held = held
+
+    def _forget(self) -> None:
+        """Discard the watch tokens of the namespaces (the record is gone)."""
+        held, self._held = self._held, []
+        for _modref, ns_token, _name in held:
+            if ns_token is not None:
+                _core._watch_discard(ns_token)
+
+
+def _hold(ns: Namespace) -> tuple[Any, int | None]:
+    """``ns`` without a reference: its module's weak reference when ``ns``
+    is a module's globals, else a watch token of the core (an exec()'d
+    namespace).  ``({}, None)`` for the empty namespace of a function's
+    locals (never re-checked)."""
+    if not ns:
+        return {}, None
+    try:
+        name = dict.get(ns, "__name__")
+        mod = sys.modules.get(name) if type(name) is str else None
+        if mod is not None and getattr(mod, "__dict__", None) is ns:
+            return weakref.ref(mod), None
+    except Exception:
+        pass
+    return None, _core._watch_add(ns)
+
+
+def _namespace(modref: Any, ns_token: int | None) -> Namespace | None:
+    if ns_token is not None:
+        return cast("Namespace | None", _core._watch_get(ns_token))
+    if type(modref) is dict:
+        return cast(Namespace, modref)
+    mod = modref()
+    return None if mod is None else cast(Namespace, mod.__dict__)
 
 
 #: label -> watch, oldest first.
@@ -92,24 +146,52 @@ def watch(obj: object, label: str | None = None) -> None:
     """
     if label is not None and not issubclass(type(label), str):
         raise TypeError("watch() argument 'label' must be str or None, not " + type(label).__name__)
-    frame = sys._getframe(1)
-    names = _bound_names(frame, obj)
+    try:
+        frame: types.FrameType | None = sys._getframe(1)
+    except ValueError:  # called from C with no Python frame (a new thread)
+        frame = None
+    names = _bound_names(frame, obj) if frame is not None else []
+    del frame
     if label is None:
         label = names[0][1] if names else f"{type(obj).__name__} at {id(obj):#x}"
+    else:
+        # a plain str: a subclass's __hash__/__eq__ must not run in the
+        # table, where a failure would lose the core's token
+        label = str.__str__(label)
     if label == "":
         raise ValueError("watch() argument 'label' must not be empty")
     try:
         size = sys.getsizeof(obj)
     except Exception:
         size = 0
-    token = _core._watch_add(obj)
-    old = watches.pop(label, None)
-    if old is not None:
-        _core._watch_discard(old.token)
-    watches[label] = WatchRecord(
-        token, label, type(obj).__name__, size, process_rss(), names, time.time()
-    )
-    del frame
+    record = WatchRecord(0, label, type(obj).__name__, size, process_rss(), time.time())
+    record.token = _core._watch_add(obj)
+    try:
+        record.names = names
+        _put(record)
+    except BaseException:  # MemoryError, or asynchronous (KeyboardInterrupt)
+        if watches.get(record.label) is not record:
+            _core._watch_discard(record.token)
+            record._forget()
+        raise
+
+
+def _put(record: WatchRecord) -> None:
+    """Store ``record`` under its label, discarding the watch it replaces.
+
+    Safe against other threads and against finalizers that run in between
+    (and watch or unwatch): the table only gains records by ``setdefault``
+    (never overwriting one) and loses them by ``pop``, whose caller alone
+    then discards the core's token -- so every token is discarded exactly
+    once, and none is lost."""
+    while True:
+        current = watches.setdefault(record.label, record)
+        if current is record:
+            return
+        old = watches.pop(record.label, None)
+        if old is not None:
+            _core._watch_discard(old.token)
+            old._forget()
 
 
 def _bound_names(frame: types.FrameType, obj: object) -> list[tuple[dict[str, Any], str]]:
@@ -140,12 +222,14 @@ def unwatch(label: str) -> None:
     if w is None:
         raise KeyError(f"unwatch() argument 'label': no watched object is labelled {label!r}")
     _core._watch_discard(w.token)
+    w._forget()
 
 
 def _check_label(label: object, fn: str) -> str:
     if not issubclass(type(label), str):
         raise TypeError(f"{fn}() argument 'label' must be str, not " + type(label).__name__)
-    return cast(str, label)
+    # a plain str, as watch() stores it (a subclass may hash differently)
+    return str.__str__(cast(str, label))
 
 
 def _check_bool(value: object, fn: str, name: str) -> bool:
@@ -163,11 +247,15 @@ def watched() -> list[WatchInfo]:
     >>> isinstance(altgc.watched(), list)
     True
     """
-    now = _core._now_ns()
     out = []
-    for w in watches.values():
-        alive, death = _core._watch_state(w.token)
-        out.append(
-            WatchInfo(w.label, w.type_name, alive, None if alive else (now - death) / 1e9, w.size)
-        )
+    # a copy: a finalizer run by an allocation below may watch or unwatch
+    for w in list(watches.values()):
+        if watches.get(w.label) is not w:
+            continue  # unwatched or re-pointed meanwhile
+        try:
+            alive, death = _core._watch_state(w.token)
+        except KeyError:  # pragma: no cover - discarded meanwhile
+            continue
+        ago = None if alive else max(0, _core._now_ns() - death) / 1e9
+        out.append(WatchInfo(w.label, w.type_name, alive, ago, w.size))
     return out
