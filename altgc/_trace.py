@@ -71,8 +71,9 @@ class TraceObject:
     index: int
     id: int
     type: str
-    #: ``repr()`` taken before the collection, cut to 80 characters
-    #: (None: registered while the trace ran)
+    #: ``repr()`` taken before the collection, cut to 80 characters (a
+    #: builtin container's is not written beyond them), lone surrogates
+    #: escaped (None: registered while the trace ran)
     repr: str | None
     #: the generation it was in when the collection started
     generation: int
@@ -114,6 +115,16 @@ class TraceObject:
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def _printable(s: str) -> str:
+    """``s`` without lone surrogates (a repr or a type name may hold them;
+    UTF-8 cannot encode them): each becomes its escape, ``\\udc80``."""
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        return s.encode("utf-8", "backslashreplace").decode("utf-8")
+    return s
 
 
 def _why(
@@ -215,7 +226,8 @@ class Trace:
             res = at("handle_resurrected_objects", j)
             self.objects.append(
                 TraceObject(
-                    index=number[j], id=o["id"], type=o["type"], repr=o["repr"],
+                    index=number[j], id=o["id"], type=_printable(o["type"]),
+                    repr=None if o["repr"] is None else _printable(o["repr"]),
                     generation=o["gen"], refcount=o["refcount"], explicit=o["explicit"],
                     immortal=o["immortal"], has_finalizer=o["finalizer"],
                     has_legacy_finalizer=o["legacy"], gc_refs=refs, states=states,
@@ -472,6 +484,12 @@ var data=JSON.parse(root.querySelector('script[type="application/json"]').textCo
 var fills=%(fills)s;
 var k=0,n=data.frames.length;
 var label=root.querySelector('.agc-step'),text=root.querySelector('.agc-text');
+if(!n){
+  label.textContent='nothing was examined: no step to show';
+  root.querySelector('.agc-prev').disabled=true;
+  root.querySelector('.agc-next').disabled=true;
+  return;
+}
 function show(i){
   k=Math.max(0,Math.min(n-1,i));
   var f=data.frames[k];
@@ -587,10 +605,15 @@ def _legend() -> str:
     )
 
 
+_JSON_IN_SCRIPT = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026"}
+
+
 def _html_fragment(t: Trace) -> str:
     uid = f"altgc-trace-{next(_COUNTER)}-{id(t):x}"
     data = {"frames": _frames(t)}
-    payload = json.dumps(data).replace("</", "<\\/")
+    # Inside <script> "<!--" and "<script" change how the parser looks for
+    # the closing tag (a type name may hold them): no "<", ">", "&" at all.
+    payload = json.dumps(data).translate(_JSON_IN_SCRIPT)
     rows = "".join(
         f'<tr data-row="{o.index}"><td style="padding:1px 12px 1px 0">{html.escape(o.label)} '
         f"<code>{html.escape((o.repr or '')[:40])}</code></td><td></td><td></td></tr>"
@@ -674,6 +697,8 @@ def trace(
         )
     if isinstance(limit, bool) or not isinstance(limit, int):
         raise TypeError(f"trace() argument 'limit' must be int, not {type(limit).__name__}")
+    if limit < 0:
+        raise ValueError(f"trace() argument 'limit' must be >= 0, not {limit}")
     # Any limit beyond what the C core counts in (a Py_ssize_t) is none.
     limit = min(limit, sys.maxsize)
     if not isinstance(collect, bool):

@@ -264,14 +264,173 @@ tracer_fini(tracer *t)
 
 /* ---- before and after the collection --------------------------------- */
 
-/* repr(op) (borrowed, held by the caller), at most REPR_MAX characters; a
+/* Appends the ASCII string s to `parts` (a list of str, borrowed) and its
+ * length to *len.  0, or -1 with an exception. */
+static int
+put_ascii(PyObject *parts, const char *s, Py_ssize_t *len)
+{
+    PyObject *u = PyUnicode_FromString(s);
+    int rc = u == NULL ? -1 : PyList_Append(parts, u);
+    if (u != NULL) {
+        *len += PyUnicode_GET_LENGTH(u);
+        Py_DECREF(u);
+    }
+    return rc;
+}
+
+static int repr_into(PyObject *parts, PyObject *op, Py_ssize_t *len);
+
+/* The items of op (borrowed, an exact list, tuple, dict, set or frozenset,
+ * entered with Py_ReprEnter) as repr() writes them, appended to `parts`
+ * until *len is past REPR_MAX.  0, or -1 with an exception. */
+static int
+items_into(PyObject *parts, PyObject *op, Py_ssize_t *len)
+{
+    if (PyDict_CheckExact(op)) {
+        Py_ssize_t pos = 0;
+        PyObject *k, *v; /* borrowed from the dict, then held */
+        for (int first = 1; *len <= REPR_MAX && PyDict_Next(op, &pos, &k, &v);
+             first = 0) {
+            Py_INCREF(k);
+            Py_INCREF(v);
+            int rc = (first ? 0 : put_ascii(parts, ", ", len)) < 0
+                             || repr_into(parts, k, len) < 0
+                             || put_ascii(parts, ": ", len) < 0
+                             || repr_into(parts, v, len) < 0
+                         ? -1
+                         : 0;
+            Py_DECREF(k);
+            Py_DECREF(v);
+            if (rc < 0) {
+                return -1;
+            }
+        }
+        return 0;
+    }
+    if (PyList_CheckExact(op) || PyTuple_CheckExact(op)) {
+        /* a list's size is read again each time: a repr may change it */
+        for (Py_ssize_t i = 0; *len <= REPR_MAX && i < Py_SIZE(op); i++) {
+            PyObject *item = Py_NewRef(PyList_CheckExact(op)
+                                           ? PyList_GET_ITEM(op, i)
+                                           : PyTuple_GET_ITEM(op, i));
+            int rc = (i > 0 ? put_ascii(parts, ", ", len) : 0) < 0
+                             || repr_into(parts, item, len) < 0
+                         ? -1
+                         : 0;
+            Py_DECREF(item);
+            if (rc < 0) {
+                return -1;
+            }
+        }
+        return 0;
+    }
+    PyObject *it = PyObject_GetIter(op); /* a set or frozenset: new */
+    if (it == NULL) {
+        return -1;
+    }
+    PyObject *item; /* new */
+    for (int first = 1; *len <= REPR_MAX && (item = PyIter_Next(it)) != NULL;
+         first = 0) {
+        int rc = (first ? 0 : put_ascii(parts, ", ", len)) < 0
+                         || repr_into(parts, item, len) < 0
+                     ? -1
+                     : 0;
+        Py_DECREF(item);
+        if (rc < 0) {
+            Py_DECREF(it);
+            return -1;
+        }
+    }
+    Py_DECREF(it);
+    return PyErr_Occurred() ? -1 : 0;
+}
+
+/* Appends repr(op) (borrowed, held by the caller) to `parts` (a list of
+ * str), or, once *len (the characters appended so far) is past REPR_MAX,
+ * as much of it as shows that: the builtin containers (exact list, tuple,
+ * dict, set, frozenset) are written item by item, as repr() writes them,
+ * and stop there, so that a container costs what its first items cost,
+ * not its whole repr (a list of 10^6 items, a linked list of dicts that
+ * repr() would follow to the recursion limit).  0, or -1 with what repr()
+ * raised. */
+static int
+repr_into(PyObject *parts, PyObject *op, Py_ssize_t *len)
+{
+    const char *open = NULL, *close = NULL, *empty = NULL;
+    if (PyList_CheckExact(op)) {
+        open = "[", close = "]", empty = "[]";
+    }
+    else if (PyTuple_CheckExact(op)) {
+        open = "(", empty = "()";
+        close = PyTuple_GET_SIZE(op) == 1 ? ",)" : ")";
+    }
+    else if (PyDict_CheckExact(op)) {
+        open = "{", close = "}", empty = "{}";
+    }
+    else if (PySet_CheckExact(op)) {
+        open = "{", close = "}", empty = "set()";
+    }
+    else if (PyFrozenSet_CheckExact(op)) {
+        open = "frozenset({", close = "})", empty = "frozenset()";
+    }
+    if (open == NULL) {
+        PyObject *r = PyObject_Repr(op); /* new */
+        if (r == NULL) {
+            return -1;
+        }
+        *len += PyUnicode_GET_LENGTH(r);
+        int rc = PyList_Append(parts, r);
+        Py_DECREF(r);
+        return rc;
+    }
+    if (PyObject_Length(op) == 0) {
+        return put_ascii(parts, empty, len);
+    }
+    int entered = Py_ReprEnter(op);
+    if (entered < 0) {
+        return -1;
+    }
+    if (entered > 0) {
+        /* op contains itself: what repr() writes there */
+        return put_ascii(parts,
+                         PySet_CheckExact(op)         ? "set(...)"
+                         : PyFrozenSet_CheckExact(op) ? "frozenset(...)"
+                         : PyList_CheckExact(op)      ? "[...]"
+                         : PyTuple_CheckExact(op)     ? "(...)"
+                                                      : "{...}",
+                         len);
+    }
+    int rc = -1;
+    if (Py_EnterRecursiveCall(" while getting the repr of an object") == 0) {
+        rc = put_ascii(parts, open, len) < 0 || items_into(parts, op, len) < 0
+                     || put_ascii(parts, close, len) < 0
+                 ? -1
+                 : 0;
+        Py_LeaveRecursiveCall();
+    }
+    Py_ReprLeave(op);
+    return rc;
+}
+
+/* repr(op) (borrowed, held by the caller), at most REPR_MAX characters
+ * (repr_into: a builtin container's repr is not written beyond them); a
  * repr that raises an Exception gives "<repr raised TypeName>".  New
  * reference, or NULL with an exception that is not an Exception
  * (KeyboardInterrupt, ...) or MemoryError. */
 static PyObject *
 safe_repr(PyObject *op)
 {
-    PyObject *r = PyObject_Repr(op);
+    PyObject *parts = PyList_New(0), *r = NULL;
+    Py_ssize_t len = 0;
+    if (parts == NULL) {
+        return NULL;
+    }
+    if (repr_into(parts, op, &len) == 0) {
+        PyObject *sep = PyUnicode_FromStringAndSize("", 0); /* new */
+        r = sep == NULL ? NULL : PyUnicode_Join(sep, parts);
+        Py_XDECREF(sep);
+    }
+    Py_DECREF(parts);
     if (r == NULL) {
         if (!PyErr_ExceptionMatches(PyExc_Exception)
             || PyErr_ExceptionMatches(PyExc_MemoryError)) {
@@ -484,6 +643,65 @@ put(PyObject *d, const char *key, PyObject *value)
     return rc;
 }
 
+/* Registers the objects of the tuple `objects` (borrowed, n of them) that
+ * are not registered.  What it registers is recorded in added[] (borrowed
+ * pointers, *nadded of them), once per object, by the first position
+ * holding it (was_added[i]), so that this may run again after Python
+ * code untracked some.  *gmax: the oldest generation holding one of
+ * them.  0, or -1 with an exception. */
+static int
+register_objects(PyObject *objects, Py_ssize_t n, PyObject **added,
+                 Py_ssize_t *nadded, char *was_added, int *gmax)
+{
+    *gmax = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *op = PyTuple_GET_ITEM(objects, i); /* borrowed */
+        int rc = agc_registry_add(&agc_reg, op, agc_has_pre32(Py_TYPE(op)));
+        if (rc == -2) {
+            PyErr_Format(PyExc_TypeError,
+                         "trace() argument %zd: altgc cannot follow the "
+                         "deaths of this %.100s type",
+                         i + 1, Py_TYPE(op)->tp_name);
+            return -1;
+        }
+        if (rc < 0) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        if (rc > 0 && !was_added[i]) {
+            was_added[i] = 1;
+            added[(*nadded)++] = op;
+        }
+        int g = agc_registry_gen_of(&agc_reg, agc_registry_find(&agc_reg, op));
+        if (g < AGC_NUM_GENERATIONS && g > *gmax) {
+            *gmax = g;
+        }
+    }
+    return 0;
+}
+
+/* Chooses the generation (the one asked for, or, when `asked` < 0,
+ * gmax with objects given, else the oldest) and the young set's bounds
+ * [*ys, *ye) in the registry; more than `limit` objects there:
+ * ValueError.  0, or -1 with an exception. */
+static int
+choose_young(int *generation, int asked, Py_ssize_t n, int gmax,
+             Py_ssize_t limit, Py_ssize_t *ys, Py_ssize_t *ye)
+{
+    *generation = asked >= 0 ? asked : n > 0 ? gmax : AGC_NUM_GENERATIONS - 1;
+    agc_events_settle();
+    *ys = agc_registry_gen_start(&agc_reg, *generation);
+    *ye = agc_registry_end(&agc_reg);
+    if (*ye - *ys > limit) {
+        PyErr_Format(PyExc_ValueError,
+                     "trace(): generations 0..%d hold %zd objects, above the "
+                     "limit of %zd (raise it with limit=)",
+                     *generation, *ye - *ys, limit);
+        return -1;
+    }
+    return 0;
+}
+
 PyObject *
 agc_trace(PyObject *objects, int generation, int collect, Py_ssize_t limit)
 {
@@ -492,6 +710,8 @@ agc_trace(PyObject *objects, int generation, int collect, Py_ssize_t limit)
     Py_ssize_t nadded = 0;
     PyObject *reprs = NULL, *explicit_ids = NULL, *result = NULL;
     PyObject *before = NULL;
+    char *was_added = NULL;
+    int asked = generation, hid_tuple = 0;
     tracer t;
     memset(&t, 0, sizeof(t));
     t.base.begin = tr_begin;
@@ -539,47 +759,29 @@ agc_trace(PyObject *objects, int generation, int collect, Py_ssize_t limit)
     /* The arguments' references, sorted (one entry per reference). */
     t.own = PyMem_RawMalloc(((size_t)n + 1) * sizeof(uintptr_t));
     added = PyMem_RawMalloc(((size_t)n + 1) * sizeof(PyObject *));
-    if (t.own == NULL || added == NULL) {
+    was_added = PyMem_RawCalloc((size_t)n + 1, 1);
+    if (t.own == NULL || added == NULL || was_added == NULL) {
         PyErr_NoMemory();
         goto done;
     }
-    int gmax = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *op = PyTuple_GET_ITEM(objects, i);
-        t.own[i] = (uintptr_t)op;
-        int rc = agc_registry_add(&agc_reg, op, agc_has_pre32(Py_TYPE(op)));
-        if (rc == -2) {
-            PyErr_Format(PyExc_TypeError,
-                         "trace() argument %zd: altgc cannot follow the "
-                         "deaths of this %.100s type", i + 1,
-                         Py_TYPE(op)->tp_name);
-            goto done;
-        }
-        if (rc < 0) {
-            PyErr_NoMemory();
-            goto done;
-        }
-        if (rc > 0) {
-            added[nadded++] = op;
-        }
-        int g = agc_registry_gen_of(&agc_reg, agc_registry_find(&agc_reg, op));
-        if (g < AGC_NUM_GENERATIONS && g > gmax) {
-            gmax = g;
-        }
+        t.own[i] = (uintptr_t)PyTuple_GET_ITEM(objects, i);
     }
     t.nown = n;
     qsort(t.own, (size_t)n, sizeof(uintptr_t), cmp_addr);
-    if (generation < 0) {
-        generation = n > 0 ? gmax : AGC_NUM_GENERATIONS - 1;
+    int gmax;
+    Py_ssize_t ys, ye;
+    if (register_objects(objects, n, added, &nadded, was_added, &gmax) < 0) {
+        goto done;
     }
-    agc_events_settle();
-    Py_ssize_t ys = agc_registry_gen_start(&agc_reg, generation);
-    Py_ssize_t ye = agc_registry_end(&agc_reg);
-    if (ye - ys > limit) {
-        PyErr_Format(PyExc_ValueError,
-                     "trace(): generations 0..%d hold %zd objects, above the "
-                     "limit of %zd (raise it with limit=)", generation,
-                     ye - ys, limit);
+    /* The tuple itself is registered when install mode adopted it (it
+     * adopts every new container): examined, its references would be
+     * subtracted on top of own_refs and, held by the call, it would make
+     * the objects reachable.  It is left out until the trace is done. */
+    if (objects != NULL && agc_registry_discard(&agc_reg, objects) > 0) {
+        hid_tuple = 1;
+    }
+    if (choose_young(&generation, asked, n, gmax, limit, &ys, &ye) < 0) {
         goto done;
     }
     reprs = take_reprs(ys, ye);
@@ -602,6 +804,20 @@ agc_trace(PyObject *objects, int generation, int collect, Py_ssize_t limit)
                                     || put(before, "enabled",
                                            PyBool_FromLong(AGC.enabled))
                                            < 0) {
+        goto done;
+    }
+    /* The reprs (and the releases of what take_reprs held) ran Python
+     * code, which may have untracked one of the objects, run a collection
+     * (promoting them), installed or registered more: register again
+     * what is gone and choose the generation and the young set afresh
+     * (what joined it has no repr). */
+    if (register_objects(objects, n, added, &nadded, was_added, &gmax) < 0) {
+        goto done;
+    }
+    if (objects != NULL && agc_registry_discard(&agc_reg, objects) > 0) {
+        hid_tuple = 1;
+    }
+    if (choose_young(&generation, asked, n, gmax, limit, &ys, &ye) < 0) {
         goto done;
     }
     Py_ssize_t found = agc_collect_recorded(generation, collect, &t.base);
@@ -628,7 +844,14 @@ done:
     for (Py_ssize_t i = nadded - 1; i >= 0; i--) {
         (void)agc_registry_discard(&agc_reg, added[i]);
     }
+    if (hid_tuple) {
+        /* the tuple is alive (the caller holds it); memory running short
+         * leaves it unregistered, which frees nothing */
+        (void)agc_registry_add(&agc_reg, objects,
+                               agc_has_pre32(Py_TYPE(objects)));
+    }
     PyMem_RawFree(added);
+    PyMem_RawFree(was_added);
     tracer_fini(&t);
     Py_XDECREF(before);
     Py_XDECREF(reprs);

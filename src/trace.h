@@ -16,12 +16,15 @@
  * finalized or freed) or collection of `generation` (-1: the oldest
  * generation holding one of the objects, or 2 without objects), and
  * unregisters what it registered.  The references the tuple holds are
- * left out of the objects' gc_refs.  More than `limit` objects given or
- * examined: ValueError naming both numbers (nothing changed).  Returns a
- * new reference to a dict of plain data (ids, strings, ints, tuples,
- * lists), or NULL with an exception set (TypeError naming the position of
- * an object that is not a container, RuntimeError during a collection,
- * MemoryError). */
+ * left out of the objects' gc_refs, and the tuple itself out of the
+ * registry while the trace runs (install mode adopts it).  The reprs,
+ * taken first, may run any code: then the objects are registered again
+ * and the generation and the young set chosen afresh.  More than `limit`
+ * objects given or examined: ValueError naming both numbers (nothing
+ * changed).  Returns a new reference to a dict of plain data (ids,
+ * strings, ints, tuples, lists), or NULL with an exception set (TypeError
+ * naming the position of an object that is not a container, RuntimeError
+ * during a collection, MemoryError). */
 PyObject *agc_trace(PyObject *objects, int generation, int collect,
                     Py_ssize_t limit);
 

@@ -1,0 +1,257 @@
+"""altgc.trace() against hostile input: bad limits, reprs that run
+collections or untrack the objects, containers whose whole repr would be
+huge or deep, install mode's adopted argument tuple, and the HTML page
+with type names and reprs a page or UTF-8 cannot carry as they are.
+
+Each test failed before its fix (src/trace.c, altgc/_trace.py).
+"""
+
+import itertools
+import json
+import re
+
+import pytest
+from support import run_python, untrack_everything
+from test_trace import chromium_results, registry_state
+
+import altgc
+
+
+def cycle_of(cls):
+    a, b = cls(), cls()
+    a.other, b.other = b, a
+    return a, b
+
+
+def test_limit_far_below_zero_is_a_value_error():
+    # It was an OverflowError (the C core's Py_ssize_t), naming nothing.
+    with pytest.raises(ValueError, match="'limit' must be >= 0"):
+        altgc.trace(limit=-(10**30))
+    with pytest.raises(ValueError, match="'limit' must be >= 0"):
+        altgc.trace([], limit=-(2**63))
+
+
+def test_lone_surrogates_in_reprs():
+    untrack_everything()
+
+    class S:
+        def __repr__(self):
+            return "s\ud800x"
+
+    t = altgc.trace(*cycle_of(S))
+    assert [o.repr for o in t.objects] == ["s\\ud800x"] * 2
+    # everything the trace gives can be written as UTF-8 (it raised
+    # UnicodeEncodeError for the page written to a file, and for print)
+    str(t).encode("utf-8")
+    t.to_json(ensure_ascii=False).encode("utf-8")
+    t.to_html().encode("utf-8")
+    t._repr_html_().encode("utf-8")
+
+
+def test_lone_surrogates_page_written_to_a_file(tmp_path):
+    untrack_everything()
+
+    class S:
+        def __repr__(self):
+            return "\udc80" * 3
+
+    t = altgc.trace(*cycle_of(S))
+    page = t.to_html(str(tmp_path / "t.html"))
+    assert (tmp_path / "t.html").read_text(encoding="utf-8") == page
+    assert "\\udc80" in page
+
+
+def _payload(page):
+    m = re.search(r'<script type="application/json">(.*?)</script>', page, re.S)
+    assert m
+    return m.group(1)
+
+
+def test_script_data_in_a_type_name_leaves_the_json_intact():
+    untrack_everything()
+    T = type("<!--<script>&", (), {})
+    t = altgc.trace(*cycle_of(T))
+    page = t.to_html()
+    payload = _payload(page)
+    # "<!--" then "<script" inside a script element hide its end tag
+    assert "<" not in payload and ">" not in payload and "&" not in payload
+    frames = json.loads(payload)["frames"]
+    assert frames == t.frames()
+    assert any("<!--<script>&" in f["text"] for f in frames)
+
+
+def test_script_data_in_a_type_name_page_works_in_chromium():
+    untrack_everything()
+    T = type("<!--<script>", (), {})
+    t = altgc.trace(*cycle_of(T))
+    (r,), errors, console = chromium_results(t.to_html())
+    assert errors == [] and not [m for m in console if "Uncaught" in m]
+    assert r["steps"] == len(t.frames()) > 3
+    # (the DOM dump may write "<" in the attribute as "&lt;")
+    texts = [x.replace("&lt;", "<").replace("&gt;", ">") for x in r["texts"]]
+    assert any("#0 <!--<script> references #1" in x for x in texts), texts
+
+
+def test_empty_trace_page_has_no_script_error():
+    untrack_everything()
+    t = altgc.trace(generation=0)
+    assert t.objects == [] and t.frames() == []
+    (r,), errors, console = chromium_results(t.to_html())
+    # show(0) read frames[0] of none: an error at load and at each click
+    assert errors == [] and not [m for m in console if "Uncaught" in m]
+    assert r["steps"] == 1
+
+
+class Counted:
+    calls = 0
+
+    def __repr__(self):
+        Counted.calls += 1
+        return "C"
+
+
+def test_repr_of_a_large_container_stops_at_the_cut():
+    untrack_everything()
+    big = [Counted() for _ in range(20_000)]
+    big_d = {i: Counted() for i in range(20_000)}
+    big_s = frozenset(range(20_000))
+    keep = [big, big_d, big_s]
+    Counted.calls = 0
+    t = altgc.trace(big, big_d, keep)
+    # repr() of each would call all 40000 (and repr keep's 60000 items)
+    assert Counted.calls < 200
+    assert t.by_id(id(big)).repr == ("[" + ", ".join(["C"] * 40))[:77] + "..."
+    assert t.by_id(id(big_d)).repr == repr(big_d)[:77] + "..."
+    assert t.by_id(id(keep)).repr == repr(keep)[:77] + "..."
+    del big, big_d, big_s, keep
+
+
+def test_repr_of_a_deep_chain_stops_at_the_cut():
+    untrack_everything()
+    n = 3000
+    nodes = [{"c": Counted()} for _ in range(n)]
+    for a, b in itertools.pairwise(nodes):
+        a["n"] = b
+    for d in nodes:
+        altgc.track(d)
+    Counted.calls = 0
+    t = altgc.trace(generation=0)
+    # each repr followed the chain to the recursion limit: ~10^6 calls
+    assert Counted.calls < 20 * n
+    assert len(t.objects) == n
+    r = t.objects[0].repr
+    assert r.startswith("{'c': C, 'n': {'c': C, 'n': {") and r.endswith("...")
+    assert len(r) == 80
+    assert t.objects[-1].repr == "{'c': C}"
+    del nodes, d
+
+
+def test_reprs_of_builtin_containers_are_repr_up_to_the_cut():
+    untrack_everything()
+    a = [1, "x'\"", (2,), (), {3: frozenset()}, set(), frozenset({4}), {5}, None, 1.5]
+    a.append(a)
+    d = {"self": None, (1, 2): [a]}
+    d["self"] = d
+    t1 = (a,)
+    many = [Counted()] * 10_000
+    objs = [a, d, t1, [t1, d], {frozenset({1}): ({},)}, frozenset({(1,)}), many, {1: many}]
+    Counted.calls = 0
+    t = altgc.trace(*objs)
+    assert Counted.calls < 100
+    for o in objs:
+        want = repr(o)
+        want = want if len(want) <= 80 else want[:77] + "..."
+        assert t.by_id(id(o)).repr == want
+    del a, d, t1, many, objs
+
+
+@pytest.mark.parametrize("action", ["collect", "untrack", "nested_collecting_trace"])
+def test_repr_that_changes_the_registry(action):
+    """A repr runs before the collection: the objects it promoted
+    (collect()), untracked or collected under the trace's feet were left
+    out of the trace, silently ("0 examined")."""
+    untrack_everything()
+
+    class R:
+        def __repr__(self):
+            if action == "collect":
+                altgc.collect()
+            elif action == "untrack":
+                altgc.untrack(self)
+            else:
+                altgc.trace([], collect=True)
+            return "R"
+
+    keeper = [[]]
+    altgc.track(keeper)
+    before = registry_state()
+    a, b = cycle_of(R)
+    ids = sorted((id(a), id(b)))
+    t = altgc.trace(a, b)
+    assert sorted(o.id for o in t.objects if o.explicit) == ids
+    assert sorted(t.unreachable) == []  # the names a and b hold them
+    del a, b
+    t = altgc.trace(*cycle_of(R))
+    assert len([o for o in t.objects if o.explicit]) == 2
+    assert len(t.unreachable) == 2
+    assert all(o.repr == "R" for o in t.objects if o.explicit)
+    if action == "untrack":
+        assert registry_state() == before
+    assert not any(isinstance(o, R) for o in altgc.get_objects())
+    del keeper
+
+
+def test_repr_that_installs_gives_a_clear_error_or_a_full_trace():
+    code = """
+        import altgc
+
+        class R:
+            def __repr__(self):
+                altgc.install()
+                return "R"
+
+        def make():
+            a, b = R(), R()
+            a.other, b.other = b, a
+            return a, b
+
+        try:
+            t = altgc.trace(*make(), limit=10**7)
+        finally:
+            altgc.uninstall()
+        explicit = [o for o in t.objects if o.explicit]
+        assert len(explicit) == 2, repr(t)
+        assert sorted(t.unreachable) == sorted(o.id for o in explicit), str(t)
+        print("ok")
+    """
+    assert run_python(code).stdout.strip() == "ok"
+
+
+def test_install_mode_argument_tuple_is_not_examined():
+    # install mode adopts every new container, trace()'s argument tuple
+    # too: it was examined, its references subtracted on top of own_refs
+    # (gc_refs -1) and, held by the call, it made the cycle reachable.
+    code = """
+        import altgc
+
+        def make():
+            a = []
+            b = [a]
+            a.append(b)
+            return a, b
+
+        altgc.install()
+        try:
+            t = altgc.trace(*make())
+            tc = altgc.trace(*make(), generation=0, collect=True)
+        finally:
+            altgc.uninstall()
+        explicit = [o for o in t.objects if o.explicit]
+        assert len(explicit) == 2
+        assert all(o.unreachable and o.moved_by is None for o in explicit), str(t)
+        assert all(r is None or r >= 0 for o in t.objects for r in o.gc_refs), str(t)
+        assert sorted(t.unreachable) == sorted(o.id for o in explicit), str(t)
+        assert tc.found >= 2 and len(tc.unreachable) >= 2, str(tc)
+        print("ok")
+    """
+    assert run_python(code).stdout.strip() == "ok"
