@@ -345,3 +345,18 @@ def test_watch_does_not_keep_the_callers_namespace_alive():
     assert [e.label for e in altgc.survivors()] == ["kept"]
     del obj
     assert altgc.survivors() == []
+
+
+def test_a_watched_none_is_alive_not_freed():
+    # _watch_get() gives None for a dead watch and for a watched None:
+    # explain() said "n (NoneType) was freed 41416.3 s ago" while
+    # watched() said alive.
+    altgc.watch(None, "n")
+    try:
+        e = altgc.explain("n")
+        assert e.alive and "freed" not in str(e), str(e)
+        assert e.type_name == "NoneType"
+        (info,) = [w for w in altgc.watched() if w.label == "n"]
+        assert info.alive
+    finally:
+        altgc.unwatch("n")

@@ -112,8 +112,8 @@ def _explain_label(label: str, max_paths: int, refresh: bool) -> Explanation:
 def _watched_object_box(token: int) -> list[Any] | None:
     """The watched object in a one-item list (None when it died)."""
     obj = _core._watch_get(token)
-    if obj is None:
-        return None
+    if obj is None and not _core._watch_state(token)[0]:
+        return None  # (not a watched None, which is alive)
     box = [obj]
     del obj
     return box
