@@ -9,12 +9,18 @@ Each test failed before its fix (src/trace.c, altgc/_trace.py).
 import itertools
 import json
 import re
+import sys
 
 import pytest
 from support import run_python, untrack_everything
 from test_trace import chromium_results, registry_state
 
 import altgc
+
+#: whether f(*seq) lets go of the argument tuple before f runs (3.12+); on
+#: 3.11 the caller's stack holds it, so objects passed that way stay
+#: reachable from outside the trace
+ARGS_TUPLE_RELEASED = sys.version_info >= (3, 12)
 
 
 def cycle_of(cls):
@@ -193,7 +199,10 @@ def test_repr_that_changes_the_registry(action):
     del a, b
     t = altgc.trace(*cycle_of(R))
     assert len([o for o in t.objects if o.explicit]) == 2
-    assert len(t.unreachable) == 2
+    # (3.11's f(*seq) keeps the argument tuple on the caller's stack during
+    # the call: a reference the trace cannot tell from the program's, see
+    # test_trace.test_explicit_objects_held_by_the_arguments_only)
+    assert len(t.unreachable) == (2 if ARGS_TUPLE_RELEASED else 0)
     assert all(o.repr == "R" for o in t.objects if o.explicit)
     if action == "untrack":
         assert registry_state() == before
@@ -203,6 +212,7 @@ def test_repr_that_changes_the_registry(action):
 
 def test_repr_that_installs_gives_a_clear_error_or_a_full_trace():
     code = """
+        import sys
         import altgc
 
         class R:
@@ -221,7 +231,8 @@ def test_repr_that_installs_gives_a_clear_error_or_a_full_trace():
             altgc.uninstall()
         explicit = [o for o in t.objects if o.explicit]
         assert len(explicit) == 2, repr(t)
-        assert sorted(t.unreachable) == sorted(o.id for o in explicit), str(t)
+        if sys.version_info >= (3, 12):  # see ARGS_TUPLE_RELEASED
+            assert sorted(t.unreachable) == sorted(o.id for o in explicit), str(t)
         print("ok")
     """
     assert run_python(code).stdout.strip() == "ok"
@@ -232,6 +243,7 @@ def test_install_mode_argument_tuple_is_not_examined():
     # too: it was examined, its references subtracted on top of own_refs
     # (gc_refs -1) and, held by the call, it made the cycle reachable.
     code = """
+        import sys
         import altgc
 
         def make():
@@ -248,10 +260,13 @@ def test_install_mode_argument_tuple_is_not_examined():
             altgc.uninstall()
         explicit = [o for o in t.objects if o.explicit]
         assert len(explicit) == 2
-        assert all(o.unreachable and o.moved_by is None for o in explicit), str(t)
         assert all(r is None or r >= 0 for o in t.objects for r in o.gc_refs), str(t)
-        assert sorted(t.unreachable) == sorted(o.id for o in explicit), str(t)
-        assert tc.found >= 2 and len(tc.unreachable) >= 2, str(tc)
+        if sys.version_info >= (3, 12):  # see ARGS_TUPLE_RELEASED
+            assert all(o.unreachable and o.moved_by is None for o in explicit), str(t)
+            assert sorted(t.unreachable) == sorted(o.id for o in explicit), str(t)
+            assert tc.found >= 2 and len(tc.unreachable) >= 2, str(tc)
+        else:  # the caller's tuple (adopted too) holds them from outside
+            assert not any(o.unreachable for o in explicit), str(t)
         print("ok")
     """
     assert run_python(code).stdout.strip() == "ok"
