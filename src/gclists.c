@@ -72,6 +72,35 @@ agc_gclists_visit(agc_gclists_visitor visit, void *arg)
 }
 
 int
+agc_gclists_frozen(PyObject *op)
+{
+#ifndef Py_GIL_DISABLED
+    if (!PyObject_IS_GC(op) || !PyObject_GC_IsTracked(op)) {
+        return 0;
+    }
+    PyGC_Head *target = (PyGC_Head *)op - 1;
+    PyGC_Head *head = &PyInterpreterState_Get()->gc.permanent_generation.head;
+    for (PyGC_Head *gc = _PyGCHead_NEXT(head); gc != head;
+         gc = _PyGCHead_NEXT(gc)) {
+        if (gc == target) {
+            return 1;
+        }
+    }
+#endif
+    return 0;
+}
+
+int
+agc_gclists_collecting(void)
+{
+#ifndef Py_GIL_DISABLED
+    return PyInterpreterState_Get()->gc.collecting != 0;
+#else
+    return 0;
+#endif
+}
+
+int
 agc_gclists_check(const int threshold[3], int enabled)
 {
 #ifndef Py_GIL_DISABLED

@@ -21,6 +21,15 @@ typedef int (*agc_gclists_visitor)(PyObject *op, void *arg);
  * walk).  Never fails. */
 void agc_gclists_visit(agc_gclists_visitor visit, void *arg);
 
+/* 1 if `op` (borrowed) is on the running interpreter's builtin gc
+ * permanent generation -- frozen by gc.freeze() -- else 0.  Walks that
+ * list: O(frozen objects).  Runs no Python code; never fails. */
+int agc_gclists_frozen(PyObject *op);
+
+/* 1 while the running interpreter's builtin gc is collecting (this code
+ * runs from a finalizer or callback of its collection), else 0. */
+int agc_gclists_collecting(void);
+
 /* Checks that the interpreter's gc state reads as the headers altgc was
  * built against say it is laid out: its thresholds and enabled flag
  * must be `threshold` and `enabled` (the builtin gc module's answers),

@@ -14,6 +14,7 @@
  * bound to the same collector, as `gc` is one per interpreter.
  */
 #include "collector.h"
+#include "gclists.h"
 #include "graph.h"
 #include "heapindex.h"
 #include "hooks.h"
@@ -132,6 +133,26 @@ agc_is_tracked(PyObject *module, PyObject *obj)
                                && !agc_is_dying(obj));
     }
     return PyBool_FromLong(agc_registry_find(&agc_reg, obj) >= 0);
+}
+
+PyDoc_STRVAR(builtin_frozen_doc,
+"_builtin_frozen(obj, /)\n--\n\n"
+"True if obj is on the builtin gc's permanent generation (gc.freeze()).");
+
+static PyObject *
+agc_builtin_frozen(PyObject *module, PyObject *obj)
+{
+    return PyBool_FromLong(agc_gclists_frozen(obj));
+}
+
+PyDoc_STRVAR(builtin_collecting_doc,
+"_builtin_collecting()\n--\n\n"
+"True while the builtin gc is collecting (called from its finalizers).");
+
+static PyObject *
+agc_builtin_collecting(PyObject *module, PyObject *Py_UNUSED(ignored))
+{
+    return PyBool_FromLong(agc_gclists_collecting());
 }
 
 PyDoc_STRVAR(get_objects_doc,
@@ -775,6 +796,9 @@ static PyMethodDef core_methods[] = {
     {"track", agc_track, METH_O, track_doc},
     {"untrack", agc_untrack, METH_O, untrack_doc},
     {"is_tracked", agc_is_tracked, METH_O, is_tracked_doc},
+    {"_builtin_frozen", agc_builtin_frozen, METH_O, builtin_frozen_doc},
+    {"_builtin_collecting", agc_builtin_collecting, METH_NOARGS,
+     builtin_collecting_doc},
     {"get_objects", (PyCFunction)(void (*)(void))agc_get_objects,
      METH_VARARGS | METH_KEYWORDS, get_objects_doc},
     {"collect", (PyCFunction)(void (*)(void))agc_collect_fn,

@@ -358,6 +358,52 @@ def test_frozen_cycle():
     gc.collect()
 
 
+def test_installed_heap_is_not_frozen():
+    # Install mode parks what altgc adopts in the builtin gc's permanent
+    # generation; explain() read every adopted object as "frozen".  What
+    # the builtin gc.freeze() froze before install() is frozen indeed.
+    proc = run_python(
+        """
+        import gc, altgc
+        old = []
+        old.append(old)
+        gc.freeze()
+        altgc.install()
+        new = []
+        new.append(new)
+        e = altgc.explain(new)
+        print(e.generation, "frozen" in str(e))
+        e = altgc.explain(old)
+        print(e.generation, "before altgc.install()" in e.collector_status)
+        """
+    )
+    assert proc.stdout.split() == ["None", "False", "frozen", "True"]
+
+
+def test_young_object_during_a_builtin_collection_is_not_frozen():
+    # During a builtin collection the generation it examines is off the
+    # generation lists: explain() from a finalizer it runs said "frozen".
+    seen = []
+
+    class Fin:
+        def __del__(self):
+            e = altgc.explain(self.mate)
+            seen.append((e.generation, e.collector_status))
+
+    gc.collect()
+    f = Fin()
+    f.me = f
+    f.mate = []
+    f.mate.append(f.mate)
+    del f
+    gc.collect(0)
+    assert len(seen) == 1
+    generation, status = seen[0]
+    assert generation != "frozen"
+    assert "frozen" not in status
+    assert "collection running now" in status
+
+
 def test_gc_garbage():
     x = [1]
     gc.garbage.append(x)

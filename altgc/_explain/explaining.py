@@ -273,7 +273,7 @@ def _diagnose(
     _core._hg_set_external(box[0], bool(unexplained or frame_refs or immortal))
     ret = _core._hg_retained(box[0])
     retained_objects, retained_bytes = ret if ret is not None else (None, None)
-    status, generation = _collector_status(box[0], gen)
+    status, generation, notable = _collector_status(box[0], gen)
     in_cycle = not reachable and not paths and unexplained == 0 and not immortal
     if immortal:
         release, release_note = "", "it is immortal: no code can release it"
@@ -319,7 +319,7 @@ def _diagnose(
         retained_objects,
         in_cycle,
         generation,
-        status if in_cycle else (status if "frozen" in status else ""),
+        status if in_cycle or notable else "",
         unexplained,
         None,
         tuple(notes),
@@ -362,11 +362,32 @@ def _default_label(obj: Any) -> str:
     return f"{type(obj).__name__} at {id(obj):#x}"
 
 
-def _collector_status(obj: Any, gen: int) -> tuple[str, Any]:
-    """What the builtin gc and altgc will do about ``obj``, in words."""
+def _collector_status(obj: Any, gen: int) -> tuple[str, Any, bool]:
+    """What the builtin gc and altgc will do about ``obj``, in words; its
+    builtin gc generation; and whether the words are worth showing for an
+    object that is not waiting in an unreachable cycle.
+
+    ``gen`` is the builtin gc's generation the heap index saw it in, 3 for
+    none.  Tracked in none is frozen, or being examined by a builtin
+    collection running now (which takes the generations it collects off
+    their lists), or, in install mode, adopted by altgc (which parks what
+    it adopts in the builtin gc's permanent generation).
+    """
     parts = []
     generation: Any = None
-    if gen < 3:
+    notable = False
+    if _core._install_info()["installed"]:
+        # The builtin gc collects nothing while altgc is installed, and
+        # altgc's is_tracked adopts first: tracked by the builtin gc alone
+        # is frozen by the builtin gc.freeze() before install().
+        if gc.is_tracked(obj) and not _core.is_tracked(obj):
+            generation = "frozen"
+            notable = True
+            parts.append(
+                "it was frozen (gc.freeze()) before altgc.install(): "
+                "neither collector examines it until altgc.uninstall()"
+            )
+    elif gen < 3:
         generation = gen
         if not gc.isenabled():
             parts.append(
@@ -384,11 +405,19 @@ def _collector_status(obj: Any, gen: int) -> tuple[str, Any]:
                 f"scanned after about {allocs} more allocations"
                 + (" (and only once enough long-lived objects accumulate)" if gen == 2 else "")
             )
-    elif (gc.is_tracked(obj) or gc.get_freeze_count()) and gc.is_tracked(obj):
-        generation = "frozen"
-        parts.append(
-            "it is frozen (gc.freeze()): the builtin gc never collects it until gc.unfreeze()"
-        )
+    elif gc.is_tracked(obj):
+        if _core._builtin_frozen(obj):
+            generation = "frozen"
+            notable = True
+            parts.append(
+                "it is frozen (gc.freeze()): the builtin gc never collects it until gc.unfreeze()"
+            )
+        elif _core._builtin_collecting():
+            notable = True
+            parts.append(
+                "the builtin gc is examining it in a collection running now "
+                "(this explanation runs from that collection's finalizer or callback)"
+            )
     if _core.is_tracked(obj):
         ag = next((g for g in range(3) if any(o is obj for o in _core.get_objects(g))), None)
         if ag is None:
@@ -402,7 +431,7 @@ def _collector_status(obj: Any, gen: int) -> tuple[str, Any]:
                 f"({max(0, t[0] - c[0])} allocations until its next "
                 "young collection)"
             )
-    return "; ".join(parts), generation
+    return "; ".join(parts), generation, notable
 
 
 def survivors(max_paths: int = 1) -> list[Explanation]:
