@@ -64,6 +64,11 @@ def find_builtin_gc() -> types.ModuleType:
 #: The builtin gc module (never altgc, whatever ``sys.modules`` says).
 builtin_gc = find_builtin_gc()
 
+#: The list the builtin gc calls its callbacks from (taken now: the C gc
+#: keeps calling this list whatever ``gc.callbacks`` is rebound to later,
+#: a non-list included).
+builtin_callbacks: list[Any] = builtin_gc.callbacks
+
 
 class _Saved:
     """The builtin gc's and altgc's settings that :func:`install` replaced."""
@@ -125,11 +130,38 @@ def _collect(generation: int = 2) -> int:
     as the builtin one returns its own count.  ``import gc; gc.collect()``
     reads the module attribute at the call, so it gets this one; a
     ``collect`` bound before :func:`install` reaches altgc's collection
-    through :func:`_builtin_collect_hook` but returns 0."""
+    through :func:`_builtin_collect_hook` but returns 0.
+
+    Bound while installed (``from gc import collect`` in a module imported
+    then) and called after :func:`uninstall`, it is the builtin gc's
+    collection again: the heap is the builtin gc's by then."""
+    if _saved is None:
+        return builtin_collect(generation)  # type: ignore[no-any-return]
     return _core.collect(generation)
 
 
-_collect.__name__ = _collect.__qualname__ = "collect"
+def _freeze() -> None:
+    """``gc.freeze`` while altgc is installed: altgc's (see :data:`_ROUTED`);
+    the builtin one again once uninstalled, if bound while installed."""
+    if _saved is None:
+        _BUILTIN["freeze"]()
+    else:
+        _core.freeze()
+
+
+def _unfreeze() -> None:
+    """``gc.unfreeze`` while altgc is installed: altgc's (see
+    :data:`_ROUTED`); the builtin one again once uninstalled, if bound
+    while installed."""
+    if _saved is None:
+        _BUILTIN["unfreeze"]()
+    else:
+        _core.unfreeze()
+
+
+for _fn, _name in ((_collect, "collect"), (_freeze, "freeze"), (_unfreeze, "unfreeze")):
+    _fn.__name__ = _fn.__qualname__ = _name
+del _fn, _name
 
 #: The builtin gc module's functions that are altgc's while installed, so
 #: that code which imported the builtin gc before install acts on the
@@ -138,11 +170,14 @@ _collect.__name__ = _collect.__qualname__ = "collect"
 #: adopted yet, ``gc.unfreeze()`` handed the adopted heap back to the
 #: builtin gc while altgc kept it too, and ``gc.get_freeze_count()``
 #: counted the adopted objects, which adoption keeps in the builtin gc's
-#: permanent generation).  :func:`uninstall` puts the builtin ones back.
+#: permanent generation).  :func:`uninstall` puts the builtin ones back;
+#: the ones that act (``collect``, ``freeze``, ``unfreeze``) act on the
+#: builtin gc again when a reference taken while installed is called
+#: after :func:`uninstall`.
 _ROUTED = {
     "collect": _collect,
-    "freeze": _core.freeze,
-    "unfreeze": _core.unfreeze,
+    "freeze": _freeze,
+    "unfreeze": _unfreeze,
     "get_freeze_count": _core.get_freeze_count,
 }
 #: the builtin functions :data:`_ROUTED` stands in for
@@ -181,8 +216,13 @@ def _restore(keep_registry: bool) -> None:
     for name, fn in _ROUTED.items():
         if getattr(builtin_gc, name, None) is fn:  # not replaced by someone else since
             setattr(builtin_gc, name, _BUILTIN[name])
-    if _builtin_collect_hook in builtin_gc.callbacks:
-        builtin_gc.callbacks.remove(_builtin_collect_hook)
+    # By identity: `in` and remove() would call the user's callbacks'
+    # __eq__, which may raise or match the hook and remove a user's entry.
+    callbacks = builtin_callbacks
+    for i in range(len(callbacks)):
+        if callbacks[i] is _builtin_collect_hook:
+            del callbacks[i]
+            break
     _apply(builtin_gc, saved.builtin_threshold, saved.builtin_debug, saved.builtin_enabled)
     _apply(_core, saved.altgc_threshold, saved.altgc_debug, saved.altgc_enabled)
     atexit.unregister(_at_exit)
@@ -212,7 +252,9 @@ def install(adopt: bool = True) -> bool:
     function: altgc collects then too, but it returns 0.
 
     Returns True if it installed, False if altgc was already installed
-    (then nothing changes).
+    (then nothing changes).  Raises :exc:`ValueError` (nothing changed) if
+    one of the builtin gc's thresholds is negative, which the builtin
+    ``gc.set_threshold()`` accepts and altgc's does not.
 
     >>> import altgc
     >>> altgc.install()
@@ -233,9 +275,16 @@ def install(adopt: bool = True) -> bool:
     with _lock:
         if _saved is not None:
             return False
+        threshold = builtin_gc.get_threshold()
+        if min(threshold) < 0:
+            raise ValueError(
+                f"install(): the builtin gc's thresholds {threshold} include a "
+                "negative one, which altgc cannot take over (its thresholds "
+                "are >= 0); call gc.set_threshold() with values >= 0 first"
+            )
         saved = _Saved(
             builtin_gc.isenabled(),
-            builtin_gc.get_threshold(),
+            threshold,
             builtin_gc.get_debug(),
             _core.isenabled(),
             _core.get_threshold(),
@@ -252,7 +301,11 @@ def install(adopt: bool = True) -> bool:
                 builtin_gc.enable()
             raise
         _saved = saved
-        builtin_gc.callbacks.append(_builtin_collect_hook)
+        # altgc took the debug flags over: the builtin gc's full collection
+        # that empties the free lists after altgc's (src/install.c) must not
+        # report a second, empty collection (DEBUG_STATS) nor save anything.
+        builtin_gc.set_debug(0)
+        builtin_callbacks.append(_builtin_collect_hook)
         for name, fn in _ROUTED.items():
             setattr(builtin_gc, name, fn)
         atexit.register(_at_exit)

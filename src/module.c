@@ -36,6 +36,25 @@ get_state(PyObject *module)
 
 /* ---- helpers --------------------------------------------------------- */
 
+/* The int value of an integer argument (borrowed `arg`): a new reference
+ * to an int, or NULL with TypeError naming the function and the argument.
+ * As the builtin gc's arguments, any object with __index__ (a numpy
+ * integer) is an integer; a float is not. */
+static PyObject *
+index_arg(PyObject *arg, const char *fname, const char *argname)
+{
+    if (PyLong_Check(arg)) {
+        return Py_NewRef(arg);
+    }
+    if (!PyIndex_Check(arg)) {
+        PyErr_Format(PyExc_TypeError,
+                     "%s() argument '%s' must be int, not %.200s", fname,
+                     argname, Py_TYPE(arg)->tp_name);
+        return NULL;
+    }
+    return PyNumber_Index(arg);
+}
+
 /* Reads a generation argument (borrowed `arg`, may be NULL for the
  * default) into *out.  0, or -1 with TypeError / ValueError naming the
  * function and the argument. */
@@ -46,23 +65,24 @@ parse_generation(PyObject *arg, const char *fname, int dflt, int *out)
         *out = dflt;
         return 0;
     }
-    if (!PyLong_Check(arg)) {
-        PyErr_Format(PyExc_TypeError,
-                     "%s() argument 'generation' must be int, not %.200s",
-                     fname, Py_TYPE(arg)->tp_name);
+    PyObject *v_obj = index_arg(arg, fname, "generation");
+    if (v_obj == NULL) {
         return -1;
     }
     int overflow;
-    long v = PyLong_AsLongAndOverflow(arg, &overflow);
+    long v = PyLong_AsLongAndOverflow(v_obj, &overflow);
     if (v == -1 && PyErr_Occurred()) {
+        Py_DECREF(v_obj);
         return -1;
     }
     if (overflow || v < 0 || v >= AGC_NUM_GENERATIONS) {
         PyErr_Format(PyExc_ValueError,
                      "%s() argument 'generation' must be 0, 1 or 2, not %R",
-                     fname, arg);
+                     fname, v_obj);
+        Py_DECREF(v_obj);
         return -1;
     }
+    Py_DECREF(v_obj);
     *out = (int)v;
     return 0;
 }
@@ -350,17 +370,17 @@ PyDoc_STRVAR(set_debug_doc,
 static PyObject *
 agc_set_debug(PyObject *module, PyObject *arg)
 {
-    if (!PyLong_Check(arg)) {
-        PyErr_Format(PyExc_TypeError,
-                     "set_debug() argument 'flags' must be int, not %.200s",
-                     Py_TYPE(arg)->tp_name);
+    PyObject *flags_obj = index_arg(arg, "set_debug", "flags");
+    if (flags_obj == NULL) {
         return NULL;
     }
-    long flags = PyLong_AsLong(arg);
+    int overflow;
+    long flags = PyLong_AsLongAndOverflow(flags_obj, &overflow);
+    Py_DECREF(flags_obj);
     if (flags == -1 && PyErr_Occurred()) {
         return NULL;
     }
-    if (flags < INT_MIN || flags > INT_MAX) {
+    if (overflow || flags < INT_MIN || flags > INT_MAX) {
         PyErr_SetString(PyExc_OverflowError,
                         "set_debug() argument 'flags' is out of range");
         return NULL;
