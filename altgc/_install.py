@@ -159,7 +159,21 @@ def _unfreeze() -> None:
         _core.unfreeze()
 
 
-for _fn, _name in ((_collect, "collect"), (_freeze, "freeze"), (_unfreeze, "unfreeze")):
+def _get_freeze_count() -> int:
+    """``gc.get_freeze_count`` while altgc is installed: altgc's (see
+    :data:`_ROUTED`); the builtin one again once uninstalled, if bound
+    while installed."""
+    if _saved is None:
+        return _BUILTIN["get_freeze_count"]()  # type: ignore[no-any-return]
+    return _core.get_freeze_count()
+
+
+for _fn, _name in (
+    (_collect, "collect"),
+    (_freeze, "freeze"),
+    (_unfreeze, "unfreeze"),
+    (_get_freeze_count, "get_freeze_count"),
+):
     _fn.__name__ = _fn.__qualname__ = _name
 del _fn, _name
 
@@ -171,14 +185,13 @@ del _fn, _name
 #: builtin gc while altgc kept it too, and ``gc.get_freeze_count()``
 #: counted the adopted objects, which adoption keeps in the builtin gc's
 #: permanent generation).  :func:`uninstall` puts the builtin ones back;
-#: the ones that act (``collect``, ``freeze``, ``unfreeze``) act on the
-#: builtin gc again when a reference taken while installed is called
-#: after :func:`uninstall`.
+#: each acts on the builtin gc again when a reference taken while
+#: installed is called after :func:`uninstall`.
 _ROUTED = {
     "collect": _collect,
     "freeze": _freeze,
     "unfreeze": _unfreeze,
-    "get_freeze_count": _core.get_freeze_count,
+    "get_freeze_count": _get_freeze_count,
 }
 #: the builtin functions :data:`_ROUTED` stands in for
 _BUILTIN = {name: getattr(builtin_gc, name) for name in _ROUTED}

@@ -190,13 +190,14 @@ def test_freeze_bound_while_installed_is_the_builtin_one_after_uninstall():
         import altgc
 
         assert altgc.install()
-        from gc import freeze, unfreeze   # a module imported while installed
+        from gc import freeze, get_freeze_count, unfreeze  # imported while installed
         altgc.uninstall()
         gc.unfreeze()
         assert gc.get_freeze_count() == 0
         x = []
         freeze()
         assert gc.get_freeze_count() > 0, "the builtin gc froze nothing"
+        assert get_freeze_count() == gc.get_freeze_count(), "altgc's count read"
         assert altgc.get_freeze_count() == 0
         unfreeze()
         assert gc.get_freeze_count() == 0, "the builtin gc did not unfreeze"

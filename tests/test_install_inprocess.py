@@ -133,7 +133,7 @@ def test_uninstall_puts_the_builtin_functions_back():
     assert altgc.install()
     try:
         assert all(getattr(builtin_gc, n) is not before[n] for n in names)
-        assert builtin_gc.get_freeze_count is _core.get_freeze_count
+        assert builtin_gc.get_freeze_count() == _core.get_freeze_count()
     finally:
         altgc.uninstall()
     assert {n: getattr(builtin_gc, n) for n in names} == before
