@@ -114,87 +114,76 @@ def _builtin_collect_hook(phase: str, info: dict[str, int]) -> None:
     only see containers altgc has not adopted yet, so the two collectors
     examine disjoint sets and no object is freed twice.
     """
-    if phase != "start" or builtin_gc.isenabled():
+    if phase != "start" or _BUILTIN["isenabled"]():
         return
     _core._on_builtin_collect(info.get("generation", 2))
 
 
 #: The builtin ``gc.collect`` itself (while installed the module attribute
-#: is altgc's :func:`_collect`), put back by :func:`uninstall`.
+#: is altgc's, see :data:`_ROUTED`), put back by :func:`uninstall`.
 builtin_collect = builtin_gc.collect
 
 
-def _collect(generation: int = 2) -> int:
-    """``gc.collect`` while altgc is installed: altgc's collection of
-    ``generation``, returning what it found (collected plus uncollectable),
-    as the builtin one returns its own count.  ``import gc; gc.collect()``
-    reads the module attribute at the call, so it gets this one; a
-    ``collect`` bound before :func:`install` reaches altgc's collection
-    through :func:`_builtin_collect_hook` but returns 0.
-
-    Bound while installed (``from gc import collect`` in a module imported
-    then) and called after :func:`uninstall`, it is the builtin gc's
-    collection again: the heap is the builtin gc's by then."""
-    if _saved is None:
-        return builtin_collect(generation)  # type: ignore[no-any-return]
-    return _core.collect(generation)
-
-
-def _freeze() -> None:
-    """``gc.freeze`` while altgc is installed: altgc's (see :data:`_ROUTED`);
-    the builtin one again once uninstalled, if bound while installed."""
-    if _saved is None:
-        _BUILTIN["freeze"]()
-    else:
-        _core.freeze()
-
-
-def _unfreeze() -> None:
-    """``gc.unfreeze`` while altgc is installed: altgc's (see
-    :data:`_ROUTED`); the builtin one again once uninstalled, if bound
-    while installed."""
-    if _saved is None:
-        _BUILTIN["unfreeze"]()
-    else:
-        _core.unfreeze()
-
-
-def _get_freeze_count() -> int:
-    """``gc.get_freeze_count`` while altgc is installed: altgc's (see
-    :data:`_ROUTED`); the builtin one again once uninstalled, if bound
-    while installed."""
-    if _saved is None:
-        return _BUILTIN["get_freeze_count"]()  # type: ignore[no-any-return]
-    return _core.get_freeze_count()
-
-
-for _fn, _name in (
-    (_collect, "collect"),
-    (_freeze, "freeze"),
-    (_unfreeze, "unfreeze"),
-    (_get_freeze_count, "get_freeze_count"),
-):
-    _fn.__name__ = _fn.__qualname__ = _name
-del _fn, _name
-
 #: The builtin gc module's functions that are altgc's while installed, so
-#: that code which imported the builtin gc before install acts on the
-#: collector that runs: ``collect`` (see :func:`_collect`) and the permanent
-#: generation's (the builtin ``gc.freeze()`` froze only the containers not
-#: adopted yet, ``gc.unfreeze()`` handed the adopted heap back to the
-#: builtin gc while altgc kept it too, and ``gc.get_freeze_count()``
-#: counted the adopted objects, which adoption keeps in the builtin gc's
-#: permanent generation).  :func:`uninstall` puts the builtin ones back;
-#: each acts on the builtin gc again when a reference taken while
-#: installed is called after :func:`uninstall`.
-_ROUTED = {
-    "collect": _collect,
-    "freeze": _freeze,
-    "unfreeze": _unfreeze,
-    "get_freeze_count": _get_freeze_count,
-}
-#: the builtin functions :data:`_ROUTED` stands in for
-_BUILTIN = {name: getattr(builtin_gc, name) for name in _ROUTED}
+#: that code which imported the builtin gc before :func:`install` (most
+#: libraries) acts on the collector that runs.  While installed the builtin
+#: gc holds only the containers altgc has not adopted yet: its own
+#: ``get_objects()`` and ``get_referrers()`` saw almost nothing, its
+#: ``disable()`` did not stop altgc's collections (a library's
+#: ``gc.disable()`` ... ``gc.enable()`` around a bulk load then switched
+#: the builtin gc back on), its ``freeze()`` froze only the containers not
+#: adopted yet and its ``unfreeze()`` handed the adopted heap back while
+#: altgc kept it too.  ``collect`` returns what altgc found; a ``collect``
+#: bound before :func:`install` reaches altgc's collection through
+#: :func:`_builtin_collect_hook` but returns 0.  :func:`uninstall` puts the
+#: builtin ones back, and a reference taken while installed (``from gc
+#: import collect`` in a module imported then) acts on the builtin gc again
+#: once altgc is uninstalled.  Code of altgc's own that needs the builtin
+#: gc's answers while installed calls :data:`_BUILTIN`.
+_ROUTED_NAMES = (
+    "collect",
+    "enable",
+    "disable",
+    "isenabled",
+    "get_count",
+    "get_threshold",
+    "set_threshold",
+    "get_debug",
+    "set_debug",
+    "get_objects",
+    "get_referrers",
+    "freeze",
+    "unfreeze",
+    "get_freeze_count",
+)
+#: the builtin functions the routed ones stand in for
+_BUILTIN: dict[str, Any] = {name: getattr(builtin_gc, name) for name in _ROUTED_NAMES}
+
+
+def _route(name: str) -> Any:
+    """The stand-in for the builtin ``gc.<name>``: altgc's ``name`` while
+    installed, the builtin's otherwise."""
+    builtin_fn = _BUILTIN[name]
+    altgc_fn = getattr(_core, name)
+
+    def routed(*args: Any, **kwargs: Any) -> Any:
+        if _saved is None:
+            return builtin_fn(*args, **kwargs)
+        return altgc_fn(*args, **kwargs)
+
+    routed.__name__ = routed.__qualname__ = name
+    routed.__doc__ = (
+        f"gc.{name} while altgc is installed: altgc.{name}; the builtin "
+        f"gc's own again after altgc.uninstall().\n\n{altgc_fn.__doc__ or ''}"
+    )
+    return routed
+
+
+_ROUTED = {name: _route(name) for name in _ROUTED_NAMES}
+
+#: The builtin gc's own functions by attribute, whether installed or not
+#: (``builtin_api.get_objects(0)``: the builtin gc's generation 0).
+builtin_api = types.SimpleNamespace(**_BUILTIN)
 
 
 def _at_exit() -> None:
@@ -236,7 +225,7 @@ def _restore(keep_registry: bool) -> None:
         if callbacks[i] is _builtin_collect_hook:
             del callbacks[i]
             break
-    _apply(builtin_gc, saved.builtin_threshold, saved.builtin_debug, saved.builtin_enabled)
+    _apply(builtin_api, saved.builtin_threshold, saved.builtin_debug, saved.builtin_enabled)
     _apply(_core, saved.altgc_threshold, saved.altgc_debug, saved.altgc_enabled)
     atexit.unregister(_at_exit)
     if error is not None:
@@ -257,12 +246,14 @@ def install(adopt: bool = True) -> bool:
 
     Code that does ``import gc`` after ``sys.modules["gc"] = altgc`` (or
     ``import altgc as gc``) then behaves as with the builtin gc.  Code that
-    imported the builtin gc earlier and calls its ``gc.collect()`` gets
-    altgc's collection and its count: while installed, the builtin gc
-    module's ``collect``, ``freeze``, ``unfreeze`` and ``get_freeze_count``
-    are altgc's (put back by :func:`uninstall`).  Only a ``collect`` bound
-    before install (``from gc import collect``) still runs the builtin
-    function: altgc collects then too, but it returns 0.
+    imported the builtin gc earlier acts on altgc: while installed the
+    builtin gc module's ``collect``, ``enable``, ``disable``, ``isenabled``,
+    ``get_count``, ``get_threshold``, ``set_threshold``, ``get_debug``,
+    ``set_debug``, ``get_objects``, ``get_referrers``, ``freeze``,
+    ``unfreeze`` and ``get_freeze_count`` are altgc's (put back by
+    :func:`uninstall`).  Only a ``collect`` bound before install (``from gc
+    import collect``) still runs the builtin function: altgc collects then
+    too, but it returns 0.
 
     Returns True if it installed, False if altgc was already installed
     (then nothing changes).  Raises :exc:`ValueError` (nothing changed) if
@@ -288,7 +279,7 @@ def install(adopt: bool = True) -> bool:
     with _lock:
         if _saved is not None:
             return False
-        threshold = builtin_gc.get_threshold()
+        threshold = builtin_api.get_threshold()
         if min(threshold) < 0:
             raise ValueError(
                 f"install(): the builtin gc's thresholds {threshold} include a "
@@ -296,14 +287,14 @@ def install(adopt: bool = True) -> bool:
                 "are >= 0); call gc.set_threshold() with values >= 0 first"
             )
         saved = _Saved(
-            builtin_gc.isenabled(),
+            builtin_api.isenabled(),
             threshold,
-            builtin_gc.get_debug(),
+            builtin_api.get_debug(),
             _core.isenabled(),
             _core.get_threshold(),
             _core.get_debug(),
         )
-        builtin_gc.disable()
+        builtin_api.disable()
         try:
             # altgc takes over the builtin gc's settings
             _apply(_core, saved.builtin_threshold, saved.builtin_debug, saved.builtin_enabled)
@@ -311,13 +302,13 @@ def install(adopt: bool = True) -> bool:
         except BaseException:
             _apply(_core, saved.altgc_threshold, saved.altgc_debug, saved.altgc_enabled)
             if saved.builtin_enabled:
-                builtin_gc.enable()
+                builtin_api.enable()
             raise
         _saved = saved
         # altgc took the debug flags over: the builtin gc's full collection
         # that empties the free lists after altgc's (src/install.c) must not
         # report a second, empty collection (DEBUG_STATS) nor save anything.
-        builtin_gc.set_debug(0)
+        builtin_api.set_debug(0)
         builtin_callbacks.append(_builtin_collect_hook)
         for name, fn in _ROUTED.items():
             setattr(builtin_gc, name, fn)

@@ -60,7 +60,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from . import _core
-from ._install import _BUILTIN, builtin_collect, find_builtin_gc, is_installed
+from ._install import builtin_api, builtin_collect, find_builtin_gc, is_installed
 
 __all__ = ["compare_heap", "HeapComparison", "HeapDifference", "builtin_gc", "REASONS"]  # noqa: RUF022 - as documented
 
@@ -296,12 +296,12 @@ def compare_heap(generation: int = 2) -> HeapComparison:
             f"not {type(_gc.garbage).__name__} (empty it with "
             "del gc.garbage[:] instead of rebinding it)"
         )
-    gc_enabled = _gc.isenabled()
-    gc_debug = _gc.get_debug()
-    gc_threshold = _gc.get_threshold()
+    gc_enabled = builtin_api.isenabled()
+    gc_debug = builtin_api.get_debug()
+    gc_threshold = builtin_api.get_threshold()
     gc_callbacks = list(_gc.callbacks)
     altgc_enabled = _core.isenabled()
-    _gc.disable()
+    builtin_api.disable()
     _core.disable()
     saved_garbage = list(_gc.garbage)
     try:
@@ -324,7 +324,7 @@ def compare_heap(generation: int = 2) -> HeapComparison:
         # collection instead.)
         _gc.callbacks[:] = []
         del _gc.garbage[:]
-        _gc.set_debug(_gc.DEBUG_SAVEALL)
+        builtin_api.set_debug(_gc.DEBUG_SAVEALL)
         installed = is_installed()
         try:
             if installed:
@@ -332,13 +332,13 @@ def compare_heap(generation: int = 2) -> HeapComparison:
                 # permanent generation; let the builtin gc see it.  (The
                 # builtin function: while installed gc.unfreeze is altgc's,
                 # which left the builtin gc 1 object to examine.)
-                _BUILTIN["unfreeze"]()
-            b_young = _young_ids(_gc.get_objects, generation)
+                builtin_api.unfreeze()
+            b_young = _young_ids(builtin_api.get_objects, generation)
             runs = _builtin_collections()
             found = builtin_collect(generation)  # not gc.collect: altgc's while installed
             ran = _builtin_collections() != runs
         finally:
-            _gc.set_debug(gc_debug)
+            builtin_api.set_debug(gc_debug)
             _gc.callbacks[:] = gc_callbacks
             if installed:
                 _core.get_count()  # install mode adopts and re-freezes
@@ -379,11 +379,11 @@ def compare_heap(generation: int = 2) -> HeapComparison:
     finally:
         if _gc.garbage is not None and len(_gc.garbage) != len(saved_garbage):
             _gc.garbage[:] = saved_garbage
-        _gc.set_threshold(*gc_threshold)
+        builtin_api.set_threshold(*gc_threshold)
         if altgc_enabled:
             _core.enable()
         if gc_enabled:
-            _gc.enable()
+            builtin_api.enable()
 
 
 def _builtin_collections() -> int:
@@ -462,7 +462,7 @@ def _explain_differences(
                 if id(o) in a_ids:
                     a_objs[id(o)] = o
             del objs
-        b_all = _generation_map(_gc.get_objects)
+        b_all = _generation_map(builtin_api.get_objects)
         reason = {}
         for i, o in a_objs.items():
             if i in b_ids:

@@ -315,15 +315,16 @@ poll_cb(void *arg)
     PyObject *et, *ev, *tb;
     PyErr_Fetch(&et, &ev, &tb);
     if (PyGC_IsEnabled() && !agc_inst.warned_builtin_enabled) {
-        /* Someone called the builtin gc.enable(): its automatic
+        /* C code called PyGC_Enable() (the gc module's enable() is
+         * altgc's while installed): the builtin gc's automatic
          * collections run again, on the containers not adopted yet. */
         agc_inst.warned_builtin_enabled = 1;
         if (PyErr_WarnEx(PyExc_RuntimeWarning,
                          "the builtin gc was enabled while altgc is "
-                         "installed: it collects the containers altgc has "
-                         "not adopted yet, altgc the rest; call "
-                         "gc.disable() on the builtin gc, or "
-                         "altgc.uninstall()",
+                         "installed (by C code: PyGC_Enable()): it collects "
+                         "the containers altgc has not adopted yet, altgc "
+                         "the rest; PyGC_Disable() or altgc.uninstall() "
+                         "leaves one collector",
                          1)
             < 0) {
             PyErr_WriteUnraisable(NULL);

@@ -15,6 +15,7 @@ PRELUDE = (
 import gc, sys, weakref
 import altgc
 builtin = altgc._install.builtin_gc
+own = altgc._install.builtin_api   # the builtin gc's own functions, even while installed
 """
     + inspect.getsource(Node)
     + inspect.getsource(cycle)
@@ -30,7 +31,8 @@ def test_install_collects_new_and_adopted_cycles():
         old = cycle()                       # before install: adopted
         assert old() is not None
         assert altgc.install() is True
-        assert not builtin.isenabled() and altgc.isenabled()
+        assert not own.isenabled() and altgc.isenabled()
+        assert builtin.isenabled() and builtin.get_objects is not own.get_objects  # routed
         assert altgc.is_tracked(old()) and altgc.is_tracked(old().b)
         new = cycle()                       # created while installed
         assert altgc.is_tracked(new())
@@ -89,7 +91,7 @@ def test_uninstall_restores_builtin_settings_and_hands_objects_back():
         altgc.set_threshold(123)
         altgc.install()
         assert altgc.get_threshold() == (555, 7, 3)   # taken over
-        assert not builtin.isenabled()
+        assert not own.isenabled()
         keep = [Node() for _ in range(100)]
         mine = Node(); mine.self = mine
         altgc.track(mine)              # the user's own registration
@@ -250,15 +252,17 @@ def test_builtin_collect_call_runs_altgc_collection():
 
 def test_builtin_gc_enable_while_installed_warns_and_never_double_frees():
     out = run("""
-        import warnings
+        import ctypes, warnings
         altgc.install()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            builtin.enable()             # behind altgc's back
+            # behind altgc's back: gc.enable() is altgc's while installed,
+            # but a C extension can still call PyGC_Enable()
+            ctypes.pythonapi.PyGC_Enable()
             ws = [cycle() for _ in range(20000)]
         assert any("builtin gc was enabled" in str(c.message)
                    for c in caught), [str(c.message) for c in caught]
-        builtin.disable()
+        ctypes.pythonapi.PyGC_Disable()
         altgc.collect()
         assert all(w() is None for w in ws)
         altgc._core._validate()
@@ -467,6 +471,42 @@ def test_install_and_uninstall_from_finalizers_during_a_collection():
         altgc._core._validate()
         assert not altgc.is_installed()
         assert any(isinstance(e, RuntimeError) for e in errors), errors
+        print("ok")
+    """).stdout
+    assert out.strip().endswith("ok")
+
+
+def test_the_builtin_modules_functions_act_on_altgc_while_installed():
+    # A library that imported gc before install() holds the builtin module:
+    # its gc.disable() ... gc.enable() around a bulk load did not stop
+    # altgc's collections and then switched the builtin gc back on, and its
+    # gc.get_objects() / get_referrers() saw only what altgc had not
+    # adopted yet.
+    out = run("""
+        import warnings
+        warnings.simplefilter("error")      # no "builtin gc was enabled"
+        held = cycle()
+        altgc.install()
+        holder = [held()]
+        assert any(o is holder for o in builtin.get_objects())
+        assert any(r is holder for r in builtin.get_referrers(held()))
+        before = altgc.stats().generations[0].collections
+        builtin.disable()
+        assert not altgc.isenabled() and not builtin.isenabled()
+        ws = [cycle() for _ in range(20000)]
+        assert altgc.stats().generations[0].collections == before
+        assert all(w() is not None for w in ws)
+        builtin.enable()
+        assert altgc.isenabled() and not own.isenabled()
+        more = [cycle() for _ in range(20000)]
+        assert altgc.stats().generations[0].collections > before
+        builtin.set_threshold(1234, 9)
+        assert altgc.get_threshold()[:2] == (1234, 9)
+        builtin.set_debug(builtin.DEBUG_UNCOLLECTABLE)
+        assert altgc.get_debug() == builtin.DEBUG_UNCOLLECTABLE == builtin.get_debug()
+        assert own.get_debug() == 0
+        altgc.uninstall()
+        assert builtin.get_objects is own.get_objects
         print("ok")
     """).stdout
     assert out.strip().endswith("ok")

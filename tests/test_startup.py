@@ -290,14 +290,14 @@ def test_hook_makes_the_gc_module_altgcs():
         import _altgc_autoinstall
         _altgc_autoinstall.start()
         import gc, altgc
-        from altgc._install import builtin_gc
+        from altgc._install import builtin_api
         class M:
             pass
         m = M()
         print(gc is altgc, gc.isenabled(), any(o is m for o in gc.get_objects()))
         print(any(r is globals() for r in gc.get_referrers(m)))
         gc.disable(); gc.enable()
-        print(builtin_gc.isenabled(), altgc.isenabled())
+        print(builtin_api.isenabled(), altgc.isenabled())
         seen = []
         gc.callbacks.append(lambda phase, info: seen.append(phase))
         gc.set_debug(gc.DEBUG_SAVEALL)

@@ -9,13 +9,13 @@ place, elsewhere a line on stderr."""
 from __future__ import annotations
 
 import dataclasses
-import gc
 import html
 import importlib
 import sys
 from typing import Any
 
 from .. import _core
+from .._install import builtin_api
 from .roots import ipython_shell
 from .watching import _check_bool
 
@@ -98,9 +98,11 @@ def build_index(extra: list[Any], exclude: list[Any]) -> HeapIndex:
     ``extra`` objects, leaving out the ``exclude`` ones (explain's own
     frames and lists); return the index's figures."""
     global _ns_per_object
-    l0 = gc.get_objects(0)
-    l1 = gc.get_objects(1)
-    l2 = gc.get_objects(2)
+    # The builtin gc's own lists (while installed gc.get_objects is altgc's,
+    # whose objects come from the registry below).
+    l0 = builtin_api.get_objects(0)
+    l1 = builtin_api.get_objects(1)
+    l2 = builtin_api.get_objects(2)
     n = len(l0) + len(l1) + len(l2)
     per = _ns_per_object if _ns_per_object is not None else _DEFAULT_NS_PER_OBJECT
     progress = _Progress(n) if n * per / 1e9 > _PROGRESS_SECONDS else None

@@ -32,6 +32,7 @@ import types
 from collections import Counter
 from typing import Any
 
+from .._install import builtin_api
 from .explanation import CAUSES, fmt_bytes
 from .frames import frame_locals, is_function_frame
 from .held import Ref, deep_size, retained, shallow_size
@@ -121,7 +122,7 @@ def _young_garbage(min_bytes: int) -> list[tuple[list[Any], int]]:
     way a collection finds them, without collecting: (members, bytes) per
     group of at least ``min_bytes`` (members' sizes and what they alone
     hold).  [] when the young generations hold more than MAX_YOUNG."""
-    gens = [gc.get_objects(0), gc.get_objects(1)]
+    gens = [builtin_api.get_objects(0), builtin_api.get_objects(1)]
     young = gens[0] + gens[1]
     gens.clear()
     if len(young) > MAX_YOUNG:
