@@ -7,6 +7,8 @@ Registers the line magic ``%altgc``::
     %altgc release NAME            run the code that frees it (a watched label
                                    or a variable) and check that it died
     %altgc release --dry-run NAME  show that code, run nothing
+    %altgc release -- -NAME        a label starting with "-" (after "--"
+                                   nothing is an option)
     %altgc watch NAME [NAME ...]   watch these variables
     %altgc watch                   watch every new object holding at least
                                    --min-size bytes (default 1 MB) that a cell
@@ -29,7 +31,8 @@ Registers the line magic ``%altgc``::
 After each cell, a watched object whose name the cell deleted but that is
 still alive gets a one-line notice (rich display output) naming what holds
 it and the command that frees it.  A wrong name or bad arguments raise
-IPython's ``UsageError`` (one line, no traceback).
+IPython's ``UsageError`` (one line, no traceback).  The line is taken as
+typed: no ``$name`` or ``{expr}`` expansion (a label may hold them).
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ from typing import Any
 from . import _core, _explain
 from ._explain import leftovers, watching
 from ._explain.held import deep_size
-from ._explain.holders import _NOT_DATA
+from ._explain.holders import _NOT_DATA, is_report
 from ._explain.notice import Notice, holder_name, what
 
 _USAGE = __doc__.split("::", 1)[1].split("After each cell")[0]
@@ -135,7 +138,11 @@ def _post_run_cell(*args: Any) -> None:
         # a magic refused its arguments: no code of the user ran, and the
         # frames of its traceback are IPython's (the shell) and altgc's own
         error = None
-    new = leftovers.log.after(cell, getattr(result, "result", None), error)
+    value = getattr(result, "result", None)
+    if is_report(value):  # an answer of altgc's (%altgc top): not the user's
+        value = None
+    new = leftovers.log.after(cell, value, error)
+    del value
     del result, error
     ns = _user_ns()
     dropped: list[str] = []  # labels of what the cell made and left unbound
@@ -177,7 +184,7 @@ def _post_run_cell(*args: Any) -> None:
             Notice(
                 what(label, e.type_name, e.retained_bytes),
                 tuple(dict.fromkeys(holder_name(p) for p in e.paths)),
-                f"%altgc release {_quote(label)}" if e.release else "",
+                _release_command(label) if e.release else "",
                 e.release,
                 e.cause_text if e.release or not e.release_note else e.release_note,
             )
@@ -192,14 +199,29 @@ def _is_usage_error(error: object) -> bool:
     return isinstance(error, UsageError)
 
 
+def _release_command(label: str) -> str:
+    """The line that releases the watched ``label``, as a notice prints it:
+    ``%altgc release df``, ``%altgc release -- -x`` (a label starting with
+    ``-``), or the Python call when no magic line can spell the label (a
+    line break or another unprintable character in it)."""
+    if not label.replace("\t", " ").isprintable():
+        return f"import altgc; print(altgc.release({label!r}))"
+    sep = "-- " if label.startswith("-") else ""
+    return f"%altgc release {sep}{_quote(label)}"
+
+
 def _quote(label: str) -> str:
     """``label`` as one argument of the magic (``shlex``): as it is when
-    it can be, else quoted (``"my df"``, ``"Bob's"``)."""
-    if re.fullmatch(r"[^\s'\"\\]+", label):
+    it can be, else quoted (``"my df"``, ``"Bob's"``; ``"df?"``: a line
+    ending in ``?`` is IPython's help)."""
+    if re.fullmatch(r"[^\s'\"\\]+", label) and not label.endswith("?"):
         return label
     if '"' not in label and "\\" not in label:
         return f'"{label}"'
-    return shlex.quote(label)
+    if "'" not in label:
+        return f"'{label}'"
+    # both quotes: escaped in double quotes (shlex's '"'"' is unreadable)
+    return '"' + label.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _watch_leftover(entry: leftovers.Entry, cell: int, threshold: int) -> str | None:
@@ -283,11 +305,34 @@ def altgc_magic(line: str) -> Any:
         raise _usage_error(msg) from None
 
 
+# IPython passes the line as typed (IPython.core.magic.no_var_expand): its
+# $name and {expr} expansion would change a label ("cost {n}", "$x") and an
+# expression of %altgc why
+altgc_magic._ipython_magic_no_var_expand = True  # type: ignore[attr-defined]
+
+
+_RELEASE_USAGE = (
+    "%altgc release [--dry-run] [--] NAME (a watched label or a variable; "
+    'after "--" a label starting with "-")'
+)
+
+
 def _release(rest: list[str], ns: dict[str, Any]) -> None:
-    dry = "--dry-run" in rest
-    names = [a for a in rest if a != "--dry-run"]
-    if len(names) != 1 or any(a.startswith("-") for a in names):
-        raise ValueError("%altgc release [--dry-run] NAME (a watched label or a variable)")
+    dry = False
+    names: list[str] = []
+    options = True
+    for a in rest:
+        if options and a == "--":
+            options = False
+        elif options and a == "--dry-run":
+            dry = True
+        elif options and a.startswith("-") and len(a) > 1:
+            hint = f"; a label starting with '-': %altgc release -- {_quote(a)}"
+            raise ValueError(f"%altgc release: unknown option {a!r}{hint}")
+        else:
+            names.append(a)
+    if len(names) != 1:
+        raise ValueError(_RELEASE_USAGE)
     [name] = names
     if name not in watching.watches:
         if name not in ns:

@@ -240,3 +240,144 @@ def test_an_empty_table_says_so_in_html_as_in_text(kind):
     assert str(empty).endswith(": " + empty.empty)
     page = empty._repr_html_()
     assert f">{empty.empty}</td>" in page, page  # not headers over no row
+
+
+# -- %altgc top after a magic's UsageError --------------------------------------
+
+
+def test_top_after_a_usage_error_lists_no_frame_of_the_shell():
+    """A magic that refused its arguments leaves its UsageError in
+    sys.last_exc: the frames of its traceback (the cell's call of
+    run_line_magic, the magic's) are IPython's and altgc's, not holders of
+    the user's."""
+    c = shell(
+        "x = bytearray(3_000_000)",
+        "%altgc why nosuchname",
+        "%nosuchmagic",
+        "import sys\ntype(sys.last_exc).__name__",
+        "%altgc top",
+    )
+    assert c[1]["error"] == c[2]["error"] == "UsageError"
+    assert "UsageError" in shown(c[3]), c[3]  # IPython stored it
+    top = shown(c[4])
+    assert re.search(r"MiB  x  \(bytearray\)", top), top
+    assert "(traceback)" not in top, top
+    for internal in ("run_line_magic", "altgc_magic", "InteractiveShell"):
+        assert internal not in top, top
+
+
+def test_top_still_lists_the_locals_of_a_function_a_magic_ran():
+    """Below IPython's frames (a %time of a failing call) the user's
+    function's locals are the user's."""
+    c = shell(
+        "def f():\n    big = bytearray(2_000_000)\n    1/0",
+        "%time f()",
+        "%altgc top",
+    )
+    assert c[1]["error"] == "ZeroDivisionError", c[1]
+    top = shown(c[2])
+    assert "big in f() (traceback)" in top, top
+    assert "run_line_magic" not in top and "(InteractiveShell)" not in top, top
+
+
+# -- labels the magic line must take as typed -----------------------------------
+
+# a leading "-" (read as an option), IPython's $name / {expr} expansion, a
+# trailing "?" (IPython's help), line breaks (no magic line holds them)
+ODD_LABELS = ["-x", "--df", "--dry-run", "--", "-", '-it\'s "q"', "cost {n}", "$n", "x?", "a\nb"]
+
+
+def test_the_notice_command_of_an_odd_label_runs_and_frees_it():
+    cells = ["import altgc\nkeep = []\nn = 5"]
+    for label in ODD_LABELS:
+        cells += [
+            f"df = bytearray(1_000_000)\naltgc.watch(df, {label!r})\nkeep.append(df)",
+            "del df",
+            "keep.clear()",  # so that the next label's notice names keep alone
+        ]
+    c = shell(*cells)
+    commands = []
+    for i in range(len(ODD_LABELS)):
+        [n] = notices(c[2 + 3 * i])
+        assert "\n" not in n, n  # one line: "a\nb" as its repr
+        commands.append(n.split("\u2192 ", 1)[1])
+    # the notices' commands, each run in a cell of its own after re-holding
+    cells = ["import altgc\nkeep = []\nn = 5"]
+    for label, cmd in zip(ODD_LABELS, commands, strict=True):
+        cells += [f"keep.append(bytearray(1_000_000))\naltgc.watch(keep[-1], {label!r})", cmd]
+    c = shell(*cells)
+    for i, (label, cmd) in enumerate(zip(ODD_LABELS, commands, strict=True)):
+        ran = c[2 + 2 * i]
+        assert ran["error"] is None, (label, cmd, ran)
+        assert f"freed {label}:" in ran["stdout"], (label, cmd, ran)
+    assert commands[0] == "%altgc release -- -x", commands
+    assert commands[-1] == "import altgc; print(altgc.release('a\\nb'))", commands
+
+
+@pytest.mark.parametrize(
+    ("line", "freed"),
+    [
+        ("%altgc release -- -x", "-x"),
+        ('%altgc release --dry-run -- "-x"', None),
+        ("%altgc release -- --dry-run", "--dry-run"),
+        ("%altgc release plain --dry-run", None),
+    ],
+)
+def test_release_takes_labels_after_double_dash(line, freed):
+    c = shell(
+        "import altgc\nkeep = [bytearray(10**6) for _ in range(3)]\n"
+        "altgc.watch(keep[0], '-x'); altgc.watch(keep[1], '--dry-run'); "
+        "altgc.watch(keep[2], 'plain')",
+        line,
+        "[w.label for w in altgc.watched() if w.alive]",
+    )
+    assert c[1]["error"] is None, c[1]
+    alive = c[2]["stdout"]
+    if freed is None:  # a dry run: the code shown, nothing freed
+        assert "del keep[" in c[1]["stdout"], c[1]
+        assert "'-x'" in alive and "'plain'" in alive, alive
+    else:
+        assert f"freed {freed}:" in c[1]["stdout"], c[1]
+        assert repr(freed) not in alive, alive
+
+
+def test_release_of_an_unknown_option_says_how_to_name_such_a_label():
+    [c] = shell("%altgc release -x")
+    assert c["error"] == "UsageError", c
+    assert "unknown option '-x'" in c["message"], c
+    assert "%altgc release -- -x" in c["message"], c
+
+
+def test_altgcs_own_answers_in_out_are_no_holders_nor_leftovers():
+    """IPython keeps what ``%altgc top`` / ``altgc.explain(...)`` showed in
+    ``Out[n]`` and ``_``: altgc's answers (they hold no reference to what
+    they describe), not memory of the user's."""
+    c = shell(
+        "import altgc\nx = bytearray(2_000_000)\naltgc.watch(x, 'x')",
+        "%altgc top",
+        "altgc.explain('x')",
+        "%altgc cells",
+        "%altgc top",
+        "kept = altgc.top()",  # bound to a name of the user's: listed
+        "%altgc top",
+    )
+    for cell in c[1:]:
+        assert cell["error"] is None, cell
+    assert "nothing" in shown(c[3]), shown(c[3])
+    rows = [line for line in shown(c[4]).splitlines() if "\u2192" in line]
+    assert len(rows) == 1 and re.search(r"MiB  x  \(bytearray\)", rows[0]), rows
+    assert "kept  (Holders)" in shown(c[6]), shown(c[6])
+
+
+def test_a_name_after_a_failed_call_is_released_by_its_name_alone():
+    # The failed call's frame reaches d through its globals: "del d" came
+    # with the stored exception's release lines, though the name's cut is
+    # enough.
+    c = shell(
+        "d = {'k': bytearray(2_000_000)}\ndef f():\n    raise ValueError('boom')",
+        "f()",
+        "import altgc\nprint(repr([h.release for h in altgc.top(10) if h.label == 'd']))",
+    )
+    assert c[1]["error"] == "ValueError", c[1]
+    assert c[2]["error"] is None, c[2]
+    assert c[2]["stdout"].strip() == repr(["del d"])

@@ -194,7 +194,7 @@ class Explanation:
         picture of the paths (an inline SVG, see :meth:`_svg`)."""
         return (
             '<div class="altgc-explanation">'
-            '<pre class="altgc-text" style="white-space:pre-wrap;font-family:monospace">'
+            f'<pre class="altgc-text" style="{_PRE}">'
             f"{html.escape(str(self))}</pre>{self._svg()}</div>"
         )
 
@@ -233,7 +233,7 @@ class Explanation:
                 "text/plain": text,
                 "text/html": (
                     '<div class="altgc-explanation">'
-                    '<pre class="altgc-text" style="white-space:pre-wrap;font-family:monospace">'
+                    f'<pre class="altgc-text" style="{_PRE}">'
                     f'{html.escape(text)}</pre><div class="altgc-picture" id="{slot}"></div>'
                     "</div>"
                 ),
@@ -242,6 +242,15 @@ class Explanation:
         publish_display_data(
             {"text/plain": "", "text/html": svg, "application/javascript": _fill_slot(slot, svg)}
         )
+
+
+#: the text's style: monospace, wrapped at spaces and only then inside a
+#: word (JupyterLab breaks a <pre> at any letter: "1.9 Mi|B"), a long key
+#: rather than widening the output past the page; in the page's colours
+_PRE = (
+    "white-space:pre-wrap;word-break:normal;overflow-wrap:anywhere;font-family:monospace;"
+    "color:inherit"
+)
 
 
 def _js_string(s: str) -> str:

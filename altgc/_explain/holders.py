@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from . import held
-from .explanation import CAUSES, fmt_bytes
+from .explanation import CAUSES, Explanation, fmt_bytes
 from .frames import frame_locals, is_function_frame
 from .paths import lru_name
 from .roots import ipython_shell
@@ -38,6 +38,9 @@ _NOT_DATA = (
 )
 #: IPython's names in the user's namespace that are not the user's
 _IPYTHON_NAMES = frozenset({"In", "Out", "exit", "quit", "get_ipython", "open"})
+#: the packages whose frames in a stored traceback are the tools', not the
+#: user's: the shell, the kernel, a magic's (altgc's own)
+_TOOL_PACKAGES = frozenset({"IPython", "ipykernel", "altgc"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,16 +90,41 @@ class Table(tuple[Any, ...]):
         p.text(str(self))
 
     def _repr_html_(self) -> str:
+        # every cell styled inline: JupyterLab's and nbconvert's CSS align
+        # table cells right and centre captions (code ragged on the left)
         rows = "".join(
-            "<tr>" + "".join(f"<td>{c}</td>" for c in self._cells(r)) + "</tr>" for r in self
+            "<tr>" + "".join(f'<td style="{_TD}">{c}</td>' for c in self._cells(r)) + "</tr>"
+            for r in self
         )
         if not self:  # what the text says ("nothing"), not headers over no row
-            rows = f'<tr><td colspan="{len(self.headers)}">{html.escape(self.empty)}</td></tr>'
-        head = "".join(f'<th style="text-align:left">{html.escape(h)}</th>' for h in self.headers)
+            rows = (
+                f'<tr><td colspan="{len(self.headers)}" style="{_TD}">'
+                f"{html.escape(self.empty)}</td></tr>"
+            )
+        head = "".join(f'<th style="{_TD}">{html.escape(h)}</th>' for h in self.headers)
         return (
-            f'<table class="{self.css}"><caption>{html.escape(self.title)}</caption>'
+            f'<table class="{self.css}" style="color:inherit">'
+            f'<caption style="text-align:left">{html.escape(self.title)}</caption>'
             f"<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
         )
+
+
+#: a table cell's style (see Table._repr_html_)
+_TD = "text-align:left;vertical-align:top"
+#: code in a table cell: monospace in the page's colours, wrapped at spaces
+#: and only then inside a word (JupyterLab breaks a <pre> at any letter), a
+#: long key rather than widening the table past the page; a column no
+#: narrower than ``min-width`` (else a short name went one letter a line)
+_CODE = (
+    "font-family:var(--jp-code-font-family,monospace);font-size:inherit;color:inherit;"
+    "background:transparent;white-space:pre-wrap;word-break:normal;overflow-wrap:anywhere;"
+    "text-align:left;display:inline-block;max-width:100%;padding:0"
+)
+
+
+def code_cell(text: str) -> str:
+    """A label or an expression (``Out[4], _``) as an HTML table cell."""
+    return f'<code style="{_CODE};min-width:12ch">{html.escape(text)}</code>'
 
 
 def size_cell(n: int) -> str:
@@ -106,7 +134,7 @@ def size_cell(n: int) -> str:
 
 def release_cell(code: str) -> str:
     """A release code (or the note standing for it) as an HTML table cell."""
-    return f'<pre style="margin:0">{html.escape(code)}</pre>'
+    return f'<pre style="margin:0;border:0;{_CODE};min-width:24ch">{html.escape(code)}</pre>'
 
 
 class Holders(Table):
@@ -120,11 +148,19 @@ class Holders(Table):
     def _cells(self, h: Holder) -> list[str]:
         return [
             size_cell(h.bytes),
-            f"<code>{html.escape(h.label)}</code>",
+            code_cell(h.label),
             html.escape(h.type_name),
             html.escape(CAUSES.get(h.kind, h.kind)),
             release_cell(h.release or h.note),
         ]
+
+
+def is_report(obj: object) -> bool:
+    """Whether ``obj`` is one of altgc's own answers (an explanation, the
+    table of top() or cells()): what IPython's output cache keeps of
+    ``%altgc top`` is no memory of the user's (it holds no reference to
+    what it describes)."""
+    return issubclass(type(obj), (Explanation, Table))
 
 
 # -- the user's names ---------------------------------------------------------
@@ -212,15 +248,24 @@ def traceback_frames() -> list[types.FrameType]:
     """The function frames of the stored tracebacks (``sys.last_*``,
     IPython's ``InteractiveTB.tb``) below the failed cell's own frame."""
     tbs: list[Any] = []
+    # a magic's UsageError (bad arguments): no code of the user ran, the
+    # frames are the shell's and the magic's (sys.last_traceback is its)
+    usage = getattr(sys.modules.get("IPython.core.error"), "UsageError", None)
+    refused: set[int] = set()
     for attr in ("last_exc", "last_value"):
         exc: Any = getattr(sys, attr, None)
         if issubclass(type(exc), BaseException) and exc.__traceback__ is not None:
-            tbs.append(exc.__traceback__)
-    if getattr(sys, "last_traceback", None) is not None:
-        tbs.append(sys.last_traceback)
+            if usage is not None and issubclass(type(exc), usage):
+                refused.add(id(exc.__traceback__))
+            else:
+                tbs.append(exc.__traceback__)
+    last_tb = getattr(sys, "last_traceback", None)
+    if last_tb is not None and id(last_tb) not in refused:
+        tbs.append(last_tb)
+    del last_tb
     shell = ipython_shell()
     tb = getattr(getattr(shell, "InteractiveTB", None), "tb", None)
-    if type(tb) is types.TracebackType:
+    if type(tb) is types.TracebackType and id(tb) not in refused:
         tbs.append(tb)
     ns, _hidden = user_namespace()
     frames: list[types.FrameType] = []
@@ -235,12 +280,20 @@ def traceback_frames() -> list[types.FrameType]:
         # user's namespace)
         start = next((i for i, f in enumerate(chain) if f.f_globals is ns), 0)
         for f in chain[start:]:
-            if is_function_frame(f) and id(f) not in seen:
+            # below it, a magic's frames (run_line_magic, %altgc's) are no
+            # more the user's than the shell's
+            if is_function_frame(f) and id(f) not in seen and not _tool_frame(f):
                 seen.add(id(f))
                 frames.append(f)
         chain.clear()
     tbs.clear()
     return frames
+
+
+def _tool_frame(f: types.FrameType) -> bool:
+    """Whether ``f`` runs IPython's, ipykernel's or altgc's own code."""
+    name = f.f_globals.get("__name__")
+    return type(name) is str and name.partition(".")[0] in _TOOL_PACKAGES
 
 
 # -- candidates ---------------------------------------------------------------
@@ -278,7 +331,8 @@ def _candidates() -> tuple[list[Any], list[list[tuple[str, str]]], list[str]]:
         out: Any = ns.get("Out")
         if issubclass(type(out), dict):
             for n, v in list(out.items()):
-                add(v, f"Out[{n}]", "output_cache")
+                if not is_report(v):
+                    add(v, f"Out[{n}]", "output_cache")
         hidden_ns = getattr(shell, "user_ns_hidden", {}) or {}
         dh = getattr(shell, "displayhook", None)
         for k in ("_", "__", "___"):
@@ -286,7 +340,8 @@ def _candidates() -> tuple[list[Any], list[list[tuple[str, str]]], list[str]]:
                 v = where.get(k)
                 # IPython starts them as "" (no ==: a DataFrame's is elementwise)
                 if v is not None and not (type(v) is str and not v):
-                    add(v, k, "output_cache")
+                    if not is_report(v):
+                        add(v, k, "output_cache")
                     break
     for f in traceback_frames():
         fname = f.f_code.co_name

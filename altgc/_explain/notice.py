@@ -83,7 +83,9 @@ class Notice:
         return (
             '<div class="altgc-notice" role="status" style="border-left:3px solid #f59e0b;'
             "padding:2px 8px;margin:2px 0;background:rgba(245,158,11,0.12);"
-            'font-family:var(--jp-ui-font-family,sans-serif);color:inherit">'
+            "font-family:var(--jp-ui-font-family,sans-serif);color:inherit;"
+            # a long key or label wraps inside the notice, never past the page
+            'overflow-wrap:anywhere">'
             f"<b>altgc</b>: {html.escape(self.what)} still alive: {where}{fix}</div>"
         )
 
@@ -109,6 +111,10 @@ def _md_code(s: str) -> str:
 
 
 def what(label: str, type_name: str, nbytes: int | None) -> str:
-    """``df (DataFrame, 132.0 MiB)``."""
+    """``df (DataFrame, 132.0 MiB)``; a label with a line break or another
+    unprintable character as its repr (``'a\\nb' (list)``): the notice
+    stays one line."""
     size = f", {fmt_bytes(nbytes)}" if nbytes else ""
+    if not label.replace("\t", " ").isprintable():
+        label = repr(label)
     return f"{label} ({type_name}{size})"

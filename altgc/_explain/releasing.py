@@ -331,10 +331,12 @@ def _gather(
             cut_holder = False
             for i, (pos, objs) in enumerate(found):
                 info = infos[pos]
-                if info.kind == "traceback":
-                    root_work.append(pos)
                 if i and (info.kind in ("name", "local") or cut_holder):
                     continue  # the first (shortest) cut already covers this holder
+                if info.kind == "traceback":
+                    # (only for a cut made: after a failed call, "del d"
+                    # alone came with the stored exception's release too)
+                    root_work.append(pos)
                 cut_holder = info.kind == "name"
                 for key in _keys_of(h, target):
                     rp, dropped = describe_cut([*objs, target], info, key)
