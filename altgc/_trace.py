@@ -3,14 +3,17 @@ returns (a table, JSON, a self-contained HTML page and a notebook picture
 with next/previous controls).
 
 The C core (``_core._trace``) runs altgc's own collector with a recorder
-and hands back plain data: per phase, every examined object's gc_refs and
-state; the edges that changed them; the events (weakrefs cleared,
-callbacks, finalizers, ``tp_clear``).  Objects are named by id, type and a
+and hands back compact plain data: per phase, every examined object's
+gc_refs and state (bytes columns); the edges that changed them and the
+events (weakrefs cleared, callbacks, finalizers, ``tp_clear``), an int32
+array.  The per-object steps (``Trace.steps``) are built from it when
+asked for.  Objects are named by id, type and a
 repr taken before the collection: a trace keeps no reference to them.
 """
 
 from __future__ import annotations
 
+import array
 import dataclasses
 import html
 import itertools
@@ -55,6 +58,15 @@ PHASES: dict[str, str] = {
     "delete_garbage": "tp_clear breaks the cycles and the objects are freed",
 }
 
+#: the state of an object whose registry entry went during the collection
+#: while it lived on (a finalizer or a weakref callback called
+#: altgc.untrack() on it): alive, no longer examined
+_UNTRACKED_ALIVE = "untracked, alive"
+
+# _core._trace's record: an object row's flags, gc_refs when it has none
+_IMMORTAL, _EXPLICIT, _FINALIZER, _LEGACY = 1, 2, 4, 8
+_REFS_NONE = -(2**63)
+
 _EVENT_TEXT = {
     "weakref_cleared": "a weakref to {t} cleared",
     "callback": "the callback of a weakref to {t} called",
@@ -88,7 +100,10 @@ class TraceObject:
     #: per phase of :attr:`Trace.phases`: gc_refs (None when it has none)
     gc_refs: tuple[int | None, ...]
     #: per phase: tentative, reachable, unreachable, legacy, resurrected,
-    #: untracked (not examined), held, freed, gone
+    #: untracked (the interpreter does not track it: not examined), held,
+    #: freed, "untracked, alive" (it left the registry during the
+    #: collection, untracked by a finalizer or callback, and lived on),
+    #: gone
     states: tuple[str, ...]
     #: the object whose traversal made it reachable (an index), None when
     #: it was held from outside or stayed unreachable
@@ -108,6 +123,9 @@ class TraceObject:
     cleared: bool
     #: it died during the collection
     freed: bool
+    #: it left the registry during the collection (a finalizer or a weakref
+    #: callback untracked it) and was alive at its end: not freed
+    untracked_alive: bool = False
 
     @property
     def label(self) -> str:
@@ -115,6 +133,11 @@ class TraceObject:
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def _nonzero(b: bytes) -> bytes | None:
+    """``b``, or None when all its bytes are 0 (nothing to keep)."""
+    return None if b.count(0) == len(b) else b
 
 
 def _printable(s: str) -> str:
@@ -183,83 +206,149 @@ class Trace:
         self.enabled: bool = before["enabled"]
         #: the number of unreachable objects the collector reported
         self.found: int = raw["found"]
-        objs = [o for o in raw["objects"] if o is not None]
-        given = any(o["explicit"] for o in objs)
+        given = any(o[5] & _EXPLICIT for o in raw["objects"] if o is not None)
         #: why this collection examined these generations
         self.why: str = _why(
             self.generation, given, self.counts_before, self.thresholds,
             before["long_lived_pending"], before["long_lived_total"], self.enabled, requested,
         )  # fmt: skip
         self.objects: list[TraceObject] = []
-        self.steps: list[dict[str, Any]] = []
         self._build(raw)
 
     def _build(self, raw: dict[str, Any]) -> None:
-        present = [i for i, o in enumerate(raw["objects"]) if o is not None]
-        number = {j: k for k, j in enumerate(present)}
-        ids = {j: raw["objects"][j]["id"] for j in present}
-        snaps = raw["snapshots"]
-        phase_of = dict(enumerate(self.phases))
-        items = [it for it in raw["steps"] if it[2] in number and (it[3] < 0 or it[3] in number)]
+        # The C core's record is compact (_core._trace): per phase, columns
+        # of bytes over the young set; the edges and events an int32 array
+        # of (phase, kind, source, target).  What is kept of it is compact
+        # too: steps are built from it when asked for (``steps``).
+        rows = raw["objects"]
+        present = [j for j, o in enumerate(rows) if o is not None]
+        holes = len(present) != len(rows)
+        number = {j: k for k, j in enumerate(present)} if holes else None
+        names = raw["states"]
+        kinds = raw["kinds"]
+        cols = raw["snapshots"]
+        nphases = len(self.phases)
+        flat = memoryview(raw["steps"]).cast("i").tolist()
+        quads = [tuple(flat[i : i + 4]) for i in range(0, len(flat), 4)]
+        del flat
+        if number is not None:  # edges from or to a hole are not shown
+            quads = [
+                (p, kind, number[a], number[b] if b >= 0 else -1)
+                for p, kind, a, b in quads
+                if a in number and (b < 0 or b in number)
+            ]
+        quads.sort(key=lambda x: x[0])  # by phase (stable: as recorded within one)
+        #: (phase, kind, a, b) per edge and event, a and b object indices
+        self._quads = array.array("i", itertools.chain.from_iterable(quads))
+        self._kinds: list[str] = kinds
         moved_by: dict[int, int] = {}
-        events: dict[tuple[str, int], int] = {}
-        for p, kind, a, b in items:
-            name = phase_of[p]
-            if kind == "move" and name == "move_unreachable":
+        events: dict[tuple[int, int], int] = {}
+        k_mu = self.phases.index("move_unreachable") if "move_unreachable" in self.phases else -1
+        for p, kind, a, b in quads:
+            name = kinds[kind]
+            if name == "move" and p == k_mu:
                 moved_by.setdefault(b, a)
-            elif kind not in ("move", "decref"):
+            elif name not in ("move", "decref"):
                 events[(kind, a)] = events.get((kind, a), 0) + 1
+        del quads
+        ev = {name: kinds.index(name) for name in _EVENT_TEXT}
+
+        def column(k: int) -> list[Any]:
+            raw_refs = memoryview(cols[k][0]).cast("q").tolist()
+            refs = [None if v == _REFS_NONE else v for v in raw_refs]
+            return [refs[j] for j in present] if holes else refs
+
+        def states_at(k: int) -> list[str]:
+            codes = cols[k][1]
+            return [names[codes[j]] for j in present] if holes else [names[c] for c in codes]
+
+        # per object, one tuple of its gc_refs and one of its states over
+        # the phases; equal tuples are shared (most objects have the same)
+        shared: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        n = len(present)
+        all_refs = list(zip(*(column(k) for k in range(nphases)), strict=True)) or [()] * n
+        all_states = list(zip(*(states_at(k) for k in range(nphases)), strict=True)) or [()] * n
+        #: per phase, the objects' finalized flags (uint8) and weakref
+        #: counts (int32) as the C core gave them: bytes in the young set's
+        #: order (holes included, ``_present``), None when all are 0
+        self._fin = [_nonzero(c[2]) for c in cols]
+        self._weak = [_nonzero(c[3]) for c in cols]
+        self._present = present if holes else None
+        self._young = len(rows)
         pidx = {name: k for k, name in enumerate(self.phases)}
-
-        def at(name: str, j: int) -> tuple[Any, ...] | None:
-            k = pidx.get(name)
-            return None if k is None else snaps[k][j]
-
-        for j in present:
-            o = raw["objects"][j]
-            refs = tuple(snaps[k][j][0] for k in range(len(self.phases)))
-            states = tuple(snaps[k][j][1] for k in range(len(self.phases)))
-            sub = at("subtract_refs", j)
-            outside = bool(sub and sub[0] is not None and sub[0] > 0 and sub[1] != "untracked")
-            mu = at("move_unreachable", j)
-            leg = at("move_legacy_finalizers", j)
-            res = at("handle_resurrected_objects", j)
+        k_sub = pidx.get("subtract_refs")
+        k_leg = pidx.get("move_legacy_finalizers")
+        k_res = pidx.get("handle_resurrected_objects")
+        for k, j in enumerate(present):
+            o = rows[j]
+            refs = shared.setdefault(all_refs[k], all_refs[k])
+            states = shared.setdefault(all_states[k], all_states[k])
+            outside = (
+                k_sub is not None and refs[k_sub] is not None and refs[k_sub] > 0
+                and states[k_sub] != "untracked"
+            )  # fmt: skip
+            last = states[-1] if states else None
             self.objects.append(
                 TraceObject(
-                    index=number[j], id=o["id"], type=_printable(o["type"]),
-                    repr=None if o["repr"] is None else _printable(o["repr"]),
-                    generation=o["gen"], refcount=o["refcount"], explicit=o["explicit"],
-                    immortal=o["immortal"], has_finalizer=o["finalizer"],
-                    has_legacy_finalizer=o["legacy"], gc_refs=refs, states=states,
-                    moved_by=number[moved_by[j]] if j in moved_by and not outside else None,
+                    index=k, id=o[0], type=_printable(o[1]),
+                    repr=None if o[2] is None else _printable(o[2]),
+                    generation=o[3], refcount=o[4], explicit=bool(o[5] & _EXPLICIT),
+                    immortal=bool(o[5] & _IMMORTAL), has_finalizer=bool(o[5] & _FINALIZER),
+                    has_legacy_finalizer=bool(o[5] & _LEGACY), gc_refs=refs, states=states,
+                    moved_by=moved_by[k] if k in moved_by and not outside else None,
                     held_from_outside=outside,
-                    unreachable=bool(mu and mu[1] == "unreachable"),
-                    uncollectable=bool(leg and leg[1] == "legacy"),
-                    finalized=events.get(("finalized", j), 0) > 0,
-                    weakrefs_cleared=events.get(("weakref_cleared", j), 0),
-                    callbacks=events.get(("callback", j), 0),
-                    resurrected=bool(res and res[1] == "resurrected"),
-                    cleared=events.get(("cleared", j), 0) > 0,
-                    freed=bool(states and states[-1] == "freed"),
+                    unreachable=k_mu >= 0 and states[k_mu] == "unreachable",
+                    uncollectable=k_leg is not None and states[k_leg] == "legacy",
+                    finalized=events.get((ev["finalized"], k), 0) > 0,
+                    weakrefs_cleared=events.get((ev["weakref_cleared"], k), 0),
+                    callbacks=events.get((ev["callback"], k), 0),
+                    resurrected=k_res is not None and states[k_res] == "resurrected",
+                    cleared=events.get((ev["cleared"], k), 0) > 0,
+                    freed=last == "freed",
+                    untracked_alive=last == _UNTRACKED_ALIVE,
                 )
             )  # fmt: skip
+
+    @property
+    def steps(self) -> list[dict[str, Any]]:
+        """Per phase: the edges ``{"phase", "kind": "decref"|"move",
+        "source", "target"}`` (ids) and events ``{"phase", "kind", "id"}``
+        of that phase, then ``{"phase", "kind": "object", "id", "gc_refs",
+        "state", "finalized", "weakrefs"}`` per object.  Built from the
+        trace's compact record on each access (a new list: keep it if it
+        is used more than once)."""
+        out: list[dict[str, Any]] = []
+        objs = self.objects
+        ids = [o.id for o in objs]
+        young = self._present if self._present is not None else range(len(objs))
+        q = self._quads
+        i, nq = 0, len(q)
         for k, name in enumerate(self.phases):
-            for p, kind, a, b in items:
-                if p != k:
-                    continue
+            while i < nq and q[i] == k:  # (sorted by phase)
+                kind = self._kinds[q[i + 1]]
+                a, b = q[i + 2], q[i + 3]
                 if kind in ("decref", "move"):
-                    self.steps.append(
-                        {"phase": name, "kind": kind, "source": ids[a], "target": ids[b]}
-                    )
+                    out.append({"phase": name, "kind": kind, "source": ids[a], "target": ids[b]})
                 else:
-                    self.steps.append({"phase": name, "kind": kind, "id": ids[a]})
-            for j in present:
-                refs, state, fin, weak = snaps[k][j]
-                self.steps.append(
-                    {"phase": name, "kind": "object", "id": ids[j], "gc_refs": refs,
-                     "state": state, "finalized": bool(fin), "weakrefs": weak}
+                    out.append({"phase": name, "kind": kind, "id": ids[a]})
+                i += 4
+            fin = self._fin[k] or bytes(self._young)
+            weak = memoryview(self._weak[k] or bytes(4 * self._young)).cast("i")
+            for o, j in zip(objs, young, strict=True):
+                out.append(
+                    {"phase": name, "kind": "object", "id": o.id, "gc_refs": o.gc_refs[k],
+                     "state": o.states[k], "finalized": bool(fin[j]), "weakrefs": weak[j]}
                 )  # fmt: skip
-        self._items = [(phase_of[p], kind, number[a], number.get(b, -1)) for p, kind, a, b in items]
+        return out
+
+    @property
+    def _items(self) -> list[tuple[str, str, int, int]]:
+        """(phase, kind, a, b) per edge and event, a and b indices."""
+        q = self._quads
+        return [
+            (self.phases[q[i]], self._kinds[q[i + 1]], q[i + 2], q[i + 3])
+            for i in range(0, len(q), 4)
+        ]
 
     # ---- the answers ---------------------------------------------------
 
@@ -308,6 +397,9 @@ class Trace:
         if self.collected:
             freed = sum(o.freed for o in self.objects)
             line += f", {freed} freed"
+            untracked = sum(o.untracked_alive for o in self.objects)
+            if untracked:
+                line += f", {untracked} untracked (alive)"
         return line
 
     def __str__(self) -> str:
@@ -334,6 +426,8 @@ class Trace:
             )  # fmt: skip
             fin = "yes" if o.finalized else "-"
             clr = "freed" if o.freed else "yes" if o.cleared else "-"
+            if o.untracked_alive:
+                clr = ("yes; " if o.cleared else "") + _UNTRACKED_ALIVE
             rows.append(
                 (name, str(o.generation), fmt(o.refcount), fmt(o.gc_refs[0] if o.gc_refs else None),
                  fmt(o.gc_refs[k_sub] if k_sub is not None else None), reach, by, fin,
@@ -473,6 +567,7 @@ _STATE_FILL = {
     "freed": "none",
     "gone": "none",
     "untracked": "none",
+    _UNTRACKED_ALIVE: "none",
 }
 
 _COUNTER = itertools.count()
@@ -588,8 +683,10 @@ def _svg(t: Trace) -> str:
     return "".join(parts)
 
 
-def _legend() -> str:
-    keys = ("tentative", "reachable", "unreachable", "legacy", "resurrected", "freed")
+def _legend(t: Trace) -> str:
+    keys = ["tentative", "reachable", "unreachable", "legacy", "resurrected", "freed"]
+    if any(o.untracked_alive or _UNTRACKED_ALIVE in o.states for o in t.objects):
+        keys.append(_UNTRACKED_ALIVE)
     spans = []
     for k in keys:
         dash = ' stroke-dasharray="2 2"' if k == "freed" else ""
@@ -630,7 +727,7 @@ def _html_fragment(t: Trace) -> str:
         f'<button type="button" class="agc-next" style="{button}">next &#9654;</button>'
         '<span class="agc-step" style="font-weight:bold"></span></div>'
         '<p class="agc-text" style="min-height:2.6em;margin:.4em 0"></p>'
-        f"{_svg(t)}{_legend()}"
+        f"{_svg(t)}{_legend(t)}"
         '<table style="border-collapse:collapse;font-size:0.9em;margin:.5em 0">'
         "<thead><tr><th style='text-align:left'>object</th><th>gc_refs</th><th>state</th>"
         f"</tr></thead><tbody>{rows}</tbody></table>"

@@ -13,6 +13,7 @@
  * after it, from the raw records, and names objects by id.
  */
 #include "trace.h"
+#include "watch.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -24,14 +25,24 @@
 typedef struct {
     Py_ssize_t gc_refs;
     int32_t weakrefs;    /* weakrefs to it (up to WEAK_MAX) */
-    uint8_t state;       /* agc_trace_state_name's, or STATE_FREED */
+    uint8_t state;       /* a collector state (agc_trace_state_name),
+                            STATE_FREED or STATE_UNTRACKED */
     uint8_t alive;       /* the object still exists */
     uint8_t finalized;   /* its tp_finalize has run (PEP 442 flag) */
     uint8_t recorded;
 } snap;
 
-#define STATE_FREED 255
+/* The collector's states are below NSTATES; then the trace's own: its
+ * entry went during the collection and it was dead (STATE_FREED) or
+ * alive but unregistered (STATE_UNTRACKED: a finalizer or a callback
+ * called altgc.untrack() on it) when the phase ended. */
+#define NSTATES 16
+#define STATE_FREED NSTATES
+#define STATE_UNTRACKED (NSTATES + 1)
+#define NCODES (NSTATES + 2)
 #define WEAK_MAX 1000
+/* gc_refs in the snapshots' columns when it has none (None in Python) */
+#define REFS_NONE INT64_MIN
 
 /* What does not change: read at update_refs. */
 typedef struct {
@@ -58,6 +69,7 @@ typedef struct {
     info *objs;
     snap *snaps;         /* [AGC_TP_NUM][m] */
     int taken[AGC_TP_NUM];
+    int64_t phase_ns[AGC_TP_NUM]; /* when each snapshot was taken */
     rec_item *items;
     Py_ssize_t nitems, cap, untagged;
     /* the trace's own references: sorted addresses, one per reference */
@@ -173,15 +185,20 @@ tr_object(agc_recorder *rec, int phase, Py_ssize_t j, PyObject *op,
     if (j == 0) {
         tag_items(t, phase);
         t->taken[phase] = 1;
+        /* no Python code runs while the snapshot is taken: a death
+         * before this instant happened before the snapshot */
+        t->phase_ns[phase] = agc_now_ns();
     }
     snap *s = &t->snaps[(size_t)phase * (size_t)t->m + (size_t)j];
     info *o = &t->objs[j];
     s->recorded = 1;
     s->gc_refs = gc_refs;
-    s->state = (uint8_t)state;
+    s->state = (uint8_t)(state >= 0 && state < NSTATES ? state : NSTATES - 1);
     if (op == NULL) {
         if (o->id != 0) {
-            s->state = STATE_FREED;  /* died during the collection */
+            /* died or unregistered during the collection: which one is
+             * settled afterwards (resolve_gone), from the watch table */
+            s->state = STATE_FREED;
         }
         return;
     }
@@ -260,6 +277,155 @@ tracer_fini(tracer *t)
     PyMem_RawFree(t->snaps);
     PyMem_RawFree(t->items);
     PyMem_RawFree(t->own);
+}
+
+/* ---- a death or an untrack? -------------------------------------------
+ *
+ * A young object's registry entry goes during a collection when the
+ * object dies, and also when code the collection runs (a finalizer, a
+ * weakref callback) unregisters it while it lives on: altgc.untrack()
+ * (uninstall() refuses to run during a collection; the interpreter's own
+ * untracking leaves the entry, ST_OUTSIDE).  The collector hands the
+ * recorder NULL either way, and the object must not be read to tell (its
+ * memory may be reused).  The watch table (watch.h) can tell: the death
+ * hooks end a watch at the object's death, and nothing else does.  So a
+ * collecting trace watches each young object before the collection, and
+ * afterwards asks the watch of each one whose entry went whether the
+ * object lives, or since when it is dead.  A look-only trace runs no
+ * Python code: no entry goes.
+ *
+ * The watch table frees its arrays when the last watch goes. */
+
+typedef struct {
+    uintptr_t addr;
+    PyObject *token; /* strong */
+} watch_pair;
+
+typedef struct {
+    watch_pair *w; /* sorted by address */
+    Py_ssize_t n;
+} watchset;
+
+static int
+cmp_pair(const void *a, const void *b)
+{
+    return cmp_addr(&((const watch_pair *)a)->addr,
+                    &((const watch_pair *)b)->addr);
+}
+
+/* Watches the registry's objects at [ys, ye) (borrowed: none is held).
+ * An object the watch table refuses (its death could go unseen) is left
+ * out: its entry going reads as its death, as before.  0, or -1 with an
+ * exception. */
+static int
+watch_young(watchset *ws, Py_ssize_t ys, Py_ssize_t ye)
+{
+    Py_ssize_t m = ye - ys, k = 0;
+    ws->w = PyMem_RawMalloc(((size_t)m + 1) * sizeof(watch_pair));
+    if (ws->w == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    /* The addresses first: watching allocates (the tokens, the table),
+     * and the registry is not read once a free may have queued a death
+     * (registry.h, I8).  No object dies meanwhile: no Python code runs. */
+    for (Py_ssize_t i = ys; i < ye; i++) {
+        PyObject *op = agc_registry_obj(&agc_reg, i);
+        if (op != NULL && Py_REFCNT(op) > 0 && !agc_is_dying(op)) {
+            ws->w[k++].addr = (uintptr_t)op;
+        }
+    }
+    for (Py_ssize_t v = 0; v < k; v++) {
+        PyObject *tok = agc_watch_add((PyObject *)ws->w[v].addr); /* new */
+        if (tok == NULL) {
+            if (!PyErr_ExceptionMatches(PyExc_TypeError)) {
+                return -1;
+            }
+            PyErr_Clear();
+            continue;
+        }
+        ws->w[ws->n].addr = ws->w[v].addr;
+        ws->w[ws->n++].token = tok;
+    }
+    qsort(ws->w, (size_t)ws->n, sizeof(watch_pair), cmp_pair);
+    return 0;
+}
+
+/* The token (borrowed) watching the object at addr, or NULL. */
+static PyObject *
+watch_token(const watchset *ws, uintptr_t addr)
+{
+    Py_ssize_t lo = 0, hi = ws->n;
+    while (lo < hi) {
+        Py_ssize_t mid = lo + (hi - lo) / 2;
+        if (ws->w[mid].addr < addr) {
+            lo = mid + 1;
+        }
+        else {
+            hi = mid;
+        }
+    }
+    return lo < ws->n && ws->w[lo].addr == addr ? ws->w[lo].token : NULL;
+}
+
+/* After the collection: each snapshot in which object j's entry had gone
+ * (STATE_FREED so far) becomes STATE_UNTRACKED when its watch says the
+ * object was alive then: alive now, or dead only after the snapshot was
+ * taken.  0, or -1 with an exception. */
+static int
+resolve_gone(tracer *t, const watchset *ws)
+{
+    for (Py_ssize_t j = 0; j < t->m && ws->n > 0; j++) {
+        uintptr_t id = t->objs[j].id;
+        int gone = 0;
+        for (int p = 0; p < AGC_TP_NUM && id != 0; p++) {
+            gone |= t->taken[p]
+                    && t->snaps[(size_t)p * (size_t)t->m + (size_t)j].state
+                           == STATE_FREED;
+        }
+        PyObject *tok = gone ? watch_token(ws, id) : NULL; /* borrowed */
+        if (tok == NULL) {
+            continue;
+        }
+        PyObject *st = agc_watch_state(tok); /* new: (alive, death_ns) */
+        if (st == NULL) {
+            return -1;
+        }
+        int alive = PyObject_IsTrue(PyTuple_GET_ITEM(st, 0));
+        long long death = PyLong_AsLongLong(PyTuple_GET_ITEM(st, 1));
+        Py_DECREF(st);
+        if (alive < 0 || (death == -1 && PyErr_Occurred())) {
+            return -1;
+        }
+        for (int p = 0; p < AGC_TP_NUM; p++) {
+            snap *s = &t->snaps[(size_t)p * (size_t)t->m + (size_t)j];
+            if (t->taken[p] && s->state == STATE_FREED
+                && (alive || death > t->phase_ns[p])) {
+                s->state = STATE_UNTRACKED;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Ends the watches and frees the set; keeps a pending exception. */
+static void
+watchset_fini(watchset *ws)
+{
+    if (ws->n > 0) {
+        PyObject *et, *ev, *tb;
+        PyErr_Fetch(&et, &ev, &tb);
+        for (Py_ssize_t v = 0; v < ws->n; v++) {
+            if (agc_watch_discard(ws->w[v].token) < 0) {
+                PyErr_Clear(); /* cannot fail: the token is valid */
+            }
+            Py_DECREF(ws->w[v].token);
+        }
+        PyErr_Restore(et, ev, tb);
+    }
+    PyMem_RawFree(ws->w);
+    ws->w = NULL;
+    ws->n = 0;
 }
 
 /* ---- before and after the collection --------------------------------- */
@@ -507,58 +673,148 @@ static const char *const event_names[AGC_TE_NUM] = {
     "cleared",
 };
 
-/* The recorded data as Python objects: a new reference, or NULL. */
+/* The name of a snapshot's state code: a static string. */
+static const char *
+state_label(int code)
+{
+    if (code == STATE_FREED) {
+        return "freed";
+    }
+    if (code == STATE_UNTRACKED) {
+        return "untracked, alive";
+    }
+    return agc_trace_state_name(code);
+}
+
+/* The flags of an object's row (altgc/_trace.py reads them). */
+#define OBJ_IMMORTAL 1
+#define OBJ_EXPLICIT 2
+#define OBJ_FINALIZER 4
+#define OBJ_LEGACY 8
+
+/* Object o's row of build_result's "objects": (id, type, repr, gen,
+ * refcount, flags), flags OBJ_*.  `reprs` ({id: repr}), `explicit_ids`
+ * (a set of ids) and `types` (a dict sharing one str per type name) are
+ * borrowed.  A new reference, or NULL with an exception. */
+static PyObject *
+object_row(const info *o, PyObject *reprs, PyObject *explicit_ids,
+           PyObject *types)
+{
+    PyObject *key = PyLong_FromVoidPtr((void *)o->id); /* new */
+    if (key == NULL) {
+        return NULL;
+    }
+    PyObject *r = PyDict_GetItemWithError(reprs, key); /* borrowed */
+    int expl = r == NULL && PyErr_Occurred()
+                   ? -1
+                   : PySet_Contains(explicit_ids, key);
+    PyObject *name = expl < 0 ? NULL
+                              : PyUnicode_FromString(o->type != NULL ? o->type
+                                                                     : "?");
+    /* borrowed from `types` */
+    PyObject *shared = name == NULL ? NULL
+                                    : PyDict_SetDefault(types, name, name);
+    PyObject *row = NULL;
+    if (shared != NULL) {
+        int flags = (o->immortal ? OBJ_IMMORTAL : 0)
+                    | (expl ? OBJ_EXPLICIT : 0)
+                    | (o->finalizer ? OBJ_FINALIZER : 0)
+                    | (o->legacy ? OBJ_LEGACY : 0);
+        PyObject *rc = o->refcount >= 0 ? PyLong_FromSsize_t(o->refcount)
+                                        : Py_NewRef(Py_None);
+        row = rc == NULL ? NULL
+                         : Py_BuildValue("(OOOiOi)", key, shared,
+                                         r != NULL ? r : Py_None, o->gen, rc,
+                                         flags);
+        Py_XDECREF(rc);
+    }
+    Py_XDECREF(name);
+    Py_DECREF(key);
+    return row;
+}
+
+/* Phase p's snapshot as four columns over the m young objects, bytes in
+ * native order: gc_refs (int64, REFS_NONE when it has none), state codes
+ * (uint8, build_result's "states"), finalized (uint8), weakrefs (int32).
+ * A new reference to the 4-tuple, or NULL with an exception. */
+static PyObject *
+snapshot_columns(const tracer *t, int p)
+{
+    Py_ssize_t m = t->m;
+    PyObject *refs = PyBytes_FromStringAndSize(NULL, m * 8);
+    PyObject *states = PyBytes_FromStringAndSize(NULL, m);
+    PyObject *fin = PyBytes_FromStringAndSize(NULL, m);
+    PyObject *weak = PyBytes_FromStringAndSize(NULL, m * 4);
+    PyObject *cols = NULL;
+    if (refs != NULL && states != NULL && fin != NULL && weak != NULL) {
+        char *rb = PyBytes_AS_STRING(refs), *sb = PyBytes_AS_STRING(states);
+        char *fb = PyBytes_AS_STRING(fin), *wb = PyBytes_AS_STRING(weak);
+        for (Py_ssize_t j = 0; j < m; j++) {
+            const snap *s = &t->snaps[(size_t)p * (size_t)m + (size_t)j];
+            int64_t v = REFS_NONE;
+            if (s->alive && !t->objs[j].immortal && s->state < NSTATES
+                && strcmp(agc_trace_state_name(s->state), "untracked") != 0) {
+                v = (int64_t)s->gc_refs;
+            }
+            memcpy(rb + j * 8, &v, 8);
+            sb[j] = (char)s->state;
+            fb[j] = (char)s->finalized;
+            memcpy(wb + j * 4, &s->weakrefs, 4);
+        }
+        cols = PyTuple_Pack(4, refs, states, fin, weak);
+    }
+    Py_XDECREF(refs);
+    Py_XDECREF(states);
+    Py_XDECREF(fin);
+    Py_XDECREF(weak);
+    return cols;
+}
+
+/* The recorded data as compact Python objects (altgc/_trace.py builds
+ * what it shows from them): {"objects": per young object None (a hole)
+ * or object_row's tuple, "phases": the recorded phases' names, "states":
+ * the state codes' names, "snapshots": per recorded phase
+ * snapshot_columns' tuple, "kinds": the step kinds' names, "steps": bytes
+ * of native int32 quadruples (phase's position in "phases", kind, a, b)
+ * in the order recorded}.  A new reference, or NULL with an exception. */
 static PyObject *
 build_result(tracer *t, PyObject *reprs, PyObject *explicit_ids)
 {
-    PyObject *objects = PyList_New(0), *phases = PyList_New(0);
-    PyObject *snaps = PyList_New(0), *items = PyList_New(0);
-    PyObject *result = NULL;
-    if (objects == NULL || phases == NULL || snaps == NULL || items == NULL) {
+    PyObject *objects = PyList_New(t->m), *phases = PyList_New(0);
+    PyObject *snaps = PyList_New(0), *types = PyDict_New();
+    PyObject *states = PyList_New(NCODES), *kinds = PyList_New(0);
+    PyObject *steps = NULL, *result = NULL;
+    if (objects == NULL || phases == NULL || snaps == NULL || types == NULL
+        || states == NULL || kinds == NULL) {
         goto done;
     }
     for (Py_ssize_t j = 0; j < t->m; j++) {
-        info *o = &t->objs[j];
-        if (o->id == 0) {
-            /* a hole when the collection started: not an object */
-            if (PyList_Append(objects, Py_None) < 0) {
-                goto done;
-            }
-            continue;
-        }
-        PyObject *key = PyLong_FromVoidPtr((void *)o->id);
-        if (key == NULL) {
+        /* a hole when the collection started: not an object */
+        PyObject *row = t->objs[j].id == 0 ? Py_NewRef(Py_None)
+                                           : object_row(&t->objs[j], reprs,
+                                                        explicit_ids, types);
+        if (row == NULL) {
             goto done;
         }
-        PyObject *r = PyDict_GetItemWithError(reprs, key); /* borrowed */
-        int expl = r == NULL && PyErr_Occurred()
-                       ? -1
-                       : PySet_Contains(explicit_ids, key);
-        if (expl < 0) {
-            Py_DECREF(key);
+        PyList_SET_ITEM(objects, j, row);
+    }
+    for (int c = 0; c < NCODES; c++) {
+        PyObject *name = PyUnicode_FromString(state_label(c));
+        if (name == NULL) {
             goto done;
         }
-        PyObject *rc = o->refcount >= 0 ? PyLong_FromSsize_t(o->refcount)
-                                        : Py_NewRef(Py_None);
-        PyObject *item = rc == NULL
-                             ? NULL
-                             : Py_BuildValue(
-                                   "{sOsssOsisOsnsOsOsOsO}", "id", key,
-                                   "type", o->type != NULL ? o->type : "?",
-                                   "repr", r != NULL ? r : Py_None, "gen",
-                                   o->gen, "refcount", rc, "own_refs", o->own,
-                                   "immortal", o->immortal ? Py_True : Py_False,
-                                   "explicit", expl ? Py_True : Py_False,
-                                   "finalizer",
-                                   o->finalizer ? Py_True : Py_False, "legacy",
-                                   o->legacy ? Py_True : Py_False);
-        Py_DECREF(key);
-        Py_XDECREF(rc);
-        if (item == NULL || PyList_Append(objects, item) < 0) {
-            Py_XDECREF(item);
+        PyList_SET_ITEM(states, c, name);
+    }
+    for (int k = 0; k < AGC_EDGE_MOVE + 1 + AGC_TE_NUM; k++) {
+        PyObject *name = PyUnicode_FromString(
+            k == AGC_EDGE_DECREF ? "decref"
+            : k == AGC_EDGE_MOVE ? "move"
+                                 : event_names[k - AGC_EDGE_MOVE - 1]);
+        int rc = name == NULL ? -1 : PyList_Append(kinds, name);
+        Py_XDECREF(name);
+        if (rc < 0) {
             goto done;
         }
-        Py_DECREF(item);
     }
     int index[AGC_TP_NUM];
     int np = 0;
@@ -569,65 +825,49 @@ build_result(tracer *t, PyObject *reprs, PyObject *explicit_ids)
         }
         index[p] = np++;
         PyObject *name = PyUnicode_FromString(agc_trace_phase_name(p));
-        PyObject *row = PyList_New(t->m);
-        if (name == NULL || row == NULL || PyList_Append(phases, name) < 0
-            || PyList_Append(snaps, row) < 0) {
-            Py_XDECREF(name);
-            Py_XDECREF(row);
+        PyObject *cols = snapshot_columns(t, p);
+        int rc = name == NULL || cols == NULL
+                         || PyList_Append(phases, name) < 0
+                         || PyList_Append(snaps, cols) < 0
+                     ? -1
+                     : 0;
+        Py_XDECREF(name);
+        Py_XDECREF(cols);
+        if (rc < 0) {
             goto done;
         }
-        Py_DECREF(name);
-        for (Py_ssize_t j = 0; j < t->m; j++) {
-            snap *s = &t->snaps[(size_t)p * (size_t)t->m + (size_t)j];
-            const char *state = s->state == STATE_FREED
-                                    ? "freed"
-                                    : agc_trace_state_name(s->state);
-            PyObject *refs;
-            if (s->alive && !t->objs[j].immortal
-                && strcmp(state, "untracked") != 0) {
-                refs = PyLong_FromSsize_t(s->gc_refs);
-            }
-            else {
-                refs = Py_NewRef(Py_None);
-            }
-            PyObject *cell = refs == NULL ? NULL
-                                          : Py_BuildValue(
-                                                "(Osii)", refs, state,
-                                                (int)s->finalized,
-                                                (int)s->weakrefs);
-            Py_XDECREF(refs);
-            if (cell == NULL) {
-                Py_DECREF(row);
-                goto done;
-            }
-            PyList_SET_ITEM(row, j, cell);
-        }
-        Py_DECREF(row);
     }
+    Py_ssize_t n = 0;
+    for (Py_ssize_t i = 0; i < t->nitems; i++) {
+        rec_item *it = &t->items[i];
+        n += it->phase >= 0 && index[it->phase] >= 0;
+    }
+    steps = PyBytes_FromStringAndSize(NULL, n * 16);
+    if (steps == NULL) {
+        goto done;
+    }
+    int32_t *q = (int32_t *)PyBytes_AS_STRING(steps);
     for (Py_ssize_t i = 0; i < t->nitems; i++) {
         rec_item *it = &t->items[i];
         if (it->phase < 0 || index[it->phase] < 0) {
             continue;
         }
-        const char *kind = it->kind == AGC_EDGE_DECREF ? "decref"
-                           : it->kind == AGC_EDGE_MOVE
-                               ? "move"
-                               : event_names[it->kind - AGC_EDGE_MOVE - 1];
-        PyObject *x = Py_BuildValue("(isii)", index[it->phase], kind, it->a,
-                                    it->b);
-        if (x == NULL || PyList_Append(items, x) < 0) {
-            Py_XDECREF(x);
-            goto done;
-        }
-        Py_DECREF(x);
+        *q++ = index[it->phase];
+        *q++ = it->kind;
+        *q++ = it->a;
+        *q++ = it->b;
     }
-    result = Py_BuildValue("{sOsOsOsO}", "objects", objects, "phases", phases,
-                           "snapshots", snaps, "steps", items);
+    result = Py_BuildValue("{sOsOsOsOsOsO}", "objects", objects, "phases",
+                           phases, "states", states, "snapshots", snaps,
+                           "kinds", kinds, "steps", steps);
 done:
     Py_XDECREF(objects);
     Py_XDECREF(phases);
     Py_XDECREF(snaps);
-    Py_XDECREF(items);
+    Py_XDECREF(types);
+    Py_XDECREF(states);
+    Py_XDECREF(kinds);
+    Py_XDECREF(steps);
     return result;
 }
 
@@ -713,7 +953,9 @@ agc_trace(PyObject *objects, int generation, int collect, Py_ssize_t limit)
     char *was_added = NULL;
     int asked = generation, hid_tuple = 0;
     tracer t;
+    watchset ws;
     memset(&t, 0, sizeof(t));
+    memset(&ws, 0, sizeof(ws));
     t.base.begin = tr_begin;
     t.base.own_refs = tr_own_refs;
     t.base.object = tr_object;
@@ -820,6 +1062,10 @@ agc_trace(PyObject *objects, int generation, int collect, Py_ssize_t limit)
     if (choose_young(&generation, asked, n, gmax, limit, &ys, &ye) < 0) {
         goto done;
     }
+    /* Nothing runs Python code from here to the collection. */
+    if (collect && watch_young(&ws, ys, ye) < 0) {
+        goto done;
+    }
     Py_ssize_t found = agc_collect_recorded(generation, collect, &t.base);
     if (found < 0) {
         goto done;
@@ -829,6 +1075,10 @@ agc_trace(PyObject *objects, int generation, int collect, Py_ssize_t limit)
                         "trace(): out of memory while recording");
         goto done;
     }
+    if (resolve_gone(&t, &ws) < 0) {
+        goto done;
+    }
+    watchset_fini(&ws);
     result = build_result(&t, reprs, explicit_ids);
     if (result == NULL || put(result, "before", Py_NewRef(before)) < 0
         || put(result, "counts_after", counts_tuple()) < 0
@@ -850,6 +1100,7 @@ done:
         (void)agc_registry_add(&agc_reg, objects,
                                agc_has_pre32(Py_TYPE(objects)));
     }
+    watchset_fini(&ws);
     PyMem_RawFree(added);
     PyMem_RawFree(was_added);
     tracer_fini(&t);

@@ -21,10 +21,14 @@
  * taken first, may run any code: then the objects are registered again
  * and the generation and the young set chosen afresh.  More than `limit`
  * objects given or examined: ValueError naming both numbers (nothing
- * changed).  Returns a new reference to a dict of plain data (ids,
- * strings, ints, tuples, lists), or NULL with an exception set (TypeError
- * naming the position of an object that is not a container, RuntimeError
- * during a collection, MemoryError). */
+ * changed).  With `collect`, every young object is watched (watch.h)
+ * during the collection, so that an object a finalizer or callback
+ * untracked is told from one that died ("untracked, alive", not
+ * "freed").  Returns a new reference to a dict of compact plain data
+ * (ids, strings, ints, tuples, lists, bytes columns: trace.c,
+ * build_result), or NULL with an exception set (TypeError naming the
+ * position of an object that is not a container, RuntimeError during a
+ * collection, MemoryError). */
 PyObject *agc_trace(PyObject *objects, int generation, int collect,
                     Py_ssize_t limit);
 

@@ -35,6 +35,7 @@ typedef struct {
  * chained from free_head. */
 static watch_entry *watches = NULL;
 static Py_ssize_t nwatches = 0, watches_cap = 0, free_head = -1;
+static Py_ssize_t watches_used = 0; /* slots in use, live or dead */
 static int64_t next_seq = 1;
 Py_ssize_t agc_watch_live = 0;
 static uintptr_t watch_lo = UINTPTR_MAX, watch_hi = 0;
@@ -202,6 +203,19 @@ slot_release(Py_ssize_t i)
     memset(w, 0, sizeof(*w));
     w->next_free = free_head;
     free_head = i;
+    if (--watches_used == 0) {
+        /* The last watch went: give the arrays back (a collecting trace
+         * watches every young object, and would leave them at its size). */
+        PyMem_RawFree(watches);
+        PyMem_RawFree(addr_index);
+        watches = NULL;
+        addr_index = NULL;
+        nwatches = watches_cap = 0;
+        free_head = -1;
+        index_mask = index_filled = 0;
+        watch_lo = UINTPTR_MAX;
+        watch_hi = 0;
+    }
 }
 
 /* Offset of op's memory block before op: PyGC_Head and the pre-header of
@@ -277,6 +291,7 @@ watch_add(PyObject *module, PyObject *obj)
     else {
         free_head = watches[i].next_free;
     }
+    watches_used++;
     watch_entry *w = &watches[i];
     w->addr = (uintptr_t)obj;
     w->block = (uintptr_t)obj - (uintptr_t)off;
@@ -406,11 +421,47 @@ now_ns_fn(PyObject *module, PyObject *unused)
     return PyLong_FromLongLong((long long)agc_now_ns());
 }
 
+PyDoc_STRVAR(watch_table_doc,
+"_watch_table()\n--\n\n"
+"(slots in use, slots allocated, index slots allocated): the table's size.");
+
+static PyObject *
+watch_table(PyObject *module, PyObject *unused)
+{
+    return Py_BuildValue("(nnn)", watches_used, watches_cap,
+                         addr_index == NULL ? (Py_ssize_t)0
+                                            : (Py_ssize_t)(index_mask + 1));
+}
+
+PyObject *
+agc_watch_add(PyObject *obj)
+{
+    return watch_add(NULL, obj);
+}
+
+PyObject *
+agc_watch_state(PyObject *token)
+{
+    return watch_state(NULL, token);
+}
+
+int
+agc_watch_discard(PyObject *token)
+{
+    PyObject *r = watch_discard(NULL, token);
+    if (r == NULL) {
+        return -1;
+    }
+    Py_DECREF(r);
+    return 0;
+}
+
 PyMethodDef agc_watch_methods[] = {
     {"_watch_add", watch_add, METH_O, watch_add_doc},
     {"_watch_get", watch_get, METH_O, watch_get_doc},
     {"_watch_state", watch_state, METH_O, watch_state_doc},
     {"_watch_discard", watch_discard, METH_O, watch_discard_doc},
+    {"_watch_table", watch_table, METH_NOARGS, watch_table_doc},
     {"_now_ns", now_ns_fn, METH_NOARGS, now_ns_doc},
     {NULL, NULL, 0, NULL},
 };

@@ -19,6 +19,20 @@ extern Py_ssize_t agc_watch_live;
 void agc_watch_note_death(PyObject *op);
 void agc_watch_note_block(void *block);
 
+/* The same table for C code (trace.c watches a collection's young objects
+ * to tell a death from an untrack()):
+ *   agc_watch_add(obj): watches obj (borrowed, no reference kept); its
+ *     token, a new reference; NULL with TypeError (altgc could not see its
+ *     death) or MemoryError;
+ *   agc_watch_state(token): (alive, death time in ns of agc_now_ns()'s
+ *     clock, 0 while alive), a new reference; NULL with KeyError;
+ *   agc_watch_discard(token): forgets the watch; 0, or -1 with KeyError.
+ * Tokens are borrowed.  When the last watch is forgotten the table frees
+ * its arrays. */
+PyObject *agc_watch_add(PyObject *obj);
+PyObject *agc_watch_state(PyObject *token);
+int agc_watch_discard(PyObject *token);
+
 /* _watch_* and _now_ns functions of altgc._core (module.c adds them). */
 extern PyMethodDef agc_watch_methods[];
 

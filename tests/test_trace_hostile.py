@@ -10,6 +10,7 @@ import itertools
 import json
 import re
 import sys
+import weakref
 
 import pytest
 from support import run_python, untrack_everything
@@ -270,3 +271,96 @@ def test_install_mode_argument_tuple_is_not_examined():
         print("ok")
     """
     assert run_python(code).stdout.strip() == "ok"
+
+
+def test_untracked_during_the_collection_is_alive_not_freed():
+    """A finalizer that untracks a live object (altgc.untrack) leaves a
+    hole in the registry as a death does: the trace said "freed" of an
+    object that was alive (DESIGN.md, "Tracing a collection")."""
+    untrack_everything()
+    survivor = [[]]  # held by this frame: alive throughout
+
+    class D:
+        def __del__(self):
+            altgc.untrack(survivor)
+
+    altgc.track(survivor)
+    a, b = cycle_of(D)
+    altgc.track(a)
+    altgc.track(b)
+    ida, idb = id(a), id(b)
+    del a, b
+    t = altgc.trace(generation=0, collect=True)
+    o = t.by_id(id(survivor))
+    assert not o.freed and o.untracked_alive, str(t)
+    assert o.states[0] == "tentative" and o.states[-1] == "untracked, alive"
+    k = t.phases.index("finalize_garbage")
+    assert o.states[k] == "untracked, alive" and o.states[k - 1] == "reachable"
+    assert o.gc_refs[-1] is None  # not read: it left the registry
+    assert all(t.by_id(i).freed and not t.by_id(i).untracked_alive for i in (ida, idb))
+    assert not altgc.is_tracked(survivor) and survivor == [[]]
+    # the table, JSON and the page say so
+    text = str(t)
+    row = next(line for line in text.splitlines() if line.startswith("#0 list"))
+    assert row.endswith("untracked, alive") and "freed" not in row
+    assert "2 freed, 1 untracked (alive)" in text.splitlines()[0]
+    d = json.loads(t.to_json())
+    (jo,) = [x for x in d["objects"] if x["id"] == id(survivor)]
+    assert jo["untracked_alive"] and not jo["freed"]
+    last = [s for s in d["steps"] if s["kind"] == "object" and s["id"] == id(survivor)][-1]
+    assert last["state"] == "untracked, alive"
+    page = t.to_html()
+    assert "untracked, alive" in _payload(page)  # the step-through's states
+    table = page.split('<pre class="altgc-text"')[1]  # the table under the picture
+    legend_last = page.split("<svg")[-1]
+    assert "1 untracked (alive)" in table and "untracked, alive" in legend_last
+    frames = t.frames()
+    assert frames[-1]["states"][o.index] == "untracked, alive"
+
+
+def test_untracked_by_a_weakref_callback_is_alive_not_freed():
+    untrack_everything()
+    survivor = [[]]
+    altgc.track(survivor)
+
+    class N:
+        pass
+
+    a, b = cycle_of(N)
+    altgc.track(a)
+    altgc.track(b)
+    wr = weakref.ref(a, lambda r: altgc.untrack(survivor))
+    del a, b
+    t = altgc.trace(generation=0, collect=True)
+    assert wr() is None
+    o = t.by_id(id(survivor))
+    assert o.untracked_alive and not o.freed, str(t)
+    k = t.phases.index(
+        "handle_weakrefs" if "handle_weakrefs" in t.phases else "handle_weakref_callbacks"
+    )
+    assert o.states[k:] == ("untracked, alive",) * (len(t.phases) - k)
+    assert sum(x.freed for x in t.objects) == 2
+
+
+def test_untracked_then_freed_in_the_same_collection():
+    """An object a finalizer untracks and tp_clear then frees: alive (not
+    examined) after finalize_garbage, freed after delete_garbage."""
+    untrack_everything()
+
+    class D:
+        def __del__(self):
+            altgc.untrack(self.x)
+
+    a, b = cycle_of(D)
+    x = []
+    a.x = b.x = x  # the cycle holds x: garbage too
+    for o in (a, b, x):
+        altgc.track(o)
+    idx = id(x)
+    del a, b, x, o
+    t = altgc.trace(generation=0, collect=True)
+    o = t.by_id(idx)
+    assert o.unreachable and o.freed and not o.untracked_alive, str(t)
+    k = t.phases.index("finalize_garbage")
+    assert o.states[k - 1] == "unreachable" and o.states[k] == "untracked, alive"
+    assert o.states[-1] == "freed"
