@@ -22,8 +22,10 @@ tools/refleak.py (``pytest.main``) and tools/sanitize.sh / tools/valgrind.sh
 import contextlib
 import gc
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 import types
 import weakref
@@ -391,3 +393,61 @@ def check_against_builtin(build, min_found=1, exact=None, exact_free=True):
     untrack_everything()
     del snapshot
     return n
+
+
+# -- headless Chromium (the pictures and pages, as a person sees them) ------
+
+
+def chromium():
+    """Chromium's path; skips the test without it (fails instead under
+    ALTGC_REQUIRE_CHROMIUM=1, as the tox report env sets)."""
+    import pytest
+
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    msg = "no chromium on PATH (Debian: apt-get install -y chromium)"
+    if os.environ.get("ALTGC_REQUIRE_CHROMIUM") == "1":
+        pytest.fail(msg + " and ALTGC_REQUIRE_CHROMIUM=1")
+    pytest.skip(msg)
+
+
+def run_chromium(page, *flags):
+    """Load the HTML text ``page`` in headless Chromium with the extra
+    command-line ``flags`` (``--dump-dom``, ``--screenshot=PATH``, ...);
+    the finished process (stdout: the DOM when dumped; stderr: the console
+    lines, with ``:CONSOLE``), its exit status checked."""
+    exe = chromium()
+    # Chromium is not ours to sanitize: under tools/sanitize.sh the ASan
+    # runtime is LD_PRELOADed into every child, which breaks it.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "PYTHONMALLOC")
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "page.html")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(page)
+        proc = subprocess.run(
+            [
+                exe,
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--hide-scrollbars",
+                "--user-data-dir=" + os.path.join(tmp, "p"),
+                "--enable-logging=stderr",
+                "--v=0",
+                *flags,
+                "file://" + path,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+        )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc

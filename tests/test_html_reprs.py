@@ -12,13 +12,9 @@ env ``report``).
 
 import html
 import json
-import os
 import re
-import shutil
-import subprocess
-import tempfile
 
-import pytest
+from support import run_chromium
 
 import altgc
 from altgc._explain.holders import Holder, Holders
@@ -112,21 +108,9 @@ MEASURE = r"""
 """
 
 
-def chromium():
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    msg = "no chromium on PATH (Debian: apt-get install -y chromium)"
-    if os.environ.get("ALTGC_REQUIRE_CHROMIUM") == "1":
-        pytest.fail(msg + " and ALTGC_REQUIRE_CHROMIUM=1")
-    pytest.skip(msg)
-
-
 def measure(outputs):
     """Lay out the HTML outputs (id -> markup), each in a 700px JupyterLab
     output area, in headless Chromium; the measurements of MEASURE."""
-    exe = chromium()
     body = "".join(
         f'<div class="out jp-OutputArea-output jp-RenderedHTMLCommon" id="{k}" '
         f'style="width:700px;margin:8px 0">{v}</div>'
@@ -136,34 +120,7 @@ def measure(outputs):
         '<!doctype html><html><head><meta charset="utf-8">'
         f"<style>{JUPYTER_CSS}</style></head><body>{body}{MEASURE}</body></html>"
     )
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "PYTHONMALLOC")
-    }
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "page.html")
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(page)
-        proc = subprocess.run(
-            [
-                exe,
-                "--headless=new",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--no-first-run",
-                "--user-data-dir=" + os.path.join(tmp, "p"),
-                "--window-size=1000,3000",
-                "--virtual-time-budget=2000",
-                "--dump-dom",
-                "file://" + path,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env=env,
-        )
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    proc = run_chromium(page, "--window-size=1000,3000", "--virtual-time-budget=2000", "--dump-dom")
     m = re.search(r'data-result="([^"]*)"', proc.stdout)
     assert m, proc.stdout[-2000:]
     return json.loads(html.unescape(m.group(1)))

@@ -10,15 +10,13 @@ box; the screenshots are kept under pytest's tmp_path for a look.
 """
 
 import gc
-import os
 import re
-import subprocess
 import tempfile
 import weakref
 import xml.etree.ElementTree as ET
 
 import pytest
-from test_report_render import chromium
+from support import run_chromium
 
 import altgc
 from altgc._explain import picture
@@ -494,33 +492,8 @@ def _page(svg, theme):
 
 
 def _chromium(args, page, tmp):
-    path = os.path.join(tmp, "page.html")
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(page)
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "PYTHONMALLOC")
-    }
-    proc = subprocess.run(
-        [
-            chromium(),
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--hide-scrollbars",
-            "--user-data-dir=" + os.path.join(tmp, "p"),
-            *args,
-            "file://" + path,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    return proc.stdout
+    """Chromium's output (the DOM when dumped) for the page and flags."""
+    return run_chromium(page, *args).stdout
 
 
 @pytest.mark.parametrize("theme", ["light", "dark"])

@@ -10,12 +10,9 @@ chromium the tests concerned are skipped with the reason.
 import json
 import os
 import re
-import shutil
-import subprocess
-import tempfile
 
 import pytest
-from support import run_cli
+from support import run_chromium, run_cli
 
 from altgc import _program_comparison as cli
 from altgc._stats import fmt_ns
@@ -284,54 +281,10 @@ def test_png_of_a_run_without_collections(tmp_path):
 # ---------------------------------------------------------------------------
 
 
-def chromium():
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    msg = "no chromium on PATH (Debian: apt-get install -y chromium)"
-    if os.environ.get("ALTGC_REQUIRE_CHROMIUM") == "1":
-        pytest.fail(msg + " and ALTGC_REQUIRE_CHROMIUM=1")
-    pytest.skip(msg)
-
-
 def render_in_chromium(html_text, flags=()):
     """Load the page in headless Chromium (with extra command-line *flags*);
     return (DOM after scripts ran, console messages)."""
-    exe = chromium()
-    with tempfile.TemporaryDirectory() as tmp:
-        page = os.path.join(tmp, "report.html")
-        with open(page, "w", encoding="utf-8") as f:
-            f.write(html_text)
-        # Chromium is not ours to sanitize: under tools/sanitize.sh the
-        # ASan runtime is LD_PRELOADed into every child, which breaks it.
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if k
-            not in ("LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "PYTHONMALLOC")
-        }
-        proc = subprocess.run(
-            [
-                exe,
-                "--headless=new",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--no-first-run",
-                "--user-data-dir=" + os.path.join(tmp, "p"),
-                "--enable-logging=stderr",
-                "--v=0",
-                "--virtual-time-budget=2000",
-                "--dump-dom",
-                *flags,
-                "file://" + page,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env=env,
-        )
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    proc = run_chromium(html_text, "--virtual-time-budget=2000", "--dump-dom", *flags)
     console = [line for line in proc.stderr.splitlines() if ":CONSOLE" in line]
     return proc.stdout, console
 
