@@ -2,10 +2,11 @@
 
 The mechanics are in ``src/install.c`` (how new containers are adopted from
 the builtin gc's generation lists, when polls and collections run).  This
-module saves and restores the builtin gc's settings around them, routes
-direct calls of the builtin ``gc.collect()``, ``gc.freeze()``,
-``gc.unfreeze()`` and ``gc.get_freeze_count()`` to altgc while installed, and
-hands the heap back at exit so the interpreter's shutdown collection sees it.
+module hands the settings over between the collectors, routes the builtin
+gc module's collector functions (``gc.collect()``, ``gc.disable()``,
+``gc.get_objects()``, ... :data:`_ROUTED_NAMES`) to altgc while installed,
+and hands the heap back at exit so the interpreter's shutdown collection
+sees it.
 
 It is part of what ``import altgc`` loads, so it imports nothing but
 builtin modules and the records of ``_stats``, which import nothing
@@ -51,6 +52,13 @@ def find_builtin_gc() -> types.ModuleType:
         and spec.origin == "built-in"
     ):
         return mod
+    return _load_builtin_gc()
+
+
+def _load_builtin_gc() -> types.ModuleType:
+    """A module object of the builtin gc made afresh from the interpreter
+    (its functions act on the same collector as ``sys.modules["gc"]``'s,
+    whatever Python code has since assigned to that module's attributes)."""
     import importlib.machinery
     import importlib.util
 
@@ -152,12 +160,26 @@ _ROUTED_NAMES = (
     "set_debug",
     "get_objects",
     "get_referrers",
+    "get_stats",
     "freeze",
     "unfreeze",
     "get_freeze_count",
 )
+
+
+def _originals() -> dict[str, Any]:
+    """The builtin gc's own functions of :data:`_ROUTED_NAMES`, even if a
+    library has assigned its own to the module's attributes before altgc
+    was imported (``gc.collect = lambda *a: 0``)."""
+    out = {name: getattr(builtin_gc, name, None) for name in _ROUTED_NAMES}
+    if any(type(fn) is not type(len) for fn in out.values()):
+        fresh = _load_builtin_gc()
+        out = {name: getattr(fresh, name) for name in _ROUTED_NAMES}
+    return out
+
+
 #: the builtin functions the routed ones stand in for
-_BUILTIN: dict[str, Any] = {name: getattr(builtin_gc, name) for name in _ROUTED_NAMES}
+_BUILTIN: dict[str, Any] = _originals()
 
 
 def _route(name: str) -> Any:
@@ -172,6 +194,9 @@ def _route(name: str) -> Any:
         return altgc_fn(*args, **kwargs)
 
     routed.__name__ = routed.__qualname__ = name
+    # pickled by reference as gc.<name> (the builtin one in another process)
+    routed.__module__ = "gc"
+    routed.__wrapped__ = builtin_fn  # type: ignore[attr-defined]  # for inspect.signature
     routed.__doc__ = (
         f"gc.{name} while altgc is installed: altgc.{name}; the builtin "
         f"gc's own again after altgc.uninstall().\n\n{altgc_fn.__doc__ or ''}"
@@ -208,6 +233,7 @@ def _restore(keep_registry: bool) -> None:
     saved = _saved
     assert saved is not None
     error: BaseException | None = None
+    now = (_core.get_threshold(), _core.get_debug(), _core.isenabled())
     try:
         _core._uninstall(keep_registry)
     except BaseException as exc:
@@ -225,7 +251,10 @@ def _restore(keep_registry: bool) -> None:
         if callbacks[i] is _builtin_collect_hook:
             del callbacks[i]
             break
-    _apply(builtin_api, saved.builtin_threshold, saved.builtin_debug, saved.builtin_enabled)
+    # The collector's settings as they are now -- taken over at install and
+    # perhaps changed since through either module (gc.disable() is
+    # altgc's while installed) -- go back to the builtin gc.
+    _apply(builtin_api, *now)
     _apply(_core, saved.altgc_threshold, saved.altgc_debug, saved.altgc_enabled)
     atexit.unregister(_at_exit)
     if error is not None:
@@ -298,7 +327,7 @@ def install(adopt: bool = True) -> bool:
         try:
             # altgc takes over the builtin gc's settings
             _apply(_core, saved.builtin_threshold, saved.builtin_debug, saved.builtin_enabled)
-            _core._install(builtin_gc, adopt)
+            _core._install(builtin_api, adopt)
         except BaseException:
             _apply(_core, saved.altgc_threshold, saved.altgc_debug, saved.altgc_enabled)
             if saved.builtin_enabled:
@@ -311,7 +340,9 @@ def install(adopt: bool = True) -> bool:
         builtin_api.set_debug(0)
         builtin_callbacks.append(_builtin_collect_hook)
         for name, fn in _ROUTED.items():
-            setattr(builtin_gc, name, fn)
+            # (a library's own replacement, gc.collect = noop, stays its own)
+            if getattr(builtin_gc, name, None) is _BUILTIN[name]:
+                setattr(builtin_gc, name, fn)
         atexit.register(_at_exit)
         return True
 
@@ -319,8 +350,10 @@ def install(adopt: bool = True) -> bool:
 def uninstall(keep_registry: bool = False) -> bool:
     """Give the cycle collection back to the builtin gc.
 
-    Restores the builtin gc's enabled flag, thresholds and debug flags as
-    they were at :func:`install`, and altgc's own settings too.  Every
+    The builtin gc gets the enabled flag, thresholds and debug flags that
+    altgc took over at :func:`install`, as they are now (changed or not
+    since, through ``altgc`` or the ``gc`` module), and altgc gets its own
+    settings back.  Every
     adopted container goes back to the builtin gc (into its oldest
     generation, collectable again); no object is freed or lost by the
     hand-over.  Adopted objects are unregistered from altgc unless

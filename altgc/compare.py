@@ -388,7 +388,7 @@ def compare_heap(generation: int = 2) -> HeapComparison:
 
 def _builtin_collections() -> int:
     """How many collections the builtin gc has run (all generations)."""
-    return sum(st["collections"] for st in _gc.get_stats())
+    return sum(st["collections"] for st in builtin_api.get_stats())
 
 
 def _altgc_look(generation: int) -> tuple[set[int], dict[int, bool]]:

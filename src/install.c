@@ -315,16 +315,18 @@ poll_cb(void *arg)
     PyObject *et, *ev, *tb;
     PyErr_Fetch(&et, &ev, &tb);
     if (PyGC_IsEnabled() && !agc_inst.warned_builtin_enabled) {
-        /* C code called PyGC_Enable() (the gc module's enable() is
-         * altgc's while installed): the builtin gc's automatic
+        /* The builtin enable() (bound before install(): the gc module's
+         * enable is altgc's while installed) or C code's PyGC_Enable()
+         * ran: the builtin gc's automatic
          * collections run again, on the containers not adopted yet. */
         agc_inst.warned_builtin_enabled = 1;
         if (PyErr_WarnEx(PyExc_RuntimeWarning,
                          "the builtin gc was enabled while altgc is "
-                         "installed (by C code: PyGC_Enable()): it collects "
-                         "the containers altgc has not adopted yet, altgc "
-                         "the rest; PyGC_Disable() or altgc.uninstall() "
-                         "leaves one collector",
+                         "installed (by an enable() bound before install(), "
+                         "from gc import enable, or by C code's "
+                         "PyGC_Enable()): it collects the containers altgc "
+                         "has not adopted yet, altgc the rest; "
+                         "altgc.uninstall() leaves one collector",
                          1)
             < 0) {
             PyErr_WriteUnraisable(NULL);
@@ -342,7 +344,7 @@ poll_cb(void *arg)
         else {
             int64_t t1 = agc_now_ns();
             agc_collect_generations();
-            t0 += agc_now_ns() - t1;        /* not the poll's cost */
+            t0 += agc_now_ns() - t1; /* not the poll's cost */
         }
     }
     agc_install_rearm();
@@ -447,7 +449,10 @@ check_builtin_state(PyObject *bgc)
     return agc_gclists_check(threshold, PyGC_IsEnabled());
 }
 
-/* _install(builtin_gc, adopt): the builtin gc's automatic collection must
+/* _install(builtin_gc, adopt): builtin_gc is any object with the builtin
+ * gc module's own get_threshold, get_count, freeze, unfreeze and collect
+ * (altgc._install.builtin_api: while installed the module's attributes
+ * are altgc's).  The builtin gc's automatic collection must
  * already be off (the Python layer saves and restores its settings).
  * Returns True if it installed, False if already installed; NULL with an
  * exception on error (then nothing is installed). */

@@ -56,7 +56,7 @@ def test_automatic_collections_run_and_are_altgcs():
         # altgc collected automatically (the builtin gc is off) ...
         gens = altgc.stats().generations
         assert gens[0].collections >= 20, gens
-        assert builtin.get_stats()[0]["collections"] == builtin_before
+        assert own.get_stats()[0]["collections"] == builtin_before
         # ... and the cycles are gone
         assert sum(w() is not None for w in ws) < 200
         altgc.collect()
@@ -510,3 +510,75 @@ def test_the_builtin_modules_functions_act_on_altgc_while_installed():
         print("ok")
     """).stdout
     assert out.strip().endswith("ok")
+
+
+def test_a_wrapper_put_on_a_routed_function_does_not_loop_after_reinstall():
+    # install() read the functions it calls back (get_count, freeze, ...)
+    # from the module's attributes: a wrapper of the stand-in, left after
+    # uninstall(), was taken for the builtin at the next install() and
+    # called itself (RecursionError at every poll).
+    out = run("""
+        for name in ("get_count", "freeze", "unfreeze", "collect"):
+            altgc.install()
+            inner = getattr(builtin, name)
+            setattr(builtin, name, lambda *a, _f=inner, **k: _f(*a, **k))
+            altgc.uninstall()
+            altgc.install()
+            ws = [cycle() for _ in range(5000)]
+            assert altgc.collect() >= 0
+            assert all(w() is None for w in ws)
+            altgc.uninstall()
+            assert own.get_freeze_count() == 0, name   # the heap went back
+            setattr(builtin, name, getattr(own, name))
+        print("ok")
+    """)
+    assert out.stdout.strip().endswith("ok")
+    assert "RecursionError" not in out.stderr
+
+
+def test_a_librarys_own_gc_function_stays_its_own():
+    out = run_python("""
+        import gc
+        noop = lambda *a, **k: 0
+        gc.collect = noop              # as some libraries do, before altgc
+        import altgc
+        assert type(altgc._install._BUILTIN["collect"]) is type(len)
+        altgc.install()
+        assert gc.collect is noop and gc.disable is not altgc._install._BUILTIN["disable"]
+        altgc.uninstall()
+        assert gc.collect is noop
+        print("ok")
+    """)
+    assert out.stdout.strip() == "ok"
+
+
+def test_routed_functions_pickle_and_have_the_builtins_signature():
+    out = run("""
+        import inspect, pickle
+        altgc.install()
+        assert pickle.loads(pickle.dumps(builtin.collect)) is builtin.collect
+        assert "generation" in inspect.signature(builtin.collect).parameters
+        before = builtin.get_stats()[0]["collections"]
+        altgc.collect(0)
+        assert builtin.get_stats()[0]["collections"] == before + 1   # altgc's
+        altgc.uninstall()
+        print("ok")
+    """)
+    assert out.stdout.strip().endswith("ok")
+
+
+def test_settings_made_while_installed_go_to_the_builtin_gc():
+    out = run("""
+        builtin.enable()
+        altgc.install()
+        builtin.set_threshold(5000, 20, 30)
+        builtin.disable()
+        builtin.set_debug(builtin.DEBUG_UNCOLLECTABLE)
+        altgc.uninstall()
+        assert builtin.get_threshold() == (5000, 20, 30)
+        assert not builtin.isenabled()
+        assert builtin.get_debug() == builtin.DEBUG_UNCOLLECTABLE
+        builtin.set_debug(0)
+        print("ok")
+    """)
+    assert out.stdout.strip().endswith("ok")
