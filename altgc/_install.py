@@ -75,7 +75,9 @@ builtin_gc = find_builtin_gc()
 #: The list the builtin gc calls its callbacks from (taken now: the C gc
 #: keeps calling this list whatever ``gc.callbacks`` is rebound to later,
 #: a non-list included).
-builtin_callbacks: list[Any] = builtin_gc.callbacks
+builtin_callbacks: list[Any] = (
+    builtin_gc.callbacks if type(builtin_gc.callbacks) is list else _load_builtin_gc().callbacks
+)
 
 
 class _Saved:
@@ -327,7 +329,9 @@ def install(adopt: bool = True) -> bool:
         try:
             # altgc takes over the builtin gc's settings
             _apply(_core, saved.builtin_threshold, saved.builtin_debug, saved.builtin_enabled)
-            _core._install(builtin_api, adopt)
+            # (the builtin list's entries, callbacks libraries appended
+            # before install(), are called by altgc's collections too)
+            _core._install(builtin_api, adopt, builtin_callbacks, _builtin_collect_hook)
         except BaseException:
             _apply(_core, saved.altgc_threshold, saved.altgc_debug, saved.altgc_enabled)
             if saved.builtin_enabled:

@@ -1160,13 +1160,47 @@ callback_info(int generation, const agc_lastinfo *last)
 #endif
 }
 
-/* Calls each of altgc.callbacks with (phase, info); errors go to
- * sys.unraisablehook.  last: as for callback_info. */
+/* Calls each entry of the list cbs (borrowed) but `skip` (borrowed, may
+ * be NULL) with (phase_obj, info) (borrowed); errors go to
+ * sys.unraisablehook. */
+static void
+call_each(PyObject *cbs, PyObject *skip, PyObject *phase_obj, PyObject *info)
+{
+    /* The list may change under us: re-read its size each time. */
+    Py_INCREF(cbs);
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(cbs); i++) {
+        PyObject *cb = PyList_GET_ITEM(cbs, i);
+        if (cb == skip) {
+            continue;
+        }
+        Py_INCREF(cb);
+        PyObject *r = PyObject_CallFunctionObjArgs(cb, phase_obj, info, NULL);
+        if (r == NULL) {
+            PyErr_WriteUnraisable(cb);
+        }
+        else {
+            Py_DECREF(r);
+        }
+        Py_DECREF(cb);
+    }
+    Py_DECREF(cbs);
+}
+
+/* Calls each of altgc.callbacks, then of the mode's list (AGC.mode), with
+ * (phase, info); errors go to sys.unraisablehook.  last: as for
+ * callback_info. */
 static void
 invoke_callbacks(const char *phase, int generation, const agc_lastinfo *last)
 {
     PyObject *cbs = AGC.callbacks;
-    if (cbs == NULL || PyList_GET_SIZE(cbs) == 0) {
+    PyObject *more = AGC.mode.callbacks;
+    if (more != NULL && !PyList_Check(more)) {
+        more = NULL;
+    }
+    if ((cbs == NULL || PyList_GET_SIZE(cbs) == 0)
+        && (more == NULL || PyList_GET_SIZE(more) == 0
+            || (PyList_GET_SIZE(more) == 1
+                && PyList_GET_ITEM(more, 0) == AGC.mode.skip))) {
         return;
     }
     PyObject *info = callback_info(generation, last);
@@ -1180,21 +1214,17 @@ invoke_callbacks(const char *phase, int generation, const agc_lastinfo *last)
         PyErr_WriteUnraisable(NULL);
         return;
     }
-    /* The list may change under us: re-read its size each time. */
-    Py_INCREF(cbs);
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(cbs); i++) {
-        PyObject *cb = PyList_GET_ITEM(cbs, i);
-        Py_INCREF(cb);
-        PyObject *r = PyObject_CallFunctionObjArgs(cb, phase_obj, info, NULL);
-        if (r == NULL) {
-            PyErr_WriteUnraisable(cb);
-        }
-        else {
-            Py_DECREF(r);
-        }
-        Py_DECREF(cb);
+    if (cbs != NULL) {
+        call_each(cbs, NULL, phase_obj, info);
     }
-    Py_DECREF(cbs);
+    if (more != NULL) {
+        /* a callback may uninstall: the mode lets go of both */
+        PyObject *skip = Py_XNewRef(AGC.mode.skip);
+        Py_INCREF(more);
+        call_each(more, skip, phase_obj, info);
+        Py_DECREF(more);
+        Py_XDECREF(skip);
+    }
     Py_DECREF(phase_obj);
     Py_DECREF(info);
 }

@@ -100,6 +100,19 @@ agc_gclists_collecting(void)
 #endif
 }
 
+PyObject *
+agc_gclists_swap_callbacks(PyObject *list)
+{
+#ifndef Py_GIL_DISABLED
+    struct _gc_runtime_state *st = &PyInterpreterState_Get()->gc;
+    PyObject *old = st->callbacks; /* the state's reference, handed over */
+    st->callbacks = Py_NewRef(list);
+    return old;
+#else
+    return Py_NewRef(list);
+#endif
+}
+
 int
 agc_gclists_check(const int threshold[3], int enabled)
 {

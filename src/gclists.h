@@ -30,6 +30,11 @@ int agc_gclists_frozen(PyObject *op);
  * runs from a finalizer or callback of its collection), else 0. */
 int agc_gclists_collecting(void);
 
+/* Makes `list` (borrowed; the caller keeps it alive) the list the builtin
+ * gc calls its callbacks from, and returns the one it was (a new
+ * reference; give it back with this function).  Never fails. */
+PyObject *agc_gclists_swap_callbacks(PyObject *list);
+
 /* Checks that the interpreter's gc state reads as the headers altgc was
  * built against say it is laid out: its thresholds and enabled flag
  * must be `threshold` and `enabled` (the builtin gc module's answers),

@@ -370,8 +370,15 @@ after_collect(int generation)
     PyErr_Fetch(&et, &ev, &tb);
     agc_inst.in_builtin_collect = 1;
     PyObject *r = NULL;
+    /* Nor does it call the builtin gc's callbacks: altgc's collection just
+     * called them (AGC.mode.callbacks), and this one only empties lists. */
     if (agc_install_sync() == 0) {
+        /* (an empty list made at install: one made now would be a
+         * container allocated and freed after the collection's count) */
+        PyObject *cbs = agc_gclists_swap_callbacks(agc_inst.no_callbacks);
         r = PyObject_CallNoArgs(agc_inst.b_collect);
+        Py_DECREF(agc_gclists_swap_callbacks(cbs)); /* no_callbacks */
+        Py_DECREF(cbs);
     }
     agc_inst.in_builtin_collect = 0;
     if (r == NULL) {
@@ -411,7 +418,8 @@ on_builtin_collect_fn(PyObject *module, PyObject *arg)
     Py_RETURN_NONE;
 }
 
-/* Clears the builtin functions (strong references). */
+/* Clears the builtin functions and the builtin gc's callbacks list
+ * (strong references). */
 static void
 clear_builtins(void)
 {
@@ -419,6 +427,9 @@ clear_builtins(void)
     Py_CLEAR(agc_inst.b_freeze);
     Py_CLEAR(agc_inst.b_unfreeze);
     Py_CLEAR(agc_inst.b_collect);
+    Py_CLEAR(agc_inst.no_callbacks);
+    Py_CLEAR(AGC.mode.callbacks);
+    Py_CLEAR(AGC.mode.skip);
 }
 
 /* Confirms that gclists.c reads the interpreter's gc state as it is laid
@@ -454,19 +465,30 @@ check_builtin_state(PyObject *bgc)
  * (altgc._install.builtin_api: while installed the module's attributes
  * are altgc's).  The builtin gc's automatic collection must
  * already be off (the Python layer saves and restores its settings).
+ * callbacks (optional): the builtin gc's callbacks list, whose entries
+ * (but `hook`, install's own) altgc's collections call too while
+ * installed: libraries append to it before install().
  * Returns True if it installed, False if already installed; NULL with an
  * exception on error (then nothing is installed). */
 PyDoc_STRVAR(install_doc,
-"_install(builtin_gc, adopt, /)\n--\n\n"
+"_install(builtin_gc, adopt, callbacks=None, hook=None, /)\n--\n\n"
 "Make altgc the process's cycle collector; True if it installed, False\n"
 "if it was installed already.");
 
 static PyObject *
 install_fn(PyObject *module, PyObject *args)
 {
-    PyObject *bgc;
+    PyObject *bgc, *callbacks = Py_None, *hook = Py_None;
     int adopt;
-    if (!PyArg_ParseTuple(args, "Op:_install", &bgc, &adopt)) {
+    if (!PyArg_ParseTuple(args, "Op|OO:_install", &bgc, &adopt, &callbacks,
+                          &hook)) {
+        return NULL;
+    }
+    if (callbacks != Py_None && !PyList_Check(callbacks)) {
+        PyErr_Format(PyExc_TypeError,
+                     "_install() argument 'callbacks' must be list or None, "
+                     "not %.100s",
+                     Py_TYPE(callbacks)->tp_name);
         return NULL;
     }
     if (agc_inst.active) {
@@ -484,10 +506,16 @@ install_fn(PyObject *module, PyObject *args)
     agc_inst.b_freeze = PyObject_GetAttrString(bgc, "freeze");
     agc_inst.b_unfreeze = PyObject_GetAttrString(bgc, "unfreeze");
     agc_inst.b_collect = PyObject_GetAttrString(bgc, "collect");
+    agc_inst.no_callbacks = PyList_New(0);
     if (agc_inst.b_get_count == NULL || agc_inst.b_freeze == NULL
-        || agc_inst.b_unfreeze == NULL || agc_inst.b_collect == NULL) {
+        || agc_inst.b_unfreeze == NULL || agc_inst.b_collect == NULL
+        || agc_inst.no_callbacks == NULL) {
         clear_builtins();
         return NULL;
+    }
+    if (callbacks != Py_None) {
+        AGC.mode.callbacks = Py_NewRef(callbacks);
+        AGC.mode.skip = hook == Py_None ? NULL : Py_NewRef(hook);
     }
     agc_inst.active = 1;
     agc_inst.warned_builtin_enabled = 0;

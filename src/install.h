@@ -19,6 +19,8 @@ typedef struct {
     PyObject *b_freeze;
     PyObject *b_unfreeze;
     PyObject *b_collect;
+    PyObject *no_callbacks; /* strong: an empty list, the builtin gc's
+                               callbacks while it empties the free lists */
     int in_builtin_collect;    /* altgc itself called the builtin collect */
     int warned_builtin_enabled;
     /* Figures for install_info(). */

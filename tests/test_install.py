@@ -582,3 +582,34 @@ def test_settings_made_while_installed_go_to_the_builtin_gc():
         print("ok")
     """)
     assert out.stdout.strip().endswith("ok")
+
+
+def test_callbacks_a_library_put_on_the_builtin_gc_see_altgcs_collections():
+    # Libraries (metrics, APMs, hypothesis) append to gc.callbacks at
+    # import, before install(): they saw only the builtin gc's empty
+    # collection that follows each full collection of altgc's.
+    out = run("""
+        seen = []
+        def cb(phase, info):
+            seen.append((phase, info["generation"], info.get("collected")))
+        builtin.callbacks.append(cb)
+        altgc.install()
+        altgc.set_threshold(100)
+        ws = [cycle() for _ in range(3000)]            # automatic ones
+        auto = sum(g.collections for g in altgc.stats().generations)
+        assert auto >= 10 and len(seen) == 2 * auto, (auto, len(seen))
+        del seen[:]
+        c = cycle(); del c
+        n = builtin.collect()                          # altgc's, routed
+        assert n >= 2
+        # one collection, altgc's: not also the builtin gc's empty one
+        assert seen == [("start", 2, 0), ("stop", 2, n)], seen
+        altgc.uninstall()
+        assert builtin.callbacks == [cb]
+        del seen[:]
+        builtin.collect()
+        assert [p for p, g, _ in seen] == ["start", "stop"]   # the builtin gc's
+        builtin.callbacks.remove(cb)
+        print("ok")
+    """)
+    assert out.stdout.strip().endswith("ok")

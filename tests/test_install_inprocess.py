@@ -164,3 +164,24 @@ def test_uninstall_keeps_user_registrations(installed):
     assert not altgc.is_tracked(other)
     altgc.untrack(mine)
     assert altgc.install() is True  # for the fixture's uninstall
+
+
+def test_builtin_callbacks_see_altgcs_collections_in_process():
+    seen = []
+
+    def cb(phase, info):
+        seen.append((phase, info["generation"]))
+
+    builtin_gc.callbacks.append(cb)
+    try:
+        assert altgc.install() is True
+        try:
+            w = cycle()
+            builtin_gc.collect()  # altgc's full collection, then the free lists
+            assert w() is None
+            assert seen == [("start", 2), ("stop", 2)]
+        finally:
+            altgc.uninstall()
+    finally:
+        builtin_gc.callbacks.remove(cb)
+    _core._validate()
