@@ -104,6 +104,40 @@ def test_table_figures():
     assert "automatic collection was OFF" in table
 
 
+def test_thresholds_the_script_set_are_not_called_default():
+    # The record's thresholds are read as the script ends: a script that
+    # called gc.set_threshold() showed its own as "(default)".
+    from altgc._program_comparison.html_report import row_reasons
+
+    rep = synthetic_report()
+    rep.thresholds = {"builtin": None, "altgc": None}
+    for side in ("builtin", "altgc"):
+        rep.runs[side][0].threshold_start = [700 if side == "builtin" else 2000, 10, 10]
+    rep.runs["altgc"][0].threshold = [2000, 10, 10]
+    rows = {label: (a, b) for label, a, b in cli.table_rows(rep)}
+    assert rows["thresholds"] == ("700,10,10 (default)", "2000,10,10 (default)")
+    rep.runs["builtin"][0].threshold = [1400, 10, 10]
+    rows = {label: (a, b) for label, a, b in cli.table_rows(rep)}
+    assert rows["thresholds"] == ("1400,10,10 (set by the script)", "2000,10,10 (default)")
+    assert row_reasons(rep)["thresholds"] == "the script set them"
+    back = cli.CompareReport.from_json(rep.to_json())
+    assert back.runs["builtin"][0].threshold_start == [700, 10, 10]
+    # a report saved before the field: the end's thresholds, as before
+    old = json.loads(rep.to_json())
+    for side in ("builtin", "altgc"):
+        del old["runs"][side][0]["threshold_start"]
+    rows = {label: (a, b) for label, a, b in cli.table_rows(cli.CompareReport.from_dict(old))}
+    assert rows["thresholds"][0] == "1400,10,10 (default)"
+
+
+def test_compare_marks_thresholds_the_script_set(tmp_path):
+    script = tmp_path / "sets.py"
+    script.write_text("import gc\ngc.set_threshold(1400, 10, 10)\nx = [[] for _ in range(3000)]\n")
+    out = run_cli("compare", str(script))
+    line = next(ln for ln in out.stdout.splitlines() if ln.startswith("thresholds"))
+    assert line.count("1400,10,10 (set by the script)") == 2, line
+
+
 def with_install(rep, builtin_ms, altgc_ms, install_ms):
     """rep with the two runs' script times and altgc's adoption time set."""
     rep.runs["builtin"][0].script_ns = int(builtin_ms * 1e6)

@@ -257,6 +257,7 @@ def main() -> None:
     m_callbacks.append(callback)
     _wrap_gc_functions(mod, record_call, explicit)
     stats_before = m_get_stats()
+    threshold_start = list(m_get_threshold())
     info_before = install_info() if collector == "altgc" else None
     state["t0"] = time.perf_counter_ns()
     state["armed"] = True
@@ -297,6 +298,7 @@ def main() -> None:
         "stats_after": stats_after,
         "enabled_at_exit": enabled_at_exit,
         "threshold": list(m_get_threshold()),
+        "threshold_start": threshold_start,
         "script_ns": script_ns,
         "harness_overhead_ns": overhead[0],
         "install": install,

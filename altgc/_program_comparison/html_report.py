@@ -20,7 +20,7 @@ from .report import (
     pause_histogram,
     summarize,
 )
-from .text_report import NO_RECORD, table_rows
+from .text_report import NO_RECORD, SET_BY_SCRIPT, table_rows
 
 
 def fmt_us(ns: float) -> str:
@@ -87,11 +87,20 @@ def row_reasons(report: CompareReport) -> dict[str, str]:
     why they differ, in words."""
     rows = {label: (a, b) for label, a, b in table_rows(report)}
     set_by_flag = bool(report.thresholds.get("altgc") or report.thresholds.get("builtin"))
-    thr_differ = rows["thresholds"][0].replace(" (default)", "") != rows["thresholds"][1].replace(
-        " (default)", ""
-    )
+    by_script = any(t.endswith(SET_BY_SCRIPT) for t in rows["thresholds"])
+
+    def bare(t: str) -> str:
+        return t.replace(" (default)", "").replace(SET_BY_SCRIPT, "")
+
+    thr_differ = bare(rows["thresholds"][0]) != bare(rows["thresholds"][1])
     reasons = {
-        "thresholds": "set by --threshold" if set_by_flag else "the collectors' defaults differ",
+        "thresholds": (
+            "set by --threshold"
+            if set_by_flag
+            else "the script set them"
+            if by_script
+            else "the collectors' defaults differ"
+        ),
         "collections gen 0 / 1 / 2": (
             "the thresholds differ, so collections are scheduled differently"
             if thr_differ

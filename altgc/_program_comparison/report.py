@@ -60,6 +60,9 @@ class RunResult:
     stats_after: list[dict[str, int]] = dataclasses.field(default_factory=list)
     enabled_at_exit: bool = True
     threshold: list[int] = dataclasses.field(default_factory=list)
+    #: the thresholds as the script started (``threshold``: as it ended;
+    #: they differ when the script set its own); empty in older records
+    threshold_start: list[int] = dataclasses.field(default_factory=list)
     harness_overhead_ns: int = 0
     error: str | None = None
     install: dict[str, int] | None = None

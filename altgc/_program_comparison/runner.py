@@ -145,6 +145,7 @@ def run_once(
         ):
             setattr(run, key, rec[key])
         run.install = rec.get("install")
+        run.threshold_start = rec.get("threshold_start") or []
         # Shown in the notes: no lone surrogates (from the script's
         # exception message or arguments), which no UTF-8 output can hold.
         if run.error is not None:

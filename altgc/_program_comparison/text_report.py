@@ -8,6 +8,9 @@ from typing import Any
 from .._stats import fmt_ns
 from .report import SIDES, CompareReport, fmt_s, summarize
 
+#: the thresholds row's mark for thresholds the script set itself
+SET_BY_SCRIPT = " (set by the script)"
+
 
 def _fmt_kb(kb: float) -> str:
     return f"{kb / 1024:.1f} MiB"
@@ -43,7 +46,10 @@ def table_rows(report: CompareReport) -> list[tuple[str, str, str]]:
         t = report.thresholds.get(side)
         if t:
             return ",".join(map(str, t))
-        rec = report.runs[side][0].threshold
+        run = report.runs[side][0]
+        rec = run.threshold
+        if rec and run.threshold_start and list(run.threshold_start) != list(rec):
+            return ",".join(map(str, rec)) + SET_BY_SCRIPT
         return ",".join(map(str, rec)) + " (default)" if rec else "default"
 
     rows = [
