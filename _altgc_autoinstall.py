@@ -60,10 +60,12 @@ def report_line() -> str:
     builtin gc still runs after altgc's full collections, to empty the free
     lists, but finds nothing)."""
     import altgc
-    from altgc._install import builtin_gc
+
+    # (builtin_api: while installed the module's get_stats is altgc's)
+    from altgc._install import builtin_api
 
     gens = altgc.get_stats()
-    builtin = _found(builtin_gc) - (_builtin_at_start or 0)
+    builtin = _found(builtin_api) - (_builtin_at_start or 0)
     return (
         "altgc-report pid=%d installed=%s collections=%s collected=%d uncollectable=%d "
         "builtin_collected=%d argv=%r"
@@ -106,9 +108,9 @@ def start() -> None:
         return
     try:
         import altgc
-        from altgc._install import builtin_gc
+        from altgc._install import builtin_api
 
-        _builtin_at_start = _found(builtin_gc)
+        _builtin_at_start = _found(builtin_api)
         altgc.install()
         # What install()'s docs ask of a program that wants the whole gc
         # module to be altgc's: from here on `import gc` gives altgc, so

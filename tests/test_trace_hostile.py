@@ -213,8 +213,14 @@ def test_repr_that_changes_the_registry(action):
 
 def test_repr_that_installs_gives_a_clear_error_or_a_full_trace():
     code = """
-        import sys
+        import gc, sys
         import altgc
+        import altgc._trace
+
+        # The trace examines the heap install() adopts: garbage its own
+        # imports left (operator.py's pure-Python classes, replaced by
+        # _operator's) would be unreachable there too.
+        gc.collect()
 
         class R:
             def __repr__(self):
