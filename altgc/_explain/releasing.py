@@ -411,6 +411,16 @@ def _gather(
                     out.stmts.append(rp.release)
                 root_work.append(qpos)
             del res
+        # IPython's displayhook holds the last outputs in attributes: on
+        # 3.12+ often inline values, which get_referrers() shows as the
+        # instance, skipped above, so the cut came only from a reported
+        # path, and a release could leave it ("still alive ... held by
+        # get_ipython().displayhook._").  Asked directly (no dict made).
+        dh = getattr(shell, "displayhook", None) if shell is not None else None
+        for attr in ("_", "__", "___"):
+            if dh is not None and getattr(dh, attr, None) is target:
+                out.stmts.append(f"get_ipython().displayhook.{attr} = None")
+        del dh
     finally:
         del target
 
