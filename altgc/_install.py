@@ -129,11 +129,6 @@ def _builtin_collect_hook(phase: str, info: dict[str, int]) -> None:
     _core._on_builtin_collect(info.get("generation", 2))
 
 
-#: The builtin ``gc.collect`` itself (while installed the module attribute
-#: is altgc's, see :data:`_ROUTED`), put back by :func:`uninstall`.
-builtin_collect = builtin_gc.collect
-
-
 #: The builtin gc module's functions that are altgc's while installed, so
 #: that code which imported the builtin gc before :func:`install` (most
 #: libraries) acts on the collector that runs.  While installed the builtin

@@ -60,7 +60,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from . import _core
-from ._install import builtin_api, builtin_collect, find_builtin_gc, is_installed
+from ._install import builtin_api, find_builtin_gc, is_installed
 
 __all__ = ["compare_heap", "HeapComparison", "HeapDifference", "builtin_gc", "REASONS"]  # noqa: RUF022 - as documented
 
@@ -335,7 +335,7 @@ def compare_heap(generation: int = 2) -> HeapComparison:
                 builtin_api.unfreeze()
             b_young = _young_ids(builtin_api.get_objects, generation)
             runs = _builtin_collections()
-            found = builtin_collect(generation)  # not gc.collect: altgc's while installed
+            found = builtin_api.collect(generation)  # not gc.collect: altgc's while installed
             ran = _builtin_collections() != runs
         finally:
             builtin_api.set_debug(gc_debug)
