@@ -79,6 +79,17 @@ builtin_callbacks: list[Any] = (
     builtin_gc.callbacks if type(builtin_gc.callbacks) is list else _load_builtin_gc().callbacks
 )
 
+#: The builtin gc's own ``garbage`` list (taken now, for the same reason).
+#: While installed the module's ``garbage`` attribute is altgc's list
+#: (``altgc.garbage``), where altgc's collections put uncollectable and,
+#: with ``DEBUG_SAVEALL``, all garbage: ``gc.set_debug(gc.DEBUG_SAVEALL);
+#: gc.collect(); gc.garbage`` works as without altgc.  :func:`uninstall`
+#: puts this one back; what the builtin gc saved before :func:`install`
+#: stays in it.
+builtin_garbage: list[Any] = (
+    builtin_gc.garbage if type(builtin_gc.garbage) is list else _load_builtin_gc().garbage
+)
+
 
 class _Saved:
     """The builtin gc's and altgc's settings that :func:`install` replaced."""
@@ -241,6 +252,8 @@ def _restore(keep_registry: bool) -> None:
     for name, fn in _ROUTED.items():
         if getattr(builtin_gc, name, None) is fn:  # not replaced by someone else since
             setattr(builtin_gc, name, _BUILTIN[name])
+    if getattr(builtin_gc, "garbage", None) is _core.garbage:
+        builtin_gc.garbage = builtin_garbage
     # By identity: `in` and remove() would call the user's callbacks'
     # __eq__, which may raise or match the hook and remove a user's entry.
     callbacks = builtin_callbacks
@@ -275,11 +288,12 @@ def install(adopt: bool = True) -> bool:
     imported the builtin gc earlier acts on altgc: while installed the
     builtin gc module's ``collect``, ``enable``, ``disable``, ``isenabled``,
     ``get_count``, ``get_threshold``, ``set_threshold``, ``get_debug``,
-    ``set_debug``, ``get_objects``, ``get_referrers``, ``freeze``,
-    ``unfreeze`` and ``get_freeze_count`` are altgc's (put back by
-    :func:`uninstall`).  Only a ``collect`` bound before install (``from gc
-    import collect``) still runs the builtin function: altgc collects then
-    too, but it returns 0.
+    ``set_debug``, ``get_objects``, ``get_referrers``, ``get_stats``,
+    ``freeze``, ``unfreeze`` and ``get_freeze_count`` are altgc's, and its
+    ``garbage`` is :data:`altgc.garbage` (all put back by
+    :func:`uninstall`).  Only a ``collect`` bound before install (``from
+    gc import collect``) still runs the builtin function: altgc collects
+    then too, but it returns 0.
 
     Returns True if it installed, False if altgc was already installed
     (then nothing changes).  Raises :exc:`ValueError` (nothing changed) if
@@ -342,6 +356,8 @@ def install(adopt: bool = True) -> bool:
             # (a library's own replacement, gc.collect = noop, stays its own)
             if getattr(builtin_gc, name, None) is _BUILTIN[name]:
                 setattr(builtin_gc, name, fn)
+        if getattr(builtin_gc, "garbage", None) is builtin_garbage:
+            builtin_gc.garbage = _core.garbage
         atexit.register(_at_exit)
         return True
 

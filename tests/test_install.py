@@ -614,3 +614,34 @@ def test_callbacks_a_library_put_on_the_builtin_gc_see_altgcs_collections():
         print("ok")
     """)
     assert out.stdout.strip().endswith("ok")
+
+
+def test_gc_garbage_is_altgcs_while_installed():
+    # The leak-hunting idiom, in code that imported gc before install():
+    # gc.set_debug(DEBUG_SAVEALL) and gc.collect() were altgc's, but
+    # gc.garbage stayed the builtin gc's list, so it read empty.
+    out = run("""
+        builtin.garbage.append("saved before")     # stays the builtin's
+        before = builtin.garbage
+        altgc.install()
+        assert builtin.garbage is altgc.garbage
+        builtin.set_debug(builtin.DEBUG_SAVEALL)
+        a = Node(); a.self = a; del a
+        assert builtin.collect() >= 1
+        assert any(type(o) is Node for o in builtin.garbage)
+        builtin.set_debug(0)
+        builtin.garbage.clear()
+        assert altgc.garbage == []
+        altgc.uninstall()
+        assert builtin.garbage is before and before == ["saved before"]
+        # a list the program put there itself is left alone
+        mine = builtin.garbage = []
+        altgc.install(); altgc.uninstall()
+        assert builtin.garbage is mine
+        altgc.install()
+        assert builtin.garbage is mine
+        altgc.uninstall()
+        builtin.garbage = before
+        print("ok")
+    """)
+    assert out.stdout.strip().endswith("ok"), out.stderr
