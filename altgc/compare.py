@@ -60,7 +60,13 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from . import _core
-from ._install import builtin_api, find_builtin_gc, is_installed
+from ._install import (
+    builtin_api,
+    builtin_callbacks,
+    builtin_garbage,
+    find_builtin_gc,
+    is_installed,
+)
 
 __all__ = ["compare_heap", "HeapComparison", "HeapDifference", "builtin_gc", "REASONS"]  # noqa: RUF022 - as documented
 
@@ -288,22 +294,18 @@ def compare_heap(generation: int = 2) -> HeapComparison:
     (True, True)
     """
     generation = _check_generation(generation)
-    if type(_gc.garbage) is not list:
-        # (checked before anything is changed: gc.garbage = None left both
-        # collectors disabled)
-        raise TypeError(
-            "compare_heap() needs gc.garbage to be the builtin gc's list, "
-            f"not {type(_gc.garbage).__name__} (empty it with "
-            "del gc.garbage[:] instead of rebinding it)"
-        )
+    # The builtin gc's own lists, whatever the module's attributes are now
+    # (a program may rebind gc.garbage or gc.callbacks; while installed
+    # gc.garbage is altgc's).
+    garbage, callbacks = builtin_garbage, builtin_callbacks
     gc_enabled = builtin_api.isenabled()
     gc_debug = builtin_api.get_debug()
     gc_threshold = builtin_api.get_threshold()
-    gc_callbacks = list(_gc.callbacks)
+    gc_callbacks = list(callbacks)
     altgc_enabled = _core.isenabled()
     builtin_api.disable()
     _core.disable()
-    saved_garbage = list(_gc.garbage)
+    saved_garbage = list(garbage)
     try:
         # altgc first: its look changes nothing.  Keep ids and the facts
         # needed later, not the objects (the builtin gc must see them as
@@ -322,8 +324,8 @@ def compare_heap(generation: int = 2) -> HeapComparison:
         # The builtin gc, saving everything it finds instead of freeing it.
         # (No callbacks: not even install mode's, which would run an altgc
         # collection instead.)
-        _gc.callbacks[:] = []
-        del _gc.garbage[:]
+        callbacks[:] = []
+        del garbage[:]
         builtin_api.set_debug(_gc.DEBUG_SAVEALL)
         installed = is_installed()
         try:
@@ -339,7 +341,7 @@ def compare_heap(generation: int = 2) -> HeapComparison:
             ran = _builtin_collections() != runs
         finally:
             builtin_api.set_debug(gc_debug)
-            _gc.callbacks[:] = gc_callbacks
+            callbacks[:] = gc_callbacks
             if installed:
                 _core.get_count()  # install mode adopts and re-freezes
         if not ran:
@@ -350,19 +352,16 @@ def compare_heap(generation: int = 2) -> HeapComparison:
                 "gc's: from a __del__ or weakref callback it runs, or in "
                 "another thread while it runs)"
             )
-        if len(_gc.garbage) < found:
-            # gc.garbage was rebound: the builtin gc saved what it found
-            # in its own list, which Python code can no longer reach.
+        if len(garbage) < found:  # (a finalizer emptied it meanwhile)
             raise RuntimeError(
                 f"compare_heap(): the builtin gc found {found} unreachable "
-                "objects but gc.garbage does not hold them: gc.garbage was "
-                "rebound (empty it with del gc.garbage[:] instead); they "
-                "stay in the builtin gc's own garbage list"
+                f"objects but its garbage list holds {len(garbage)}: "
+                "something emptied it during the collection"
             )
-        b_objs = {id(o): o for o in _gc.garbage}
+        b_objs = {id(o): o for o in garbage}
         # Hand the garbage back: restored gc.garbage, the found objects
         # are unreachable again once b_objs goes.
-        _gc.garbage[:] = saved_garbage
+        garbage[:] = saved_garbage
         b_ids = set(b_objs)
         differences: list[HeapDifference] = []
         if a_ids != b_ids:
@@ -377,8 +376,8 @@ def compare_heap(generation: int = 2) -> HeapComparison:
             builtin_examined=len(b_young),
         )
     finally:
-        if _gc.garbage is not None and len(_gc.garbage) != len(saved_garbage):
-            _gc.garbage[:] = saved_garbage
+        if len(garbage) != len(saved_garbage):
+            garbage[:] = saved_garbage
         builtin_api.set_threshold(*gc_threshold)
         if altgc_enabled:
             _core.enable()

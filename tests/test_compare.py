@@ -376,6 +376,31 @@ def test_compare_heap_hands_the_heap_back_unchanged(frozen_rest):
         gc.garbage.remove(sentinel)
 
 
+def test_compare_heap_uses_the_builtin_gcs_own_lists_when_rebound(frozen_rest):
+    # It emptied and read the module's attributes: a rebound gc.callbacks
+    # let the builtin gc call the program's callbacks, and gc.garbage = None
+    # was refused.
+    calls = []
+    cb = lambda phase, info: calls.append(phase)  # noqa: E731
+    real_callbacks, real_garbage = gc.callbacks, gc.garbage
+    real_callbacks.append(cb)
+    a = []
+    a.append(a)
+    altgc.track(a)
+    ida = id(a)
+    del a
+    try:
+        gc.callbacks, gc.garbage = [], None
+        r = compare_heap()
+        assert calls == []
+        assert ida in r.altgc_ids and ida in r.builtin_ids
+        assert gc.garbage is None and real_garbage == []
+    finally:
+        gc.callbacks, gc.garbage = real_callbacks, real_garbage
+        real_callbacks.remove(cb)
+    assert altgc.collect() >= 1
+
+
 def test_compare_heap_restores_automatic_collection():
     gc.enable()
     altgc.enable()
@@ -593,6 +618,7 @@ def test_compare_heap_in_install_mode_agrees():
         "assert r.explained, r\n"
         "assert not [d for d in r.differences if d.id in ids], r\n"
         "assert altgc._install._BUILTIN['get_freeze_count']() > 0   # parked again (builtin)\n"
+        "assert gc.garbage is altgc.garbage == []   # the builtin's own list was used\n"
         "assert altgc.is_installed()\n"
         "assert altgc.collect() >= 400\n"
         "print('AGREE' if r.agree else sorted(r.reasons().items()))\n"
