@@ -23,7 +23,9 @@
  * (docs/VERSIONS.md).
  *
  * This file reads that through the interpreter's internal headers
- * (Py_BUILD_CORE), and only reads it.  agc_gclists_check() confirms at
+ * (Py_BUILD_CORE), and writes only one field of it: the callbacks list,
+ * swapped for the builtin gc's free-list collection
+ * (agc_gclists_swap_callbacks).  agc_gclists_check() confirms at
  * install() that the running interpreter is laid out as the headers say.
  *
  * Free-threaded builds keep no such lists (altgc refuses to load there,

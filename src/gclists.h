@@ -3,7 +3,9 @@
  *
  * Sits right above compat.h and needs nothing else.  Install mode's
  * adoption (install.c) finds the containers created since its last
- * adoption through these two functions only.
+ * adoption through agc_gclists_visit only; the other functions check the
+ * layout, answer explain's questions (frozen? collecting?) and swap the
+ * builtin gc's callbacks list.
  */
 #ifndef ALTGC_GCLISTS_H
 #define ALTGC_GCLISTS_H

@@ -8,7 +8,7 @@ an int32 array of the edges) and the steps are built when asked for.
 The bounds are loose (the figures vary with the version and the reprs):
 before the fix a look-only trace of 10^4 objects in cycles peaked at
 ~3,900 bytes per object and kept ~2,600; a collecting one ~5,900 and
-~4,200.  After it: ~1,100 / ~700 and ~1,400 / ~900 (3.12).
+~4,200.  After it: ~850 / ~490 and ~1,050 / ~530 (3.12).
 """
 
 import tracemalloc
