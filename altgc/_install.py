@@ -225,7 +225,14 @@ def _at_exit() -> None:
     # going away with the process.
     with _lock:
         if _saved is not None:
+            routed = getattr(builtin_gc, "garbage", None) is _core.garbage
             _restore(keep_registry=True)
+            if routed and _core.garbage:
+                # What altgc saved as uncollectable was the program's
+                # gc.garbage: the interpreter's shutdown report ("gc: N
+                # uncollectable objects at shutdown", a ResourceWarning)
+                # reads the builtin gc's list, so it counts them there.
+                builtin_garbage.extend(_core.garbage)
 
 
 def _apply(module: Any, threshold: tuple[int, int, int], debug: int, enabled: bool) -> None:

@@ -645,3 +645,35 @@ def test_gc_garbage_is_altgcs_while_installed():
         print("ok")
     """)
     assert out.stdout.strip().endswith("ok"), out.stderr
+
+
+@pytest.mark.parametrize("debug", ["0", "gc.DEBUG_SAVEALL"])
+def test_uncollectables_are_reported_at_shutdown_as_by_the_builtin_gc(debug):
+    # The interpreter's "gc: N uncollectable objects at shutdown" warning
+    # reads the builtin gc's list: what altgc saved there while installed
+    # was not counted.
+    code = """
+        import gc, sys, warnings
+        warnings.simplefilter("always", ResourceWarning)
+        import altgc
+        from altgc._testobjs import LegacyDel
+        if INSTALL:
+            altgc.install()
+        gc.set_debug(DEBUG)
+        a = LegacyDel(); b = LegacyDel(); a.ref = b; b.ref = a
+        del a, b
+        gc.collect()
+        print(len(gc.garbage))
+    """.replace("DEBUG", debug)
+    out = {}
+    for install in (False, True):
+        proc = run_python(code.replace("INSTALL", str(install)))
+        out[install] = (
+            proc.stdout.strip(),
+            [line for line in proc.stderr.splitlines() if "at shutdown" in line],
+        )
+    assert out[True] == out[False]
+    assert out[True][0] != "0"
+    assert len(out[True][1]) == (debug == "0")
+    if debug == "0":
+        assert "gc: 2 uncollectable objects at shutdown" in out[True][1][0]
