@@ -260,7 +260,7 @@ def _restore(keep_registry: bool) -> None:
         if getattr(builtin_gc, name, None) is fn:  # not replaced by someone else since
             setattr(builtin_gc, name, _BUILTIN[name])
     if getattr(builtin_gc, "garbage", None) is _core.garbage:
-        builtin_gc.garbage = builtin_garbage
+        setattr(builtin_gc, "garbage", builtin_garbage)  # noqa: B010
     # By identity: `in` and remove() would call the user's callbacks'
     # __eq__, which may raise or match the hook and remove a user's entry.
     callbacks = builtin_callbacks
@@ -364,7 +364,7 @@ def install(adopt: bool = True) -> bool:
             if getattr(builtin_gc, name, None) is _BUILTIN[name]:
                 setattr(builtin_gc, name, fn)
         if getattr(builtin_gc, "garbage", None) is builtin_garbage:
-            builtin_gc.garbage = _core.garbage
+            setattr(builtin_gc, "garbage", _core.garbage)  # noqa: B010
         atexit.register(_at_exit)
         return True
 

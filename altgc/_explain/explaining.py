@@ -17,11 +17,17 @@ from typing import Any
 from .. import _core
 from . import watching
 from .explanation import CAUSES, Explanation, fmt_bytes
-from .frames import frame_locals, is_function_frame, own_frames, stack_frames
+from .frames import (
+    frame_locals,
+    is_function_frame,
+    other_thread_frames,
+    own_frames,
+    stack_frames,
+)
 from .paths import describe_path, find_paths
 from .picture import find_cycle
 from .releasing import build_release
-from .roots import Root, named_roots
+from .roots import Root, altgc_own, named_roots
 from .watching import WatchRecord, _check_bool
 
 _IMMORTAL_REFCNT = 1 << 29
@@ -244,7 +250,8 @@ def _diagnose(
     label = w.label if w is not None else _default_label(box[0])
     type_name = type(box[0]).__name__
     raw_paths, stale, anon, reachable, indeg, gen = result
-    raw_paths.sort(key=lambda item: (len(item[1]), item[0]))
+    # altgc's own modules last (its alias of gc.garbage): the user's names first
+    raw_paths.sort(key=lambda item: (altgc_own(infos[item[0]]), len(item[1]), item[0]))
     paths = tuple(describe_path(objs, infos[pos]) for pos, objs in raw_paths)
     followed = [(id(roots[pos]), infos[pos].name, [id(o) for o in objs]) for pos, objs in raw_paths]
     path_holders = [objs[-2] for _, objs in raw_paths if len(objs) >= 2]
@@ -259,7 +266,7 @@ def _diagnose(
     mine = {id(x) for x in my_frames}
     frame_refs = sum(
         1
-        for f in stack_frames()
+        for f in [*stack_frames(), *(g for _, g in other_thread_frames())]
         if is_function_frame(f) and id(f) not in mine
         for _, v in frame_locals(f)
         if v is box[0]

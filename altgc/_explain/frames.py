@@ -3,6 +3,7 @@ frame's local variables without leaving references behind."""
 
 from __future__ import annotations
 
+import _thread
 import inspect
 import os
 import sys
@@ -35,6 +36,32 @@ def stack_frames() -> list[types.FrameType]:
     while f is not None:
         out.append(f)
         f = f.f_back
+    return out
+
+
+def other_thread_frames() -> list[tuple[str, types.FrameType]]:
+    """(thread name, frame) of each frame running in another thread, each
+    thread's innermost first: their locals hold objects as the current
+    stack's do, invisible to the heap."""
+    me = _thread.get_ident()
+    threading = sys.modules.get("threading")
+    names: dict[int, str] = {}
+    if threading is not None:
+        for t in threading.enumerate():
+            if type(t.ident) is int and type(t.name) is str:
+                names[t.ident] = t.name
+    frames = sys._current_frames()
+    # this very frame: kept, it would hold (through its locals) the dict
+    # that holds it, a cycle keeping the other threads' frames alive
+    frames.pop(me, None)
+    out = []
+    for tid, top in frames.items():
+        name = names.get(tid, f"{tid:#x}")
+        f: types.FrameType | None = top
+        while f is not None:
+            out.append((name, f))
+            f = f.f_back
+    frames.clear()
     return out
 
 

@@ -106,7 +106,7 @@ def build_index(extra: list[Any], exclude: list[Any]) -> HeapIndex:
     n = len(l0) + len(l1) + len(l2)
     per = _ns_per_object if _ns_per_object is not None else _DEFAULT_NS_PER_OBJECT
     progress = _Progress(n) if n * per / 1e9 > _PROGRESS_SECONDS else None
-    registry = _core.get_objects(None) if _core.get_count() else []
+    registry = _core.get_objects(None)
     gens = [l0, l1, l2]
     everything = extra + registry
     # Our own lists are no part of the heap being explained.

@@ -90,6 +90,15 @@ def _step(src: Any, dst: Any, read_dict: bool = True) -> tuple[str, str | None]:
                 if v is dst:
                     return f"local {k}", f".f_locals[{k!r}]"
             return "<frame>", None
+        frame_attr = _SUSPENDED_FRAME.get(t)
+        if frame_attr is not None:
+            # a generator's (coroutine's) frame lives inside it (3.11+):
+            # its locals are the generator's own references
+            frame = getattr(src, frame_attr, None)
+            if type(frame) is types.FrameType:
+                for k, v in frame_locals(frame):
+                    if v is dst:
+                        return f"local {k}", f".{frame_attr}.f_locals[{k!r}]"
         if t is types.TracebackType:
             if src.tb_frame is dst:
                 return ".tb_frame", ".tb_frame"
@@ -127,6 +136,21 @@ def _step(src: Any, dst: Any, read_dict: bool = True) -> tuple[str, str | None]:
                         return f".{name}", f".{name}"
                 except Exception:
                     pass
+        for klass in t.__mro__:
+            # the members of a C type (a property's fget, a partial's args):
+            # plain reads of a stored reference, no code runs (a class's
+            # own __slots__: above)
+            if "__slots__" in vars(klass):
+                continue
+            for name, d in vars(klass).items():
+                if type(d) is not types.MemberDescriptorType:
+                    continue
+                try:
+                    value = d.__get__(src)
+                except Exception:  # an unset member (AttributeError)
+                    continue
+                if value is dst:
+                    return f".{name}", f".{name}"
         for a in (
             "__closure__",
             "__globals__",
@@ -146,6 +170,13 @@ def _step(src: Any, dst: Any, read_dict: bool = True) -> tuple[str, str | None]:
         pass
     return "->", None
 
+
+#: the types whose frame is their own (3.11+) and the attribute reading it
+_SUSPENDED_FRAME: dict[type, str] = {
+    types.GeneratorType: "gi_frame",
+    types.CoroutineType: "cr_frame",
+    types.AsyncGeneratorType: "ag_frame",
+}
 
 #: a key's repr() in a step's label is cut to this many characters
 _MAX_KEY_REPR = 80
@@ -244,8 +275,15 @@ def _deletable(t: type, label: str) -> bool:
     ``t`` runs: not for an item of a tuple (or of any container but a dict,
     a list and a deque) nor for a read-only attribute (a bound method's
     ``__self__``)."""
-    if label in _READ_ONLY:
+    if label in _READ_ONLY or label.startswith("local "):
+        # a frame's local: f_locals is a snapshot (3.12-) or refuses del (3.13+)
         return False
+    if label.startswith(".") and any(
+        type(vars(k).get(label[1:])) is types.MemberDescriptorType
+        for k in t.__mro__
+        if "__slots__" not in vars(k)
+    ):
+        return False  # a C type's member (a property's fget): read-only
     return not label.startswith("[") or issubclass(t, _MUTABLE_ITEMS)
 
 
@@ -264,6 +302,8 @@ def fixed_reason(holder: Any, obj: Any) -> str | None:
         return f"{t.__name__} objects are immutable"
     if suffix is None:
         return "no Python expression spells that reference"
+    if label.startswith("local "):
+        return f"a frame's local variable ({label[6:]}) cannot be deleted from outside its function"
     if not _deletable(t, label):
         return f"{label[1:]} cannot be deleted"
     return None
@@ -438,8 +478,9 @@ def describe_cut(objs: list[Any], root: Root, last_key: Any = _NO_KEY) -> tuple[
                 label = suffix = "." + key
                 if issubclass(type(objs[k - 1]), type) and cause in ("name", "local"):
                     cause = "class_attribute"
-                    owner = expr_of(k - 1) or objs[k - 1].__qualname__
-                    release = f"del {owner}{label}"
+                    if expr_of(k - 1) is None or k == len(objs) - 2:  # else the cut below
+                        owner = expr_of(k - 1) or objs[k - 1].__qualname__
+                        release = f"del {owner}{label}"
         steps.append(label)
         if cause in ("name", "local"):
             # Refine the cause from what the path goes through.
@@ -457,9 +498,13 @@ def describe_cut(objs: list[Any], root: Root, last_key: Any = _NO_KEY) -> tuple[
                     if cell is not None
                     else f"del {fname}   (the function whose closure cell holds it)"
                 )
+            elif t is types.TracebackType:
+                cause = "traceback"  # a stored exception's frames
             elif issubclass(t, type) and label.startswith(".") and label != ".__dict__":
                 cause = "class_attribute"
-                release = f"del {expr_of(k) or src.__qualname__}{label}"
+                if expr_of(k) is None or k == len(objs) - 2:
+                    # (else the cut below: an item of it, not the attribute)
+                    release = f"del {expr_of(k) or src.__qualname__}{label}"
         if prev_ok and suffix is not None:
             if suffix:
                 pieces.append(suffix)

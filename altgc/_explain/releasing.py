@@ -23,6 +23,7 @@ import dataclasses
 import gc
 import re
 import sys
+import types
 from collections.abc import Sequence
 from typing import Any
 
@@ -39,7 +40,7 @@ from .paths import (
     has_dict,
     lru_name,
 )
-from .roots import Root, ipython_shell
+from .roots import Root, altgc_own, ipython_shell
 from .watching import _check_bool, _check_label, process_rss
 
 _HIDDEN = "get_ipython().user_ns_hidden"
@@ -205,6 +206,16 @@ def _release_whole(
     """Release ``whole``, which stands between the object and a name, from
     every holder of its own (``above``: those on the paths found to it),
     once; ``note`` says so."""
+    if issubclass(type(whole), types.ModuleType):
+        # never a module: its functions, its importers, sys.modules would
+        # all go (a C module's state holding a registry, copyreg's table)
+        name = getattr(whole, "__name__", None)
+        out.blockers.append(
+            f"the module {name if type(name) is str else '?'} holds "
+            + note.rpartition(" holds ")[2].partition(" (")[0]
+            + " in its own state: no statement releases a module"
+        )
+        return
     out.notes.append(note)
     if id(whole) not in out.whole:
         out.whole.add(id(whole))
@@ -300,6 +311,7 @@ def _gather(
             found.sort(
                 key=lambda item: (
                     shell is not None and _has(item[1], shell),
+                    altgc_own(infos[item[0]]),
                     infos[item[0]].kind != "name",
                     len(item[1]),
                 )

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import _core
-from .frames import frame_locals, is_function_frame
+from .frames import frame_locals, is_function_frame, other_thread_frames
 
 
 @dataclasses.dataclass
@@ -24,6 +24,14 @@ class Root:
     name: str  # how a user spells it: "Out", "module m", ...
     expr: str  # expression for the root object itself
     release: str  # command releasing "<expr><step>", {step} filled in
+
+
+def altgc_own(info: Root) -> bool:
+    """Whether ``info`` is the namespace of one of altgc's own submodules
+    (``altgc._install.builtin_garbage`` is gc.garbage): a path from it is
+    named only when no other root leads there (``altgc`` itself is the
+    public ``altgc.garbage``)."""
+    return info.kind == "name" and info.expr.startswith("altgc.")
 
 
 def ipython_shell() -> Any:
@@ -142,6 +150,21 @@ def named_roots(skip_frames: Sequence[Any]) -> tuple[list[Any], list[Root]]:
             for k, v in frame_locals(f):
                 add(v, Root("local", f"running {fname}()", k, f"del {k}   (in {fname}())"))
         f = f.f_back
+    del f
+    # ... and of other threads' (a thread's target and its arguments)
+    for thread, g in other_thread_frames():
+        if is_function_frame(g):
+            fname = g.f_code.co_name
+            for k, v in frame_locals(g):
+                add(
+                    v,
+                    Root(
+                        "local",
+                        f"running {fname}() in thread {thread!r}",
+                        k,
+                        f"del {k}   (in {fname}() in thread {thread!r})",
+                    ),
+                )
     main = sys.modules.get("__main__")
     for modname, mod in list(sys.modules.items()):
         try:
