@@ -65,6 +65,7 @@ def test_tutorial_runs_and_shows_the_algorithm(executed):
     assert re.search(r"\('#\d+ dict', 1, True\), \('#\d+ list', 1, True\)\]", joined)
     # generations: the survivors of a collection of generation 0 are in 1
     assert "generation 1 now holds 3 objects" in joined
+    assert "freed 2 objects" in joined  # a <-> b; c went by refcount at `del c`
     # finalizer once, resurrection, the weakref cleared and its callback run
     assert joined.count("__del__ of phoenix") == 1
     assert "weakref callback: the referent is gone" in joined
