@@ -4,6 +4,7 @@ registry, a property, a functools.partial, copyreg's table), and what
 explain() says about each: the holder's path, the cause and release code
 that frees the object without tearing down the holder."""
 
+import contextvars
 import copyreg
 import functools
 import gc
@@ -232,3 +233,223 @@ def test_argument_of_a_running_thread_is_its_local_not_a_c_extension():
     del thread
     # explaining left no frame of the thread behind (a cycle through its locals)
     assert ref() is None
+
+
+def in_a_copied_context(test):
+    """Run ``test`` in a copy of the current context: a variable it sets
+    goes with the copy (set in the test's own context it would stay, one
+    more entry per run, which the refleak stage reads as a leak)."""
+
+    @functools.wraps(test)
+    def run_it(*args, **kwargs):
+        return contextvars.copy_context().run(test, *args, **kwargs)
+
+    return run_it
+
+
+@in_a_copied_context
+def test_context_variable_is_a_root_with_a_working_release(mod):
+    mod.cv = contextvars.ContextVar("zoo_cv")
+
+    def make():
+        b = Blob()
+        mod.cv.set(b)
+        return b
+
+    try:
+        e, ref = explain_fresh(make)
+        assert e.cause == "context_variable", str(e)
+        assert e.paths[0].expr == "altgc_test_mod.cv.get()"
+        assert e.release.splitlines()[-1] == "import altgc_test_mod; altgc_test_mod.cv.set(None)"
+        run(e.release)
+        assert ref() is None
+        assert mod.cv.get() is None
+        # explaining left no copy of the context behind
+        b = make()
+        ref = weakref.ref(b)
+        del b
+        altgc.explain(ref())
+        mod.cv.set(None)
+        assert ref() is None
+    finally:
+        mod.cv.set(None)
+
+
+@in_a_copied_context
+def test_context_variable_unnamed_by_any_module_is_found_by_its_name():
+    def make():
+        b = Blob()
+        cv.set([b])
+        return b
+
+    cv = contextvars.ContextVar("zoo_unnamed_cv")
+    try:
+        e, ref = explain_fresh(make)
+        del make
+        assert e.cause == "context_variable", str(e)
+        assert e.paths[0].expr == "<ContextVar 'zoo_unnamed_cv'>.get()[0]"
+        run(e.release)
+        assert ref() is None
+    finally:
+        cv.set(None)
+
+
+def test_logging_handler_is_spelled_from_the_logging_module():
+    import asyncio  # noqa: F401 - modules holding a logger of their own
+    import concurrent.futures  # noqa: F401
+    import logging
+
+    class Keep(logging.Handler):
+        def __init__(self, obj):
+            super().__init__()
+            self.obj = obj
+
+        def emit(self, record):
+            pass
+
+    def make():
+        b = Blob()
+        logging.getLogger("zoo.x").addHandler(Keep(b))
+        return b
+
+    try:
+        e, ref = explain_fresh(make)
+        expr = e.paths[0].expr
+        # not the `logger` global of whichever module the search met first
+        assert expr.startswith("logging."), str(e)
+        assert expr.endswith(".manager.loggerDict['zoo.x'].handlers[0].obj"), expr
+        assert e.release.splitlines()[0] == "import logging"
+        assert e.release.splitlines()[-1] == "del " + expr
+        run(e.release)
+        assert ref() is None
+    finally:
+        logger = logging.getLogger("zoo.x")
+        for h in logger.handlers[:]:
+            logger.removeHandler(h)
+
+
+def test_threading_local_attribute_of_this_thread_is_spelled(mod):
+    import threading
+
+    inits = []
+
+    class Local(threading.local):
+        def __init__(self):
+            inits.append(1)  # user code: explain must not run it
+
+    mod.tl = Local()
+
+    def make():
+        b = Blob()
+        mod.tl.x = b
+        return b
+
+    e, ref = explain_fresh(make)
+    assert e.paths[0].expr == "altgc_test_mod.tl.x", str(e)
+    assert e.release.splitlines()[-1] == "del altgc_test_mod.tl.x"
+    assert inits == [1]
+    run(e.release)
+    assert ref() is None
+    assert vars(mod.tl) == {}
+
+
+def test_threading_local_is_not_read_while_another_thread_runs(mod):
+    import threading
+
+    inits = []
+
+    class Local(threading.local):
+        def __init__(self):
+            inits.append(threading.get_ident())
+
+    go = threading.Event()
+    started = threading.Event()
+
+    def target():
+        mod.tl.y = 1  # the worker's own dict (its __init__ ran there)
+        started.set()
+        go.wait(10)
+
+    def make():
+        b = Blob()
+        mod.tl.x = b
+        return b
+
+    mod.tl = Local()
+    t = threading.Thread(target=target, daemon=True)
+    t.start()
+    try:
+        started.wait(10)
+        e, _ref = explain_fresh(make)
+        # which thread's dict holds it is not told without reading the
+        # local from this thread: no attribute is spelled
+        assert ".x" not in e.paths[0].expr
+        assert len(inits) == 2
+    finally:
+        go.set()
+        t.join(10)
+    del mod.tl.x
+
+
+def test_weakref_finalize_registry_is_never_deleted(mod):
+    class Other:
+        pass
+
+    mod.other = Other()
+
+    def make():
+        b = Blob()
+        mod.fin = weakref.finalize(mod.other, print, b)
+        return b
+
+    e, ref = explain_fresh(make)
+    assert e.release == "", e.release
+    assert "_registry" not in e.release
+    note = e.release_note
+    assert "weakref.finalize._registry holds it" in note
+    assert "the library's own state" in note
+    # the finalizer the user keeps is the handle: its detach() lets go
+    assert note.endswith("let go through its API: altgc_test_mod.fin.detach()"), note
+    assert weakref.finalize._registry  # still there
+    run("import altgc_test_mod; altgc_test_mod.fin.detach()")
+    assert ref() is None
+
+
+def test_weakref_finalize_unnamed_names_its_handle(mod):
+    class Other:
+        pass
+
+    mod.other = Other()
+
+    def make():
+        b = Blob()
+        weakref.finalize(mod.other, print, b)
+        return b
+
+    e, ref = explain_fresh(make)
+    assert e.release == ""
+    assert "the weakref.finalize object <finalize object at" in e.release_note
+    assert "its detach() lets go" in e.release_note
+    del mod.other  # the finalizer runs (print(b)) and lets go
+    assert ref() is None
+
+
+def test_singledispatch_registry_is_never_deleted(mod):
+    @functools.singledispatch
+    def show(x):
+        return x
+
+    mod.show = show
+    del show
+
+    def make():
+        b = Blob()
+        mod.show.register(Blob, lambda x, keep=b: keep)
+        return b
+
+    e, _ref = explain_fresh(make)
+    assert e.release == "", e.release
+    assert "altgc_test_mod.show.registry holds it" in e.release_note
+    assert "made by the library code of functools.py" in e.release_note
+    assert "the library's own state" in e.release_note
+    assert callable(mod.show.registry[Blob])  # nothing was deleted

@@ -24,7 +24,7 @@ from .frames import (
     own_frames,
     stack_frames,
 )
-from .paths import describe_path, find_paths
+from .paths import describe_path, find_paths, prefer_owner
 from .picture import find_cycle
 from .releasing import build_release
 from .roots import Root, altgc_own, named_roots
@@ -252,6 +252,9 @@ def _diagnose(
     raw_paths, stale, anon, reachable, indeg, gen = result
     # altgc's own modules last (its alias of gc.garbage): the user's names first
     raw_paths.sort(key=lambda item: (altgc_own(infos[item[0]]), len(item[1]), item[0]))
+    # a library's state by its own module (logging's loggers through logging)
+    prefer_owner(box[0], raw_paths, roots, infos)
+    del raw_paths[max_paths:]
     paths = tuple(describe_path(objs, infos[pos]) for pos, objs in raw_paths)
     followed = [(id(roots[pos]), infos[pos].name, [id(o) for o in objs]) for pos, objs in raw_paths]
     path_holders = [objs[-2] for _, objs in raw_paths if len(objs) >= 2]

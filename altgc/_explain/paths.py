@@ -9,11 +9,14 @@ framework whatever its property raises)."""
 
 from __future__ import annotations
 
+import _thread
 import collections
 import gc
 import math
 import re
+import sys
 import types
+from collections.abc import Sequence
 from typing import Any
 
 from .. import _core
@@ -57,6 +60,64 @@ def find_paths(
     return idx, result
 
 
+def prefer_owner(
+    target: Any, paths: list[tuple[int, list[Any]]], roots: list[Any], infos: Sequence[Root]
+) -> None:
+    """Put first, among paths as short as ``paths[0]``, the one rooted in
+    the module that defines the type of the first object along
+    ``paths[0]`` (``logging.root.manager.loggerDict[...]``, not the
+    ``logger`` global of whichever module the search met first), searching
+    for it in the index when it is not among ``paths``; in place.  Only a
+    path from another module's globals is replaced (not the main
+    namespace's, not a running function's local)."""
+    if not paths:
+        return
+    pos, objs = paths[0]
+    info = infos[pos]
+    if info.kind != "name" or not info.expr or len(objs) < 2:
+        return
+    owner = vars(type(objs[1])).get("__module__")
+    if type(owner) is not str or owner in (info.expr, "builtins", "__main__"):
+        return
+    opos = next((i for i, x in enumerate(infos) if x.kind == "name" and x.expr == owner), None)
+    if opos is None:
+        return
+    for i, (p, o) in enumerate(paths):
+        if p == opos and len(o) <= len(objs):  # (sorted: as short)
+            paths.insert(0, paths.pop(i))
+            return
+    try:
+        res = _core._hg_paths(target, [roots[opos]], 1)
+    except RuntimeError:  # the index was dropped
+        return
+    if res is None or not res[0]:
+        return
+    found = res[0][0][1]
+    del res
+    if _spelled_steps([*found, target]) > _spelled_steps([*objs, target]):
+        return
+    paths[:] = [(p, o) for p, o in paths if p != opos]
+    paths.insert(0, (opos, found))
+
+
+def _spelled_steps(objs: list[Any]) -> int:
+    """The steps a path's expression spells: those through an object's own
+    ``__dict__`` read as none (an instance whose attributes live inline has
+    one hop less in the index, the same expression)."""
+    n = 0
+    for k in range(len(objs) - 1):
+        src, dst = objs[k], objs[k + 1]
+        if type(dst) is dict and not issubclass(type(src), dict):
+            # (existing_dict: reading an instance's __dict__ would make one)
+            if issubclass(type(src), type):
+                if _step(src, dst)[0] == ".__dict__":
+                    continue
+            elif existing_dict(src) is dst:
+                continue
+        n += 1
+    return n
+
+
 #: the containers whose items a step spells by index, and those ``del`` of
 #: an item works on (by index or key)
 _SEQUENCES = (list, tuple, collections.deque)
@@ -85,6 +146,8 @@ def _step(src: Any, dst: Any, read_dict: bool = True) -> tuple[str, str | None]:
                     return f"[{i}]", f"[{i}]"
         if t is types.CellType:
             return ".cell_contents", ".cell_contents"
+        if issubclass(t, _thread._local) and dst is current_local_dict(src):
+            return ".__dict__", ""
         if t is types.FrameType:
             for k, v in frame_locals(src):
                 if v is dst:
@@ -169,6 +232,55 @@ def _step(src: Any, dst: Any, read_dict: bool = True) -> tuple[str, str | None]:
     except Exception:
         pass
     return "->", None
+
+
+def current_local_dict(local: Any) -> dict[Any, Any] | None:
+    """The current thread's attributes of the ``threading.local`` ``local``
+    (``vars(local)``), when reading them creates nothing and runs no code of
+    the user's: only when this is the one thread alive and ``local`` has a
+    dict for one thread (else the read could make one for this thread,
+    calling the class's ``__init__``).  The read goes through
+    ``_thread._local``'s own ``__getattribute__``, not a subclass's."""
+    if _thread._count() or len(sys._current_frames()) != 1:
+        return None
+    # the map (thread's key -> dict), not a subclass's own instance dict
+    maps = [
+        r
+        for r in gc.get_referents(local)
+        if type(r) is dict and r and not any(type(k) is str for k in r)
+    ]
+    if len(maps) != 1 or len(maps[0]) != 1:
+        return None
+    (mine,) = maps[0].values()
+    del maps
+    try:
+        d = _thread._local.__getattribute__(local, "__dict__")
+    except Exception:
+        return None
+    return d if d is mine and type(d) is dict else None
+
+
+def _collapse_thread_locals(objs: list[Any]) -> list[int] | None:
+    """The indices of ``objs`` to describe when a step goes through a
+    ``threading.local``'s map of per-thread dicts to the current thread's
+    (``local -> map -> dict``: read as ``local.__dict__``); None when none
+    does."""
+    keep: list[int] | None = None
+    k = 0
+    while k < len(objs) - 2:
+        if (
+            issubclass(type(objs[k]), _thread._local)
+            and type(objs[k + 1]) is dict
+            and type(objs[k + 2]) is dict
+            and objs[k + 2] is current_local_dict(objs[k])
+        ):
+            if keep is None:
+                keep = list(range(len(objs)))
+            keep.remove(k + 1)
+            k += 2
+            continue
+        k += 1
+    return keep
 
 
 #: the types whose frame is their own (3.11+) and the attribute reading it
@@ -434,6 +546,9 @@ def describe_cut(objs: list[Any], root: Root, last_key: Any = _NO_KEY) -> tuple[
     """:func:`describe_path`, and the index in ``objs`` of the object its
     release drops: the last one, unless the release deletes a step above
     it."""
+    keep = _collapse_thread_locals(objs)
+    if keep is not None:
+        objs = [objs[i] for i in keep]
     steps: list[str] = []
     pieces: list[str] = [root.expr]
     # spelled[k]: number of pieces spelling objs[k], or -1 (no spelling)
@@ -534,7 +649,8 @@ def describe_cut(objs: list[Any], root: Root, last_key: Any = _NO_KEY) -> tuple[
     path = RefPath(
         root.kind, full, tuple(type(o).__name__ for o in objs), tuple(steps), cause, release
     )
-    return path, dropped if cut_expr else len(objs) - 1
+    at = dropped if cut_expr else len(objs) - 1
+    return path, at if keep is None else keep[at]
 
 
 def _abbreviate(pieces: list[str]) -> str:

@@ -19,8 +19,10 @@ reference) empties the code and is said in the note.
 from __future__ import annotations
 
 import collections
+import contextvars
 import dataclasses
 import gc
+import os
 import re
 import sys
 import types
@@ -29,16 +31,20 @@ from typing import Any
 
 from .. import _core
 from .frames import stack_frames
+from .holders import _library_dirs
 from .index import build_index
 from .paths import (
     _MANAGED_DICT,
     _NO_KEY,
+    _step,
     describe_cut,
     describe_path,
     existing_dict,
     fixed_reason,
     has_dict,
+    key_label,
     lru_name,
+    prefer_owner,
 )
 from .roots import Root, altgc_own, ipython_shell
 from .watching import _check_bool, _check_label, process_rss
@@ -64,7 +70,7 @@ def _ipython_state(info: Root, first_step: str) -> bool:
 
 
 #: root kinds cut at the root's own first step (each such root needs its own statement)
-_ROOT_CUT = ("output_cache", "traceback", "matplotlib", "garbage")
+_ROOT_CUT = ("output_cache", "traceback", "matplotlib", "garbage", "context_variable")
 
 
 def runnable(stmt: str) -> bool:
@@ -85,6 +91,15 @@ def _has(objs: list[Any], target: Any) -> bool:
     build_release would make ``target`` a closure cell there, a holder of
     its own for the whole search; here the cell dies on return)."""
     return any(o is target for o in objs)
+
+
+def _context_root(box: list[Any], roots: list[Any], infos: Sequence[Root]) -> bool:
+    """Whether ``box[0]`` is the value of a variable of the current context
+    (a function: see :func:`_has`)."""
+    return any(
+        r is box[0] and info.kind == "context_variable"
+        for r, info in zip(roots, infos, strict=True)
+    )
 
 
 def _inline_attrs(objs: list[Any], shown: set[int]) -> bool:
@@ -117,6 +132,186 @@ def _keys_of(holder: Any, target: Any) -> list[Any]:
     except Exception:
         pass
     return [_NO_KEY]
+
+
+#: the types of a context's mapping (a HAMT's nodes: contextvars)
+def _context_mapping_types() -> frozenset[type]:
+    """The types of the objects of a context's mapping, found by walking a
+    probe context of enough variables to need each kind of node."""
+    ctx = contextvars.Context()
+    for i in range(40):
+        var: contextvars.ContextVar[int] = contextvars.ContextVar(f"altgc_probe{i}")
+        ctx.run(var.set, i)
+    found: set[type] = set()
+    todo = gc.get_referents(ctx)
+    while todo:
+        r = todo.pop()
+        t = type(r)
+        # the nodes have a GC header (Py_TPFLAGS_HAVE_GC); the values, ints, none
+        if t.__flags__ & (1 << 14) and t is not contextvars.ContextVar and t not in found:
+            found.add(t)
+            todo.extend(gc.get_referents(r))
+    return frozenset(found)
+
+
+_CONTEXT_MAPPING = _context_mapping_types()
+
+
+def _library_file(path: Any) -> bool:
+    """Whether the source file ``path`` is a library's (the interpreter's,
+    site-packages', altgc's), not the user's."""
+    if type(path) is not str:
+        return False
+    if path.startswith("<"):  # <frozen ...>, <string>: no file of the user's
+        return path.startswith("<frozen ")
+    path = os.path.abspath(path)
+    return path.startswith(_library_dirs()) or "site-packages" in path or "dist-packages" in path
+
+
+def _library_module(name: Any) -> bool:
+    """Whether the module named ``name`` is a library's: a builtin one or
+    one whose file is a library's (see :func:`_library_file`)."""
+    if type(name) is not str:
+        return False
+    if name in sys.builtin_module_names:
+        return True
+    mod = sys.modules.get(name)
+    return _library_file(getattr(mod, "__file__", None)) if mod is not None else False
+
+
+def _library_owner(owner: Any, name: str) -> str | None:
+    """What ``owner`` is, in words, when its attribute ``name`` is a
+    library's own state, not the user's: a private attribute (``_name``)
+    of a library's module, class or instance of a library's class, or any
+    attribute a library's code set on a function it made (the registry of
+    a ``functools.singledispatch`` function); else None."""
+    t = type(owner)
+    private = name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+    if issubclass(t, types.ModuleType):
+        modname = getattr(owner, "__name__", None)
+        if private and _library_module(modname):
+            return f"the module {modname}"
+        return None
+    if t is types.FunctionType:
+        code = owner.__code__
+        if not (name.startswith("__") and name.endswith("__")) and _library_file(code.co_filename):
+            made = os.path.basename(code.co_filename)
+            return f"the function {owner.__qualname__}, made by the library code of {made},"
+        return None
+    if not private:
+        return None
+    klass = owner if issubclass(t, type) else t
+    modname = vars(klass).get("__module__", "builtins")
+    if _library_module(modname):
+        what = "the class" if klass is owner else "an instance of"
+        return f"{what} {modname}.{klass.__qualname__}"
+    return None
+
+
+#: methods through which a library's object lets go of what it holds
+_LET_GO = ("detach", "cancel", "close", "unregister", "remove")
+
+
+def _library_cut(
+    objs: list[Any],
+    dropped: int,
+    info: Root,
+    deleted: str,
+    shown: set[int],
+    roots: list[Any],
+    infos: Sequence[Root],
+) -> str | None:
+    """Why the cut of ``objs[dropped - 1] -> objs[dropped]`` (``del``
+    spelled on a path from a module's globals) would break a library's
+    internals, in words (a blocker); None when it is the user's to cut.
+
+    The attribute deleted is found through its owner's ``__dict__`` when
+    the path reads it there; a module's global from its root.  The note
+    names the handle the library gives out for the entry (the key of the
+    library's table to an object on a reported path, ``shown``: a
+    ``weakref.finalize`` object) and the method that lets go, when one has
+    a name."""
+    if dropped < 1 or dropped >= len(objs):
+        return None
+    holder, value = objs[dropped - 1], objs[dropped]
+    owner: Any = holder
+    name: str | None = None
+    if dropped == 1 and info.kind == "name" and info.expr:
+        owner = sys.modules.get(info.expr)
+        for k, v in dict.items(holder):
+            if v is value and type(k) is str:
+                name = k
+                break
+    elif (
+        type(holder) is dict and dropped >= 2 and _step(objs[dropped - 2], holder)[0] == ".__dict__"
+    ):
+        owner = objs[dropped - 2]
+        for k, v in dict.items(holder):
+            if v is value and type(k) is str:
+                name = k
+                break
+    else:
+        label = _step(holder, value)[0]
+        if label.startswith(".") and label[1:].isidentifier():
+            name = label[1:]
+    if owner is None or name is None:
+        return None
+    what = _library_owner(owner, name)
+    if what is None:
+        return None
+    text = (
+        f"{deleted} holds it: {name} of {what} is the library's own state, "
+        "which no release deletes (the library would break); let go through its API"
+    )
+    handle = _handle(value, shown, roots, infos)
+    if handle:
+        text += f": {handle}"
+    return text
+
+
+def _handle(table: Any, shown: set[int], roots: list[Any], infos: Sequence[Root]) -> str:
+    """The handle a library gave out for the entry of its ``table`` (a
+    dict) that holds an object on a reported path (``shown``): a key that
+    is an object of a library's class with a method that lets go, spelled
+    from a module's global when one leads to it."""
+    if type(table) is not dict:
+        return ""
+    for key, v in list(dict.items(table)):
+        if id(v) not in shown:
+            continue
+        t = type(key)
+        if not _library_module(vars(t).get("__module__", "builtins")):
+            continue
+        for m in _LET_GO:
+            if callable(getattr(t, m, None)):
+                spelled = _spelled_from_name(key, roots, infos)
+                if spelled is not None:
+                    return f"{spelled}.{m}()"
+                return (
+                    f"the {t.__module__}.{t.__qualname__} object {key_label(key)} "
+                    f"(its key there) is its handle: its {m}() lets go"
+                )
+    return ""
+
+
+def _spelled_from_name(obj: Any, roots: list[Any], infos: Sequence[Root]) -> str | None:
+    """The expression of ``obj`` from a module's globals, fully spelled; None
+    when the shortest path to it has none."""
+    try:
+        res = _core._hg_paths(obj, roots, 1)
+    except RuntimeError:
+        return None
+    if res is None or not res[0]:
+        return None
+    pos, path = res[0][0]
+    del res
+    info = infos[pos]
+    if info.kind != "name":
+        return None
+    spelled = all(_step(path[k], path[k + 1])[1] is not None for k in range(len(path) - 1))
+    rp = describe_path(path, info) if spelled else None
+    del path
+    return rp.expr if rp is not None and runnable(f"({rp.expr})") else None
 
 
 #: how many holders deep the release code may release a holder whole (a
@@ -259,11 +454,14 @@ def _gather(
             )
         skip = {id(x) for x in exclude} | {id(f) for f in stack_frames()}
         skip |= {id(box), id(roots), id(path_holders)}
+        in_context = _context_root(box, roots, infos)
         holders: dict[int, Any] = {}
         for h in path_holders:
             if id(h) not in skip and h is not target:
                 holders.setdefault(id(h), h)
         for h in gc.get_referrers(target):
+            if in_context and type(h) in _CONTEXT_MAPPING:
+                continue  # the current context's own mapping: released by its root above
             # An instance holding it in inline values (no __dict__ yet):
             # spelling its attribute would create the dict, changing the
             # heap explain() describes; only a reported path may do that.
@@ -316,6 +514,7 @@ def _gather(
                     len(item[1]),
                 )
             )
+            prefer_owner(h, found, roots, infos)
             # A holder a name leads to that cannot let go of it goes whole,
             # from every holder of its own (IPython's, sys's, pyplot's roots
             # are cut at the root, whatever lies below).
@@ -377,6 +576,16 @@ def _gather(
                                 out, whole, note, roots, infos, mine, above, shown, depth
                             )
                             break  # the same cut for every key
+                    lib = (
+                        _library_cut(
+                            [*objs, target], dropped, info, rp.release[4:], shown, roots, infos
+                        )
+                        if info.kind == "name" and rp.release.startswith("del ")
+                        else None
+                    )
+                    if lib is not None:
+                        out.blockers.append(lib)
+                        break  # the same state for every key
                     if runnable(rp.release):
                         out.stmts.append(rp.release)
                         if note:

@@ -5,6 +5,7 @@ each with the command that releases what it holds."""
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import gc
 import sys
@@ -128,6 +129,10 @@ def named_roots(skip_frames: Sequence[Any]) -> tuple[list[Any], list[Root]]:
         _core.garbage,
         Root("garbage", "altgc.garbage", "altgc.garbage", "import altgc; altgc.garbage.clear()"),
     )
+    # The current context's variables: the thread state holds the context,
+    # no object of the heap does
+    for value, info in context_variables():
+        add(value, info)
     ph = sys.modules.get("matplotlib._pylab_helpers")
     figs = getattr(getattr(ph, "Gcf", None), "figs", None)
     if figs is not None:
@@ -178,6 +183,78 @@ def named_roots(skip_frames: Sequence[Any]) -> tuple[list[Any], list[Root]]:
         else:
             add(d, Root("name", f"module {modname}", modname, "del " + modname + ".{step}"))
     return objs, infos
+
+
+def context_variables() -> list[tuple[Any, Root]]:
+    """The values of the current context's variables (``ContextVar.set()``),
+    each with its root: ``mod.cv.get()`` for a variable a module's global
+    names (else found by its ``.name``), released by setting it to None.
+
+    The context is copied (``contextvars.copy_context()``, which shares the
+    current one's mapping) and the copy dropped: no reference stays."""
+    ctx = contextvars.copy_context()
+    items = list(ctx.items())
+    del ctx
+    out: list[tuple[Any, Root]] = []
+    try:
+        if not items:
+            return out
+        names = _global_names([var for var, _ in items])
+        for var, value in items:
+            try:
+                vname = var.name
+            except Exception:
+                continue
+            if type(vname) is not str:
+                continue
+            spelled = names.get(id(var))
+            if spelled is not None:
+                expr, release = f"{spelled}.get()", f"{spelled}.set(None)"
+                imp = spelled.rpartition(".")[0]
+                if imp:
+                    release = f"import {imp}; {release}"
+            else:
+                expr = f"<ContextVar {vname!r}>.get()"
+                release = (
+                    "import contextvars; "
+                    f"[v.set(None) for v in contextvars.copy_context() if v.name == {vname!r}]"
+                )
+            out.append(
+                (value, Root("context_variable", f"the context variable {vname!r}", expr, release))
+            )
+        return out
+    finally:
+        items.clear()
+
+
+def _global_names(objs: list[Any]) -> dict[int, str]:
+    """The module global (``mod.name``, a bare name in ``__main__``) that
+    binds each of ``objs``, by id; the main namespace first, then
+    ``sys.modules``' order."""
+    want = {id(o) for o in objs}
+    out: dict[int, str] = {}
+    main = sys.modules.get("__main__")
+    mods = [("", main)] if main is not None else []
+    mods += [(n, m) for n, m in list(sys.modules.items()) if m is not main]
+    for modname, mod in mods:
+        try:
+            d = getattr(mod, "__dict__", None)
+        except Exception:
+            continue
+        if type(d) is not dict:
+            continue
+        for k, v in list(d.items()):
+            if (
+                id(v) in want
+                and type(k) is str
+                and k.isidentifier()
+                and id(v) not in out
+                and any(o is v for o in objs)
+            ):
+                out[id(v)] = f"{modname}.{k}" if modname else k
+        if len(out) == len(want):
+            break
+    return out
 
 
 # ---------------------------------------------------------------------------
