@@ -144,7 +144,17 @@ agc_is_tracked(PyObject *module, PyObject *obj)
 {
     if (agc_inst.active) {
         /* As gc.is_tracked: adopted, and still tracked by the interpreter
-         * (CPython untracks an object before it deallocates it). */
+         * (CPython untracks an object before it deallocates it).  Only a
+         * tracked object altgc has not registered can be waiting for the
+         * next adoption: the others are answered without one (an adoption
+         * adds entries, never removes one), so that code asking about
+         * every object (pympler) does not adopt at every call. */
+        if (!PyObject_GC_IsTracked(obj) || agc_is_dying(obj)) {
+            Py_RETURN_FALSE;
+        }
+        if (agc_registry_find(&agc_reg, obj) >= 0) {
+            Py_RETURN_TRUE;
+        }
         if (agc_install_sync() < 0) {
             return NULL;
         }
