@@ -6,6 +6,7 @@ Each command is a module of :mod:`altgc._cli`; this one only dispatches.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -26,7 +27,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_parser(sub)
     compare.add_parser(sub)
     bench.add_parser(sub)
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        # An option the command does not have: the command's own usage
+        # error, not the program's.
+        command = sub.choices.get(args.command) if args.command else None
+        (command or parser).error("unrecognized arguments: " + " ".join(unknown))
     if args.command == "demo":
         return demo.main(args, parser)
     if args.command == "version":
@@ -41,5 +47,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 2
 
 
+def _main_closing_a_broken_pipe() -> int | str | None:
+    """:func:`main`, ending quietly with status 1 when stdout is a pipe its
+    reader closed (``python -m altgc compare ... | head``): the interpreter
+    would print a traceback, and another one at exit flushing stdout."""
+    try:
+        try:
+            status: int | str | None = main()
+        except SystemExit as exc:  # argparse: --help, a usage error
+            status = exc.code
+        out = sys.stdout  # (what a script under ``run`` left there)
+        if out is not None and not getattr(out, "closed", False):
+            out.flush()
+    except BrokenPipeError:
+        # Python's documented idiom (the signal module's "Note on SIGPIPE"):
+        # stdout goes to /dev/null so the flush at exit does not fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    return status
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(_main_closing_a_broken_pipe())

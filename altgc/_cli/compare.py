@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 from typing import Any
 
@@ -82,6 +83,22 @@ def _timeout_seconds(text: str) -> float:
     return seconds
 
 
+def _output_path_error(option: str, path: str) -> str | None:
+    """Why ``option``'s file (--json, --html, --png) cannot be written at
+    ``path``, or None.  Checked before the runs, which may take minutes:
+    the files are written only after them."""
+    if not path:
+        return f"{option}: the path is empty"
+    if os.path.isdir(path):
+        return f"{option}: {path} is a directory"
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        return f"{option}: cannot write {path}: the directory {parent} does not exist"
+    if not os.access(parent, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        return f"{option}: cannot write {path}: permission denied"
+    return None
+
+
 def _fail(msg: str) -> int:
     sys.stderr.write(f"altgc compare: error: {msg}\n")
     return 2
@@ -100,6 +117,12 @@ def main(args: argparse.Namespace) -> int:
         }
     except ValueError as exc:
         return _fail(str(exc))
+    # Checked before both runs, so that a mistyped path does not cost
+    # the whole comparison.
+    for option, path in (("--json", args.json), ("--html", args.html), ("--png", args.png)):
+        why = None if path is None else _output_path_error(option, path)
+        if why is not None:
+            return _fail(why)
     if args.png and not have_matplotlib():
         return _fail(MATPLOTLIB_MISSING)
     script_args = list(args.args)
@@ -132,16 +155,22 @@ def main(args: argparse.Namespace) -> int:
     except CompareError as exc:
         return _fail(str(exc))
     print(format_table(report))
+    option, path = "", ""
     try:
         if args.json:
+            option, path = "--json: ", args.json
             with open(args.json, "w") as f:
                 f.write(report.to_json(indent=1))
         if args.html:
+            option, path = "--html: ", args.html
             with open(args.html, "w", encoding="utf-8") as f:
                 f.write(render_html(report))
         if args.png:
+            option, path = "--png: ", args.png
             render_png(report, args.png)
-    except (OSError, CompareError) as exc:
-        return _fail(str(exc))
+    except OSError as exc:
+        return _fail(f"{option}cannot write {path}: {exc.strerror or exc}")
+    except CompareError as exc:
+        return _fail(f"{option}{exc}")
     match = report.outputs_match()
     return 0 if all(match.values()) else 1

@@ -38,6 +38,13 @@ def add_parser(sub: Any) -> None:
         help="run a script; at exit (or on SIGUSR1) report the "
         "watched objects that survived and the container types "
         "that grew most",
+        description="Run SCRIPT as __main__ (as python SCRIPT would).  At "
+        "exit, and whenever the process gets SIGUSR1, write on stderr "
+        "every object the script watched with altgc.watch(obj, 'label') "
+        "that is still alive after its name went -- what holds it and the "
+        "code that releases it -- and the ten container types whose "
+        "number of live objects grew most.  Exit status: the script's "
+        "(2 when there is no such script).",
     )
     p.add_argument("script", help="the Python script to run")
     rest = p.add_argument("args", nargs=argparse.REMAINDER, help="arguments passed to the script")
