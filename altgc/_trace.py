@@ -150,6 +150,65 @@ def _printable(s: str) -> str:
     return s
 
 
+def _due_generation(
+    counts: tuple[int, ...], thresholds: tuple[int, ...], pending: int, total: int
+) -> int | None:
+    """The generation an automatic collection would examine now, or None
+    when none is due -- the C core's rule (``agc_maybe_schedule`` and
+    ``agc_collect_generations``): one is due when ``count0 > threshold0 >
+    0``; it examines the oldest generation whose count exceeds its
+    threshold, generation 2 only when the objects awaiting a full
+    collection are at least a quarter of it."""
+    if not counts[0] > thresholds[0] > 0:
+        return None
+    for i in (2, 1):
+        if counts[i] > thresholds[i] and not (i == 2 and pending < total // 4):
+            return i
+    return 0
+
+
+def _automatic(
+    counts: tuple[int, ...],
+    thresholds: tuple[int, ...],
+    pending: int,
+    total: int,
+    enabled: bool,
+    collected: bool,
+) -> str:
+    """What the automatic collection stands at: disabled, off by a 0
+    threshold, due (and of which generation) or not due."""
+    if not enabled:
+        call = "trace(collect=True)" if collected else "trace()"
+        return (
+            "automatic collection is disabled (altgc.disable()): no collection runs "
+            f"unless one is asked for, as this {call} call did; altgc.enable() turns "
+            "automatic collection back on"
+        )
+    if thresholds[0] == 0:
+        return (
+            "no automatic collection runs: threshold0 = 0 turns them off "
+            "(altgc.set_threshold(n) with n > 0 turns them back on)"
+        )
+    i = _due_generation(counts, thresholds, pending, total)
+    if i is None:
+        return (
+            f"no automatic collection is due: count0 = {counts[0]} <= "
+            f"threshold0 = {thresholds[0]} (generation 0 is collected when more objects "
+            "than that were registered since its last collection)"
+        )
+    text = (
+        f"an automatic collection of generation {i} is due: count0 = {counts[0]} "
+        "(objects registered since the last collection of generation 0) "
+        f"> threshold0 = {thresholds[0]}"
+    )
+    if i > 0:
+        text += (
+            f", and count{i} = {counts[i]} (collections of generation {i - 1} since "
+            f"the last collection of generation {i}) > threshold{i} = {thresholds[i]}"
+        )
+    return text
+
+
 def _why(
     gen: int,
     given: bool,
@@ -159,6 +218,7 @@ def _why(
     total: int,
     enabled: bool,
     requested: bool,
+    collected: bool,
 ) -> str:
     if requested:
         head = f"generation {gen} was asked for"
@@ -170,23 +230,8 @@ def _why(
     else:
         head = f"generation {gen} (all generations) by default"
     gens = "generation 0" if gen == 0 else f"generations 0..{gen}"
-    text = f"{head}; a collection of generation {gen} examines {gens}"
-    auto = "" if enabled else "automatic collection is disabled (altgc.disable()); enabled, "
-    for i in (2, 1, 0):
-        if counts[i] > thresholds[i] > 0:
-            if i == 2 and pending < total // 4:
-                continue
-            what = "objects registered" if i == 0 else f"collections of generation {i - 1}"
-            return (
-                text + f"; {auto}an automatic collection would now examine generation {i}: "
-                f"count{i} = {counts[i]} ({what} since its last collection) "
-                f"> threshold{i} = {thresholds[i]}"
-            )
-    return (
-        text + f"; {auto}no automatic collection is due: count0 = {counts[0]} <= "
-        f"threshold0 = {thresholds[0]} (generation 0 is collected when more objects "
-        "than that were registered since its last collection)"
-    )
+    auto = _automatic(counts, thresholds, pending, total, enabled, collected)
+    return f"{head}; a collection of generation {gen} examines {gens}; {auto}"
 
 
 class Trace:
@@ -211,6 +256,7 @@ class Trace:
         self.why: str = _why(
             self.generation, given, self.counts_before, self.thresholds,
             before["long_lived_pending"], before["long_lived_total"], self.enabled, requested,
+            self.collected,
         )  # fmt: skip
         self.objects: list[TraceObject] = []
         self._build(raw)

@@ -130,6 +130,11 @@ class HeapComparison:
     ``differences``: one :class:`HeapDifference` per object in one set
     only.  ``agree`` is true when the sets are equal; ``explained`` when
     every difference has a reason other than ``"unexplained"``.
+    ``registered``: how many containers altgc examined (its registered
+    ones in generations 0..``generation``), ``builtin_examined`` the
+    builtin gc's.  ``note``: when altgc examined none, why and what to do
+    (the comparison is then empty on altgc's side, whatever ``agree``
+    says); ``""`` otherwise.
     """
 
     generation: int
@@ -138,6 +143,7 @@ class HeapComparison:
     differences: list[HeapDifference]
     registered: int
     builtin_examined: int
+    note: str = ""
 
     @property
     def agree(self) -> bool:
@@ -171,6 +177,7 @@ class HeapComparison:
             "builtin_examined": self.builtin_examined,
             "agree": self.agree,
             "explained": self.explained,
+            "note": self.note,
         }
 
     def __str__(self, limit: int = 40) -> str:
@@ -183,8 +190,12 @@ class HeapComparison:
                 else "DIFFER (some differences UNEXPLAINED)"
             )
         )
-        lines = [
-            f"compare_heap(generation={self.generation}): {verdict}",
+        if self.note:
+            verdict += " -- altgc examined no containers"
+        lines = [f"compare_heap(generation={self.generation}): {verdict}"]
+        if self.note:
+            lines.append(self.note)
+        lines += [
             f"{'':28}{'altgc':>12}{'builtin gc':>14}",
             f"{'containers examined':28}{self.registered:>12}{self.builtin_examined:>14}",
             f"{'unreachable':28}{len(self.altgc_ids):>12}{len(self.builtin_ids):>14}",
@@ -320,6 +331,7 @@ def compare_heap(generation: int = 2) -> HeapComparison:
                 "from a __del__ or weakref callback it runs)"
             ) from None
         registered = sum(len(_core.get_objects(g)) for g in range(generation + 1))
+        note = "" if registered else _nothing_examined(generation)
 
         # The builtin gc, saving everything it finds instead of freeing it.
         # (No callbacks: not even install mode's, which would run an altgc
@@ -374,6 +386,7 @@ def compare_heap(generation: int = 2) -> HeapComparison:
             differences=differences,
             registered=registered,
             builtin_examined=len(b_young),
+            note=note,
         )
     finally:
         if len(garbage) != len(saved_garbage):
@@ -383,6 +396,38 @@ def compare_heap(generation: int = 2) -> HeapComparison:
             _core.enable()
         if gc_enabled:
             builtin_api.enable()
+
+
+def _nothing_examined(generation: int) -> str:
+    """Why altgc examined no container in generations 0..``generation``,
+    and what to do about it."""
+    older = sum(len(_core.get_objects(g)) for g in range(generation + 1, 3))
+    frozen = _core.get_freeze_count()
+    if older or frozen:
+        parts = []
+        if older:
+            parts.append(
+                f"{older} {_are(older)} in generations older than {generation} "
+                "(compare_heap(2) examines all generations)"
+            )
+        if frozen:
+            parts.append(f"{frozen} {_are(frozen)} frozen (altgc.unfreeze() returns them)")
+        n = older + frozen
+        return (
+            f"altgc examined none of its {n} registered container{'' if n == 1 else 's'}: "
+            + "; ".join(parts)
+        )
+    if is_installed():
+        return "altgc is installed but has nothing registered yet"
+    return (
+        "altgc has nothing registered (neither altgc.track() nor altgc.install() "
+        "was called), so the comparison is empty on altgc's side: call "
+        "altgc.install() or altgc.track(obj) first"
+    )
+
+
+def _are(n: int) -> str:
+    return "is" if n == 1 else "are"
 
 
 def _builtin_collections() -> int:

@@ -439,6 +439,64 @@ def test_result_as_dict_and_helpers(frozen_rest):
         r.only("neither")
 
 
+_NOTHING_REGISTERED = (
+    "altgc has nothing registered (neither altgc.track() nor altgc.install() "
+    "was called), so the comparison is empty on altgc's side: call "
+    "altgc.install() or altgc.track(obj) first"
+)
+
+
+def test_nothing_registered_says_the_comparison_is_empty(frozen_rest):
+    r = compare_heap()
+    assert r.registered == 0 and r.altgc_ids == frozenset()
+    assert r.note == _NOTHING_REGISTERED
+    lines = str(r).splitlines()
+    verdict = "AGREE" if r.agree else "DIFFER"
+    assert lines[0].startswith(f"compare_heap(generation=2): {verdict}"), lines
+    assert lines[0].endswith(" -- altgc examined no containers"), lines
+    assert lines[1] == _NOTHING_REGISTERED
+    assert _NOTHING_REGISTERED in repr(r)
+    assert r.as_dict()["note"] == _NOTHING_REGISTERED
+    # the verdict and the data stay what they were
+    assert r.agree == (r.builtin_ids == frozenset())
+    assert all(d.side == "builtin" for d in r.differences)
+
+
+def test_nothing_registered_in_a_fresh_interpreter():
+    out = run_python("import altgc; print(altgc.compare_heap())").stdout
+    lines = out.splitlines()
+    assert lines[0] == "compare_heap(generation=2): AGREE -- altgc examined no containers"
+    assert lines[1] == _NOTHING_REGISTERED
+    assert lines[3].split()[:3] == ["containers", "examined", "0"]
+
+
+def test_registered_but_not_examined_says_where_they_are(frozen_rest):
+    a = []
+    b = [a]
+    altgc.track(a)
+    altgc.track(b)
+    altgc.collect(0)  # a and b (held by the names) move to generation 1
+    r = compare_heap(0)
+    assert r.registered == 0
+    assert r.note == (
+        "altgc examined none of its 2 registered containers: 2 are in generations "
+        "older than 0 (compare_heap(2) examines all generations)"
+    )
+    assert r.note in str(r) and "examined no containers" in str(r).splitlines()[0]
+    altgc.freeze()
+    r = compare_heap()
+    assert r.note == (
+        "altgc examined none of its 2 registered containers: 2 are frozen "
+        "(altgc.unfreeze() returns them)"
+    )
+    altgc.unfreeze()
+    r = compare_heap()
+    assert r.registered == 2 and r.note == ""
+    assert "examined no containers" not in str(r)
+    assert r.as_dict()["note"] == ""
+    del a, b
+
+
 def test_compare_module_docstrings_run():
     out = run_python(
         "import doctest, gc, altgc.compare, altgc._program_comparison.runner\n"

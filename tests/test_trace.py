@@ -24,7 +24,7 @@ from support import untrack_everything
 from test_differential import DEL_CALLS, WR_CALLS, graphs, make_garbage
 
 import altgc
-from altgc import _core, _testobjs
+from altgc import _core, _testobjs, _trace
 
 
 def registry_state():
@@ -167,6 +167,96 @@ def test_table_json_and_html():
     t._repr_pretty_(p, False)
     assert p.out == [text]
     del c
+
+
+# What the "why" line says about automatic collection: one statement each.
+_AUTOMATIC = {
+    "disabled": "automatic collection is disabled (altgc.disable())",
+    "off": "no automatic collection runs: threshold0 = 0",
+    "not due": "no automatic collection is due",
+    "due": "an automatic collection of generation",
+}
+
+
+def _one_statement(why, enabled, expected):
+    """``why`` holds exactly the ``expected`` statement, once, and no
+    other (so never both "disabled" and "enabled" nor "due" and "not due")."""
+    found = {k: why.count(v) for k, v in _AUTOMATIC.items() if v in why}
+    assert found == {("due" if expected in (0, 1, 2) else expected): 1}, why
+    if not enabled:
+        assert "altgc.enable() turns automatic collection back on" in why, why
+        assert "is due" not in why and "enabled" not in why, why
+    else:
+        assert "disabled" not in why and "altgc.enable()" not in why, why
+    if expected in (0, 1, 2):
+        assert f"an automatic collection of generation {expected} is due" in why, why
+
+
+@pytest.mark.parametrize("enabled", [True, False], ids=["enabled", "disabled"])
+@pytest.mark.parametrize("collected", [False, True], ids=["look", "collect"])
+@pytest.mark.parametrize(
+    ("counts", "thresholds", "pending", "total", "expected"),
+    [
+        ((1, 0, 0), (700, 10, 10), 0, 0, "not due"),
+        ((700, 3, 3), (700, 10, 10), 0, 0, "not due"),
+        # count1 is over its threshold, but nothing starts a collection
+        # before count0 passes threshold0
+        ((1, 11, 0), (700, 10, 10), 0, 0, "not due"),
+        ((701, 0, 0), (700, 10, 10), 0, 0, 0),
+        ((701, 11, 0), (700, 10, 10), 0, 0, 1),
+        ((701, 11, 11), (700, 10, 10), 50, 100, 2),
+        # a full collection waits for a quarter of generation 2
+        ((701, 11, 11), (700, 10, 10), 24, 100, 1),
+        ((5, 0, 0), (0, 10, 10), 0, 0, "off"),
+    ],
+    ids=[
+        "not-due",
+        "at-threshold",
+        "gen1-over-gen0-not",
+        "gen0-due",
+        "gen1-due",
+        "gen2-due",
+        "gen2-waits",
+        "threshold0-zero",
+    ],
+)
+def test_why_states_automatic_collection_once(
+    enabled, collected, counts, thresholds, pending, total, expected
+):
+    # The text depends on these numbers and the enabled flag only (not on
+    # install mode, which registers objects but schedules the same way).
+    why = _trace._why(0, False, counts, thresholds, pending, total, enabled, True, collected)
+    assert why.startswith("generation 0 was asked for; ")
+    _one_statement(why, enabled, expected if enabled else "disabled")
+    if not enabled:
+        call = "trace(collect=True)" if collected else "trace()"
+        assert f"as this {call} call did" in why, why
+
+
+@pytest.mark.parametrize("enabled", [True, False], ids=["enabled", "disabled"])
+@pytest.mark.parametrize("due", [True, False], ids=["due", "not-due"])
+def test_why_of_a_real_trace_states_automatic_collection_once(enabled, due):
+    untrack_everything()
+    altgc.set_threshold(700, 10, 10)
+    if enabled:
+        altgc.enable()  # nothing registered: nothing is scheduled
+    keep = []
+    for _ in range(3):
+        a = []
+        a.append(a)
+        altgc.track(a)
+        keep.append(id(a))
+    del a
+    if due:
+        # set_threshold() schedules nothing: the collection stays due
+        altgc.set_threshold(altgc.get_count()[0] - 1)
+    t = altgc.trace(generation=0)
+    altgc.disable()
+    assert sorted(t.unreachable) == sorted(keep)
+    expected = "disabled" if not enabled else 0 if due else "not due"
+    _one_statement(t.why, enabled, expected)
+    assert f"why: {t.why}" in str(t)
+    altgc.collect(0)
 
 
 def test_untracked_registered_object_is_not_examined():
