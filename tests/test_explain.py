@@ -976,3 +976,41 @@ def test_reused_index_and_an_object_it_knew_without_a_path(mod):
     finally:
         if was_enabled:
             gc.enable()
+
+
+def test_module_namespaces_serve_named_roots_and_global_names(monkeypatch):
+    """One walk of sys.modules names both the module roots (sys.modules'
+    order) and a context variable's global (``__main__`` first, once); an
+    entry whose ``__dict__`` raises or is no dict is passed over."""
+    from altgc._explain import roots
+
+    class Raising:
+        @property
+        def __dict__(self):
+            raise RuntimeError("no namespace")
+
+    main = sys.modules["__main__"]
+    shared = object()
+    other = types.ModuleType("altgc_test_ns_other")
+    other.shared = shared
+    monkeypatch.setitem(sys.modules, "altgc_test_ns_other", other)
+    monkeypatch.setitem(sys.modules, "altgc_test_ns_raising", Raising())
+    monkeypatch.setitem(sys.modules, "altgc_test_ns_nodict", 42)
+    monkeypatch.setitem(sys.modules, "altgc_test_ns_main_again", main)
+    in_order = list(roots.module_namespaces())
+    names = [n for n, _d in in_order]
+    assert names.count("") == 2  # __main__ and its alias, where sys.modules has them
+    assert "altgc_test_ns_raising" not in names and "altgc_test_ns_nodict" not in names
+    assert ("altgc_test_ns_other", vars(other)) in in_order
+    main_first = list(roots.module_namespaces(main_first=True))
+    assert main_first[0] == ("", vars(main))
+    assert [n for n, _d in main_first].count("") == 1
+    assert sorted(n for n, _d in main_first[1:]) == sorted(n for n in names if n)
+    # named_roots: a root per entry, in sys.modules' order
+    _objs, infos = roots.named_roots([])
+    assert [i.expr for i in infos if i.kind == "name"] == names
+    # _global_names: the main namespace's name wins, then sys.modules' order
+    monkeypatch.setattr(main, "altgc_test_ns_shared", shared, raising=False)
+    assert roots._global_names([shared]) == {id(shared): "altgc_test_ns_shared"}
+    monkeypatch.delattr(main, "altgc_test_ns_shared")
+    assert roots._global_names([shared]) == {id(shared): "altgc_test_ns_other.shared"}

@@ -4,11 +4,17 @@ registry, a property, a functools.partial, copyreg's table), and what
 explain() says about each: the holder's path, the cause and release code
 that frees the object without tearing down the holder."""
 
+import contextlib
 import contextvars
 import copyreg
 import functools
 import gc
+import re
+import signal
 import weakref
+
+import pytest
+from support import run_python
 
 import altgc
 
@@ -294,6 +300,144 @@ def test_context_variable_unnamed_by_any_module_is_found_by_its_name():
         cv.set(None)
 
 
+def test_context_mapping_is_probed_on_first_use_not_at_import():
+    """Importing the explain package makes no probe context variables; the
+    first release of a context variable's value makes them, once."""
+    proc = run_python(
+        """
+        import contextvars, weakref
+        real = contextvars.ContextVar
+        probes = []
+
+        def counting(name, *args, **kwargs):
+            if name.startswith("altgc_probe"):
+                probes.append(name)
+            return real(name, *args, **kwargs)
+
+        contextvars.ContextVar = counting
+        import altgc
+        altgc.explain  # imports the explain package
+        import altgc._explain.releasing
+        print(len(probes))
+        cv = real("subject")
+
+        class Blob:
+            pass
+
+        def explain_and_release():
+            cv.set(Blob())
+            ref = weakref.ref(cv.get())
+            e = altgc.explain(ref())
+            assert e.cause == "context_variable", str(e)
+            exec(e.release, globals())
+            return ref() is None
+
+        for _ in range(2):
+            print(contextvars.copy_context().run(explain_and_release), len(probes))
+        """
+    )
+    imported, (freed1, after1), (freed2, after2) = (
+        line.split() for line in proc.stdout.splitlines()
+    )
+    assert imported == ["0"], proc.stdout  # no probe at import
+    assert freed1 == freed2 == "True", proc.stdout  # the release works
+    assert int(after1) > 0 and after2 == after1, proc.stdout  # one probe, cached
+
+
+needs_sigusr = pytest.mark.skipif(not hasattr(signal, "SIGUSR1"), reason="no SIGUSR1 here")
+
+
+@contextlib.contextmanager
+def handler_restored(signum):
+    """The handler of ``signum`` as it was, once the block is done."""
+    before = signal.getsignal(signum)
+    try:
+        yield
+    finally:
+        signal.signal(signum, before)
+
+
+def explain_signal_held(make):
+    """:func:`explain_fresh`, for an object that a signal handler holds."""
+    e, ref = explain_fresh(make)
+    assert e.cause == "signal_handler", str(e)
+    return e, ref
+
+
+class Listener:
+    """An object whose bound method handles a signal."""
+
+    def __init__(self):
+        self.blob = Blob()
+
+    def on_signal(self, signum, frame):
+        return self.blob
+
+
+@needs_sigusr
+def test_signal_handler_closure_is_a_root_with_a_working_release():
+    def make():
+        b = Blob()
+
+        def handler(signum, frame):
+            return b
+
+        signal.signal(signal.SIGUSR1, handler)
+        return b
+
+    with handler_restored(signal.SIGUSR1):
+        e, ref = explain_signal_held(make)
+        assert e.paths[0].expr == "signal.getsignal(signal.SIGUSR1).__closure__[0].cell_contents"
+        assert e.release == "import signal; signal.signal(signal.SIGUSR1, signal.SIG_DFL)"
+        (rbox,) = re.findall(r'class="box root"><title>([^<(]*)', e._svg())
+        assert rbox.strip() == "signal handler SIGUSR1"
+        run(e.release)
+        assert ref() is None
+        assert signal.getsignal(signal.SIGUSR1) == signal.SIG_DFL
+
+
+@needs_sigusr
+def test_signal_handler_bound_method_and_the_handler_itself():
+    def make():
+        listener = Listener()
+        signal.signal(signal.SIGUSR2, listener.on_signal)
+        return listener.blob
+
+    release = "import signal; signal.signal(signal.SIGUSR2, signal.SIG_DFL)"
+    with handler_restored(signal.SIGUSR2):
+        e, ref = explain_signal_held(make)
+        assert e.paths[0].expr == "signal.getsignal(signal.SIGUSR2).__self__.blob"
+        assert e.release == release
+        run(e.release)
+        assert ref() is None
+        # the handler itself: the signal module's reference is the root's,
+        # not an unknown C extension's
+        signal.signal(signal.SIGUSR2, Listener().on_signal)
+        e, ref = explain_signal_held(lambda: signal.getsignal(signal.SIGUSR2))
+        assert e.paths[0].expr == "signal.getsignal(signal.SIGUSR2)"
+        assert "outside Python's heap" not in str(e)
+        assert e.release == release
+        run(e.release)
+        assert ref() is None
+
+
+def test_sigint_handler_is_released_to_pythons_own():
+    def make():
+        b = Blob()
+        signal.signal(signal.SIGINT, lambda signum, frame, held=b: held)
+        return b
+
+    with handler_restored(signal.SIGINT):
+        e, ref = explain_signal_held(make)
+        assert e.paths[0].expr == "signal.getsignal(signal.SIGINT).__defaults__[0]"
+        # SIG_DFL would let Ctrl-C kill the process: KeyboardInterrupt again
+        restore = "signal.signal(signal.SIGINT, signal.default_int_handler)"
+        assert e.release == "import signal; " + restore
+        run(e.release)
+        assert ref() is None
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 def test_logging_handler_is_spelled_from_the_logging_module():
     import asyncio  # noqa: F401 - modules holding a logger of their own
     import concurrent.futures  # noqa: F401
@@ -315,13 +459,21 @@ def test_logging_handler_is_spelled_from_the_logging_module():
     try:
         e, ref = explain_fresh(make)
         expr = e.paths[0].expr
-        # not the `logger` global of whichever module the search met first
-        assert expr.startswith("logging."), str(e)
-        assert expr.endswith(".manager.loggerDict['zoo.x'].handlers[0].obj"), expr
+        # not the `logger` global of whichever module the search met first,
+        # nor logging.Logger.manager.loggerDict['zoo.x']: the logger as
+        # users get it
+        assert expr == "logging.getLogger('zoo.x').handlers[0].obj", str(e)
+        assert e.cause == "name", str(e)
         assert e.release.splitlines()[0] == "import logging"
         assert e.release.splitlines()[-1] == "del " + expr
+        rbox = re.findall(r'class="box root"><title>([^<(]*)', e._svg())[0]
+        assert rbox.strip() == "logging.Logger"
         run(e.release)
         assert ref() is None
+        # the logger itself: no getLogger() can be deleted, its table entry is
+        e, ref = explain_fresh(lambda: logging.getLogger("zoo.x"))
+        assert e.paths[0].expr == "logging.Logger.manager.loggerDict['zoo.x']", str(e)
+        assert "del logging.Logger.manager.loggerDict['zoo.x']" in e.release.splitlines()
     finally:
         logger = logging.getLogger("zoo.x")
         for h in logger.handlers[:]:

@@ -9,6 +9,7 @@ light and a dark page, and every drawn element must lie inside the visible
 box; the screenshots are kept under pytest's tmp_path for a look.
 """
 
+import contextvars
 import gc
 import re
 import tempfile
@@ -255,6 +256,43 @@ def test_real_module_global_is_named(mod):
     # the rest of the path: dict -> list -> the object, labels in order
     labels = [t.text for t in root.iter(SVG + "text") if t.get("class") == "label"]
     assert labels == ["['k']", "[0]"]
+
+
+def context_variable_pictures(mod):
+    """Explanations of two objects held by context variables (set in a
+    copied context, dropped with it): one a module global binds, one no
+    module names."""
+    mod.cv = contextvars.ContextVar("picture_cv")
+    unnamed = contextvars.ContextVar("picture 'odd' >name")
+
+    def explain_both():
+        mod.cv.set(Node())
+        unnamed.set([Node()])
+        named_e = altgc.explain(mod.cv.get(), max_paths=1)
+        unnamed_e = altgc.explain(unnamed.get()[0], max_paths=1)
+        mod.cv.set(None)
+        unnamed.set(None)
+        return named_e, unnamed_e
+
+    return contextvars.copy_context().run(explain_both)
+
+
+def test_context_variable_root_is_named_as_the_user_knows_it(mod):
+    named, unnamed = context_variable_pictures(mod)
+    assert named.paths[0].expr == "altgc_test_mod.cv.get()", str(named)
+    assert unnamed.paths[0].expr.startswith("<ContextVar "), str(unnamed)
+    for e, name in (
+        (named, "ContextVar altgc_test_mod.cv"),
+        (unnamed, "ContextVar \"picture 'odd' >name\""),
+    ):
+        # the SVG, the SVG inside the HTML, and the Graphviz text
+        page = e._repr_html_()
+        svg = page[page.index("<svg") : page.index("</svg>") + len("</svg>")]
+        for picture_svg in (e._svg(), svg):
+            (rbox,) = boxes(assert_inside(picture_svg), "root")
+            assert box_text(rbox) == name
+        dot_name = name.replace('"', '\\"')
+        assert f'[label="{dot_name}", style=rounded]' in e.to_dot()
 
 
 def test_folded_instance_dict_keeps_labels_under_their_arrows():

@@ -266,6 +266,12 @@ def _diagnose(
     # functions' locals (running frames do not traverse them).
     rc = sys.getrefcount(box[0])
     in_roots = sum(1 for r in roots if r is box[0])
+    # a signal handler: the signal module's C state holds it too, once a signal
+    in_roots += sum(
+        1
+        for r, info in zip(roots, infos, strict=True)
+        if r is box[0] and info.kind == "signal_handler"
+    )
     mine = {id(x) for x in my_frames}
     frame_refs = sum(
         1

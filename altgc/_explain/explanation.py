@@ -26,6 +26,7 @@ CAUSES: dict[str, str] = {
     "garbage": "it sits in the uncollectable garbage list",
     "lru_cache": "an functools.lru_cache holds it",
     "context_variable": "a variable of the current context (a contextvars.ContextVar) holds it",
+    "signal_handler": "a signal handler (set by signal.signal()) holds it",
     "matplotlib": "a matplotlib pyplot figure manager holds it (the figure is still open)",
     "c_extension": "something outside Python's heap (a C extension) holds a reference to it",
     "unknown": "a reference altgc could not name holds it",

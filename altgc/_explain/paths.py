@@ -65,7 +65,8 @@ def prefer_owner(
 ) -> None:
     """Put first, among paths as short as ``paths[0]``, the one rooted in
     the module that defines the type of the first object along
-    ``paths[0]`` (``logging.root.manager.loggerDict[...]``, not the
+    ``paths[0]`` (``logging.root.manager.loggerDict[...]``, which
+    :func:`describe_cut` spells ``logging.getLogger(...)``, not the
     ``logger`` global of whichever module the search met first), searching
     for it in the index when it is not among ``paths``; in place.  Only a
     path from another module's globals is replaced (not the main
@@ -629,6 +630,14 @@ def describe_cut(objs: list[Any], root: Root, last_key: Any = _NO_KEY) -> tuple[
             continue
         spelled.append(-1)
     n_spelled = spelled[-1]
+    logger = _get_logger(objs, spelled, root) if not release and n_spelled > 0 else None
+    if logger is not None and cut > spelled[logger[0]]:
+        # logging.getLogger('name') for logging.Logger.manager.loggerDict['name']
+        at, call = logger
+        n = spelled[at]
+        pieces, cut = [call, *pieces[n:]], cut - n + 1
+        if cause == "class_attribute" and _class_before(objs, at):
+            cause = "name"  # (the class was logging.Logger, no longer spelled)
     full = _abbreviate(pieces) if n_spelled > 0 else _chain(root, pieces, spelled, steps, objs)
     cut_expr = "" if release or not cut else _abbreviate(pieces[:cut])
     if not release:
@@ -651,6 +660,36 @@ def describe_cut(objs: list[Any], root: Root, last_key: Any = _NO_KEY) -> tuple[
     )
     at = dropped if cut_expr else len(objs) - 1
     return path, at if keep is None else keep[at]
+
+
+def _get_logger(objs: list[Any], spelled: list[int], root: Root) -> tuple[int, str] | None:
+    """Where a path from the ``logging`` module's globals reaches a logger
+    through its manager's table (``logging.Logger.manager.loggerDict['a.b']``):
+    the logger's index in ``objs``, and the call that spells it as users
+    do (``logging.getLogger('a.b')``, which returns that very logger and
+    makes none); None elsewhere."""
+    if root.kind != "name" or root.expr != "logging":
+        return None
+    logging = sys.modules.get("logging")
+    try:
+        logger_type = vars(logging)["Logger"]
+        table = vars(logger_type)["manager"].loggerDict
+    except Exception:  # not imported, or a logging of its own
+        return None
+    if type(table) is not dict or not issubclass(type(logger_type), type):
+        return None
+    for k in range(1, len(objs) - 1):
+        if objs[k - 1] is table and issubclass(type(objs[k]), logger_type) and spelled[k] > 0:
+            key = next((kk for kk, v in table.items() if v is objs[k]), None)
+            if type(key) is str:
+                return k, f"logging.getLogger({key!r})"
+            return None
+    return None
+
+
+def _class_before(objs: list[Any], end: int) -> bool:
+    """Whether a class is among ``objs[:end]``."""
+    return any(issubclass(type(o), type) for o in objs[:end])
 
 
 def _abbreviate(pieces: list[str]) -> str:

@@ -191,6 +191,8 @@ def root_name(p: RefPath, first_step: str | None) -> tuple[str, bool]:
             return "a module's globals", False
         if first_step.startswith(".") and first_step in expr:
             return expr[: expr.index(first_step)] + first_step, True
+        if first_step == ".Logger" and expr.startswith("logging.getLogger("):
+            return "logging.Logger", True  # the path's logger, spelled by its name
         return f"globals: {ident}", True
     if kind == "output_cache" and re.match(r"(Out|_oh)\b", expr):
         return f"{'_oh' if expr.startswith('_oh') else 'Out'}{first_step}", True
@@ -205,8 +207,33 @@ def root_name(p: RefPath, first_step: str | None) -> tuple[str, bool]:
     return _root_object_name(p), False
 
 
+#: the root expression of a context variable no module global names
+#: (``<ContextVar 'name'>.get()``, as :func:`.roots.context_variables` spells it)
+_UNNAMED_CONTEXT_VAR = re.compile(
+    r"""<ContextVar ('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")>\.get\(\)"""
+)
+
+
+def _context_variable_name(expr: str) -> str:
+    """The context variable a ``context_variable`` root's path starts from,
+    as the user knows it: ``ContextVar 'name'`` (its ``.name``) or
+    ``ContextVar mod.cv`` (the module global binding it)."""
+    m = _UNNAMED_CONTEXT_VAR.match(expr)
+    if m:
+        return f"ContextVar {m.group(1)}"
+    spelled, dot_get, _rest = expr.partition(".get()")
+    return f"ContextVar {spelled}" if dot_get and spelled else "a context variable"
+
+
 def _root_object_name(p: RefPath) -> str:
+    """The root object of path ``p`` (the first reference out of it is not
+    part of the name) as the user knows it."""
     expr = p.expr
+    if p.root == "context_variable":
+        return _context_variable_name(expr)
+    m = re.match(r"signal\.getsignal\((?:signal\.)?(\w+)\)", expr)
+    if p.root == "signal_handler" and m:
+        return f"signal handler {m.group(1)}"
     m = re.match(r"sys\.last_\w+", expr)
     if m:
         return m.group(0)

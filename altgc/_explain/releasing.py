@@ -21,6 +21,7 @@ from __future__ import annotations
 import collections
 import contextvars
 import dataclasses
+import functools
 import gc
 import os
 import re
@@ -70,7 +71,14 @@ def _ipython_state(info: Root, first_step: str) -> bool:
 
 
 #: root kinds cut at the root's own first step (each such root needs its own statement)
-_ROOT_CUT = ("output_cache", "traceback", "matplotlib", "garbage", "context_variable")
+_ROOT_CUT = (
+    "output_cache",
+    "traceback",
+    "matplotlib",
+    "garbage",
+    "context_variable",
+    "signal_handler",
+)
 
 
 def runnable(stmt: str) -> bool:
@@ -134,10 +142,12 @@ def _keys_of(holder: Any, target: Any) -> list[Any]:
     return [_NO_KEY]
 
 
-#: the types of a context's mapping (a HAMT's nodes: contextvars)
+@functools.cache
 def _context_mapping_types() -> frozenset[type]:
-    """The types of the objects of a context's mapping, found by walking a
-    probe context of enough variables to need each kind of node."""
+    """The types of the objects of a context's mapping (a HAMT's nodes:
+    contextvars), found by walking a probe context of enough variables to
+    need each kind of node.  Worked out on first use, not at import: a
+    release that never meets a context variable makes no probe."""
     ctx = contextvars.Context()
     for i in range(40):
         var: contextvars.ContextVar[int] = contextvars.ContextVar(f"altgc_probe{i}")
@@ -152,9 +162,6 @@ def _context_mapping_types() -> frozenset[type]:
             found.add(t)
             todo.extend(gc.get_referents(r))
     return frozenset(found)
-
-
-_CONTEXT_MAPPING = _context_mapping_types()
 
 
 def _library_file(path: Any) -> bool:
@@ -454,14 +461,16 @@ def _gather(
             )
         skip = {id(x) for x in exclude} | {id(f) for f in stack_frames()}
         skip |= {id(box), id(roots), id(path_holders)}
-        in_context = _context_root(box, roots, infos)
+        # the current context's own mapping holds a variable's value: its
+        # root above releases it
+        context_mapping = _context_mapping_types() if _context_root(box, roots, infos) else ()
         holders: dict[int, Any] = {}
         for h in path_holders:
             if id(h) not in skip and h is not target:
                 holders.setdefault(id(h), h)
         for h in gc.get_referrers(target):
-            if in_context and type(h) in _CONTEXT_MAPPING:
-                continue  # the current context's own mapping: released by its root above
+            if type(h) in context_mapping:
+                continue
             # An instance holding it in inline values (no __dict__ yet):
             # spelling its attribute would create the dict, changing the
             # heap explain() describes; only a reported path may do that.

@@ -1,7 +1,8 @@
 """Named roots: the places a user can name that keep objects alive -- a
 module's globals, IPython's output cache and stored traceback, ``sys.last_*``,
-``gc.garbage``, pyplot's open figures, the locals of running functions --
-each with the command that releases what it holds."""
+``gc.garbage``, the current context's variables, the signal handlers,
+pyplot's open figures, the locals of running functions -- each with the
+command that releases what it holds."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import dataclasses
 import gc
 import sys
 import types
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from .. import _core
@@ -133,6 +134,9 @@ def named_roots(skip_frames: Sequence[Any]) -> tuple[list[Any], list[Root]]:
     # no object of the heap does
     for value, info in context_variables():
         add(value, info)
+    # Signal handlers: the signal module's C state holds them
+    for handler, info in signal_handlers():
+        add(handler, info)
     ph = sys.modules.get("matplotlib._pylab_helpers")
     figs = getattr(getattr(ph, "Gcf", None), "figs", None)
     if figs is not None:
@@ -170,19 +174,79 @@ def named_roots(skip_frames: Sequence[Any]) -> tuple[list[Any], list[Root]]:
                         f"del {k}   (in {fname}() in thread {thread!r})",
                     ),
                 )
-    main = sys.modules.get("__main__")
-    for modname, mod in list(sys.modules.items()):
-        try:
-            d = getattr(mod, "__dict__", None)
-        except Exception:  # not a module: a dead weakref.proxy, a property that raises
-            continue
-        if type(d) is not dict:
-            continue
-        if mod is main:
+    for modname, d in module_namespaces():
+        if not modname:
             add(d, Root("name", "the main namespace", "", "del {step}"))
         else:
             add(d, Root("name", f"module {modname}", modname, "del " + modname + ".{step}"))
     return objs, infos
+
+
+def module_namespaces(main_first: bool = False) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The global namespaces of ``sys.modules``' modules, in its order (with
+    ``main_first``, ``__main__``'s first and only once): ``(name, dict)``,
+    the name ``""`` for ``__main__``'s.  An entry whose ``__dict__`` is no
+    dict, or raises, is passed over."""
+    main = sys.modules.get("__main__")
+    mods = list(sys.modules.items())
+    if main_first and main is not None:
+        mods = [("", main), *[(n, m) for n, m in mods if m is not main]]
+    for modname, mod in mods:
+        try:
+            d = getattr(mod, "__dict__", None)
+        except Exception:  # not a module: a dead weakref.proxy, a property that raises
+            continue
+        if type(d) is dict:
+            yield ("" if mod is main else modname), d
+
+
+def signal_handlers() -> list[tuple[Any, Root]]:
+    """The Python callables installed as signal handlers (``signal.signal()``),
+    each with its root: ``signal.getsignal(signal.SIGUSR1)``, released by
+    restoring the default action (``signal.SIG_DFL``; for SIGINT Python's
+    own ``signal.default_int_handler``).  The handlers live in the C state
+    of the ``_signal`` module, which no object of the heap refers to.
+
+    ``getsignal()`` reads them from any thread; ``signal.signal()``, the
+    release, runs only in the main thread."""
+    _signal = sys.modules.get("_signal")  # imported at start-up: what signal.signal() sets
+    if _signal is None:
+        return []
+    signals = getattr(sys.modules.get("signal"), "Signals", None)  # names, when imported
+    out: list[tuple[Any, Root]] = []
+    try:
+        valid = sorted(_signal.valid_signals())
+    except Exception:  # not on this platform
+        return out
+    default_int = getattr(_signal, "default_int_handler", None)
+    for signum in valid:
+        try:
+            handler = _signal.getsignal(signum)
+        except Exception:
+            continue
+        # SIG_DFL, SIG_IGN (ints), None (set by C code), Python's own SIGINT handler
+        if handler is None or issubclass(type(handler), int) or handler is default_int:
+            continue
+        if not callable(handler):
+            continue
+        try:
+            spelled = f"signal.{signals(signum).name}" if signals is not None else str(signum)
+        except Exception:  # a real-time signal with no name of its own
+            spelled = str(signum)
+        name = spelled.removeprefix("signal.")
+        restore = "signal.default_int_handler" if name == "SIGINT" else "signal.SIG_DFL"
+        out.append(
+            (
+                handler,
+                Root(
+                    "signal_handler",
+                    f"the signal handler of {name}",
+                    f"signal.getsignal({spelled})",
+                    f"import signal; signal.signal({spelled}, {restore})",
+                ),
+            )
+        )
+    return out
 
 
 def context_variables() -> list[tuple[Any, Root]]:
@@ -233,16 +297,7 @@ def _global_names(objs: list[Any]) -> dict[int, str]:
     ``sys.modules``' order."""
     want = {id(o) for o in objs}
     out: dict[int, str] = {}
-    main = sys.modules.get("__main__")
-    mods = [("", main)] if main is not None else []
-    mods += [(n, m) for n, m in list(sys.modules.items()) if m is not main]
-    for modname, mod in mods:
-        try:
-            d = getattr(mod, "__dict__", None)
-        except Exception:
-            continue
-        if type(d) is not dict:
-            continue
+    for modname, d in module_namespaces(main_first=True):
         for k, v in list(d.items()):
             if (
                 id(v) in want
