@@ -465,7 +465,12 @@ def test_nothing_registered_says_the_comparison_is_empty(frozen_rest):
 def test_nothing_registered_in_a_fresh_interpreter():
     out = run_python("import altgc; print(altgc.compare_heap())").stdout
     lines = out.splitlines()
-    assert lines[0] == "compare_heap(generation=2): AGREE -- altgc examined no containers"
+    # The verdict is the builtin gc's start-up garbage's (3.15 leaves some
+    # cycles, each explained as unregistered); the headline says why.
+    head, verdict = lines[0].split(": ", 1)
+    assert head == "compare_heap(generation=2)"
+    assert verdict.startswith(("AGREE", "DIFFER (every difference explained)"))
+    assert verdict.endswith(" -- altgc examined no containers")
     assert lines[1] == _NOTHING_REGISTERED
     assert lines[3].split()[:3] == ["containers", "examined", "0"]
 
