@@ -7,6 +7,7 @@ that frees the object without tearing down the holder."""
 import contextlib
 import contextvars
 import copyreg
+import dataclasses
 import functools
 import gc
 import re
@@ -605,3 +606,110 @@ def test_singledispatch_registry_is_never_deleted(mod):
     assert "made by the library code of functools.py" in e.release_note
     assert "the library's own state" in e.release_note
     assert callable(mod.show.registry[Blob])  # nothing was deleted
+
+
+# ---------------------------------------------------------------------------
+# everyday leaks: how the answer reads
+# ---------------------------------------------------------------------------
+
+
+def test_every_cause_text_picks_its_article_by_the_next_sound():
+    from altgc._explain.explanation import CAUSES
+
+    for key, text in CAUSES.items():
+        for article, word in re.findall(r"\b(an?) (\w+)", text):
+            assert (article == "an") == (word[0].lower() in "aeiou"), (key, text)
+
+
+def test_lru_cache_entry_reads_as_the_functions_cache_and_key(mod):
+    @functools.lru_cache(None)
+    def load(n):
+        return bytearray(n)
+
+    mod.load = load
+    del load
+    r = mod.load(4000)
+    altgc.watch(r, "v")
+    del r
+    e = altgc.explain("v")
+    assert e.cause_text == "a functools.lru_cache holds it"
+    assert e.paths[0].expr == "altgc_test_mod.load's cache, key 4000"
+    assert e.release.splitlines()[-1] == "altgc_test_mod.load.cache_clear()"
+    assert "an functools" not in str(e)
+
+
+def test_stored_exception_note_is_one_sentence(mod):
+    def f():
+        p = bytearray(3000)
+        altgc.watch(p, "p")
+        raise RuntimeError
+
+    try:
+        f()
+    except RuntimeError as exc:
+        mod.saved = exc
+    e = altgc.explain("p")
+    assert "del altgc_test_mod.saved" in e.release.splitlines()
+    assert e.release_note == (
+        "del altgc_test_mod.saved frees the RuntimeError, its traceback and the frame it "
+        "keeps, with that frame's local variables (p holds it): no statement deletes a "
+        "finished frame's local, a traceback's frame or an exception's traceback alone"
+    )
+    run(e.release)
+    assert not altgc.explain("p").alive
+
+
+def test_closure_in_a_callback_list_releases_the_entry_not_the_cell(mod):
+    mod.callbacks = []
+
+    def setup():
+        big = bytearray(1000)
+        mod.callbacks.append(lambda: len(big))
+        altgc.watch(big, "b")
+
+    setup()
+    e = altgc.explain("b")
+    assert e.cause == "closure"
+    assert e.release.splitlines()[-1] == "del altgc_test_mod.callbacks[0]"
+    # the cell, only as the alternative for a function that must stay
+    assert (
+        "to keep the function, empty the cell instead: "
+        "del altgc_test_mod.callbacks[0].__closure__[0].cell_contents"
+    ) in e.release_note
+    run(e.release)
+    assert mod.callbacks == []
+    assert not altgc.explain("b").alive
+
+
+def test_path_lines_name_a_cause_only_when_it_differs_from_the_headline(mod):
+    mod.REGISTRY = []
+    x = bytearray(1000)
+    mod.REGISTRY.append(x)
+    altgc.watch(x, "r")
+    del x
+    e = altgc.explain("r")
+    assert "  held by altgc_test_mod.REGISTRY[0]\n" in str(e) + "\n"
+    assert str(e).count(e.cause_text) == 1
+    other = dataclasses.replace(e.paths[0], cause="closure", expr="f.__closure__[0]")
+    text = str(dataclasses.replace(e, paths=(*e.paths, other)))
+    assert "  held by f.__closure__[0]   [a closure cell holds it]" in text
+    assert "  held by altgc_test_mod.REGISTRY[0]\n" in text
+
+
+class SelfRef:
+    pass
+
+
+def test_self_cycle_of_an_instance_names_its_inline_attribute():
+    n = SelfRef()
+    n.me = n
+    ref = weakref.ref(n)
+    altgc.watch(n, "c")
+    del n
+    e = altgc.explain("c")
+    assert e.cycle is not None and e.cycle.steps == (".me",)
+    assert "in a reference cycle of 1 object(s): SelfRef.me -> back to c" in str(e)
+    # named without making the instance's __dict__
+    assert not [r for r in gc.get_referents(ref()) if type(r) is dict]
+    gc.collect()
+    assert ref() is None

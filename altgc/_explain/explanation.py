@@ -24,7 +24,7 @@ CAUSES: dict[str, str] = {
     "traceback": "a stored exception traceback holds it (a local of a frame of the failed code)",
     "cycle": "it is only in an unreachable reference cycle that has not been collected yet",
     "garbage": "it sits in the uncollectable garbage list",
-    "lru_cache": "an functools.lru_cache holds it",
+    "lru_cache": "a functools.lru_cache holds it",
     "context_variable": "a variable of the current context (a contextvars.ContextVar) holds it",
     "signal_handler": "a signal handler (set by signal.signal()) holds it",
     "matplotlib": "a matplotlib pyplot figure manager holds it (the figure is still open)",
@@ -160,7 +160,9 @@ class Explanation:
         lines = [f"{self.label} ({self.type_name}{size}) is still alive:"]
         lines.append(f"  {self.cause_text}")
         for p in self.paths:
-            lines.append(f"  held by {p.expr}   [{CAUSES[p.cause]}]")
+            # the headline says the cause: a path names its own only when it differs
+            own = "" if p.cause == self.cause else f"   [{CAUSES[p.cause]}]"
+            lines.append(f"  held by {p.expr}{own}")
         if self.cycle is not None:
             ring = " -> ".join(
                 # an unnamed reference ("->", e.g. a set's member) is the arrow

@@ -456,7 +456,9 @@ def inline_attribute(obj: Any, value: Any) -> str | None:
 
     The candidates are the names its class's code mentions (annotations,
     and the names the functions defined in the class and its bases use,
-    as ``self.x = ...`` does); each is read only when no class of the MRO
+    as ``self.x = ...`` does), then those the code running now uses (a
+    script's ``n.me = n``) and the functions of the class's module; each
+    is read only when no class of the MRO
     defines it and the class has no ``__getattr__`` or
     ``__getattribute__`` of its own, so the read runs no user code.  None
     when no candidate holds ``value``."""
@@ -477,6 +479,14 @@ def inline_attribute(obj: Any, value: Any) -> str | None:
                 continue
             if type(code) is types.CodeType:
                 names.extend(code.co_names)
+    names.extend(_running_names())
+    modname = vars(t).get("__module__")
+    module = sys.modules.get(modname) if type(modname) is str else None
+    module_ns = getattr(module, "__dict__", None)
+    if type(module_ns) is dict:
+        for member in list(module_ns.values()):
+            if type(member) is types.FunctionType:
+                names.extend(member.__code__.co_names)
     for name in dict.fromkeys(names):
         if type(name) is not str or any(name in vars(k) for k in mro):
             continue
@@ -486,6 +496,19 @@ def inline_attribute(obj: Any, value: Any) -> str | None:
         except Exception:
             continue
     return None
+
+
+def _running_names() -> list[str]:
+    """The names the code of every frame of this thread's stack uses."""
+    names: list[str] = []
+    frame: types.FrameType | None = sys._getframe(1)
+    try:
+        while frame is not None:
+            names.extend(frame.f_code.co_names)
+            frame = frame.f_back
+    finally:
+        del frame
+    return names
 
 
 def existing_dict(obj: Any) -> dict[str, Any] | None:
@@ -711,11 +734,21 @@ def _chain(
     rest = list(range(max(last, 0), len(steps)))
     if len(rest) > _MAX_SHOWN_STEPS:
         rest = [*rest[: _MAX_SHOWN_STEPS // 2], -1, *rest[-10:]]
+    cache = -1  # the index of an lru_cache wrapper's cache dict
     for k in rest:
         if k < 0:
             out += " -> ..."
             continue
         s = steps[k]
+        if lru_name(objs[k]) is not None and type(objs[k + 1]) is dict:
+            # the wrapper's cache: no Python expression reaches it
+            out += "'s cache"
+            cache = k + 1
+            continue
+        if k == cache and s.startswith("[") and s.endswith("]"):
+            out += f", key {s[1:-1]}"
+            if k + 1 == len(objs) - 1:
+                continue  # the object itself: named by the explanation
         t = type(objs[k + 1]).__name__
-        out += f" -> {t}" + ("" if s in ("->", ".__dict__") else f" {s}")
+        out += f" -> {t}" + ("" if s in ("->", ".__dict__") or k == cache else f" {s}")
     return out

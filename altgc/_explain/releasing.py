@@ -328,6 +328,98 @@ _MAX_WHOLE = 16
 
 
 @dataclasses.dataclass
+class _Whole:
+    """A holder the release code frees whole, for the note."""
+
+    #: how many holders released whole lie between it and the object
+    depth: int
+    #: its type's name
+    type_name: str
+    #: "frame", "traceback", "exception" or "" (anything else)
+    kind: str
+    #: what it holds, in words: "it", "that tuple"
+    subject: str
+    #: why its reference cannot be deleted alone
+    why: str
+    #: the statement that frees it, when known
+    stmt: str = ""
+
+
+def _kind(obj: Any) -> str:
+    t = type(obj)
+    if t is types.FrameType:
+        return "frame"
+    if t is types.TracebackType:
+        return "traceback"
+    return "exception" if issubclass(t, BaseException) else ""
+
+
+def _count(n: int, what: str) -> str:
+    return f"the {what}" if n == 1 else f"the {n} {what}s"
+
+
+_LOCAL = re.compile(r"local variable \((.+?)\)")
+
+
+def _whole_note(group: list[_Whole]) -> list[str]:
+    """The note for holders released whole, one sentence per chain (a
+    holder, the holder of that, ...)."""
+    chain = all(w.depth == i for i, w in enumerate(group))
+    if not chain:
+        return [
+            f"the code releases the whole {w.type_name} that holds {w.subject} ({w.why})"
+            for w in group
+        ]
+    top = group[-1]
+    frees = f"{top.stmt} frees" if top.stmt else "the code frees"
+    kinds = [w.kind for w in group]
+    names = ", ".join(dict.fromkeys(m.group(1) for m in _LOCAL.finditer(group[0].why)))
+    if (
+        names
+        and kinds[0] == "frame"
+        and all(k in ("frame", "traceback") for k in kinds[1:-1])
+        and kinds[-1] in ("traceback", "exception")
+    ):
+        # a stored exception's traceback and its frames: one sentence
+        what = f"the {top.type_name}, its traceback" if top.kind == "exception" else "a traceback"
+        frames = kinds.count("frame")
+        return [
+            f"{frees} {what} and {_count(frames, 'frame')} it keeps, with "
+            f"{'that frame' if frames == 1 else 'their'}'s local variables "
+            f"({names} holds {group[0].subject}): no statement deletes "
+            "a finished frame's local, a traceback's frame or an exception's traceback "
+            "alone"
+        ]
+    whys = "; ".join(dict.fromkeys(w.why for w in group))
+    if len(group) == 1:
+        return [f"{frees} the whole {top.type_name} that holds {top.subject} ({whys})"]
+    inner = " and in it ".join(f"the {w.type_name}" for w in reversed(group[:-1]))
+    return [
+        f"{frees} the whole {top.type_name} and, inside it, {inner} that holds "
+        f"{group[0].subject} ({whys})"
+    ]
+
+
+def _notes(notes: list[str | _Whole]) -> list[str]:
+    """The notes in words: each run of holders released whole worded as
+    one or more sentences (see :func:`_whole_note`)."""
+    out: list[str] = []
+    group: list[_Whole] = []
+    for n in [*notes, ""]:
+        if isinstance(n, _Whole) and (n.depth > 0 or not group):
+            group.append(n)
+            continue
+        if group:
+            out += _whole_note(group)
+            group = []
+        if isinstance(n, _Whole):
+            group.append(n)
+        elif n:
+            out.append(n)
+    return out
+
+
+@dataclasses.dataclass
 class _Release:
     """What the release code is built from."""
 
@@ -336,8 +428,9 @@ class _Release:
     imports: list[str] = dataclasses.field(default_factory=list)
     #: what no statement can release
     blockers: list[str] = dataclasses.field(default_factory=list)
-    #: what the statements do beyond freeing the object
-    notes: list[str] = dataclasses.field(default_factory=list)
+    #: what the statements do beyond freeing the object (a holder released
+    #: whole: a :class:`_Whole`, worded with those around it)
+    notes: list[str | _Whole] = dataclasses.field(default_factory=list)
     #: a holder only the object itself leads to: a collection must follow
     cyclic: bool = False
     #: ids of the objects released whole
@@ -379,7 +472,7 @@ def build_release(
         if code:
             note += " (the other holders: " + code.replace("\n", "; ") + ")"
         return "", note
-    notes = out.notes
+    notes = _notes(out.notes)
     if any(s.endswith(".cell_contents") for s in stmts):
         notes.append(
             "deleting a closure cell's contents leaves the function defined; "
@@ -397,7 +490,7 @@ def build_release(
 def _release_whole(
     out: _Release,
     whole: Any,
-    note: str,
+    note: _Whole,
     roots: list[Any],
     infos: Sequence[Root],
     exclude: list[Any],
@@ -414,15 +507,86 @@ def _release_whole(
         name = getattr(whole, "__name__", None)
         out.blockers.append(
             f"the module {name if type(name) is str else '?'} holds "
-            + note.rpartition(" holds ")[2].partition(" (")[0]
-            + " in its own state: no statement releases a module"
+            f"{note.subject} in its own state: no statement releases a module"
         )
         return
     out.notes.append(note)
     if id(whole) not in out.whole:
         out.whole.add(id(whole))
         that = f"that {type(whole).__name__}"
+        first = len(out.stmts)
         _gather(out, [whole], roots, infos, exclude, above, 0, shown, that, depth + 1)
+        if len(out.stmts) == first + 1:  # (several: "the code" frees it)
+            note.stmt = out.stmts[first]
+
+
+def _closure_cut(
+    out: _Release,
+    cell: Any,
+    target: Any,
+    found: list[tuple[int, list[Any]]],
+    roots: list[Any],
+    infos: Sequence[Root],
+    mine: list[Any],
+    shown: set[int],
+    subject: str,
+    depth: int,
+) -> bool:
+    """Release the function whose closure ``cell`` holds ``target`` from
+    its own holders (``del callbacks[0]``), when the first of ``found``
+    (the paths to ``cell``) reaches it from a name through an item of a
+    list or dict, the function is the user's (not a library's), no
+    module's global names it (a name the user bound to the function
+    stays: its cell is emptied) and each of its holders
+    lets go of it.  Emptying the cell instead would leave a function that
+    raises NameError; the note offers it for a function that must stay.
+    Whether it did (else the cell is cut as any holder)."""
+    if type(cell) is not types.CellType or not found or depth >= _MAX_WHOLE:
+        return False
+    pos, objs = found[0]
+    info = infos[pos]
+    if info.kind != "name" or len(objs) < 5:
+        return False
+    fn, closure, slot = objs[-3], objs[-2], objs[-4]
+    if (
+        type(slot) not in (list, dict)
+        or _step(objs[-5], slot)[0] == ".__dict__"
+        or type(fn) is not types.FunctionType
+        or fn.__closure__ is not closure
+        or _has(roots, fn)
+        or id(fn) in out.whole
+        or _library_file(fn.__code__.co_filename)
+    ):
+        return False
+    names = {id(r) for r, i in zip(roots, infos, strict=True) if i.kind == "name"}
+    r: Any = None
+    for r in gc.get_referrers(fn):
+        if id(r) in names:
+            return False
+    del r
+    trial = _Release(whole={*out.whole, id(fn)})
+    above = []
+    for _, o in found:  # a loop: a comprehension is a closure on 3.11, a cell holding fn
+        if len(o) >= 4 and o[-3] is fn:
+            above.append(o[-4])
+    _gather(trial, [fn], roots, infos, [*mine, trial], above, 0, shown, "that function", depth + 1)
+    stmts = [s for s in trial.stmts if runnable(s)]
+    if trial.blockers or not stmts or any(s.endswith(".cell_contents") for s in stmts):
+        return False
+    cell_cut = describe_cut([*objs, target], info)[0].release
+    note = f"{stmts[0]} drops the function {fn.__qualname__}, whose closure cell holds {subject}"
+    if runnable(cell_cut):
+        note += (
+            f"; to keep the function, empty the cell instead: {cell_cut} "
+            "(calling the function afterwards raises NameError)"
+        )
+    out.notes.append(note)
+    out.stmts += trial.stmts
+    out.imports += trial.imports
+    out.notes += trial.notes
+    out.cyclic = out.cyclic or trial.cyclic
+    out.whole |= trial.whole
+    return True
 
 
 def _gather(
@@ -540,12 +704,15 @@ def _gather(
             )
             # our own lists that refer to what goes whole: no holders of it
             mine = [*exclude, holders, found, path_holders, *(objs for _, objs in found)]
+            if why is None and _closure_cut(
+                out, h, target, found, roots, infos, mine, shown, subject, depth
+            ):
+                found.clear()
+                continue
             if why is not None:
-                note = (
-                    f"the code releases whole the {type(h).__name__} that holds {subject} ({why})"
-                )
+                whole_note = _Whole(depth, type(h).__name__, _kind(h), subject, why)
                 above = [objs[-2] for _, objs in found]
-                _release_whole(out, h, note, roots, infos, mine, above, shown, depth)
+                _release_whole(out, h, whole_note, roots, infos, mine, above, shown, depth)
                 found.clear()
                 continue
             cut_holder = False
@@ -562,18 +729,23 @@ def _gather(
                     rp, dropped = describe_cut([*objs, target], info, key)
                     if _ipython_state(info, rp.steps[0]):
                         break  # IPython's own hidden names (_oh, Out...), traits: not a cut
-                    note = ""
+                    note: _Whole | None = None
                     if dropped < len(objs):  # a cut above the object: objs[dropped] goes whole
                         below = objs[dropped + 1] if dropped + 1 < len(objs) else target
                         reason = fixed_reason(objs[dropped], below)
                         if reason is not None:  # None: below is the __dict__ of objs[dropped]
-                            where = "that holds" if dropped == len(objs) - 1 else "on the path to"
-                            note = (
-                                f"the code releases whole the {type(objs[dropped]).__name__} "
-                                f"{where} {subject} ({reason})"
+                            note = _Whole(
+                                depth,
+                                type(objs[dropped]).__name__,
+                                _kind(objs[dropped]),
+                                subject
+                                if dropped == len(objs) - 1
+                                else f"{type(below).__name__} on the path to {subject}",
+                                reason,
+                                rp.release,
                             )
                         if (
-                            note
+                            note is not None
                             and dropped < len(objs) - 1
                             and info.kind == "name"
                             and depth < _MAX_WHOLE
@@ -597,7 +769,7 @@ def _gather(
                         break  # the same state for every key
                     if runnable(rp.release):
                         out.stmts.append(rp.release)
-                        if note:
+                        if note is not None:
                             out.notes.append(note)
                         # a stored exception and its frames, a figure and
                         # its canvas: cycles, freed by a collection
