@@ -10,7 +10,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from ._cli import bench, compare, demo, run, version
+from ._cli import PROG, bench, compare, demo, run, version
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -18,9 +18,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     return the process exit status (2 with the help when no command is
     given)."""
     parser = argparse.ArgumentParser(
-        prog="python -m altgc",
+        prog=PROG,
         description="altgc: an inspectable second cycle collector for CPython.",
     )
+    if sys.version_info >= (3, 14):
+        # "maybe you meant 'compare'?" for a mistyped command (3.15's default)
+        parser.suggest_on_error = True
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     demo.add_parser(sub)
     version.add_parser(sub)

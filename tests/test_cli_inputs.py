@@ -345,7 +345,7 @@ def test_compare_checks_where_it_writes_before_running_the_script(tmp_path, opti
         "a-directory": f"{option}: a-directory is a directory",
         "": f"{option}: the path is empty",
     }[where]
-    assert line == f"altgc compare: error: {expected}"
+    assert line == f"python -m altgc compare: error: {expected}"
 
 
 @posix_only
@@ -425,3 +425,30 @@ def test_run_help_says_what_it_reports():
     # (was: the usage line and the two arguments, nothing of the report)
     assert "altgc.watch(obj, 'label')" in text
     assert "Exit status: the script's" in text
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("demo", "--size", "0"), "--size must be at least 1"),
+        (("compare", "no/such.py"), "no such script: no/such.py"),
+        (("run", "no/such.py"), "no such script: no/such.py"),
+        (("bench", "--repeat", "0"), "--repeat must be at least 1"),
+        (("compare", "--nope", "x.py"), "unrecognized arguments: --nope"),
+    ],
+    ids=["demo", "compare", "run", "bench", "unknown-option"],
+)
+def test_every_command_words_bad_input_as_its_own_usage_error(args, message):
+    # One prefix, argparse's: "python -m altgc COMMAND: error: ...", exit 2.
+    proc = run_cli(*args)
+    assert proc.returncode == 2
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last == f"python -m altgc {args[0]}: error: {message}"
+
+
+def test_a_mistyped_command_gets_a_suggestion_on_3_14_and_later():
+    proc = run_cli("compar", "x.py")
+    assert proc.returncode == 2
+    assert "invalid choice: 'compar'" in proc.stderr
+    suggested = "maybe you meant 'compare'?" in proc.stderr
+    assert suggested == (sys.version_info >= (3, 14))

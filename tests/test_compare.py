@@ -626,7 +626,7 @@ def test_cli_nonexistent_script_exits_2_with_one_line():
     assert proc.returncode == 2
     assert proc.stdout == ""
     lines = proc.stderr.strip().splitlines()
-    assert lines == ["altgc compare: error: no such script: no/such/script.py"]
+    assert lines == ["python -m altgc compare: error: no such script: no/such/script.py"]
 
 
 def test_cli_bad_threshold_exits_2():

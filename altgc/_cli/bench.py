@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 from .._util import package_parent
+from . import fail
 
 
 class _NoBenchmarks(Exception):
@@ -110,19 +111,17 @@ def _json_path_error(path: str) -> str | None:
 def _programs(bench_dir: str, args: argparse.Namespace) -> int:
     """``bench --programs``: benchmarks/bench_programs.py's table."""
     if importlib.util.find_spec("pyperformance") is None:
-        sys.stderr.write(
-            "altgc bench: error: --programs runs pyperformance's programs: "
+        return fail(
+            "bench",
+            "--programs runs pyperformance's programs: "
             "pip install pyperformance pyperf (and genshi 'mako==1.1.4' "
-            "chameleon for the template engines)\n"
+            "chameleon for the template engines)",
         )
-        return 2
     if args.json is not None:
-        sys.stderr.write("altgc bench: error: --json is not available with --programs\n")
-        return 2
+        return fail("bench", "--json is not available with --programs")
     path = os.path.join(bench_dir, "bench_programs.py")
     if not os.path.isfile(path):
-        sys.stderr.write(f"altgc bench: error: no {path}: run from a source checkout\n")
-        return 2
+        return fail("bench", f"no {path}: run from a source checkout")
     argv = [sys.executable, path]
     if args.quick:
         argv.append("--quick")
@@ -136,37 +135,29 @@ def _programs(bench_dir: str, args: argparse.Namespace) -> int:
 def main(args: argparse.Namespace) -> int:
     """Run ``python -m altgc bench`` with parsed arguments."""
     if args.benchmarks == "":
-        # (was: the default directory, silently)
-        sys.stderr.write("altgc bench: error: --benchmarks: the path is empty\n")
-        return 2
+        return fail("bench", "--benchmarks: the path is empty")
     bench_dir = args.benchmarks or os.path.join(package_parent(), "benchmarks")
     if args.repeat is not None and args.repeat < 1:
-        # (was: checked after --programs, which left it to bench_programs.py)
-        sys.stderr.write("altgc bench: error: --repeat must be at least 1\n")
-        return 2
+        return fail("bench", "--repeat must be at least 1")
     if args.json is not None and not args.programs:
-        # (was: a traceback from run_all once every workload had run;
-        # --json "" was ignored)
         why = _json_path_error(args.json)
         if why is not None:
-            sys.stderr.write(f"altgc bench: error: {why}\n")
-            return 2
+            return fail("bench", f"{why}")
     if args.programs:
         return _programs(bench_dir, args)
     try:
         run_all = _load_run_all(bench_dir)
     except _NoBenchmarks as exc:
-        sys.stderr.write(f"altgc bench: error: {exc}\n")
-        return 2
+        return fail("bench", f"{exc}")
     names = args.only or run_all.BENCHMARKS
     unknown = [n for n in names if n not in run_all.BENCHMARKS]
     if unknown:
-        sys.stderr.write(
-            "altgc bench: error: unknown workload(s) {}; choose from {}\n".format(
+        return fail(
+            "bench",
+            "unknown workload(s) {}; choose from {}".format(
                 ", ".join(unknown), ", ".join(run_all.BENCHMARKS)
-            )
+            ),
         )
-        return 2
     argv = []
     if args.quick:
         argv.append("--quick")

@@ -19,6 +19,7 @@ from .._program_comparison.png_report import MATPLOTLIB_MISSING, have_matplotlib
 from .._program_comparison.report import CompareError, load_report
 from .._program_comparison.runner import compare_program, parse_threshold
 from .._program_comparison.text_report import format_table
+from . import fail
 
 
 def add_parser(sub: Any) -> None:
@@ -100,8 +101,7 @@ def _output_path_error(option: str, path: str) -> str | None:
 
 
 def _fail(msg: str) -> int:
-    sys.stderr.write(f"altgc compare: error: {msg}\n")
-    return 2
+    return fail("compare", msg)
 
 
 def main(args: argparse.Namespace) -> int:

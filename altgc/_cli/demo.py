@@ -18,6 +18,7 @@ from typing import Any, ClassVar, TextIO, TypeVar
 import altgc
 
 from .._stats import fmt_ns
+from . import fail
 
 T = TypeVar("T")
 
@@ -218,5 +219,5 @@ def add_parser(sub: Any) -> None:
 def main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """Run ``python -m altgc demo`` with parsed arguments."""
     if args.size < 1:
-        parser.error("--size must be at least 1")
+        return fail("demo", "--size must be at least 1")
     return demo(args.size)

@@ -30,6 +30,7 @@ from .._program_comparison.child import (
     wait_for_threads,
 )
 from .._util import ScriptExit, exit_as_interpreter, run_script_as_main, unsupported_script
+from . import PROG
 
 
 def add_parser(sub: Any) -> None:
@@ -129,7 +130,7 @@ def run(
     stream = out if out is not None else sys.stderr
     unsupported = unsupported_script(script)
     if unsupported is not None:
-        stream.write(f"python -m altgc run: {unsupported}\n")
+        stream.write(f"{PROG} run: error: {unsupported}\n")
         return ScriptExit(2)
     baseline: collections.Counter[str] = collections.Counter()
 
