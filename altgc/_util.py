@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
+import functools
 import os
 import signal
 import sys
@@ -69,6 +70,7 @@ def run_script_as_main(
     args: Sequence[str],
     *,
     before_restore: Callable[[], None] | None = None,
+    around_traceback: Callable[[Callable[[], None]], None] | None = None,
 ) -> ScriptExit:
     """Run the Python file ``script`` as ``python script *args`` would.
 
@@ -93,7 +95,10 @@ def run_script_as_main(
     When ``before_restore()`` runs, the objects this function made for the
     run are gone (the open file, the result), but for the script's
     ``__main__`` module: a count of live objects taken then shows what the
-    script left.
+    script left.  ``around_traceback(print_it)``, if given, is called
+    instead of printing an uncaught exception's traceback, and must call
+    ``print_it()``: what printing makes (3.13+ imports the traceback module
+    for it) is then the caller's to tell apart from the script's objects.
 
     >>> import os, sys, tempfile
     >>> path = os.path.join(tempfile.mkdtemp(), "s.py")
@@ -128,10 +133,10 @@ def run_script_as_main(
     except SystemExit as exc:
         status = _exit_status(exc.code)
     except KeyboardInterrupt as exc:
-        _print_script_traceback(exc, path)
+        _report_uncaught(exc, path, around_traceback)
         status, error, interrupted = INTERRUPTED_STATUS, f"{type(exc).__name__}: {exc}", True
     except BaseException as exc:
-        _print_script_traceback(exc, path)
+        _report_uncaught(exc, path, around_traceback)
         status, error = 1, f"{type(exc).__name__}: {exc}"
     finally:
         try:
@@ -184,6 +189,19 @@ def _exit_status(code: object) -> int:
         return code
     sys.stderr.write(f"{code}\n")
     return 1
+
+
+def _report_uncaught(
+    exc: BaseException,
+    script: str,
+    around: Callable[[Callable[[], None]], None] | None,
+) -> None:
+    """Print ``exc``'s traceback (see :func:`_print_script_traceback`),
+    through ``around`` when given."""
+    if around is None:
+        _print_script_traceback(exc, script)
+    else:
+        around(functools.partial(_print_script_traceback, exc, script))
 
 
 def _print_script_traceback(exc: BaseException, script: str) -> None:

@@ -290,6 +290,42 @@ def test_run_growth_shows_the_scripts_own_types(tmp_path):
     assert growth_types(proc.stderr)["Leaky"] == 300
 
 
+def test_run_growth_leaves_out_what_printing_the_traceback_makes(tmp_path):
+    # The script keeps 300 Leaky and raises; its excepthook (standing in
+    # for the interpreter's own, which on 3.13+ imports the traceback
+    # machinery and on 3.15 its colour themes: +170 Field, +164 function)
+    # makes 500 Noise that stay.  Only the script's own growth is shown.
+    write(
+        tmp_path / "raises.py",
+        """\
+        import sys
+
+        class Leaky:
+            pass
+
+        class Noise:
+            pass
+
+        kept = [Leaky() for _ in range(300)]
+        noise = []
+
+        def hook(*exc_info):
+            noise.extend(Noise() for _ in range(500))
+            sys.__excepthook__(*exc_info)
+
+        sys.excepthook = hook
+        raise ValueError("boom")
+        """,
+    )
+    proc = run_cli("run", "raises.py", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "ValueError: boom" in proc.stderr
+    growth = growth_types(proc.stderr)
+    assert growth["Leaky"] == 300
+    assert "Noise" not in growth, proc.stderr
+    assert not {"Field", "TracebackException", "FrameSummary"} & set(growth), proc.stderr
+
+
 # ---------------------------------------------------------------------------
 # what a newcomer mistypes or pipes
 # ---------------------------------------------------------------------------
