@@ -6,8 +6,9 @@ Every test runs with:
   * altgc's automatic collection disabled (tests that need it call
     altgc.enable()), debug flags 0;
 and afterwards the altgc state is restored, everything the test registered is
-untracked (frozen objects included), and entries the test added to
-altgc.garbage / altgc.callbacks are removed, so tests are isolated.
+untracked (frozen objects included), entries the test added to
+altgc.garbage / altgc.callbacks are removed, and its watches end, so tests
+are isolated.
 """
 
 import gc
@@ -61,6 +62,17 @@ def altgc_isolation():
                 gc.enable()
             if DEBUG_BUILD:
                 _core._validate()
+
+
+@pytest.fixture(autouse=True)
+def no_watches_left():
+    """The watches a test made end with it: explain's tests count
+    ``watched()``, whichever test file ran before."""
+    yield
+    explain = sys.modules.get("altgc._explain")
+    if explain is not None:
+        for label in list(explain._watches):
+            altgc.unwatch(label)
 
 
 def _temporary_module(name, file=None):

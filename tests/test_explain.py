@@ -21,13 +21,6 @@ import altgc
 from altgc import _core, _explain, _testobjs
 
 
-@pytest.fixture(autouse=True)
-def clean_watches():
-    yield
-    for label in list(_explain._watches):
-        altgc.unwatch(label)
-
-
 def store_as_last(exc, monkeypatch):
     """Keep ``exc`` where the interactive interpreter keeps the last
     unhandled exception (sys.last_value, last_traceback, and last_exc from

@@ -4,6 +4,8 @@ registry, a property, a functools.partial, copyreg's table), and what
 explain() says about each: the holder's path, the cause and release code
 that frees the object without tearing down the holder."""
 
+import asyncio
+import atexit
 import contextlib
 import contextvars
 import copyreg
@@ -12,6 +14,7 @@ import functools
 import gc
 import re
 import signal
+import warnings
 import weakref
 
 import pytest
@@ -713,3 +716,187 @@ def test_self_cycle_of_an_instance_names_its_inline_attribute():
     assert not [r for r in gc.get_referents(ref()) if type(r) is dict]
     gc.collect()
     assert ref() is None
+
+
+async def hold_in_a_local(blob):
+    buf = blob
+    del blob
+    await asyncio.sleep(3600)
+    return buf
+
+
+def new_quiet_loop():
+    """A new event loop that says nothing of the pending Tasks it drops."""
+    loop = asyncio.new_event_loop()
+    loop.set_exception_handler(lambda loop, context: None)
+    return loop
+
+
+def close_quietly(loop):
+    """Close ``loop`` and collect, without the never-awaited warning of a
+    Task's coroutine that never started."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        loop.close()
+        gc.collect()
+
+
+@pytest.mark.parametrize("stepped", [False, True], ids=["never_started", "waiting"])
+def test_pending_asyncio_task_is_named_and_freed_by_closing_its_loop(mod, stepped):
+    mod.loop = new_quiet_loop()
+    try:
+
+        def start():
+            blob = Blob()
+            mod.loop.create_task(hold_in_a_local(blob))
+            if stepped:
+                mod.loop.run_until_complete(asyncio.sleep(0))
+            return blob
+
+        e, ref = explain_fresh(start)
+        local = "buf" if stepped else "blob"
+        expr = e.paths[0].expr
+        assert expr.startswith("altgc_test_mod.loop."), expr
+        shown = r"the pending asyncio Task 'Task-\d+' \(coroutine hold_in_a_local\(\)\)"
+        assert re.search(shown + rf"\)?, local {local}$", expr), expr
+        note = next(n for n in e.notes if "asyncio Task" in n)
+        assert re.match(shown + r" holds it: task\.cancel\(\) frees it only once the loop", note)
+        assert "loop.close()" in note
+        assert ref() is not None
+        close_quietly(mod.loop)
+        assert ref() is None
+    finally:
+        close_quietly(mod.loop)
+
+
+def test_pending_asyncio_task_is_freed_by_cancel_once_the_loop_runs(mod):
+    mod.loop = new_quiet_loop()
+    try:
+
+        def start():
+            blob = Blob()
+            mod.loop.create_task(hold_in_a_local(blob))
+            mod.loop.run_until_complete(asyncio.sleep(0))
+            return blob
+
+        e, ref = explain_fresh(start)
+        assert any("task.cancel() frees it only once the loop runs again" in n for n in e.notes)
+        (task,) = asyncio.all_tasks(mod.loop)
+        task.cancel()
+        del task
+        assert ref() is not None
+        mod.loop.run_until_complete(asyncio.sleep(0))
+        gc.collect()
+        assert ref() is None
+    finally:
+        close_quietly(mod.loop)
+
+
+def save_at_exit(blob):
+    return blob
+
+
+class Saver:
+    def __init__(self):
+        self.blob = Blob()
+
+    def save(self):
+        return self.blob
+
+
+def atexit_held(register_one):
+    """``register_one()`` registers with atexit a callable holding a Blob and
+    returns the Blob and a function giving the registered callable (holding
+    it weakly only); the Blob explained, held by nothing else, then released
+    as the note says; the registration is undone in any case."""
+    registered = []
+
+    def make():
+        blob, which = register_one()
+        registered.append(which)
+        return blob
+
+    try:
+        e, ref = explain_fresh(make)
+        assert e.cause == "unknown", str(e)
+        assert ref() is not None
+        atexit.unregister(registered.pop()())
+        gc.collect()
+        assert ref() is None
+        return e
+    finally:
+        for which in registered:
+            fn = which()
+            if fn is not None:
+                atexit.unregister(fn)
+
+
+def atexit_note(e):
+    return next(n for n in e.notes if "atexit" in n)
+
+
+def test_atexit_partial_names_the_partial_and_unregister():
+    def register_one():
+        blob = Blob()
+        fn = functools.partial(save_at_exit, blob)
+        atexit.register(fn)
+        return blob, weakref.ref(fn)
+
+    note = atexit_note(atexit_held(register_one))
+    assert note.startswith("that holder is a functools.partial of save_at_exit, ")
+    assert "such as an atexit.register() registration, a C extension's callback" in note
+    assert note.endswith("atexit.unregister(<that partial of save_at_exit>) releases it")
+
+
+def test_atexit_bound_method_names_its_class():
+    def register_one():
+        saver = Saver()
+        atexit.register(saver.save)
+        saver_ref = weakref.ref(saver)
+        return saver.blob, lambda: saver_ref().save
+
+    note = atexit_note(atexit_held(register_one))
+    assert note.startswith("that holder is the bound method Saver.save of a Saver instance")
+    assert note.endswith("atexit.unregister(<that Saver>.save) releases it")
+
+
+def test_atexit_closure_names_the_function():
+    def register_one():
+        blob = Blob()
+
+        def flush():
+            return blob
+
+        atexit.register(flush)
+        return blob, weakref.ref(flush)
+
+    note = atexit_note(atexit_held(register_one))
+    qualname = "test_atexit_closure_names_the_function.<locals>.register_one.<locals>.flush"
+    assert note.startswith(f"that holder is the function {qualname}, ")
+    assert note.endswith(f"if atexit registered it, atexit.unregister({qualname}) releases it")
+
+
+def test_outside_held_container_gets_no_atexit_note():
+    ctypes = pytest.importorskip("ctypes")
+    incref, decref = ctypes.pythonapi.Py_IncRef, ctypes.pythonapi.Py_DecRef
+    incref.argtypes = decref.argtypes = [ctypes.py_object]
+    leaked = []
+
+    def make():
+        blob = Blob()
+        holder = [blob]
+        incref(holder)  # a reference only C code holds
+        leaked.append(weakref.ref(blob))
+        leaked.append(id(holder))
+        return blob
+
+    try:
+        e, _ref = explain_fresh(make)
+        assert e.cause == "unknown", str(e)
+        assert any("has no name" in n for n in e.notes)
+        assert not any("atexit" in n for n in e.notes)
+    finally:
+        blob = leaked[0]()
+        holders = [r for r in gc.get_referrers(blob) if id(r) == leaked[1]]
+        del blob
+        decref(holders[0])

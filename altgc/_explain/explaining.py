@@ -9,9 +9,11 @@ that died: when, and whether the memory went back to the system.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import gc
 import sys
 import tracemalloc
+import types
 from typing import Any
 
 from .. import _core
@@ -24,7 +26,7 @@ from .frames import (
     own_frames,
     stack_frames,
 )
-from .paths import describe_path, find_paths, prefer_owner
+from .paths import describe_path, find_paths, pending_task, prefer_owner
 from .picture import find_cycle
 from .releasing import build_release
 from .roots import Root, altgc_own, named_roots
@@ -259,8 +261,16 @@ def _diagnose(
     followed = [(id(roots[pos]), infos[pos].name, [id(o) for o in objs]) for pos, objs in raw_paths]
     path_holders = [objs[-2] for _, objs in raw_paths if len(objs) >= 2]
     shown = {id(o) for _, objs in raw_paths for o in objs}
-    del raw_paths, result  # they hold the path's objects
     notes: list[str] = []
+    task = next((t for _, objs in raw_paths[:1] for o in objs if (t := pending_task(o))), None)
+    if task is not None:
+        notes.append(
+            f"{task[0]} holds it: task.cancel() frees it only once the loop runs again "
+            "(then loop.run_until_complete(asyncio.sleep(0))); while the loop is stopped, "
+            "loop.close() drops its ready callbacks and timers, and with them the Task "
+            "unless something else holds it"
+        )
+    del raw_paths, result, task  # they hold the path's objects
     # References nobody visible accounts for: the count now, less our own
     # (calibrated), the heap's, the named-roots list's, and the running
     # functions' locals (running frames do not traverse them).
@@ -314,6 +324,15 @@ def _diagnose(
                 "reference(s) away and has no name (an object "
                 "held from outside the tracked heap)"
             )
+            held = _outside_held_callable(box, anon, [roots, infos, exclude, my_frames])
+            if held is not None:
+                what, spelled = held
+                notes.append(
+                    f"that holder is {what}, which nothing in Python's heap refers to: "
+                    "C state keeps it, such as an atexit.register() registration, "
+                    "a C extension's callback or a thread; if atexit registered it, "
+                    f"atexit.unregister({spelled}) releases it"
+                )
     if unexplained and paths:
         notes.append(f"also {unexplained} reference(s) from outside Python's heap (a C extension?)")
     if stale:
@@ -346,6 +365,78 @@ def _diagnose(
     if not stale:
         _last = (key, followed, answer)
     return answer
+
+
+#: how many objects :func:`_outside_held_callable` looks at, at most
+_MAX_OUTSIDE_SEARCH = 64
+
+
+def _outside_held_callable(box: list[Any], hops: int, mine: list[Any]) -> tuple[str, str] | None:
+    """The callable (a function, a ``functools.partial``, a bound method)
+    ``hops`` references above ``box[0]`` that nothing in the heap refers
+    to, when there is one: how to name it, and how the user would spell it
+    in ``atexit.unregister()``.  Found by ``gc.get_referrers``; ``mine``
+    (and this function's own lists, kept until it returns so that no other
+    object takes their addresses) are not referrers."""
+    kept: list[list[Any]] = []
+    own = {id(box), id(kept), *(id(x) for x in mine)}
+
+    def referrers(obj: Any) -> list[Any]:
+        refs = gc.get_referrers(obj)
+        kept.append(refs)
+        own.add(id(refs))
+        return [r for r in refs if id(r) not in own]
+
+    level: list[Any] = [box[0]]
+    kept.append(level)
+    own.add(id(level))
+    seen = {id(box[0])}
+    try:
+        for _ in range(hops):
+            above: list[Any] = []
+            kept.append(above)
+            own.add(id(above))
+            for obj in level:
+                for r in referrers(obj):
+                    if id(r) not in seen:
+                        seen.add(id(r))
+                        above.append(r)
+            if not above or len(seen) > _MAX_OUTSIDE_SEARCH:
+                return None
+            level = above
+        for obj in level:
+            if _is_callback(obj) and not referrers(obj):
+                return _callback_names(obj)
+        return None
+    finally:
+        kept.clear()
+
+
+def _is_callback(obj: Any) -> bool:
+    """Whether ``obj`` is a callable C state registers: a function, a
+    ``functools.partial`` or a bound method."""
+    t = type(obj)
+    return t in (types.FunctionType, types.MethodType) or issubclass(t, functools.partial)
+
+
+def _callback_names(fn: Any) -> tuple[str, str]:
+    """How to name the callable ``fn``, and its spelling for the user (the
+    same object, or an equal one: a bound method of the same instance)."""
+    t = type(fn)
+    if t is types.FunctionType:
+        return f"the function {fn.__qualname__}", fn.__qualname__
+    if t is types.MethodType:
+        func = fn.__func__
+        name = func.__name__ if type(func) is types.FunctionType else "<method>"
+        owner = type(fn.__self__).__name__
+        article = "an" if owner[:1] in tuple("AEIOUaeiou") else "a"
+        return (
+            f"the bound method {owner}.{name} of {article} {owner} instance",
+            f"<that {owner}>.{name}",
+        )
+    func = functools.partial.__dict__["func"].__get__(fn)
+    name = func.__qualname__ if type(func) is types.FunctionType else type(func).__name__
+    return f"a functools.partial of {name}", f"<that partial of {name}>"
 
 
 def _answer_again(

@@ -291,6 +291,45 @@ _SUSPENDED_FRAME: dict[type, str] = {
     types.AsyncGeneratorType: "ag_frame",
 }
 
+
+def _task_bases() -> list[Any]:
+    """The asyncio Task classes (the C one and the pure-Python one), when
+    asyncio is imported; explain never imports it."""
+    tasks = sys.modules.get("asyncio.tasks")
+    if type(tasks) is not types.ModuleType:
+        return []
+    bases = [vars(tasks).get(n) for n in ("Task", "_CTask", "_PyTask")]
+    return [b for b in bases if issubclass(type(b), type)]
+
+
+def pending_task(obj: Any) -> tuple[str, Any] | None:
+    """For an asyncio Task not done yet: how a user would name it (``the
+    pending asyncio Task 'Task-3' (coroutine worker())``) and its
+    coroutine; else None.  Reads through the base class's own methods, so
+    no method of a subclass runs (nor an attribute hook of a subclass of
+    the pure-Python Task, whose methods read attributes)."""
+    t = type(obj)
+    for base in _task_bases():
+        if not issubclass(t, base):
+            continue
+        if any("__getattribute__" in vars(k) or "__getattr__" in vars(k) for k in t.__mro__[:-1]):
+            return None
+        try:
+            if base.done(obj):
+                return None
+            name = base.get_name(obj)
+            coro = base.get_coro(obj)
+        except Exception:
+            return None
+        what = coro.__qualname__ if type(coro) is types.CoroutineType else None
+        shown = f"coroutine {what}()" if type(what) is str else type(coro).__name__
+        label = (
+            f"the pending asyncio Task {name!r}" if type(name) is str else "a pending asyncio Task"
+        )
+        return f"{label} ({shown})", coro
+    return None
+
+
 #: a key's repr() in a step's label is cut to this many characters
 _MAX_KEY_REPR = 80
 #: the types whose repr() evaluates to an equal object of the same type
@@ -574,6 +613,9 @@ def describe_cut(objs: list[Any], root: Root, last_key: Any = _NO_KEY) -> tuple[
     if keep is not None:
         objs = [objs[i] for i in keep]
     steps: list[str] = []
+    # step_at[j]: the index in objs of the object steps[j] reaches (a step
+    # through an owner's __dict__ reads as one attribute step)
+    step_at: list[int] = []
     pieces: list[str] = [root.expr]
     # spelled[k]: number of pieces spelling objs[k], or -1 (no spelling)
     spelled: list[int] = [1 if root.expr else -1]
@@ -614,6 +656,7 @@ def describe_cut(objs: list[Any], root: Root, last_key: Any = _NO_KEY) -> tuple[
             key = next((kk for kk, v in src.items() if v is dst), None)
             if type(key) is str and key.isidentifier():
                 steps.pop()
+                step_at.pop()
                 label = suffix = "." + key
                 if issubclass(type(objs[k - 1]), type) and cause in ("name", "local"):
                     cause = "class_attribute"
@@ -621,6 +664,7 @@ def describe_cut(objs: list[Any], root: Root, last_key: Any = _NO_KEY) -> tuple[
                         owner = expr_of(k - 1) or objs[k - 1].__qualname__
                         release = f"del {owner}{label}"
         steps.append(label)
+        step_at.append(k + 1)
         if cause in ("name", "local"):
             # Refine the cause from what the path goes through.
             lru = lru_name(src)
@@ -661,7 +705,11 @@ def describe_cut(objs: list[Any], root: Root, last_key: Any = _NO_KEY) -> tuple[
         pieces, cut = [call, *pieces[n:]], cut - n + 1
         if cause == "class_attribute" and _class_before(objs, at):
             cause = "name"  # (the class was logging.Logger, no longer spelled)
-    full = _abbreviate(pieces) if n_spelled > 0 else _chain(root, pieces, spelled, steps, objs)
+    full = (
+        _abbreviate(pieces)
+        if n_spelled > 0
+        else _chain(root, pieces, spelled, steps, step_at, objs)
+    )
     cut_expr = "" if release or not cut else _abbreviate(pieces[:cut])
     if not release:
         if root.kind == "name":
@@ -725,30 +773,53 @@ def _abbreviate(pieces: list[str]) -> str:
 
 
 def _chain(
-    root: Root, pieces: list[str], spelled: list[int], steps: list[str], objs: list[Any]
+    root: Root,
+    pieces: list[str],
+    spelled: list[int],
+    steps: list[str],
+    step_at: list[int],
+    objs: list[Any],
 ) -> str:
     """A readable path where some step has no Python spelling: the spelled
     prefix, then the types along the rest."""
     last = max((k for k, n in enumerate(spelled) if n > 0), default=-1)
     out = _abbreviate(pieces[: spelled[last]]) if last >= 0 else root.name
-    rest = list(range(max(last, 0), len(steps)))
+    rest = [j for j in range(len(steps)) if step_at[j] > max(last, 0)]
     if len(rest) > _MAX_SHOWN_STEPS:
         rest = [*rest[: _MAX_SHOWN_STEPS // 2], -1, *rest[-10:]]
-    cache = -1  # the index of an lru_cache wrapper's cache dict
-    for k in rest:
-        if k < 0:
+    cache = -1  # the index in objs of an lru_cache wrapper's cache dict
+    # a pending asyncio Task: its name and coroutine, then the coroutine's
+    # local as "local buf"
+    task = pending_task(objs[last]) if last >= 0 else None
+    if task is not None:
+        out += f" ({task[0]})"
+    for j in rest:
+        if j < 0:
             out += " -> ..."
             continue
-        s = steps[k]
-        if lru_name(objs[k]) is not None and type(objs[k + 1]) is dict:
+        s = steps[j]
+        k = step_at[j - 1] if j > 0 else 0  # the step's source, in objs
+        src, dst = objs[k], objs[step_at[j]]
+        is_last = step_at[j] == len(objs) - 1
+        if task is not None and src is task[1]:
+            task = None
+            out += f", {s}" + ("" if is_last else f" ({type(dst).__name__})")
+            continue
+        if task is not None and dst is task[1]:
+            continue  # the Task's coroutine: named with the Task
+        task = pending_task(dst)
+        if task is not None:
+            out += f" -> {task[0]}"
+            continue
+        if lru_name(src) is not None and type(dst) is dict:
             # the wrapper's cache: no Python expression reaches it
             out += "'s cache"
-            cache = k + 1
+            cache = step_at[j]
             continue
         if k == cache and s.startswith("[") and s.endswith("]"):
             out += f", key {s[1:-1]}"
-            if k + 1 == len(objs) - 1:
+            if is_last:
                 continue  # the object itself: named by the explanation
-        t = type(objs[k + 1]).__name__
+        t = type(dst).__name__
         out += f" -> {t}" + ("" if s in ("->", ".__dict__") or k == cache else f" {s}")
     return out
