@@ -385,11 +385,28 @@ def _outside_held_callable(box: list[Any], hops: int, mine: list[Any]) -> tuple[
         refs = gc.get_referrers(obj)
         kept.append(refs)
         own.add(id(refs))
-        return [r for r in refs if id(r) not in own]
+        out = [r for r in refs if id(r) not in own]
+        kept.append(out)
+        own.add(id(out))
+        return out
+
+    def held_from_outside(fn: Any) -> bool:
+        # Nothing in the heap refers to it (atexit up to 3.13 keeps C
+        # structs), or only 3-tuples (fn, args, kwargs) in lists nothing
+        # refers to (atexit from 3.14 on: a list of such tuples).
+        # (Plain loops: a generator over fn would hold it in a cell.)
+        for r in referrers(fn):
+            if type(r) is not tuple or len(r) != 3 or r[0] is not fn:
+                return False
+            for top in referrers(r):
+                if type(top) is not list or referrers(top):
+                    return False
+        return True
 
     level: list[Any] = [box[0]]
-    kept.append(level)
-    own.add(id(level))
+    levels = [level]
+    kept.extend((level, levels))
+    own.update((id(level), id(levels)))
     seen = {id(box[0])}
     try:
         for _ in range(hops):
@@ -404,9 +421,11 @@ def _outside_held_callable(box: list[Any], hops: int, mine: list[Any]) -> tuple[
             if not above or len(seen) > _MAX_OUTSIDE_SEARCH:
                 return None
             level = above
-        for obj in level:
-            if _is_callback(obj) and not referrers(obj):
-                return _callback_names(obj)
+            levels.append(level)
+        for level in reversed(levels):
+            for obj in level:
+                if _is_callback(obj) and held_from_outside(obj):
+                    return _callback_names(obj)
         return None
     finally:
         kept.clear()
