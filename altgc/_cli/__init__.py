@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 #: the program name every command's messages start with, as argparse's
@@ -20,3 +21,19 @@ def fail(command: str, msg: str) -> int:
     """
     sys.stderr.write(f"{PROG} {command}: error: {msg}\n")
     return 2
+
+
+def output_path_error(option: str, path: str) -> str | None:
+    """Why ``option``'s file (compare's --json, --html, --png; bench's
+    --json) cannot be written at ``path``, or None.  Checked before the
+    runs, which may take minutes: the files are written only after them."""
+    if not path:
+        return f"{option}: the path is empty"
+    if os.path.isdir(path):
+        return f"{option}: {path} is a directory"
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        return f"{option}: cannot write {path}: the directory {parent} does not exist"
+    if not os.access(parent, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        return f"{option}: cannot write {path}: permission denied"
+    return None

@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from .._util import package_parent
-from . import fail
+from . import fail, output_path_error
 
 
 class _NoBenchmarks(Exception):
@@ -93,21 +93,6 @@ def _load_run_all(bench_dir: str) -> Any:
     return mod
 
 
-def _json_path_error(path: str) -> str | None:
-    """Why results cannot be written to ``path`` (--json), or None.
-    Checked before the run: run_all writes the file only at its end."""
-    if not path:
-        return "--json: the path is empty"
-    if os.path.isdir(path):
-        return f"--json: {path} is a directory"
-    parent = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(parent):
-        return f"--json: the directory {parent} does not exist"
-    if not os.access(parent, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
-        return f"--json: {path} is not writable"
-    return None
-
-
 def _programs(bench_dir: str, args: argparse.Namespace) -> int:
     """``bench --programs``: benchmarks/bench_programs.py's table."""
     if importlib.util.find_spec("pyperformance") is None:
@@ -140,7 +125,7 @@ def main(args: argparse.Namespace) -> int:
     if args.repeat is not None and args.repeat < 1:
         return fail("bench", "--repeat must be at least 1")
     if args.json is not None and not args.programs:
-        why = _json_path_error(args.json)
+        why = output_path_error("--json", args.json)
         if why is not None:
             return fail("bench", f"{why}")
     if args.programs:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
 from typing import Any
 
@@ -19,7 +18,7 @@ from .._program_comparison.png_report import MATPLOTLIB_MISSING, have_matplotlib
 from .._program_comparison.report import CompareError, load_report
 from .._program_comparison.runner import compare_program, parse_threshold
 from .._program_comparison.text_report import format_table
-from . import fail
+from . import fail, output_path_error
 
 
 def add_parser(sub: Any) -> None:
@@ -84,22 +83,6 @@ def _timeout_seconds(text: str) -> float:
     return seconds
 
 
-def _output_path_error(option: str, path: str) -> str | None:
-    """Why ``option``'s file (--json, --html, --png) cannot be written at
-    ``path``, or None.  Checked before the runs, which may take minutes:
-    the files are written only after them."""
-    if not path:
-        return f"{option}: the path is empty"
-    if os.path.isdir(path):
-        return f"{option}: {path} is a directory"
-    parent = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(parent):
-        return f"{option}: cannot write {path}: the directory {parent} does not exist"
-    if not os.access(parent, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
-        return f"{option}: cannot write {path}: permission denied"
-    return None
-
-
 def _fail(msg: str) -> int:
     return fail("compare", msg)
 
@@ -120,7 +103,7 @@ def main(args: argparse.Namespace) -> int:
     # Checked before both runs, so that a mistyped path does not cost
     # the whole comparison.
     for option, path in (("--json", args.json), ("--html", args.html), ("--png", args.png)):
-        why = None if path is None else _output_path_error(option, path)
+        why = None if path is None else output_path_error(option, path)
         if why is not None:
             return _fail(why)
     if args.png and not have_matplotlib():
