@@ -14,7 +14,8 @@ tools/refleak.py (``pytest.main``) and tools/sanitize.sh / tools/valgrind.sh
   track_with_dict, untrack_everything;
 * strongly connected components computed in Python: scc_partition, sccs,
   find_groups_ids;
-* child processes: subprocess_env, run_python, run_cli;
+* child processes: subprocess_env, run_python, run_cli, run_alone
+  (with other_threads_alive);
 * small scenario pieces: Inst, L, Node, cycle;
 * capture_unraisable, leak_check; DEBUG_BUILD, HAS_TOTALREFCOUNT, PY.
 """
@@ -22,6 +23,7 @@ tools/refleak.py (``pytest.main``) and tools/sanitize.sh / tools/valgrind.sh
 import contextlib
 import gc
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -281,6 +283,45 @@ def run_python(code, timeout=180, check=True):
             proc.stderr[-3000:],
         )
     return proc
+
+
+def other_threads_alive():
+    """True when this interpreter runs threads besides the calling one (a
+    pytest-xdist worker has execnet's I/O thread)."""
+    return len(sys._current_frames()) != 1
+
+
+def run_alone(request, timeout=600):
+    """Runs the calling test (``request.node``) again, by itself, in a child
+    pytest without pytest-xdist, and asserts that it passed: for a test of
+    what altgc does only while one thread is alive, when this process has
+    others.  The child imports the altgc under test (subprocess_env) and
+    uses this run's import mode; -P keeps the working directory off
+    sys.path."""
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-P",
+            "-m",
+            "pytest",
+            "-p",
+            "no:xdist",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            f"--import-mode={request.config.option.importmode}",
+            request.node.nodeid,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=str(request.config.rootpath),
+        env=subprocess_env(),
+    )
+    assert proc.returncode == 0 and re.search(r"^1 passed\b", proc.stdout, re.M), (
+        f"{request.node.nodeid} run alone: exit {proc.returncode}\n"
+        f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    )
 
 
 def run_cli(*args, env_extra=None, timeout=600, cwd=PKG_PARENT):

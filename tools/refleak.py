@@ -21,7 +21,9 @@ kept. As in regrtest, a test leaks when *every* measured delta is >= 1
 a failure whose text lists the deltas of all repetitions, so pytest's summary
 line counts it as failed and the exit code is 1. Noise such as ``[1, 0, 0]`` or
 ``[4, -4, 1]`` is not a leak. A test that fails or skips is reported after its
-first run, without repetitions.
+first run, without repetitions. Since one measured run with both deltas below 1
+rules a leak out, a test stops there (a clean suite costs W+1 runs a test, not
+W+R; the verdicts are the same); ``--every-run`` runs all W+R, to study noise.
 
 Why per test inside one pytest session and not ``pytest.main()`` once per
 repetition: pytest.main re-creates its config, plugin manager, terminal
@@ -131,9 +133,13 @@ def _is_leak(deltas):
 
 
 class RefleakPlugin:
-    def __init__(self, warmups, runs):
+    def __init__(self, warmups, runs, every_run=False):
         self.warmups = warmups
         self.runs = runs
+        # False: a test stops at its first measured run whose reference and
+        # block deltas are both < 1, since a leak needs every measured delta
+        # >= 1 (the verdicts are those of running every repetition)
+        self.every_run = every_run
         self.results = []  # (nodeid, ref_deltas, block_deltas, leaked_refs, leaked_blocks)
         self.total_refs = [0] * runs
         self.total_blocks = [0] * runs
@@ -148,6 +154,7 @@ class RefleakPlugin:
         block_deltas = [0] * total
         reports = None
         completed = 0
+        failed = False
         rc_before, blocks_before = _measure()
         for i in range(total):
             item._report_sections = []
@@ -159,26 +166,35 @@ class RefleakPlugin:
             # module/session-scoped fixture).
             reports = runtestprotocol(item, nextitem=None, log=False)
             if any(r.failed or r.skipped for r in reports):
+                failed = True
                 break
             rc_after, blocks_after = _measure()
             ref_deltas[i] = _pooled(rc_after - rc_before)
             block_deltas[i] = _pooled(blocks_after - blocks_before)
             rc_before, blocks_before = rc_after, blocks_after
             completed += 1
-        if completed == total:
+            if (
+                not self.every_run
+                and i >= self.warmups
+                and ref_deltas[i] < 1
+                and block_deltas[i] < 1
+            ):
+                break  # no leak: one measured run of each counter below 1
+        if not failed:
+            del ref_deltas[completed:], block_deltas[completed:]
             refs = ref_deltas[self.warmups :]
             blocks = block_deltas[self.warmups :]
             leaked_refs, leaked_blocks = _is_leak(refs), _is_leak(blocks)
             self.results.append((item.nodeid, ref_deltas, block_deltas, leaked_refs, leaked_blocks))
-            for j in range(self.runs):
+            for j in range(len(refs)):
                 self.total_refs[j] += refs[j]
                 self.total_blocks[j] += blocks[j]
             if leaked_refs or leaked_blocks:
                 what = []
                 if leaked_refs:
-                    what.append(f"references, {sum(refs)} in {self.runs} runs")
+                    what.append(f"references, {sum(refs)} in {len(refs)} runs")
                 if leaked_blocks:
-                    what.append(f"memory blocks, {sum(blocks)} in {self.runs} runs")
+                    what.append(f"memory blocks, {sum(blocks)} in {len(blocks)} runs")
                 text = (
                     f"refleak: {item.nodeid} leaked {' and '.join(what)}\n"
                     f"  ref deltas   {ref_deltas}  (first {self.warmups} = warmup)\n"
@@ -212,7 +228,7 @@ class RefleakPlugin:
         tr.write_line(
             f"refleak: {len(self.results)} tests measured, {len(leaks)} leaking, "
             f"{len(noisy)} more with some positive delta (noise); "
-            "per measured run, summed over all tests: "
+            "per measured run, summed over the tests that reached it: "
             f"refs {self.total_refs}, blocks {self.total_blocks}"
         )
 
@@ -290,7 +306,7 @@ class Select:
         return lines
 
 
-def run(paths, warmups, runs, markexpr, extra, verbose, keep_spawning, shard=None):
+def run(paths, warmups, runs, markexpr, extra, verbose, keep_spawning, shard=None, every_run=False):
     os.environ["ALTGC_REFLEAK"] = "1"
     os.environ["HYPOTHESIS_PROFILE"] = PROFILE
     storage = tempfile.mkdtemp(prefix="altgc-refleak-hyp-")
@@ -322,7 +338,7 @@ def run(paths, warmups, runs, markexpr, extra, verbose, keep_spawning, shard=Non
         f"pytest {' '.join(args)}",
         flush=True,
     )
-    plugins = [RefleakPlugin(warmups, runs), Select(keep_spawning, shard)]
+    plugins = [RefleakPlugin(warmups, runs, every_run), Select(keep_spawning, shard)]
     return int(pytest.main(args, plugins=plugins))
 
 
@@ -394,7 +410,7 @@ def test_property(xs, s):
 EXPECTED_LEAKS = {"test_leaks_refs_and_blocks"}
 
 
-def selftest(warmups, runs, verbose):
+def selftest(warmups, runs, verbose, every_run=False):
     """Run the harness on a generated test file; it must flag only the leaking test."""
     with tempfile.TemporaryDirectory(prefix="altgc-refleak-selftest-") as tmp:
         tmpdir = Path(tmp)
@@ -408,7 +424,7 @@ def selftest(warmups, runs, verbose):
         except ImportError:
             print("refleak selftest: hypothesis not importable, its part is left out")
         (tmpdir / "pytest.ini").write_text("[pytest]\n")
-        plugin = RefleakPlugin(warmups, runs)
+        plugin = RefleakPlugin(warmups, runs, every_run)
         os.environ["ALTGC_REFLEAK"] = "1"
         os.environ["HYPOTHESIS_PROFILE"] = PROFILE
         os.environ["HYPOTHESIS_STORAGE_DIRECTORY"] = str(tmpdir / ".hypothesis")
@@ -450,8 +466,15 @@ def selftest(warmups, runs, verbose):
     clean = [r for r in plugin.results if r[0].split("::")[-1] not in EXPECTED_LEAKS]
     ref_d = [d for r in clean for d in r[1][warmups:]]
     blk_d = [d for r in clean for d in r[2][warmups:]]
+    # the leaking test runs every repetition; without --every-run a clean one
+    # stops at its first measured run with both deltas below 1
+    short = [r[0] for r in plugin.results if len(r[1]) < warmups + runs]
+    if any(nodeid.split("::")[-1] in EXPECTED_LEAKS for nodeid in short):
+        problems.append(f"a leaking test stopped before its {runs} measured runs")
+    if not every_run and runs > 1 and len(short) != len(clean):
+        problems.append(f"{len(clean) - len(short)} clean tests ran every repetition")
     print(
-        f"refleak selftest: {len(clean)} clean tests x {runs} measured runs: ref deltas "
+        f"refleak selftest: {len(clean)} clean tests, {len(ref_d)} measured runs: ref deltas "
         f"min {min(ref_d, default=0)} max {max(ref_d, default=0)}, block deltas "
         f"min {min(blk_d, default=0)} max {max(blk_d, default=0)}; "
         f"flagged as leaking: {sorted(flagged)}"
@@ -496,6 +519,12 @@ def main(argv=None):
         metavar="INDEX/COUNT",
         help="run only every COUNT-th selected test from INDEX on (0 <= INDEX < COUNT)",
     )
+    parser.add_argument(
+        "--every-run",
+        action="store_true",
+        help="run every repetition of every test (default: a test stops at its first "
+        "measured run with both deltas below 1, which rules a leak out)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="list every test's deltas")
     parser.add_argument("paths", nargs="*", help="test files or node ids (default: tests/)")
     parser.add_argument("--pytest-args", default="", help="extra pytest arguments, one string")
@@ -523,7 +552,7 @@ def main(argv=None):
         )
         return 2
     if opts.selftest:
-        return selftest(warmups, runs, opts.verbose)
+        return selftest(warmups, runs, opts.verbose, opts.every_run)
     paths = opts.paths or [ROOT / "tests"]
     return run(
         paths,
@@ -534,6 +563,7 @@ def main(argv=None):
         opts.verbose,
         opts.all,
         shard,
+        opts.every_run,
     )
 
 

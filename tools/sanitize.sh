@@ -65,11 +65,11 @@ ASAN_RT=$(asan_rt)
 [ -f "$ASAN_RT" ] || { echo "sanitize: ASan runtime not found ($CC -print-file-name)" >&2; exit 2; }
 
 VENV=${ALTGC_SAN_VENV:-$ROOT/venv-san}
-if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import pytest, hypothesis, setuptools' 2>/dev/null; then
-    echo "+ $PY -m venv $VENV && pip install pytest hypothesis setuptools"
+if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import pytest, hypothesis, setuptools, xdist' 2>/dev/null; then
+    echo "+ $PY -m venv $VENV && pip install pytest hypothesis pytest-xdist setuptools"
     rm -rf "$VENV"
     "$PY" -m venv "$VENV"
-    "$VENV/bin/python" -m pip install -q "pytest>=7" "hypothesis>=6" "setuptools>=61"
+    "$VENV/bin/python" -m pip install -q "pytest>=7" "hypothesis>=6" "pytest-xdist>=3" "setuptools>=61"
 fi
 VPY=$VENV/bin/python
 
@@ -108,9 +108,9 @@ export ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:abort_on_error=0:allocator_m
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$REPORTS/report"
 export HYPOTHESIS_STORAGE_DIRECTORY=$WORK/.hypothesis
 echo "+ PYTHONMALLOC=$PYTHONMALLOC LD_PRELOAD=$ASAN_RT ASAN_OPTIONS=$ASAN_OPTIONS UBSAN_OPTIONS=$UBSAN_OPTIONS"
-echo "+ PYTHONPATH=. python -m pytest -p no:cacheprovider $*"
+echo "+ PYTHONPATH=. python -m pytest -p no:cacheprovider -n auto $*"
 set +e
-LD_PRELOAD=$ASAN_RT PYTHONPATH=. "$VPY" -m pytest -p no:cacheprovider --durations=15 "$@" 2>&1 \
+LD_PRELOAD=$ASAN_RT PYTHONPATH=. "$VPY" -m pytest -p no:cacheprovider -n auto --durations=15 "$@" 2>&1 \
     | tee "$WORK/pytest.log"
 rc=${PIPESTATUS[0]}
 set -e
