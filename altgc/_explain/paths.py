@@ -125,14 +125,16 @@ _SEQUENCES = (list, tuple, collections.deque)
 _MUTABLE_ITEMS = (dict, list, collections.deque)
 
 
-def _step(src: Any, dst: Any, read_dict: bool = True) -> tuple[str, str | None]:
+def _step(src: Any, dst: Any) -> tuple[str, str | None]:
     """How ``src`` refers to ``dst``: (label, expression suffix).
 
     The suffix is None when the step has no Python spelling (a dict key
     that is no literal: see :func:`literal`), and "" for a step through an
     object's own ``__dict__`` (the next step then reads as an attribute).
-    ``read_dict=False``: ``src.__dict__`` is not read (see
-    :func:`existing_dict`).
+    An instance's ``__dict__`` is read only when it exists (see
+    :func:`existing_dict`): an attribute still stored inline is named by
+    :func:`inline_attribute`, else labelled ``.<attribute>`` with no
+    spelling.
     """
     t = type(src)
     try:
@@ -183,11 +185,11 @@ def _step(src: Any, dst: Any, read_dict: bool = True) -> tuple[str, str | None]:
             for k, v in proxy.items():
                 if v is dst:
                     return f".{k}", f".{k}"
-        d = _instance_dict(src) if read_dict else None
-        if d is not None:
-            if d is dst:
+        own = existing_dict(src)
+        if own is not None:
+            if own is dst:
                 return ".__dict__", ""
-            for k, v in d.items():
+            for k, v in own.items():
                 if v is dst:
                     return f".{k}", f".{k}"
         for klass in t.__mro__:
@@ -230,9 +232,20 @@ def _step(src: Any, dst: Any, read_dict: bool = True) -> tuple[str, str | None]:
                     return "." + a, "." + a
             except Exception:
                 pass
+        if own is None and t.__flags__ & _MANAGED_DICT and dst is not t:
+            # an attribute stored inline: its name is in a dict not made
+            name = inline_attribute(src, dst)
+            if name is not None:
+                return f".{name}", f".{name}"
+            return UNNAMED_ATTRIBUTE, None
     except Exception:
         pass
     return "->", None
+
+
+#: the label of a step to an inline attribute whose name
+#: :func:`inline_attribute` does not find
+UNNAMED_ATTRIBUTE = ".<attribute>"
 
 
 def current_local_dict(local: Any) -> dict[Any, Any] | None:
@@ -452,6 +465,11 @@ def fixed_reason(holder: Any, obj: Any) -> str | None:
         suffix is not None and label.startswith("[") and not _deletable(t, label)
     ):
         return f"{t.__name__} objects are immutable"
+    if label == UNNAMED_ATTRIBUTE:
+        return (
+            f"the {t.__name__}'s attribute is stored inline and only its __dict__, which "
+            "explain does not make, names it (vars() on the instance shows it)"
+        )
     if suffix is None:
         return "no Python expression spells that reference"
     if label.startswith("local "):

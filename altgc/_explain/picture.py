@@ -98,7 +98,7 @@ def find_cycle(obj: Any, max_objects: int = 20_000, max_len: int = 12) -> Cycle 
 def _cycle_of(chain: list[Any]) -> Cycle:
     """Name the references of ``chain`` (closed back to ``chain[0]``); an
     instance ``__dict__`` on the way is folded into an attribute step."""
-    from .paths import _MANAGED_DICT, _step, existing_dict, inline_attribute
+    from .paths import _step, existing_dict
 
     ring = [*chain, chain[0]]
     types: list[str] = []
@@ -116,11 +116,7 @@ def _cycle_of(chain: list[Any]) -> Cycle:
                 k += 2
                 continue
         types.append(type(a).__name__)
-        step = _step(a, b, read_dict=own is not None)[0]
-        if step == "->" and own is None and type(a).__flags__ & _MANAGED_DICT:
-            # an inline attribute: its name is in a dict not made yet
-            step = "." + (inline_attribute(a, b) or "<attribute>")
-        steps.append(step)
+        steps.append(_step(a, b)[0])
         k += 1
     return Cycle(tuple(types), tuple(steps))
 
