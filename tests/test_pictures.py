@@ -662,3 +662,32 @@ def test_a_path_through_an_inline_attribute_makes_no_instance_dict(mod):
     assert "held.prev" in [p.expr for p in e.paths], str(e)
     for o in (held, mod.keep[0]):
         assert not [r for r in gc.get_referents(o) if type(r) is dict], "a __dict__ was made"
+
+
+def test_a_long_chain_of_inline_attributes_is_named_once_per_class(mod, monkeypatch):
+    """Every step of a 3000-instance chain reads `.next`, no instance gets a
+    __dict__, and the class's candidate names are gathered once for the
+    whole path (not once a step: a path may be 10**6 steps long)."""
+    from altgc._explain import paths
+
+    gathered = []
+    real = paths._candidate_names
+
+    def counting(t):
+        gathered.append(t)
+        return real(t)
+
+    monkeypatch.setattr(paths, "_candidate_names", counting)
+    mod.head = n = Node()
+    for _ in range(3000):
+        n.next = Node()  # no code of Node's mentions next; this one does
+        n = n.next
+    altgc.watch(n, "chain-tail")
+    del n
+    e = altgc.explain("chain-tail")
+    assert e.paths[0].steps == (".head",) + (".next",) * 3000
+    assert gathered.count(Node) == 1
+    node = mod.head
+    while node is not None:
+        assert not [r for r in gc.get_referents(node) if type(r) is dict], "a __dict__ was made"
+        node = getattr(node, "next", None)

@@ -26,7 +26,7 @@ from .frames import (
     own_frames,
     stack_frames,
 )
-from .paths import describe_path, find_paths, pending_task, prefer_owner
+from .paths import describe_path, find_paths, names_remembered, pending_task, prefer_owner
 from .picture import find_cycle
 from .releasing import build_release
 from .roots import Root, altgc_own, named_roots
@@ -216,6 +216,7 @@ def _explain_boxed(
         box.clear()
 
 
+@names_remembered()  # a class's candidate attribute names gathered once
 def _diagnose(
     box: list[Any],
     w: WatchRecord | None,

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import _thread
 import collections
+import contextlib
+import contextvars
 import gc
 import math
 import re
 import sys
 import types
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from .. import _core
@@ -24,6 +26,25 @@ from .explanation import RefPath
 from .frames import frame_locals
 from .index import HeapIndex, build_index, heap_index
 from .roots import Root, ipython_shell
+
+#: inside names_remembered(): class -> its candidate names (inline_attribute)
+_NAMES_MEMO: contextvars.ContextVar[dict[type, list[str]] | None] = contextvars.ContextVar(
+    "altgc_names_memo", default=None
+)
+
+
+@contextlib.contextmanager
+def names_remembered() -> Iterator[None]:
+    """Within it, :func:`inline_attribute` gathers each class's candidate
+    names once: a path may step through 10**6 instances of one class.
+    Nested uses share the outer memo; it ends with the outermost."""
+    token = _NAMES_MEMO.set({}) if _NAMES_MEMO.get() is None else None
+    try:
+        yield
+    finally:
+        if token is not None:
+            _NAMES_MEMO.reset(token)
+
 
 #: What the C path search returns: the paths (each the index of its named
 #: root and the objects along it), how many were stale, the hops to the
@@ -101,6 +122,7 @@ def prefer_owner(
     paths.insert(0, (opos, found))
 
 
+@names_remembered()
 def _spelled_steps(objs: list[Any]) -> int:
     """The steps a path's expression spells: those through an object's own
     ``__dict__`` read as none (an instance whose attributes live inline has
@@ -192,6 +214,12 @@ def _step(src: Any, dst: Any) -> tuple[str, str | None]:
             for k, v in own.items():
                 if v is dst:
                     return f".{k}", f".{k}"
+        inline = own is None and t.__flags__ & _MANAGED_DICT and dst is not t
+        if inline:
+            # an attribute stored inline: its name is in a dict not made
+            name = inline_attribute(src, dst)
+            if name is not None:
+                return f".{name}", f".{name}"
         for klass in t.__mro__:
             slots = klass.__dict__.get("__slots__", ())
             for name in [slots] if issubclass(type(slots), str) else slots:
@@ -232,11 +260,7 @@ def _step(src: Any, dst: Any) -> tuple[str, str | None]:
                     return "." + a, "." + a
             except Exception:
                 pass
-        if own is None and t.__flags__ & _MANAGED_DICT and dst is not t:
-            # an attribute stored inline: its name is in a dict not made
-            name = inline_attribute(src, dst)
-            if name is not None:
-                return f".{name}", f".{name}"
+        if inline:
             return UNNAMED_ATTRIBUTE, None
     except Exception:
         pass
@@ -518,11 +542,34 @@ def inline_attribute(obj: Any, value: Any) -> str | None:
     is read only when no class of the MRO
     defines it and the class has no ``__getattr__`` or
     ``__getattribute__`` of its own, so the read runs no user code.  None
-    when no candidate holds ``value``."""
+    when no candidate holds ``value``.  Inside :func:`names_remembered`,
+    a class's candidates are gathered once and the name that matched last
+    is tried first."""
     t = type(obj)
     mro = t.__mro__
     if any(("__getattr__" in vars(k) or "__getattribute__" in vars(k)) for k in mro[:-1]):
         return None
+    memo = _NAMES_MEMO.get()
+    names = memo.get(t) if memo is not None else None
+    if names is None:
+        names = _candidate_names(t)
+        if memo is not None:
+            memo[t] = names
+    for i, name in enumerate(names):
+        try:
+            if object.__getattribute__(obj, name) is value:
+                if i and memo is not None:
+                    names.insert(0, names.pop(i))
+                return name
+        except Exception:
+            continue
+    return None
+
+
+def _candidate_names(t: type) -> list[str]:
+    """The names :func:`inline_attribute` tries on an instance of ``t``, in
+    order, each once; none that a class of its MRO defines."""
+    mro = t.__mro__
     names: list[str] = []
     for klass in mro:
         if klass is object:
@@ -544,15 +591,11 @@ def inline_attribute(obj: Any, value: Any) -> str | None:
         for member in list(module_ns.values()):
             if type(member) is types.FunctionType:
                 names.extend(member.__code__.co_names)
-    for name in dict.fromkeys(names):
-        if type(name) is not str or any(name in vars(k) for k in mro):
-            continue
-        try:
-            if object.__getattribute__(obj, name) is value:
-                return name
-        except Exception:
-            continue
-    return None
+    return [
+        name
+        for name in dict.fromkeys(names)
+        if type(name) is str and not any(name in vars(k) for k in mro)
+    ]
 
 
 def _running_names() -> list[str]:
@@ -623,6 +666,7 @@ def describe_path(objs: list[Any], root: Root, last_key: Any = _NO_KEY) -> RefPa
     return describe_cut(objs, root, last_key)[0]
 
 
+@names_remembered()
 def describe_cut(objs: list[Any], root: Root, last_key: Any = _NO_KEY) -> tuple[RefPath, int]:
     """:func:`describe_path`, and the index in ``objs`` of the object its
     release drops: the last one, unless the release deletes a step above

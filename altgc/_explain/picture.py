@@ -98,6 +98,13 @@ def find_cycle(obj: Any, max_objects: int = 20_000, max_len: int = 12) -> Cycle 
 def _cycle_of(chain: list[Any]) -> Cycle:
     """Name the references of ``chain`` (closed back to ``chain[0]``); an
     instance ``__dict__`` on the way is folded into an attribute step."""
+    from .paths import names_remembered
+
+    with names_remembered():
+        return _name_cycle(chain)
+
+
+def _name_cycle(chain: list[Any]) -> Cycle:
     from .paths import _step, existing_dict
 
     ring = [*chain, chain[0]]
