@@ -105,6 +105,7 @@ def _cycle_of(chain: list[Any]) -> Cycle:
 
 
 def _name_cycle(chain: list[Any]) -> Cycle:
+    """:func:`_cycle_of`'s work, inside its ``names_remembered()``."""
     from .paths import _step, existing_dict
 
     ring = [*chain, chain[0]]
