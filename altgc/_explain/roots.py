@@ -70,49 +70,15 @@ def named_roots(skip_frames: Sequence[Any]) -> tuple[list[Any], list[Root]]:
         oh = getattr(hist, "output_hist", None)
         if oh is not None and oh is not out:
             add(oh, Root("output_cache", "IPython output cache", "_oh", "del _oh{step}"))
-        dh = getattr(shell, "displayhook", None)
-        add(
-            dh,
-            Root(
-                "output_cache",
-                "IPython displayhook",
-                "get_ipython().displayhook",
-                "get_ipython().displayhook{step} = None",
-            ),
-        )
-        ler = getattr(shell, "last_execution_result", None)
-        if ler is not None:
-            add(
-                ler,
-                Root(
-                    "output_cache",
-                    "IPython last execution result",
-                    "get_ipython().last_execution_result",
-                    "get_ipython().last_execution_result{step} = None",
-                ),
-            )
-        itb = getattr(shell, "InteractiveTB", None)
-        if itb is not None:
-            add(
-                itb,
-                Root(
-                    "traceback",
-                    "IPython's stored traceback",
-                    "get_ipython().InteractiveTB",
-                    "get_ipython().InteractiveTB{step} = None",
-                ),
-            )
-        hidden = getattr(shell, "user_ns_hidden", None)
-        if hidden is not None:
-            add(
-                hidden,
-                Root(
-                    "output_cache",
-                    "IPython hidden namespace",
-                    "get_ipython().user_ns_hidden",
-                    "del get_ipython().user_ns_hidden{step}",
-                ),
-            )
+        # the shell's attributes that hold results and tracebacks
+        for attr, kind, what, release in (
+            ("displayhook", "output_cache", "IPython displayhook", "{} = None"),
+            ("last_execution_result", "output_cache", "IPython last execution result", "{} = None"),
+            ("InteractiveTB", "traceback", "IPython's stored traceback", "{} = None"),
+            ("user_ns_hidden", "output_cache", "IPython hidden namespace", "del {}"),
+        ):
+            expr = f"get_ipython().{attr}"
+            add(getattr(shell, attr, None), Root(kind, what, expr, release.format(expr + "{step}")))
     for attr in ("last_exc", "last_value", "last_traceback"):
         v = getattr(sys, attr, None)
         if v is not None:
