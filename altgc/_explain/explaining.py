@@ -33,6 +33,28 @@ from .roots import Root, altgc_own, named_roots
 from .watching import WatchRecord, _check_bool
 
 _IMMORTAL_REFCNT = 1 << 29
+
+
+def _never_freed(obj: Any, refcount: int) -> bool:
+    """Whether the interpreter never frees ``obj`` (borrowed): immortal from
+    3.12 on (its count pinned at 2**29 or more); on 3.11, one of the
+    singletons allocated statically in the runtime, which are never freed
+    though their counts move: None, True, False, Ellipsis, NotImplemented,
+    the empty tuple and the small ints (-5 to 256).  Everything refers to
+    them, so asking what holds one has no useful answer."""
+    if refcount >= _IMMORTAL_REFCNT:
+        return True
+    if sys.version_info >= (3, 12):
+        return False
+    if any(obj is s for s in (None, True, False, Ellipsis, NotImplemented)):
+        return True
+    if type(obj) is tuple:
+        return not obj  # 3.11 has one empty tuple
+    return type(obj) is int and -5 <= obj <= 256 and obj is _SMALL_INTS[obj + 5]
+
+
+#: the runtime's small ints (range() hands out the cached objects)
+_SMALL_INTS = list(range(-5, 257))
 #: references explain()'s entry holds on an object given directly
 _entry_refs: int | None = None
 #: references _watched_object_box() holds on a watched object
@@ -291,10 +313,14 @@ def _diagnose(
         for _, v in frame_locals(f)
         if v is box[0]
     )
-    immortal = rc >= _IMMORTAL_REFCNT
+    immortal = _never_freed(box[0], rc)
     unexplained = 0 if immortal else max(0, rc - own - indeg - frame_refs - in_roots)
     if immortal:
-        notes.append("it is immortal (the interpreter never frees it)")
+        notes.append(
+            "it is immortal (the interpreter never frees it)"
+            if rc >= _IMMORTAL_REFCNT
+            else "it is a singleton that 3.11 allocates statically and never frees"
+        )
     # The build counted our own references as external: correct that for
     # the dominator tree (retained sizes).
     _core._hg_set_external(box[0], bool(unexplained or frame_refs or immortal))
@@ -303,7 +329,7 @@ def _diagnose(
     status, generation, notable = _collector_status(box[0], gen)
     in_cycle = not reachable and not paths and unexplained == 0 and not immortal
     if immortal:
-        release, release_note = "", "it is immortal: no code can release it"
+        release, release_note = "", "the interpreter never frees it: no code can release it"
     else:
         release, release_note = build_release(
             box, roots, infos, exclude, path_holders, unexplained, in_cycle, shown
