@@ -347,9 +347,11 @@ def test_watch_does_not_keep_the_callers_namespace_alive():
     assert altgc.survivors() == []
 
 
-@pytest.mark.parametrize("obj", [None, True, False, Ellipsis, NotImplemented, (), 7, -5, 256])
+@pytest.mark.parametrize(
+    "obj", [None, True, False, Ellipsis, NotImplemented, (), 7, -5, 256, int, object]
+)
 def test_an_object_the_interpreter_never_frees_has_no_release(obj):
-    # immortal from 3.12; on 3.11 statically allocated singletons, which
+    # immortal from 3.12; on 3.11 statically allocated objects, which
     # everything refers to: explain says so and searches for no release
     # (on 3.11 it made one of every holder in the heap, 100 KB of text and
     # minutes long in a test process)
@@ -359,11 +361,14 @@ def test_an_object_the_interpreter_never_frees_has_no_release(obj):
     assert any("never frees" in n for n in e.notes), e.notes
 
 
-def test_an_int_outside_the_cached_range_is_explained_as_any_object():
-    big = int("1" * 30)
-    e = altgc.explain(big)
-    assert e.release_note != "the interpreter never frees it: no code can release it"
-    assert not any("never frees" in n for n in e.notes), e.notes
+def test_an_int_outside_the_cached_range_and_a_class_are_explained_as_any_object():
+    class Mine:
+        pass
+
+    for obj in (int("1" * 30), Mine):
+        e = altgc.explain(obj)
+        assert e.release_note != "the interpreter never frees it: no code can release it"
+        assert not any("never frees" in n for n in e.notes), e.notes
 
 
 def test_a_watched_none_is_alive_not_freed():

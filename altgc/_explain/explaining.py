@@ -38,10 +38,11 @@ _IMMORTAL_REFCNT = 1 << 29
 def _never_freed(obj: Any, refcount: int) -> bool:
     """Whether the interpreter never frees ``obj`` (borrowed): immortal from
     3.12 on (its count pinned at 2**29 or more); on 3.11, one of the
-    singletons allocated statically in the runtime, which are never freed
-    though their counts move: None, True, False, Ellipsis, NotImplemented,
-    the empty tuple and the small ints (-5 to 256).  Everything refers to
-    them, so asking what holds one has no useful answer."""
+    objects allocated statically, which are never freed though their
+    counts move: None, True, False, Ellipsis, NotImplemented, the empty
+    tuple, the small ints (-5 to 256) and the static types (int, object,
+    ...).  Everything refers to them, so asking what holds one has no
+    useful answer."""
     if refcount >= _IMMORTAL_REFCNT:
         return True
     if sys.version_info >= (3, 12):
@@ -50,9 +51,12 @@ def _never_freed(obj: Any, refcount: int) -> bool:
         return True
     if type(obj) is tuple:
         return not obj  # 3.11 has one empty tuple
+    if isinstance(obj, type):
+        return not obj.__flags__ & _HEAPTYPE
     return type(obj) is int and -5 <= obj <= 256 and obj is _SMALL_INTS[obj + 5]
 
 
+_HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE
 #: the runtime's small ints (range() hands out the cached objects)
 _SMALL_INTS = list(range(-5, 257))
 #: references explain()'s entry holds on an object given directly
@@ -319,7 +323,7 @@ def _diagnose(
         notes.append(
             "it is immortal (the interpreter never frees it)"
             if rc >= _IMMORTAL_REFCNT
-            else "it is a singleton that 3.11 allocates statically and never frees"
+            else "3.11 allocates it statically and never frees it"
         )
     # The build counted our own references as external: correct that for
     # the dominator tree (retained sizes).
