@@ -905,3 +905,35 @@ def test_outside_held_container_gets_no_atexit_note():
         holders = [r for r in gc.get_referrers(blob) if id(r) == leaked[1]]
         del blob
         decref(holders[0])
+
+
+def test_an_attribute_shadowing_a_plain_class_attribute_is_named_without_running_code(mod):
+    # IPython's ExecutionResult declares `error_in_exec = None` on the
+    # class and sets it on the instance: the instance's attribute is named
+    # (a read through a plain class value runs no code); a property is
+    # never called, and no __dict__ is made
+    calls = []
+
+    class Result:
+        error = None
+
+        @property
+        def summary(self):
+            calls.append(1)
+            return mod.res.error
+
+    mod.res = Result()
+
+    def make():
+        b = Blob()
+        mod.res.error = b
+        return b
+
+    e, ref = explain_fresh(make)
+    assert e.paths[0].expr == "altgc_test_mod.res.error", str(e)
+    assert e.release.splitlines()[-1] == "del altgc_test_mod.res.error", e.release
+    assert calls == []
+    assert not [r for r in gc.get_referents(mod.res) if type(r) is dict], "a __dict__ was made"
+    run(e.release)
+    assert ref() is None
+    assert mod.res.error is None

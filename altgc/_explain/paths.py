@@ -516,16 +516,28 @@ _MANAGED_DICT = 1 << 4  # Py_TPFLAGS_MANAGED_DICT (3.11+)
 
 def has_dict(obj: Any) -> bool:
     """Whether ``obj``'s managed ``__dict__`` exists, told without reading
-    it: a dict among its referents whose items are its attributes (with
-    inline attributes, its referents are the values themselves)."""
+    it and without running code: a dict among its referents whose items
+    are its attributes (with inline attributes, its referents are the
+    values themselves).  Only names no class of its MRO defines are
+    compared whose read runs no code (:func:`plain_read`); one such name
+    must agree and none differ."""
+    mro = type(obj).__mro__
     for r in gc.get_referents(obj):
         if type(r) is not dict or not r:
             continue
+        agreed = False
         try:
-            if all(
-                issubclass(type(k), str) and getattr(obj, k, _NO_KEY) is v for k, v in r.items()
-            ):
-                return True
+            for k, v in r.items():
+                if type(k) is not str:
+                    break
+                if not plain_read(mro, k):
+                    continue  # a descriptor there could run code
+                if object.__getattribute__(obj, k) is not v:
+                    break
+                agreed = True
+            else:
+                if agreed:
+                    return True
         except Exception:
             continue
     return False
@@ -539,9 +551,9 @@ def inline_attribute(obj: Any, value: Any) -> str | None:
     and the names the functions defined in the class and its bases use,
     as ``self.x = ...`` does), then those the code running now uses (a
     script's ``n.me = n``) and the functions of the class's module; each
-    is read only when no class of the MRO
-    defines it and the class has no ``__getattr__`` or
-    ``__getattribute__`` of its own, so the read runs no user code.  None
+    is read only where the read runs no code (:func:`plain_read`) and the
+    class has no ``__getattr__`` or ``__getattribute__`` of its own (an
+    expression through them could mean something else).  None
     when no candidate holds ``value``.  Inside :func:`names_remembered`,
     a class's candidates are gathered once and the name that matched last
     is tried first."""
@@ -591,11 +603,26 @@ def _candidate_names(t: type) -> list[str]:
         for member in list(module_ns.values()):
             if type(member) is types.FunctionType:
                 names.extend(member.__code__.co_names)
-    return [
-        name
-        for name in dict.fromkeys(names)
-        if type(name) is str and not any(name in vars(k) for k in mro)
-    ]
+    return [name for name in dict.fromkeys(names) if type(name) is str and plain_read(mro, name)]
+
+
+def plain_read(mro: tuple[type, ...], name: str) -> bool:
+    """Whether ``object.__getattribute__(obj, name)``, ``obj`` an instance of
+    the class whose MRO is ``mro``, runs no code but reads a stored value:
+    no class defines ``name``, or the first that does binds it to a plain
+    value (a class attribute such as ``error = None`` that instances
+    shadow), whose type has no ``__get__``, ``__set__`` or ``__delete__``
+    (a property or any descriptor could run the user's code).
+    ``object.__getattribute__`` never calls ``__getattr__`` and bypasses a
+    class's own ``__getattribute__``."""
+    for klass in mro:
+        body = vars(klass)
+        if name in body:
+            return not any(
+                "__get__" in vars(k) or "__set__" in vars(k) or "__delete__" in vars(k)
+                for k in type(body[name]).__mro__
+            )
+    return True
 
 
 def _running_names() -> list[str]:

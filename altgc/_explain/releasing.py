@@ -765,6 +765,11 @@ def _gather(
                         else None
                     )
                     if lib is not None:
+                        if any(infos[p].kind not in ("name", "local") for p, _ in found[i + 1 :]):
+                            # a root of its own (get_ipython().displayhook,
+                            # reached from sys too) has a release for it
+                            cut_holder = False
+                            break
                         out.blockers.append(lib)
                         break  # the same state for every key
                     if runnable(rp.release):
