@@ -51,12 +51,13 @@ def _never_freed(obj: Any, refcount: int) -> bool:
         return True
     if type(obj) is tuple:
         return not obj  # 3.11 has one empty tuple
-    if isinstance(obj, type):
-        return not obj.__flags__ & _HEAPTYPE
+    if issubclass(type(obj), type):  # (not isinstance: it would read __class__)
+        return not _TYPE_FLAGS.__get__(obj) & _HEAPTYPE  # (a metaclass's own __flags__ skipped)
     return type(obj) is int and -5 <= obj <= 256 and obj is _SMALL_INTS[obj + 5]
 
 
 _HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE
+_TYPE_FLAGS = type.__dict__["__flags__"]
 #: the runtime's small ints (range() hands out the cached objects)
 _SMALL_INTS = list(range(-5, 257))
 #: references explain()'s entry holds on an object given directly
