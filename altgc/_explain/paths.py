@@ -518,9 +518,10 @@ def has_dict(obj: Any) -> bool:
     """Whether ``obj``'s managed ``__dict__`` exists, told without reading
     it and without running code: a dict among its referents whose items
     are its attributes (with inline attributes, its referents are the
-    values themselves).  Only names no class of its MRO defines are
-    compared whose read runs no code (:func:`plain_read`); one such name
-    must agree and none differ."""
+    values themselves).  Only the dict's names whose read runs no code
+    are compared (:func:`plain_read`: no class of its MRO defines the
+    name, or binds it to a plain value); one of them must agree with the
+    attribute read and none differ."""
     mro = type(obj).__mro__
     for r in gc.get_referents(obj):
         if type(r) is not dict or not r:
@@ -580,7 +581,9 @@ def inline_attribute(obj: Any, value: Any) -> str | None:
 
 def _candidate_names(t: type) -> list[str]:
     """The names :func:`inline_attribute` tries on an instance of ``t``, in
-    order, each once; none that a class of its MRO defines."""
+    order, each once; only names whose read runs no code
+    (:func:`plain_read`: undefined in its MRO, or bound there to a plain
+    value)."""
     mro = t.__mro__
     names: list[str] = []
     for klass in mro:
