@@ -41,6 +41,7 @@ from _common import import_altgc, median, parse_args, perf_counter, ratio_row, r
 
 LOOPS = 50
 SIZES = (700, 2000)
+SHAPES = ("half_garbage", "survive", "finalizers", "weakrefs")
 
 
 class Node:
@@ -96,7 +97,7 @@ def one_round(shape, n, loops, collect):
 def bench(report, args):
     altgc = import_altgc()
     loops = 10 if args.quick else LOOPS
-    shapes = ("half_garbage", "survive", "finalizers", "weakrefs")
+    shapes = SHAPES
     builtin_collect = gc.collect
     gc.collect()
     gc.freeze()  # the start-up heap is in neither collector's young set
@@ -137,6 +138,8 @@ def probe(argv):
     """--probe COLLECTOR SHAPE N: 200 collections of one collector, for
     callgrind."""
     who, shape, n = argv[0], argv[1], int(argv[2])
+    if who not in ("altgc", "builtin") or shape not in SHAPES:
+        sys.exit(f"--probe altgc|builtin {'|'.join(SHAPES)} N")
     gc.collect()
     gc.freeze()
     gc.disable()

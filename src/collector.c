@@ -788,6 +788,33 @@ is_weakref_type(PyTypeObject *tp)
            || tp == &_PyWeakref_CallableProxyType;
 }
 
+/* is_weakref_type's answers for the types a walk over the garbage met,
+ * direct-mapped by address (8 slots).  Garbage cycles through a few types
+ * (two lists, a dict and an instance in each round of a program's loop),
+ * and PyType_IsSubtype walks an MRO: with only the last type remembered
+ * the test ran at nearly every object.  The types are borrowed from live
+ * garbage objects and only compared as addresses. */
+#define WR_MEMO_SLOTS 8
+
+typedef struct {
+    PyTypeObject *tp[WR_MEMO_SLOTS];
+    uint8_t wr[WR_MEMO_SLOTS];
+} wr_memo;
+
+#define WR_MEMO_INIT {{NULL}, {0}}
+
+static inline int
+memo_is_weakref(wr_memo *m, PyTypeObject *tp)
+{
+    size_t i = (size_t)(((uint64_t)(uintptr_t)tp * 0x9E3779B97F4A7C15ULL)
+                        >> 61);
+    if (m->tp[i] != tp) {
+        m->tp[i] = tp;
+        m->wr[i] = (uint8_t)is_weakref_type(tp);
+    }
+    return m->wr[i];
+}
+
 /* Appends wr (borrowed) to *tocall, whose capacity is *cap, taking a new
  * reference.  0, or -1 with MemoryError (nothing appended, *tocall still
  * valid). */
@@ -823,8 +850,7 @@ handle_weakrefs(agc_work *w)
 {
     Py_ssize_t ncall = 0, cap = 0, nfreed = 0;
     PyObject **tocall = NULL;
-    PyTypeObject *seen = NULL; /* the last type tested, and the answer */
-    int seen_wr = 0;
+    wr_memo memo = WR_MEMO_INIT;
     for (Py_ssize_t k = 0; k < w->ngarbage; k++) {
         Py_ssize_t j = garbage_at(w, k);
         if (STATE(w, j) != ST_UNREACHABLE) {
@@ -834,10 +860,7 @@ handle_weakrefs(agc_work *w)
         if (op == NULL) {
             continue;
         }
-        if (Py_TYPE(op) != seen) {
-            seen = Py_TYPE(op);
-            seen_wr = is_weakref_type(seen);
-        }
+        int seen_wr = memo_is_weakref(&memo, Py_TYPE(op));
         if (!AGC_WEAKREFS_SPLIT && seen_wr) {
             /* A weakref in the garbage must not fire later from tp_clear
              * (bpo-38006).  3.15 clears it in clear_weakrefs, if it is
@@ -910,8 +933,7 @@ handle_weakrefs(agc_work *w)
 static void
 clear_weakrefs(agc_work *w)
 {
-    PyTypeObject *seen = NULL; /* the last type tested, and the answer */
-    int seen_wr = 0;
+    wr_memo memo = WR_MEMO_INIT;
     for (Py_ssize_t k = 0; k < w->ngarbage; k++) {
         Py_ssize_t j = garbage_at(w, k);
         if (STATE(w, j) != ST_UNREACHABLE) {
@@ -921,10 +943,7 @@ clear_weakrefs(agc_work *w)
         if (op == NULL) {
             continue;
         }
-        if (Py_TYPE(op) != seen) {
-            seen = Py_TYPE(op);
-            seen_wr = is_weakref_type(seen);
-        }
+        int seen_wr = memo_is_weakref(&memo, Py_TYPE(op));
         if (seen_wr) {
             if (((PyWeakReference *)op)->wr_object != Py_None) {
                 rec_event(w, AGC_TE_WEAKREF_CLEARED, j);
@@ -1332,10 +1351,10 @@ untrack_atomic(agc_work *w, int dicts)
 #define GK_LEGACY 4u
 
 static unsigned
-garbage_kind_of(PyTypeObject *tp)
+garbage_kind_of(PyTypeObject *tp, wr_memo *memo)
 {
     unsigned k = 0;
-    if (tp->tp_weaklistoffset != 0 || is_weakref_type(tp)) {
+    if (tp->tp_weaklistoffset != 0 || memo_is_weakref(memo, tp)) {
         k |= GK_WEAK;
     }
     if (tp->tp_finalize != NULL) {
@@ -1358,6 +1377,7 @@ move_legacy_finalizers(agc_work *w)
 {
     Py_ssize_t nunreach = 0;
     PyTypeObject *seen = NULL; /* the type of the last object looked at */
+    wr_memo memo = WR_MEMO_INIT;
     unsigned kinds = 0;
     w->sp = 0;
     for (Py_ssize_t k = 0; k < w->ngarbage; k++) {
@@ -1369,7 +1389,7 @@ move_legacy_finalizers(agc_work *w)
         PyTypeObject *tp = Py_TYPE(young_obj(w, j));
         if (tp != seen) {
             seen = tp;
-            kinds |= garbage_kind_of(tp);
+            kinds |= garbage_kind_of(tp, &memo);
         }
         if (tp->tp_del != NULL) {
             SET_STATE(w, j, ST_LEGACY);
