@@ -298,6 +298,8 @@ def enable() -> None:
     Automatic collections are scheduled with ``Py_AddPendingCall`` when
     ``count0`` passes ``threshold0`` and run at the interpreter's next safe
     point -- never inside :func:`track` or while an object is being freed.
+    Installed on 3.11 they also start where 3.11's builtin gc starts its
+    own: inside the container allocation that passes the threshold.
 
     >>> import altgc
     >>> altgc.enable(); altgc.isenabled()

@@ -269,12 +269,16 @@ class InstallInfo(_Record):
 
     ``adopted`` objects in ``adoptions`` adoption passes taking
     ``adopt_ns``; ``polls`` checks of the builtin gc's count taking
-    ``poll_ns`` (adoptions and collections not included).
+    ``poll_ns`` (adoptions and collections not included); ``triggers``
+    automatic collections started, on 3.11, at the builtin gc's own
+    trigger inside an allocation (always 0 on 3.12+, where the builtin gc
+    too waits for the eval loop).
     """
 
     installed: bool
     adopted: int
     adoptions: int
     polls: int
+    triggers: int
     adopt_ns: int
     poll_ns: int

@@ -62,7 +62,6 @@ from typing import Any
 from . import _core
 from ._install import (
     builtin_api,
-    builtin_callbacks,
     builtin_garbage,
     find_builtin_gc,
     is_installed,
@@ -305,14 +304,12 @@ def compare_heap(generation: int = 2) -> HeapComparison:
     (True, True)
     """
     generation = _check_generation(generation)
-    # The builtin gc's own lists, whatever the module's attributes are now
-    # (a program may rebind gc.garbage or gc.callbacks; while installed
-    # gc.garbage is altgc's).
-    garbage, callbacks = builtin_garbage, builtin_callbacks
+    # The builtin gc's own garbage list, whatever the module's attribute is
+    # now (a program may rebind gc.garbage; while installed it is altgc's).
+    garbage = builtin_garbage
     gc_enabled = builtin_api.isenabled()
     gc_debug = builtin_api.get_debug()
     gc_threshold = builtin_api.get_threshold()
-    gc_callbacks = list(callbacks)
     altgc_enabled = _core.isenabled()
     builtin_api.disable()
     _core.disable()
@@ -335,8 +332,9 @@ def compare_heap(generation: int = 2) -> HeapComparison:
 
         # The builtin gc, saving everything it finds instead of freeing it.
         # (No callbacks: not even install mode's, which would run an altgc
-        # collection instead.)
-        callbacks[:] = []
+        # collection instead: on 3.11 its trigger's list is the one the
+        # builtin gc calls, not gc.callbacks.)
+        quiet = _core._builtin_swap_callbacks([])
         del garbage[:]
         builtin_api.set_debug(_gc.DEBUG_SAVEALL)
         installed = is_installed()
@@ -353,7 +351,7 @@ def compare_heap(generation: int = 2) -> HeapComparison:
             ran = _builtin_collections() != runs
         finally:
             builtin_api.set_debug(gc_debug)
-            callbacks[:] = gc_callbacks
+            _core._builtin_swap_callbacks(quiet)
             if installed:
                 _core.get_count()  # install mode adopts and re-freezes
         if not ran:

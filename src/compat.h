@@ -319,6 +319,18 @@ PyAPI_FUNC(int)
 #  define AGC_PENDING_ANY_THREAD 0
 #endif
 
+/* Where the builtin gc starts an automatic collection.  3.11: inside the
+ * container allocation that passes threshold0 (_PyObject_GC_Link), so a
+ * single C call that builds 10^5 containers (json.loads) is collected
+ * during it; install mode lets that trigger start altgc's collection
+ * (install.c, "When to adopt and collect").  3.12+: the allocation only
+ * schedules it for the eval breaker, where altgc's poll runs too. */
+#if PY_VERSION_HEX < 0x030C0000
+#  define AGC_BUILTIN_TRIGGER 1
+#else
+#  define AGC_BUILTIN_TRIGGER 0
+#endif
+
 /* ---- collection semantics ---------------------------------------------
  *
  * The builtin gc's default threshold for generation 0: 700 until 3.12,

@@ -73,6 +73,29 @@ agc_gclists_visit(agc_gclists_visitor visit, void *arg)
 #endif
 }
 
+void
+agc_gclists_arm_trigger(int threshold0)
+{
+#ifndef Py_GIL_DISABLED
+    struct _gc_runtime_state *st = &PyInterpreterState_Get()->gc;
+    GEN(st, 0)->threshold = threshold0;
+    GEN(st, 1)->threshold = INT_MAX;
+    GEN(st, 2)->threshold = INT_MAX;
+#endif
+}
+
+int
+agc_gclists_gen0_due(void)
+{
+#ifndef Py_GIL_DISABLED
+    struct _gc_runtime_state *st = &PyInterpreterState_Get()->gc;
+    return st->enabled && GEN(st, 0)->threshold != 0
+           && GEN(st, 0)->count > GEN(st, 0)->threshold;
+#else
+    return 0;
+#endif
+}
+
 int
 agc_gclists_frozen(PyObject *op)
 {

@@ -4,8 +4,8 @@
  * Sits right above compat.h and needs nothing else.  Install mode's
  * adoption (install.c) finds the containers created since its last
  * adoption through agc_gclists_visit only; the other functions check the
- * layout, answer explain's questions (frozen? collecting?) and swap the
- * builtin gc's callbacks list.
+ * layout, answer explain's questions (frozen? collecting?), swap the
+ * builtin gc's callbacks list and, on 3.11, arm its automatic trigger.
  */
 #ifndef ALTGC_GCLISTS_H
 #define ALTGC_GCLISTS_H
@@ -22,6 +22,18 @@ typedef int (*agc_gclists_visitor)(PyObject *op, void *arg);
  * or track or untrack one (any of which may change the lists under the
  * walk).  Never fails. */
 void agc_gclists_visit(agc_gclists_visitor visit, void *arg);
+
+/* Arms the builtin gc's automatic trigger for install mode
+ * (AGC_BUILTIN_TRIGGER): generation 0 is due once its count passes
+ * `threshold0` (0: never), generations 1 and 2 never.  Writes the
+ * thresholds only; the enabled flag is the builtin's own.  Never fails. */
+void agc_gclists_arm_trigger(int threshold0);
+
+/* 1 if the builtin gc's generation 0 is due by its own test (count above a
+ * nonzero threshold, enabled): what its automatic trigger checks, so in a
+ * "start" callback, 1 tells an automatic collection from most calls of
+ * the builtin collect().  Never fails. */
+int agc_gclists_gen0_due(void);
 
 /* 1 if `op` (borrowed) is on the running interpreter's builtin gc
  * permanent generation -- frozen by gc.freeze() -- else 0.  Walks that

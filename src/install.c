@@ -41,6 +41,20 @@
  * every container allocation is an object allocation, so count0 cannot
  * pass threshold0 unseen.
  *
+ * 3.11 (AGC_BUILTIN_TRIGGER) collects earlier than a safe point between
+ * bytecodes: its builtin gc starts a collection inside the container
+ * allocation that passes threshold0, so a single C call that builds 10^5
+ * containers (json.loads) is collected ~300 times while it runs, where a
+ * poll would wait for its end and the garbage made before it would live
+ * through it.  So on 3.11 the builtin gc stays enabled while installed,
+ * its threshold0 armed at threshold0 - altgc's count0 (agc_gclists_arm_trigger)
+ * and its older generations never due, and its callbacks list is swapped
+ * for one holding only builtin_trigger_fn: at the builtin gc's own
+ * trigger, inside the allocation, the callback adopts (the builtin gc
+ * then finds its lists empty and examines nothing) and runs altgc's
+ * collection where CPython would run its own.  The poll stays, for what
+ * the trigger does not see (count0 raised by registrations alone).
+ *
  * Pending calls: on 3.12+ the poll is queued for whichever thread runs
  * next (_PyEval_AddPendingCall without the main-thread-only flag), so a
  * program whose main thread waits in join() still collects in its workers.
@@ -60,6 +74,7 @@ agc_install_state agc_inst;
 static int poll_cb(void *arg);
 static void budget_spent(void);
 static void after_collect(int generation);
+static void arm_trigger(void);
 
 static int
 queue_poll(void)
@@ -272,13 +287,41 @@ sync_impl(int bulk)
     agc_events.count0 += b;
     agc_inst.adopted += added;
     agc_inst.adoptions++;
+    arm_trigger();  /* the builtin count is 0 now, altgc's count0 higher */
     agc_inst.adopt_ns += agc_now_ns() - t0;
     return 0;
+}
+
+/* 3.11: arms the builtin gc's trigger to fire when the program's count0
+ * (altgc's plus the builtin's) passes threshold0, or never while altgc's
+ * automatic collection is off.  Elsewhere nothing. */
+static void
+arm_trigger(void)
+{
+#if AGC_BUILTIN_TRIGGER
+    if (!agc_inst.active) {
+        return;
+    }
+    int threshold0 = 0;
+    if (AGC.enabled && AGC.threshold[0] > 0) {
+        Py_ssize_t left = AGC.threshold[0] - agc_gen_count(0);
+        /* (0 would mean "never" to the builtin gc) */
+        threshold0 = left < 1 ? 1 : left > INT_MAX ? INT_MAX : (int)left;
+    }
+    agc_gclists_arm_trigger(threshold0);
+#endif
+}
+
+int
+agc_install_builtin_collecting(void)
+{
+    return agc_gclists_collecting() && !agc_inst.routing;
 }
 
 void
 agc_install_rearm(void)
 {
+    arm_trigger();
     if (!agc_inst.active || !AGC.enabled || AGC.threshold[0] <= 0) {
         agc_events.budget = PY_SSIZE_T_MAX;   /* no automatic collection */
         return;
@@ -314,7 +357,9 @@ poll_cb(void *arg)
     agc_inst.polls++;
     PyObject *et, *ev, *tb;
     PyErr_Fetch(&et, &ev, &tb);
-    if (PyGC_IsEnabled() && !agc_inst.warned_builtin_enabled) {
+    /* (3.11 keeps the builtin gc enabled: its collections are altgc's) */
+    if (!AGC_BUILTIN_TRIGGER && PyGC_IsEnabled()
+        && !agc_inst.warned_builtin_enabled) {
         /* The builtin enable() (bound before install(): the gc module's
          * enable is altgc's while installed) or C code's PyGC_Enable()
          * ran: the builtin gc's automatic
@@ -388,6 +433,88 @@ after_collect(int generation)
     PyErr_Restore(et, ev, tb);
 }
 
+/* A collection of the builtin gc of `generation` is starting and not for
+ * altgc's own reasons: someone called the builtin collect() directly (a
+ * collect bound before install).  Runs altgc's collection of that
+ * generation instead; agc_collect adopts first, so the builtin one then
+ * finds nothing, and empties the free lists after a full collection
+ * (AGC.mode); during a collection it does nothing.  0, or -1 with an
+ * exception. */
+static int
+route_builtin_collect(int generation)
+{
+    if (generation < 0 || generation >= AGC_NUM_GENERATIONS) {
+        generation = AGC_NUM_GENERATIONS - 1;
+    }
+    if (!agc_inst.active || agc_inst.in_builtin_collect) {
+        return 0;
+    }
+    int outer = agc_inst.routing;
+    agc_inst.routing = 1;
+    Py_ssize_t n = agc_collect(generation);
+    agc_inst.routing = outer;
+    return n < 0 ? -1 : 0;
+}
+
+#if AGC_BUILTIN_TRIGGER
+/* The builtin gc's callback while installed on 3.11 (the only entry of
+ * its callbacks list then): at the "start" of an automatic collection --
+ * its own trigger, inside a container allocation -- adopts what the
+ * builtin gc holds (so that its collection finds nothing) and runs
+ * altgc's automatic collection if count0 passed threshold0; at the start
+ * of any other, routes it (route_builtin_collect).  args: (phase, info),
+ * borrowed.  None, or NULL with an exception (which the builtin gc
+ * reports as unraisable). */
+static PyObject *
+builtin_trigger_fn(PyObject *self, PyObject *args)
+{
+    PyObject *phase, *info;
+    if (!PyArg_ParseTuple(args, "UO!:_builtin_trigger", &phase,
+                          &PyDict_Type, &info)) {
+        return NULL;
+    }
+    if (!agc_inst.active || agc_inst.in_builtin_collect || agc_collecting()
+        || PyUnicode_CompareWithASCIIString(phase, "start") != 0) {
+        Py_RETURN_NONE;
+    }
+    if (!agc_gclists_gen0_due()) {
+        PyObject *g = PyDict_GetItemString(info, "generation"); /* borrowed */
+        long generation = g != NULL && PyLong_Check(g) ? PyLong_AsLong(g)
+                                                       : -1;
+        if (generation == -1 && PyErr_Occurred()) {
+            return NULL;
+        }
+        if (route_builtin_collect((int)generation) < 0) {
+            return NULL;
+        }
+        Py_RETURN_NONE;
+    }
+    int64_t t0 = agc_now_ns();
+    int64_t adopt0 = agc_inst.adopt_ns;
+    int rc = agc_install_sync();
+    if (rc == 0 && AGC.enabled && AGC.threshold[0] > 0
+        && agc_gen_count(0) > AGC.threshold[0]) {
+        agc_inst.triggers++;
+        int64_t t1 = agc_now_ns();
+        agc_inst.routing = 1;
+        agc_collect_generations();
+        agc_inst.routing = 0;
+        t0 += agc_now_ns() - t1; /* not the trigger's cost */
+    }
+    agc_install_rearm();
+    agc_inst.poll_ns += agc_now_ns() - t0 - (agc_inst.adopt_ns - adopt0);
+    if (rc < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef trigger_def = {
+    "_builtin_trigger", builtin_trigger_fn, METH_VARARGS,
+    PyDoc_STR("_builtin_trigger(phase, info, /)\n--\n\n"
+              "altgc's callback in the builtin gc while installed (3.11).")};
+#endif
+
 /* _on_builtin_collect(generation): the builtin gc's "start" callback
  * while installed and the builtin gc is disabled -- so someone called the
  * builtin gc.collect() directly: run altgc's collection of that
@@ -404,15 +531,7 @@ on_builtin_collect_fn(PyObject *module, PyObject *arg)
     if (generation == -1 && PyErr_Occurred()) {
         return NULL;
     }
-    if (generation < 0 || generation >= AGC_NUM_GENERATIONS) {
-        generation = AGC_NUM_GENERATIONS - 1;
-    }
-    if (!agc_inst.active || agc_inst.in_builtin_collect) {
-        Py_RETURN_NONE;
-    }
-    /* agc_collect adopts first and empties the free lists after a full
-     * collection (AGC.mode); during a collection it does nothing. */
-    if (agc_collect(generation) < 0) {
+    if (route_builtin_collect(generation) < 0) {
         return NULL;
     }
     Py_RETURN_NONE;
@@ -428,6 +547,8 @@ clear_builtins(void)
     Py_CLEAR(agc_inst.b_unfreeze);
     Py_CLEAR(agc_inst.b_collect);
     Py_CLEAR(agc_inst.no_callbacks);
+    Py_CLEAR(agc_inst.trigger_callbacks);
+    Py_CLEAR(agc_inst.saved_callbacks);
     Py_CLEAR(AGC.mode.callbacks);
     Py_CLEAR(AGC.mode.skip);
 }
@@ -507,6 +628,21 @@ install_fn(PyObject *module, PyObject *args)
     agc_inst.b_unfreeze = PyObject_GetAttrString(bgc, "unfreeze");
     agc_inst.b_collect = PyObject_GetAttrString(bgc, "collect");
     agc_inst.no_callbacks = PyList_New(0);
+#if AGC_BUILTIN_TRIGGER
+    PyObject *trigger = PyCFunction_New(&trigger_def, NULL);
+    agc_inst.trigger_callbacks = trigger == NULL ? NULL
+                                                 : PyList_New(1);
+    if (agc_inst.trigger_callbacks != NULL) {
+        PyList_SET_ITEM(agc_inst.trigger_callbacks, 0, trigger); /* stolen */
+    }
+    else {
+        Py_XDECREF(trigger);
+    }
+    if (agc_inst.trigger_callbacks == NULL) {
+        clear_builtins();
+        return NULL;
+    }
+#endif
     if (agc_inst.b_get_count == NULL || agc_inst.b_freeze == NULL
         || agc_inst.b_unfreeze == NULL || agc_inst.b_collect == NULL
         || agc_inst.no_callbacks == NULL) {
@@ -542,6 +678,13 @@ install_fn(PyObject *module, PyObject *args)
         clear_builtins();
         return NULL;
     }
+#if AGC_BUILTIN_TRIGGER
+    /* From here nothing fails.  The Python layer disabled the builtin gc;
+     * uninstall gives it back altgc's flag and thresholds. */
+    agc_inst.saved_callbacks =
+        agc_gclists_swap_callbacks(agc_inst.trigger_callbacks);
+    (void)PyGC_Enable();
+#endif
     agc_install_rearm();
     Py_RETURN_TRUE;
 }
@@ -571,6 +714,14 @@ uninstall_fn(PyObject *module, PyObject *args)
     }
     agc_inst.active = 0;
     agc_events.budget = PY_SSIZE_T_MAX;
+#if AGC_BUILTIN_TRIGGER
+    /* The builtin gc's own callbacks list back; its trigger is disarmed
+     * (the builtin gc's automatic collections would collect again, but
+     * not altgc's heap: the builtin one must not run until the Python
+     * layer has set its flag and thresholds, which it does next). */
+    (void)PyGC_Disable();
+    Py_DECREF(agc_gclists_swap_callbacks(agc_inst.saved_callbacks));
+#endif
     int rc = call_builtin(agc_inst.b_unfreeze);
     clear_builtins();
     if (!keep) {
@@ -596,11 +747,12 @@ static PyObject *
 install_info_fn(PyObject *module, PyObject *unused)
 {
     return Py_BuildValue(
-        "{s:O,s:n,s:n,s:n,s:L,s:L}",
+        "{s:O,s:n,s:n,s:n,s:n,s:L,s:L}",
         "installed", agc_inst.active ? Py_True : Py_False,
         "adopted", agc_inst.adopted,
         "adoptions", agc_inst.adoptions,
         "polls", agc_inst.polls,
+        "triggers", agc_inst.triggers,
         "adopt_ns", (long long)agc_inst.adopt_ns,
         "poll_ns", (long long)agc_inst.poll_ns);
 }

@@ -22,11 +22,21 @@ typedef struct {
     PyObject *no_callbacks; /* strong: an empty list, the builtin gc's
                                callbacks while it empties the free lists */
     int in_builtin_collect;    /* altgc itself called the builtin collect */
+    /* altgc's collection runs inside one of the builtin gc's (its 3.11
+     * trigger, or a builtin collect() bound before install): the builtin
+     * gc's `collecting` flag is set, but it examines nothing of altgc's. */
+    int routing;
+    /* 3.11 (AGC_BUILTIN_TRIGGER), strong, set while installed: the
+     * builtin gc's callbacks list while installed ([the trigger's
+     * callback]) and the one it had before, given back at uninstall. */
+    PyObject *trigger_callbacks;
+    PyObject *saved_callbacks;
     int warned_builtin_enabled;
     /* Figures for install_info(). */
     Py_ssize_t adopted;        /* objects adopted in total */
     Py_ssize_t adoptions;      /* adoption passes */
     Py_ssize_t polls;          /* polls run */
+    Py_ssize_t triggers;       /* collections the builtin trigger started */
     int64_t adopt_ns;          /* time spent adopting */
     int64_t poll_ns;           /* time spent polling (adoption excluded) */
 } agc_install_state;
@@ -44,6 +54,11 @@ int agc_install_sync(void);
 
 /* Re-arms the poll after thresholds or the enabled flag changed. */
 void agc_install_rearm(void);
+
+/* 1 while the builtin gc is collecting on its own account: its
+ * `collecting` flag is set and altgc's collection is not running inside
+ * one of its collections (agc_inst.routing).  Never fails. */
+int agc_install_builtin_collecting(void);
 
 /* _install, _uninstall, _install_info, _on_builtin_collect (module.c adds
  * them). */

@@ -177,12 +177,33 @@ agc_builtin_frozen(PyObject *module, PyObject *obj)
 
 PyDoc_STRVAR(builtin_collecting_doc,
 "_builtin_collecting()\n--\n\n"
-"True while the builtin gc is collecting (called from its finalizers).");
+"True while the builtin gc is collecting on its own account (called from\n"
+"its finalizers), not while altgc's collection runs inside one of its.");
 
 static PyObject *
 agc_builtin_collecting(PyObject *module, PyObject *Py_UNUSED(ignored))
 {
-    return PyBool_FromLong(agc_gclists_collecting());
+    return PyBool_FromLong(agc_install_builtin_collecting());
+}
+
+PyDoc_STRVAR(builtin_swap_callbacks_doc,
+"_builtin_swap_callbacks(callbacks, /)\n--\n\n"
+"Make `callbacks` (a list) the list the builtin gc calls and return the\n"
+"one it called until now -- its module's gc.callbacks, or on 3.11 while\n"
+"installed altgc's trigger's.  compare_heap() runs the builtin gc's\n"
+"collection with an empty one.");
+
+static PyObject *
+agc_builtin_swap_callbacks(PyObject *module, PyObject *callbacks)
+{
+    if (!PyList_CheckExact(callbacks)) {
+        PyErr_Format(PyExc_TypeError,
+                     "_builtin_swap_callbacks() argument 'callbacks' must be "
+                     "list, not %.100s",
+                     Py_TYPE(callbacks)->tp_name);
+        return NULL;
+    }
+    return agc_gclists_swap_callbacks(callbacks);
 }
 
 PyDoc_STRVAR(get_objects_doc,
@@ -829,6 +850,8 @@ static PyMethodDef core_methods[] = {
     {"_builtin_frozen", agc_builtin_frozen, METH_O, builtin_frozen_doc},
     {"_builtin_collecting", agc_builtin_collecting, METH_NOARGS,
      builtin_collecting_doc},
+    {"_builtin_swap_callbacks", agc_builtin_swap_callbacks, METH_O,
+     builtin_swap_callbacks_doc},
     {"get_objects", (PyCFunction)(void (*)(void))agc_get_objects,
      METH_VARARGS | METH_KEYWORDS, get_objects_doc},
     {"collect", (PyCFunction)(void (*)(void))agc_collect_fn,

@@ -189,7 +189,7 @@ def test_match_by_position_and_keyword():
             assert examined == 1
         case _:
             pytest.fail("no match")
-    match InstallInfo(False, 0, 0, 0, 0, 0):
+    match InstallInfo(False, 0, 0, 0, 0, 0, 0):
         case InstallInfo(True):
             pytest.fail("matched installed=True")
         case InstallInfo(False, adopted):
