@@ -477,13 +477,14 @@ builtin_trigger_fn(PyObject *self, PyObject *args)
         || PyUnicode_CompareWithASCIIString(phase, "start") != 0) {
         Py_RETURN_NONE;
     }
-    if (!agc_gclists_gen0_due()) {
-        PyObject *g = PyDict_GetItemString(info, "generation"); /* borrowed */
-        long generation = g != NULL && PyLong_Check(g) ? PyLong_AsLong(g)
-                                                       : -1;
-        if (generation == -1 && PyErr_Occurred()) {
-            return NULL;
-        }
+    PyObject *g = PyDict_GetItemString(info, "generation"); /* borrowed */
+    long generation = g != NULL && PyLong_Check(g) ? PyLong_AsLong(g) : -1;
+    if (generation == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    /* The trigger only ever starts generation 0 (arm_trigger: the older
+     * ones are never due), and only once it is due. */
+    if (generation != 0 || !agc_gclists_gen0_due()) {
         if (route_builtin_collect((int)generation) < 0) {
             return NULL;
         }
@@ -496,9 +497,10 @@ builtin_trigger_fn(PyObject *self, PyObject *args)
         && agc_gen_count(0) > AGC.threshold[0]) {
         agc_inst.triggers++;
         int64_t t1 = agc_now_ns();
+        int outer = agc_inst.routing;
         agc_inst.routing = 1;
         agc_collect_generations();
-        agc_inst.routing = 0;
+        agc_inst.routing = outer;
         t0 += agc_now_ns() - t1; /* not the trigger's cost */
     }
     agc_install_rearm();
@@ -715,10 +717,10 @@ uninstall_fn(PyObject *module, PyObject *args)
     agc_inst.active = 0;
     agc_events.budget = PY_SSIZE_T_MAX;
 #if AGC_BUILTIN_TRIGGER
-    /* The builtin gc's own callbacks list back; its trigger is disarmed
-     * (the builtin gc's automatic collections would collect again, but
-     * not altgc's heap: the builtin one must not run until the Python
-     * layer has set its flag and thresholds, which it does next). */
+    /* The builtin gc's own callbacks list back, and its automatic
+     * collections off until the Python layer gives it altgc's enabled
+     * flag and thresholds, which it does next: its thresholds are still
+     * the trigger's. */
     (void)PyGC_Disable();
     Py_DECREF(agc_gclists_swap_callbacks(agc_inst.saved_callbacks));
 #endif
