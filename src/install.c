@@ -469,8 +469,8 @@ static PyObject *
 builtin_trigger_fn(PyObject *self, PyObject *args)
 {
     PyObject *phase, *info;
-    if (!PyArg_ParseTuple(args, "UO!:_builtin_trigger", &phase,
-                          &PyDict_Type, &info)) {
+    if (!PyArg_ParseTuple(args, "UO!:_builtin_trigger", &phase, &PyDict_Type,
+                          &info)) {
         return NULL;
     }
     if (!agc_inst.active || agc_inst.in_builtin_collect || agc_collecting()
@@ -632,8 +632,7 @@ install_fn(PyObject *module, PyObject *args)
     agc_inst.no_callbacks = PyList_New(0);
 #if AGC_BUILTIN_TRIGGER
     PyObject *trigger = PyCFunction_New(&trigger_def, NULL);
-    agc_inst.trigger_callbacks = trigger == NULL ? NULL
-                                                 : PyList_New(1);
+    agc_inst.trigger_callbacks = trigger == NULL ? NULL : PyList_New(1);
     if (agc_inst.trigger_callbacks != NULL) {
         PyList_SET_ITEM(agc_inst.trigger_callbacks, 0, trigger); /* stolen */
     }
@@ -683,8 +682,8 @@ install_fn(PyObject *module, PyObject *args)
 #if AGC_BUILTIN_TRIGGER
     /* From here nothing fails.  The Python layer disabled the builtin gc;
      * uninstall gives it back altgc's flag and thresholds. */
-    agc_inst.saved_callbacks =
-        agc_gclists_swap_callbacks(agc_inst.trigger_callbacks);
+    agc_inst.saved_callbacks = agc_gclists_swap_callbacks(
+        agc_inst.trigger_callbacks);
     (void)PyGC_Enable();
 #endif
     agc_install_rearm();
