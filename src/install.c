@@ -340,6 +340,46 @@ agc_install_rearm(void)
     PyErr_Restore(et, ev, tb);
 }
 
+/* The automatic collection's one path, from the poll and (3.11) the
+ * builtin gc's trigger.  Adopts, then runs collect_generations if count0,
+ * the adopted included, passed threshold0; then re-arms.  The poll adopts
+ * only when the builtin gc's count added to altgc's makes a collection
+ * due (an adoption costs what was made since the previous one); the
+ * trigger always does, so that the builtin gc's collection finds nothing.
+ * The time this takes, less the adoption's and the collection's, is the
+ * poll's own (agc_inst.poll_ns).  `in_builtin`: called by the trigger,
+ * inside a collection of the builtin gc, which explain() must not take
+ * for the builtin gc's own look (agc_inst.routing).  0, or -1 with an
+ * exception (then nothing was collected). */
+static int
+collect_if_due(int in_builtin)
+{
+    int64_t t0 = agc_now_ns();
+    int64_t adopt0 = agc_inst.adopt_ns;
+    int due = AGC.enabled && AGC.threshold[0] > 0;
+    int rc = 0;
+    if (!in_builtin && due) {
+        Py_ssize_t b = builtin_count0();
+        rc = b < 0 ? -1 : 0;
+        due = b >= 0 && agc_gen_count(0) + b > AGC.threshold[0];
+    }
+    if (rc == 0 && (due || in_builtin)) {
+        rc = agc_install_sync();
+    }
+    if (rc == 0 && due && agc_gen_count(0) > AGC.threshold[0]) {
+        int64_t t1 = agc_now_ns();
+        int outer = agc_inst.routing;
+        agc_inst.routing = in_builtin || outer;
+        agc_inst.triggers += in_builtin;
+        agc_collect_generations();
+        agc_inst.routing = outer;
+        t0 += agc_now_ns() - t1;
+    }
+    agc_install_rearm();
+    agc_inst.poll_ns += agc_now_ns() - t0 - (agc_inst.adopt_ns - adopt0);
+    return rc;
+}
+
 /* The poll: a pending call, so it runs between bytecodes. */
 static int
 poll_cb(void *arg)
@@ -352,8 +392,6 @@ poll_cb(void *arg)
         agc_events.budget = RETRY_BUDGET;   /* after this collection */
         return 0;
     }
-    int64_t t0 = agc_now_ns();
-    int64_t adopt0 = agc_inst.adopt_ns;
     agc_inst.polls++;
     PyObject *et, *ev, *tb;
     PyErr_Fetch(&et, &ev, &tb);
@@ -377,23 +415,9 @@ poll_cb(void *arg)
             PyErr_WriteUnraisable(NULL);
         }
     }
-    Py_ssize_t b = builtin_count0();
-    if (b < 0) {
+    if (collect_if_due(0) < 0) {
         PyErr_WriteUnraisable(NULL);
     }
-    else if (AGC.enabled && AGC.threshold[0] > 0
-             && agc_gen_count(0) + b > AGC.threshold[0]) {
-        if (agc_install_sync() < 0) {
-            PyErr_WriteUnraisable(NULL);
-        }
-        else {
-            int64_t t1 = agc_now_ns();
-            agc_collect_generations();
-            t0 += agc_now_ns() - t1; /* not the poll's cost */
-        }
-    }
-    agc_install_rearm();
-    agc_inst.poll_ns += agc_now_ns() - t0 - (agc_inst.adopt_ns - adopt0);
     PyErr_Restore(et, ev, tb);
     return 0;
 }
@@ -490,22 +514,7 @@ builtin_trigger_fn(PyObject *self, PyObject *args)
         }
         Py_RETURN_NONE;
     }
-    int64_t t0 = agc_now_ns();
-    int64_t adopt0 = agc_inst.adopt_ns;
-    int rc = agc_install_sync();
-    if (rc == 0 && AGC.enabled && AGC.threshold[0] > 0
-        && agc_gen_count(0) > AGC.threshold[0]) {
-        agc_inst.triggers++;
-        int64_t t1 = agc_now_ns();
-        int outer = agc_inst.routing;
-        agc_inst.routing = 1;
-        agc_collect_generations();
-        agc_inst.routing = outer;
-        t0 += agc_now_ns() - t1; /* not the trigger's cost */
-    }
-    agc_install_rearm();
-    agc_inst.poll_ns += agc_now_ns() - t0 - (agc_inst.adopt_ns - adopt0);
-    if (rc < 0) {
+    if (collect_if_due(1) < 0) {
         return NULL;
     }
     Py_RETURN_NONE;
