@@ -298,8 +298,9 @@ def enable() -> None:
     Automatic collections are scheduled with ``Py_AddPendingCall`` when
     ``count0`` passes ``threshold0`` and run at the interpreter's next safe
     point -- never inside :func:`track` or while an object is being freed.
-    Installed on 3.11 they also start where 3.11's builtin gc starts its
-    own: inside the container allocation that passes the threshold.
+    Installed, they start where the version's builtin gc starts its own,
+    since its trigger starts them: 3.11 inside the container allocation
+    that passes the threshold, 3.12+ at the eval breaker after it.
 
     >>> import altgc
     >>> altgc.enable(); altgc.isenabled()

@@ -1,7 +1,8 @@
 """Install mode: altgc as the process's cycle collector.
 
 The mechanics are in ``src/install.c`` (how new containers are adopted from
-the builtin gc's generation lists, when polls and collections run).  This
+the builtin gc's generation lists, and how the builtin gc's own trigger
+starts altgc's collections).  This
 module hands the settings over between the collectors, routes the builtin
 gc module's collector functions (``gc.collect()``, ``gc.disable()``,
 ``gc.get_objects()``, ... :data:`_ROUTED_NAMES`) to altgc while installed,
@@ -124,22 +125,6 @@ _lock = _thread.RLock()
 _saved: _Saved | None = None
 
 
-def _builtin_collect_hook(phase: str, info: dict[str, int]) -> None:
-    """In the builtin gc's callbacks while installed.
-
-    A direct call of the builtin ``gc.collect(n)`` (code that imported gc
-    before install) runs altgc's collection of generation n, after altgc
-    adopted everything, so the builtin gc then finds nothing of its own.
-    If the builtin gc was re-enabled behind altgc's back (altgc warns once,
-    see src/install.c), its automatic collections are left alone: they can
-    only see containers altgc has not adopted yet, so the two collectors
-    examine disjoint sets and no object is freed twice.
-    """
-    if phase != "start" or _BUILTIN["isenabled"]():
-        return
-    _core._on_builtin_collect(info.get("generation", 2))
-
-
 #: The builtin gc module's functions that are altgc's while installed, so
 #: that code which imported the builtin gc before :func:`install` (most
 #: libraries) acts on the collector that runs.  While installed the builtin
@@ -150,8 +135,8 @@ def _builtin_collect_hook(phase: str, info: dict[str, int]) -> None:
 #: the builtin gc back on), its ``freeze()`` froze only the containers not
 #: adopted yet and its ``unfreeze()`` handed the adopted heap back while
 #: altgc kept it too.  ``collect`` returns what altgc found; a ``collect``
-#: bound before :func:`install` reaches altgc's collection through
-#: :func:`_builtin_collect_hook` but returns 0.  :func:`uninstall` puts the
+#: bound before :func:`install` reaches altgc's collection through the
+#: builtin gc's callback (``src/install.c``) but returns 0.  :func:`uninstall` puts the
 #: builtin ones back, and a reference taken while installed (``from gc
 #: import collect`` in a module imported then) acts on the builtin gc again
 #: once altgc is uninstalled.  Code of altgc's own that needs the builtin
@@ -261,13 +246,6 @@ def _restore(keep_registry: bool) -> None:
             setattr(builtin_gc, name, _BUILTIN[name])
     if getattr(builtin_gc, "garbage", None) is _core.garbage:
         setattr(builtin_gc, "garbage", builtin_garbage)  # noqa: B010
-    # By identity: `in` and remove() would call the user's callbacks'
-    # __eq__, which may raise or match the hook and remove a user's entry.
-    callbacks = builtin_callbacks
-    for i in range(len(callbacks)):
-        if callbacks[i] is _builtin_collect_hook:
-            del callbacks[i]
-            break
     # The collector's settings as they are now -- taken over at install and
     # perhaps changed since through either module (gc.disable() is
     # altgc's while installed) -- go back to the builtin gc.
@@ -347,7 +325,7 @@ def install(adopt: bool = True) -> bool:
             _apply(_core, saved.builtin_threshold, saved.builtin_debug, saved.builtin_enabled)
             # (the builtin list's entries, callbacks libraries appended
             # before install(), are called by altgc's collections too)
-            _core._install(builtin_api, adopt, builtin_callbacks, _builtin_collect_hook)
+            _core._install(builtin_api, adopt, builtin_callbacks)
         except BaseException:
             _apply(_core, saved.altgc_threshold, saved.altgc_debug, saved.altgc_enabled)
             if saved.builtin_enabled:
@@ -358,7 +336,6 @@ def install(adopt: bool = True) -> bool:
         # that empties the free lists after altgc's (src/install.c) must not
         # report a second, empty collection (DEBUG_STATS) nor save anything.
         builtin_api.set_debug(0)
-        builtin_callbacks.append(_builtin_collect_hook)
         for name, fn in _ROUTED.items():
             # (a library's own replacement, gc.collect = noop, stays its own)
             if getattr(builtin_gc, name, None) is _BUILTIN[name]:
@@ -443,7 +420,7 @@ def installed(adopt: bool = True) -> AbstractContextManager[None]:
 
 
 def install_info() -> InstallInfo:
-    """Figures of install mode: objects adopted, polls, their cost.
+    """Figures of install mode: objects adopted, checks of count0, their cost.
 
     >>> import altgc
     >>> altgc.install_info().adoptions >= 0

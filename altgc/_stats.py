@@ -268,11 +268,10 @@ class InstallInfo(_Record):
     """What install mode has done since the process started.
 
     ``adopted`` objects in ``adoptions`` adoption passes taking
-    ``adopt_ns``; ``polls`` checks of the builtin gc's count taking
-    ``poll_ns`` (adoptions and collections not included); ``triggers``
-    automatic collections started, on 3.11, at the builtin gc's own
-    trigger inside an allocation (always 0 on 3.12+, where the builtin gc
-    too waits for the eval loop).
+    ``adopt_ns``; ``polls`` times the builtin gc's own trigger (its
+    threshold0, armed for the program's count0) made altgc check count0,
+    taking ``poll_ns`` (adoptions and collections not included);
+    ``triggers`` the automatic collections those checks started.
     """
 
     installed: bool

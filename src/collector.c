@@ -1179,19 +1179,15 @@ callback_info(int generation, const agc_lastinfo *last)
 #endif
 }
 
-/* Calls each entry of the list cbs (borrowed) but `skip` (borrowed, may
- * be NULL) with (phase_obj, info) (borrowed); errors go to
- * sys.unraisablehook. */
+/* Calls each entry of the list cbs (borrowed) with (phase_obj, info)
+ * (borrowed); errors go to sys.unraisablehook. */
 static void
-call_each(PyObject *cbs, PyObject *skip, PyObject *phase_obj, PyObject *info)
+call_each(PyObject *cbs, PyObject *phase_obj, PyObject *info)
 {
     /* The list may change under us: re-read its size each time. */
     Py_INCREF(cbs);
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(cbs); i++) {
         PyObject *cb = PyList_GET_ITEM(cbs, i);
-        if (cb == skip) {
-            continue;
-        }
         Py_INCREF(cb);
         PyObject *r = PyObject_CallFunctionObjArgs(cb, phase_obj, info, NULL);
         if (r == NULL) {
@@ -1217,9 +1213,7 @@ invoke_callbacks(const char *phase, int generation, const agc_lastinfo *last)
         more = NULL;
     }
     if ((cbs == NULL || PyList_GET_SIZE(cbs) == 0)
-        && (more == NULL || PyList_GET_SIZE(more) == 0
-            || (PyList_GET_SIZE(more) == 1
-                && PyList_GET_ITEM(more, 0) == AGC.mode.skip))) {
+        && (more == NULL || PyList_GET_SIZE(more) == 0)) {
         return;
     }
     PyObject *info = callback_info(generation, last);
@@ -1234,15 +1228,13 @@ invoke_callbacks(const char *phase, int generation, const agc_lastinfo *last)
         return;
     }
     if (cbs != NULL) {
-        call_each(cbs, NULL, phase_obj, info);
+        call_each(cbs, phase_obj, info);
     }
     if (more != NULL) {
-        /* a callback may uninstall: the mode lets go of both */
-        PyObject *skip = Py_XNewRef(AGC.mode.skip);
+        /* a callback may uninstall: the mode lets go of the list */
         Py_INCREF(more);
-        call_each(more, skip, phase_obj, info);
+        call_each(more, phase_obj, info);
         Py_DECREF(more);
-        Py_XDECREF(skip);
     }
     Py_DECREF(phase_obj);
     Py_DECREF(info);

@@ -92,11 +92,9 @@ typedef struct {
      * Errors go to sys.unraisablehook. */
     void (*after)(int generation);
     /* A second list of gc callbacks, called after altgc.callbacks with the
-     * same (phase, info), skipping its entry `skip` (strong references or
-     * NULL; install mode: the builtin gc module's list, whose entries
-     * libraries appended before install(), and install's own hook). */
+     * same (phase, info) (strong, or NULL; install mode: the builtin gc
+     * module's list, whose entries libraries appended before install()). */
     PyObject *callbacks;
-    PyObject *skip;
 } agc_collect_mode;
 
 /* ---- recording a collection (the trace layer, trace.c) -------------

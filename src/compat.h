@@ -18,7 +18,7 @@
  *   - borrowed stack references in frames, generators and coroutines
  *     (3.14+, agc_may_borrow; read by frames.c);
  *   - private functions libpython exports and the headers no longer
- *     declare (_PyWeakref_ClearRef, _PyEval_AddPendingCall);
+ *     declare (_PyWeakref_ClearRef);
  *   - collection semantics that changed (weakref clearing, 3.15).
  * Everything else in the C sources is version independent.
  */
@@ -305,31 +305,6 @@ agc_may_borrow(PyTypeObject *tp)
 
 /* Clears a weakref without calling its callback. */
 PyAPI_FUNC(void) _PyWeakref_ClearRef(PyWeakReference *self);
-
-#if PY_VERSION_HEX >= 0x030C0000
-/* Declared in the internal pycore_ceval.h.  The last argument is
- * `mainthreadonly` on 3.12 and a flags word from 3.13
- * (_Py_PENDING_MAINTHREADONLY == 1); 0 means "any thread" on all.
- * 0 on success, -1 when the queue is full. */
-PyAPI_FUNC(int)
-    _PyEval_AddPendingCall(PyInterpreterState *interp, int (*func)(void *),
-                           void *arg, int flags);
-#  define AGC_PENDING_ANY_THREAD 1
-#else
-#  define AGC_PENDING_ANY_THREAD 0
-#endif
-
-/* Where the builtin gc starts an automatic collection.  3.11: inside the
- * container allocation that passes threshold0 (_PyObject_GC_Link), so a
- * single C call that builds 10^5 containers (json.loads) is collected
- * during it; install mode lets that trigger start altgc's collection
- * (install.c, "When to adopt and collect").  3.12+: the allocation only
- * schedules it for the eval breaker, where altgc's poll runs too. */
-#if PY_VERSION_HEX < 0x030C0000
-#  define AGC_BUILTIN_TRIGGER 1
-#else
-#  define AGC_BUILTIN_TRIGGER 0
-#endif
 
 /* ---- collection semantics ---------------------------------------------
  *

@@ -8,14 +8,11 @@
  *   agc_event_dealloc(op, kind)  an interposed tp_dealloc: op is dying
  *   agc_event_free(block)   the allocator frees a memory block
  *   agc_event_move(block)   the allocator moves one (realloc)
- *   agc_event_alloc()       the allocator hands out an object
  *
  * The receiver fans them out to the registry (registry.h), the watch
- * table (watch.h), the young count (generation 0's count, which the
- * collector reads and resets) and install mode's allocation budget.  It
- * sits above the registry and the watch table and knows nothing above
- * itself: install mode hands it the function to call when the budget is
- * spent (agc_events.budget_spent).
+ * table (watch.h) and the young count (generation 0's count, which the
+ * collector reads and resets).  It sits above the registry and the watch
+ * table and knows nothing above itself.
  *
  * The functions are static inline and run inside the allocator hook, so
  * they never fail, never call into Python and never take a reference;
@@ -33,13 +30,6 @@ typedef struct {
      * builtin gc's container allocations) minus registered deaths since
      * the last collection, as CPython's generations[0].count. */
     Py_ssize_t count0;
-    /* Object allocations left before budget_spent() is called.  Install
-     * mode sets it; PY_SSIZE_T_MAX otherwise, so the test never fires. */
-    Py_ssize_t budget;
-    /* Called when the budget runs out (from the allocator hook: must not
-     * call Python or fail).  Install mode's; by default it only re-arms
-     * the budget to PY_SSIZE_T_MAX. */
-    void (*budget_spent)(void);
 } agc_events_state;
 
 extern agc_events_state agc_events;
@@ -139,15 +129,6 @@ static inline void
 agc_event_move(void *block)
 {
     agc_event_block(block, 0);
-}
-
-/* An object allocation: install mode counts them down to its next poll. */
-static inline void
-agc_event_alloc(void)
-{
-    if (--agc_events.budget <= 0) {
-        agc_events.budget_spent();
-    }
 }
 
 #endif /* ALTGC_EVENTS_H */

@@ -23,8 +23,8 @@ typedef int (*agc_gclists_visitor)(PyObject *op, void *arg);
  * walk).  Never fails. */
 void agc_gclists_visit(agc_gclists_visitor visit, void *arg);
 
-/* Arms the builtin gc's automatic trigger for install mode
- * (AGC_BUILTIN_TRIGGER): generation 0 is due once its count passes
+/* Arms the builtin gc's automatic trigger for install mode (install.c,
+ * "When to adopt and collect"): generation 0 is due once its count passes
  * `threshold0` (0: never), generations 1 and 2 never.  Writes the
  * thresholds only; the enabled flag is the builtin's own.  Never fails. */
 void agc_gclists_arm_trigger(int threshold0);

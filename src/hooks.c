@@ -7,7 +7,8 @@
  * which decides what it means.  One mechanism on every supported version
  * (3.11-3.15):
  *
- * 1. A PEP 445 wrapper around the object-domain allocator.  Every GC
+ * 1. A PEP 445 wrapper around the object-domain allocator's free and
+ *    realloc (allocations go straight to the wrapped allocator).  Every GC
  *    object is released by PyObject_GC_Del -> PyObject_Free(op - presize),
  *    so the free hook maps the block back to a registered object (16 or 32
  *    bytes in, as the entry's flag says) and removes it before forwarding.
@@ -46,20 +47,6 @@
 
 static PyMemAllocatorEx orig_obj_alloc;
 static int hooks_installed = 0;
-
-static void *
-hook_malloc(void *ctx, size_t size)
-{
-    agc_event_alloc();
-    return orig_obj_alloc.malloc(orig_obj_alloc.ctx, size);
-}
-
-static void *
-hook_calloc(void *ctx, size_t nelem, size_t elsize)
-{
-    agc_event_alloc();
-    return orig_obj_alloc.calloc(orig_obj_alloc.ctx, nelem, elsize);
-}
 
 static void *
 hook_realloc(void *ctx, void *ptr, size_t size)
@@ -188,6 +175,20 @@ hooks_table(destructor hooks[AGC_NKINDS])
     }
 }
 
+/* Installs the hooks around orig_obj_alloc.  Only a free and a realloc
+ * can end an object's life, so allocations go to the wrapped allocator
+ * directly, with its own context: nothing of altgc runs for them, and an
+ * interpreter that compares the allocator's malloc with its own (to take
+ * its inlined path) still finds its own.  The hooks ignore the context
+ * they are given and pass orig_obj_alloc's on. */
+static void
+wrap_allocator(void)
+{
+    PyMemAllocatorEx mine = {orig_obj_alloc.ctx, orig_obj_alloc.malloc,
+                             orig_obj_alloc.calloc, hook_realloc, hook_free};
+    PyMem_SetAllocator(PYMEM_DOMAIN_OBJ, &mine);
+}
+
 int
 agc_hooks_reinstall_if_dropped(void)
 {
@@ -202,10 +203,8 @@ agc_hooks_reinstall_if_dropped(void)
     /* Someone that wrapped ours earlier restored what it had found before
      * us (tracemalloc.stop() after altgc was imported while tracemalloc was
      * tracing): wrap what is there now. */
-    PyMemAllocatorEx mine = {NULL, hook_malloc, hook_calloc, hook_realloc,
-                             hook_free};
     orig_obj_alloc = cur;
-    PyMem_SetAllocator(PYMEM_DOMAIN_OBJ, &mine);
+    wrap_allocator();
     return 1;
 }
 
@@ -215,10 +214,8 @@ agc_hooks_install(void)
     if (hooks_installed) {
         return 0;
     }
-    PyMemAllocatorEx mine = {NULL, hook_malloc, hook_calloc, hook_realloc,
-                             hook_free};
     PyMem_GetAllocator(PYMEM_DOMAIN_OBJ, &orig_obj_alloc);
-    PyMem_SetAllocator(PYMEM_DOMAIN_OBJ, &mine);
+    wrap_allocator();
     hooks_installed = 1;
     destructor hooks[AGC_NKINDS];
     hooks_table(hooks);

@@ -9,8 +9,8 @@
  * into the permanent generation, which the builtin gc never examines.
  * While installed:
  *
- *   - the builtin gc's automatic collection is off (the Python layer calls
- *     gc.disable() and restores the flag on uninstall);
+ *   - the builtin gc examines nothing of its own: its automatic
+ *     collections start altgc's (below);
  *   - every new container lands, as always, on the builtin gc's
  *     generation-0 list;
  *   - *adoption* (agc_install_sync) registers everything on the builtin
@@ -26,40 +26,38 @@
  * the eval loop's deallocations on 3.13.0, and tracemalloc.start()
  * replaces it.
  *
- * When to adopt and collect
- * -------------------------
+ * When to adopt and collect: at the builtin gc's own trigger
+ * ----------------------------------------------------------------
  * The builtin gc's count0 (container allocations minus deallocations since
- * its last collection or freeze) keeps counting while it is disabled, so
- * the program's count0 is altgc's count0 plus the builtin's.  The
- * allocator hook counts object allocations down from a budget (the
- * receiver's, events.h); when the budget is spent it queues a poll as a
- * pending call.  The poll
- * runs at a safe point (between bytecodes: never inside an allocation or a
- * death hook), reads the builtin count and, once count0 passes threshold0,
- * adopts and runs collect_generations (CPython's choice of generation).
- * Otherwise it re-arms the budget to threshold0 - count0 + 1 allocations:
- * every container allocation is an object allocation, so count0 cannot
- * pass threshold0 unseen.
+ * its last collection or freeze) keeps counting, so the program's count0
+ * is altgc's count0 plus the builtin's.  The builtin gc already watches
+ * that count at every container allocation (_PyObject_GC_Link) and starts
+ * its automatic collection where the version starts it: 3.11 inside the
+ * allocation that passes threshold0, so that a single C call building
+ * 10^5 containers (json.loads) is collected ~300 times while it runs;
+ * 3.12+ at the eval breaker of the thread that allocated.  altgc collects
+ * at exactly those points:
  *
- * 3.11 (AGC_BUILTIN_TRIGGER) collects earlier than a safe point between
- * bytecodes: its builtin gc starts a collection inside the container
- * allocation that passes threshold0, so a single C call that builds 10^5
- * containers (json.loads) is collected ~300 times while it runs, where a
- * poll would wait for its end and the garbage made before it would live
- * through it.  So on 3.11 the builtin gc stays enabled while installed,
- * its threshold0 armed at threshold0 - altgc's count0 (agc_gclists_arm_trigger)
- * and its older generations never due, and its callbacks list is swapped
- * for one holding only builtin_trigger_fn: at the builtin gc's own
- * trigger, inside the allocation, the callback adopts (the builtin gc
- * then finds its lists empty and examines nothing) and runs altgc's
- * collection where CPython would run its own.  The poll stays, for what
- * the trigger does not see (count0 raised by registrations alone).
+ *   - while installed the builtin gc stays enabled, its threshold0 armed
+ *     at threshold0 - altgc's count0 after every adoption and re-arm
+ *     (agc_gclists_arm_trigger; 0, "never", while altgc's automatic
+ *     collection is off) and its older generations never due (INT_MAX);
+ *   - the callbacks list it calls is swapped for one holding only
+ *     builtin_trigger_fn: at the "start" of the collection its trigger
+ *     began, the callback adopts (so the builtin gc's collection then finds
+ *     its lists empty and examines nothing) and runs altgc's automatic
+ *     collection, collect_generations, if count0 passed threshold0; at the
+ *     start of any other builtin collection (a collect() bound before
+ *     install) it runs altgc's collection of that generation instead;
+ *   - the module's gc.callbacks, which altgc's collections call, is
+ *     untouched: only the list the interpreter state holds is swapped.
  *
- * Pending calls: on 3.12+ the poll is queued for whichever thread runs
- * next (_PyEval_AddPendingCall without the main-thread-only flag), so a
- * program whose main thread waits in join() still collects in its workers.
- * On 3.11 pending calls run in the main thread only: collections wait
- * for the main thread to run Python code (documented in the README).
+ * Nothing counts allocations for this, so the allocator hook (hooks.c)
+ * passes allocations straight to the allocator it wraps.  Registrations
+ * raise altgc's count0 alone: track() schedules altgc's own pending
+ * collection (agc_maybe_schedule).  C code's PyGC_Disable() stops the
+ * trigger, and with it altgc's automatic collections, as it stops the
+ * builtin gc's.
  *
  * Queries that must see every container (collect, get_objects, get_count,
  * find_unreachable, get_referrers, freeze, is_tracked) call
@@ -67,41 +65,10 @@
  */
 #include "install.h"
 
-#define RETRY_BUDGET 4096     /* allocations before retrying a failed poll */
-
 agc_install_state agc_inst;
 
-static int poll_cb(void *arg);
-static void budget_spent(void);
 static void after_collect(int generation);
 static void arm_trigger(void);
-
-static int
-queue_poll(void)
-{
-#if AGC_PENDING_ANY_THREAD
-    return _PyEval_AddPendingCall(PyInterpreterState_Main(), poll_cb, NULL, 0);
-#else
-    return Py_AddPendingCall(poll_cb, NULL);
-#endif
-}
-
-/* The receiver's budget ran out (agc_events.budget_spent, called from the
- * allocator hook): queues a poll.  Never calls Python, never fails. */
-static void
-budget_spent(void)
-{
-    agc_events.budget = PY_SSIZE_T_MAX;     /* re-armed by the poll */
-    if (!agc_inst.active || agc_inst.poll_scheduled) {
-        return;
-    }
-    if (queue_poll() == 0) {
-        agc_inst.poll_scheduled = 1;
-    }
-    else {
-        agc_events.budget = RETRY_BUDGET;   /* queue full: later */
-    }
-}
 
 /* The builtin gc's count0, or -1 with an exception. */
 static Py_ssize_t
@@ -292,13 +259,17 @@ sync_impl(int bulk)
     return 0;
 }
 
-/* 3.11: arms the builtin gc's trigger to fire when the program's count0
- * (altgc's plus the builtin's) passes threshold0, or never while altgc's
- * automatic collection is off.  Elsewhere nothing. */
+/* Arms the builtin gc's trigger to fire when the program's count0
+ * (altgc's plus the builtin's, which the builtin gc compares with its
+ * threshold0) passes altgc's threshold0, or never while altgc's automatic
+ * collection is off.  When altgc's count0 alone has passed it already (an
+ * adoption by a query such as get_count() moved the builtin count over,
+ * or track() raised it), the trigger, which needs two more container
+ * allocations, is not waited for: the collection is scheduled as
+ * track()'s are (agc_maybe_schedule). */
 static void
 arm_trigger(void)
 {
-#if AGC_BUILTIN_TRIGGER
     if (!agc_inst.active) {
         return;
     }
@@ -307,9 +278,11 @@ arm_trigger(void)
         Py_ssize_t left = AGC.threshold[0] - agc_gen_count(0);
         /* (0 would mean "never" to the builtin gc) */
         threshold0 = left < 1 ? 1 : left > INT_MAX ? INT_MAX : (int)left;
+        if (left < 0) {
+            agc_maybe_schedule();
+        }
     }
     agc_gclists_arm_trigger(threshold0);
-#endif
 }
 
 int
@@ -322,104 +295,6 @@ void
 agc_install_rearm(void)
 {
     arm_trigger();
-    if (!agc_inst.active || !AGC.enabled || AGC.threshold[0] <= 0) {
-        agc_events.budget = PY_SSIZE_T_MAX;   /* no automatic collection */
-        return;
-    }
-    PyObject *et, *ev, *tb;
-    PyErr_Fetch(&et, &ev, &tb);
-    Py_ssize_t b = builtin_count0();
-    if (b < 0) {
-        PyErr_WriteUnraisable(NULL);
-        agc_events.budget = RETRY_BUDGET;
-    }
-    else {
-        Py_ssize_t left = AGC.threshold[0] - (agc_gen_count(0) + b);
-        agc_events.budget = left > 0 ? left + 1 : 1;
-    }
-    PyErr_Restore(et, ev, tb);
-}
-
-/* The automatic collection's one path, from the poll and (3.11) the
- * builtin gc's trigger.  Adopts, then runs collect_generations if count0,
- * the adopted included, passed threshold0; then re-arms.  The poll adopts
- * only when the builtin gc's count added to altgc's makes a collection
- * due (an adoption costs what was made since the previous one); the
- * trigger always does, so that the builtin gc's collection finds nothing.
- * The time this takes, less the adoption's and the collection's, is the
- * poll's own (agc_inst.poll_ns).  `in_builtin`: called by the trigger,
- * inside a collection of the builtin gc, which explain() must not take
- * for the builtin gc's own look (agc_inst.routing).  0, or -1 with an
- * exception (then nothing was collected). */
-static int
-collect_if_due(int in_builtin)
-{
-    int64_t t0 = agc_now_ns();
-    int64_t adopt0 = agc_inst.adopt_ns;
-    int due = AGC.enabled && AGC.threshold[0] > 0;
-    int rc = 0;
-    if (!in_builtin && due) {
-        Py_ssize_t b = builtin_count0();
-        rc = b < 0 ? -1 : 0;
-        due = b >= 0 && agc_gen_count(0) + b > AGC.threshold[0];
-    }
-    if (rc == 0 && (due || in_builtin)) {
-        rc = agc_install_sync();
-    }
-    if (rc == 0 && due && agc_gen_count(0) > AGC.threshold[0]) {
-        int64_t t1 = agc_now_ns();
-        int outer = agc_inst.routing;
-        agc_inst.routing = in_builtin || outer;
-        agc_inst.triggers += in_builtin;
-        agc_collect_generations();
-        agc_inst.routing = outer;
-        t0 += agc_now_ns() - t1;
-    }
-    agc_install_rearm();
-    agc_inst.poll_ns += agc_now_ns() - t0 - (agc_inst.adopt_ns - adopt0);
-    return rc;
-}
-
-/* The poll: a pending call, so it runs between bytecodes. */
-static int
-poll_cb(void *arg)
-{
-    agc_inst.poll_scheduled = 0;
-    if (!agc_inst.active || agc_is_finalizing()) {
-        return 0;
-    }
-    if (agc_collecting()) {
-        agc_events.budget = RETRY_BUDGET;   /* after this collection */
-        return 0;
-    }
-    agc_inst.polls++;
-    PyObject *et, *ev, *tb;
-    PyErr_Fetch(&et, &ev, &tb);
-    /* (3.11 keeps the builtin gc enabled: its collections are altgc's) */
-    if (!AGC_BUILTIN_TRIGGER && PyGC_IsEnabled()
-        && !agc_inst.warned_builtin_enabled) {
-        /* The builtin enable() (bound before install(): the gc module's
-         * enable is altgc's while installed) or C code's PyGC_Enable()
-         * ran: the builtin gc's automatic
-         * collections run again, on the containers not adopted yet. */
-        agc_inst.warned_builtin_enabled = 1;
-        if (PyErr_WarnEx(PyExc_RuntimeWarning,
-                         "the builtin gc was enabled while altgc is "
-                         "installed (by an enable() bound before install(), "
-                         "from gc import enable, or by C code's "
-                         "PyGC_Enable()): it collects the containers altgc "
-                         "has not adopted yet, altgc the rest; "
-                         "altgc.uninstall() leaves one collector",
-                         1)
-            < 0) {
-            PyErr_WriteUnraisable(NULL);
-        }
-    }
-    if (collect_if_due(0) < 0) {
-        PyErr_WriteUnraisable(NULL);
-    }
-    PyErr_Restore(et, ev, tb);
-    return 0;
 }
 
 /* AGC.mode.after: after a collection of `generation` while installed, a
@@ -480,15 +355,17 @@ route_builtin_collect(int generation)
     return n < 0 ? -1 : 0;
 }
 
-#if AGC_BUILTIN_TRIGGER
-/* The builtin gc's callback while installed on 3.11 (the only entry of
- * its callbacks list then): at the "start" of an automatic collection --
- * its own trigger, inside a container allocation -- adopts what the
- * builtin gc holds (so that its collection finds nothing) and runs
- * altgc's automatic collection if count0 passed threshold0; at the start
- * of any other, routes it (route_builtin_collect).  args: (phase, info),
- * borrowed.  None, or NULL with an exception (which the builtin gc
- * reports as unraisable). */
+/* The builtin gc's callback while installed (the only entry of the
+ * callbacks list it calls then).  At the "start" of the collection its
+ * trigger began (generation 0, due: 3.11 inside a container allocation,
+ * 3.12+ at the eval breaker): adopts what the builtin gc holds, so that its
+ * collection finds nothing, and runs altgc's automatic collection if
+ * count0, the adopted included, passed threshold0; then re-arms.  The
+ * time this takes, less the adoption's and the collection's, is
+ * agc_inst.poll_ns.  At the start of any other builtin collection (a
+ * collect() bound before install): altgc's collection of that generation
+ * (route_builtin_collect).  args: (phase, info), borrowed.  None, or NULL
+ * with an exception (which the builtin gc reports as unraisable). */
 static PyObject *
 builtin_trigger_fn(PyObject *self, PyObject *args)
 {
@@ -514,7 +391,23 @@ builtin_trigger_fn(PyObject *self, PyObject *args)
         }
         Py_RETURN_NONE;
     }
-    if (collect_if_due(1) < 0) {
+    int64_t t0 = agc_now_ns();
+    int64_t adopt0 = agc_inst.adopt_ns;
+    agc_inst.polls++;
+    int rc = agc_install_sync();
+    if (rc == 0 && AGC.enabled && AGC.threshold[0] > 0
+        && agc_gen_count(0) > AGC.threshold[0]) {
+        int64_t t1 = agc_now_ns();
+        int outer = agc_inst.routing;
+        agc_inst.routing = 1; /* inside the builtin gc's collection */
+        agc_inst.triggers++;
+        agc_collect_generations();
+        agc_inst.routing = outer;
+        t0 += agc_now_ns() - t1;
+    }
+    arm_trigger();
+    agc_inst.poll_ns += agc_now_ns() - t0 - (agc_inst.adopt_ns - adopt0);
+    if (rc < 0) {
         return NULL;
     }
     Py_RETURN_NONE;
@@ -523,30 +416,7 @@ builtin_trigger_fn(PyObject *self, PyObject *args)
 static PyMethodDef trigger_def = {
     "_builtin_trigger", builtin_trigger_fn, METH_VARARGS,
     PyDoc_STR("_builtin_trigger(phase, info, /)\n--\n\n"
-              "altgc's callback in the builtin gc while installed (3.11).")};
-#endif
-
-/* _on_builtin_collect(generation): the builtin gc's "start" callback
- * while installed and the builtin gc is disabled -- so someone called the
- * builtin gc.collect() directly: run altgc's collection of that
- * generation instead (the builtin one then finds nothing). */
-PyDoc_STRVAR(on_builtin_collect_doc,
-"_on_builtin_collect(generation, /)\n--\n\n"
-"The builtin gc's \"start\" callback while installed: run altgc's\n"
-"collection of that generation instead.");
-
-static PyObject *
-on_builtin_collect_fn(PyObject *module, PyObject *arg)
-{
-    int generation = PyLong_AsLong(arg);
-    if (generation == -1 && PyErr_Occurred()) {
-        return NULL;
-    }
-    if (route_builtin_collect(generation) < 0) {
-        return NULL;
-    }
-    Py_RETURN_NONE;
-}
+              "altgc's callback in the builtin gc while installed.")};
 
 /* Clears the builtin functions and the builtin gc's callbacks list
  * (strong references). */
@@ -561,7 +431,6 @@ clear_builtins(void)
     Py_CLEAR(agc_inst.trigger_callbacks);
     Py_CLEAR(agc_inst.saved_callbacks);
     Py_CLEAR(AGC.mode.callbacks);
-    Py_CLEAR(AGC.mode.skip);
 }
 
 /* Confirms that gclists.c reads the interpreter's gc state as it is laid
@@ -596,24 +465,24 @@ check_builtin_state(PyObject *bgc)
  * gc module's own get_threshold, get_count, freeze, unfreeze and collect
  * (altgc._install.builtin_api: while installed the module's attributes
  * are altgc's).  The builtin gc's automatic collection must
- * already be off (the Python layer saves and restores its settings).
+ * already be off (the Python layer saves its settings, and restores them
+ * at uninstall); install turns it on again, as altgc's trigger.
  * callbacks (optional): the builtin gc's callbacks list, whose entries
- * (but `hook`, install's own) altgc's collections call too while
- * installed: libraries append to it before install().
+ * altgc's collections call too while installed: libraries append to it
+ * before install().
  * Returns True if it installed, False if already installed; NULL with an
  * exception on error (then nothing is installed). */
 PyDoc_STRVAR(install_doc,
-"_install(builtin_gc, adopt, callbacks=None, hook=None, /)\n--\n\n"
+"_install(builtin_gc, adopt, callbacks=None, /)\n--\n\n"
 "Make altgc the process's cycle collector; True if it installed, False\n"
 "if it was installed already.");
 
 static PyObject *
 install_fn(PyObject *module, PyObject *args)
 {
-    PyObject *bgc, *callbacks = Py_None, *hook = Py_None;
+    PyObject *bgc, *callbacks = Py_None;
     int adopt;
-    if (!PyArg_ParseTuple(args, "Op|OO:_install", &bgc, &adopt, &callbacks,
-                          &hook)) {
+    if (!PyArg_ParseTuple(args, "Op|O:_install", &bgc, &adopt, &callbacks)) {
         return NULL;
     }
     if (callbacks != Py_None && !PyList_Check(callbacks)) {
@@ -639,7 +508,6 @@ install_fn(PyObject *module, PyObject *args)
     agc_inst.b_unfreeze = PyObject_GetAttrString(bgc, "unfreeze");
     agc_inst.b_collect = PyObject_GetAttrString(bgc, "collect");
     agc_inst.no_callbacks = PyList_New(0);
-#if AGC_BUILTIN_TRIGGER
     PyObject *trigger = PyCFunction_New(&trigger_def, NULL);
     agc_inst.trigger_callbacks = trigger == NULL ? NULL : PyList_New(1);
     if (agc_inst.trigger_callbacks != NULL) {
@@ -652,7 +520,6 @@ install_fn(PyObject *module, PyObject *args)
         clear_builtins();
         return NULL;
     }
-#endif
     if (agc_inst.b_get_count == NULL || agc_inst.b_freeze == NULL
         || agc_inst.b_unfreeze == NULL || agc_inst.b_collect == NULL
         || agc_inst.no_callbacks == NULL) {
@@ -661,10 +528,8 @@ install_fn(PyObject *module, PyObject *args)
     }
     if (callbacks != Py_None) {
         AGC.mode.callbacks = Py_NewRef(callbacks);
-        AGC.mode.skip = hook == Py_None ? NULL : Py_NewRef(hook);
     }
     agc_inst.active = 1;
-    agc_inst.warned_builtin_enabled = 0;
     if (adopt) {
         /* The heap that exists now is old: it joins generation 2 and
          * counts as long-lived, as if it had survived collections. */
@@ -688,14 +553,13 @@ install_fn(PyObject *module, PyObject *args)
         clear_builtins();
         return NULL;
     }
-#if AGC_BUILTIN_TRIGGER
     /* From here nothing fails.  The Python layer disabled the builtin gc;
-     * uninstall gives it back altgc's flag and thresholds. */
+     * it runs again as the trigger, and uninstall gives it back altgc's
+     * flag and thresholds. */
     agc_inst.saved_callbacks = agc_gclists_swap_callbacks(
         agc_inst.trigger_callbacks);
+    arm_trigger();
     (void)PyGC_Enable();
-#endif
-    agc_install_rearm();
     Py_RETURN_TRUE;
 }
 
@@ -723,15 +587,12 @@ uninstall_fn(PyObject *module, PyObject *args)
         return NULL;
     }
     agc_inst.active = 0;
-    agc_events.budget = PY_SSIZE_T_MAX;
-#if AGC_BUILTIN_TRIGGER
     /* The builtin gc's own callbacks list back, and its automatic
      * collections off until the Python layer gives it altgc's enabled
      * flag and thresholds, which it does next: its thresholds are still
      * the trigger's. */
     (void)PyGC_Disable();
     Py_DECREF(agc_gclists_swap_callbacks(agc_inst.saved_callbacks));
-#endif
     int rc = call_builtin(agc_inst.b_unfreeze);
     clear_builtins();
     if (!keep) {
@@ -751,7 +612,7 @@ uninstall_fn(PyObject *module, PyObject *args)
 PyDoc_STRVAR(install_info_doc,
 "_install_info()\n--\n\n"
 "Install mode's figures: installed, adopted, adoptions, polls,\n"
-"adopt_ns, poll_ns.");
+"triggers, adopt_ns, poll_ns.");
 
 static PyObject *
 install_info_fn(PyObject *module, PyObject *unused)
@@ -771,16 +632,12 @@ PyMethodDef agc_install_methods[] = {
     {"_install", install_fn, METH_VARARGS, install_doc},
     {"_uninstall", uninstall_fn, METH_VARARGS, uninstall_doc},
     {"_install_info", install_info_fn, METH_NOARGS, install_info_doc},
-    {"_on_builtin_collect", on_builtin_collect_fn, METH_O,
-     on_builtin_collect_doc},
     {NULL, NULL, 0, NULL},
 };
 
 void
 agc_install_init(void)
 {
-    agc_events.budget = PY_SSIZE_T_MAX;
-    agc_events.budget_spent = budget_spent;
     AGC.mode.before = agc_install_sync;
     AGC.mode.after = after_collect;
 }

@@ -2,8 +2,7 @@
  * install.h -- install mode: altgc as the process's cycle collector
  * (install.c).  Above the collector, below the module facade: it calls the
  * collector and the registry; the collector reaches it only through the
- * AGC.mode callbacks and the receiver through agc_events.budget_spent,
- * both set by agc_install_init.
+ * AGC.mode callbacks, set by agc_install_init.
  */
 #ifndef ALTGC_INSTALL_H
 #define ALTGC_INSTALL_H
@@ -13,7 +12,6 @@
 
 typedef struct {
     int active;
-    int poll_scheduled;        /* a poll is queued as a pending call */
     /* The builtin gc's functions (strong), set while installed. */
     PyObject *b_get_count;
     PyObject *b_freeze;
@@ -22,23 +20,23 @@ typedef struct {
     PyObject *no_callbacks; /* strong: an empty list, the builtin gc's
                                callbacks while it empties the free lists */
     int in_builtin_collect;    /* altgc itself called the builtin collect */
-    /* altgc's collection runs inside one of the builtin gc's (its 3.11
+    /* altgc's collection runs inside one of the builtin gc's (its
      * trigger, or a builtin collect() bound before install): the builtin
      * gc's `collecting` flag is set, but it examines nothing of altgc's. */
     int routing;
-    /* 3.11 (AGC_BUILTIN_TRIGGER), strong, set while installed: the
-     * builtin gc's callbacks list while installed ([the trigger's
-     * callback]) and the one it had before, given back at uninstall. */
+    /* Strong, set while installed: the builtin gc's callbacks list while
+     * installed ([the trigger's callback]) and the one it had before,
+     * given back at uninstall. */
     PyObject *trigger_callbacks;
     PyObject *saved_callbacks;
-    int warned_builtin_enabled;
     /* Figures for install_info(). */
     Py_ssize_t adopted;        /* objects adopted in total */
     Py_ssize_t adoptions;      /* adoption passes */
-    Py_ssize_t polls;          /* polls run */
-    Py_ssize_t triggers;       /* collections the builtin trigger started */
+    Py_ssize_t polls;          /* the trigger's checks of count0 */
+    Py_ssize_t triggers;       /* collections the trigger started */
     int64_t adopt_ns;          /* time spent adopting */
-    int64_t poll_ns;           /* time spent polling (adoption excluded) */
+    int64_t poll_ns;           /* the checks' own time (adoption and
+                                  collection excluded) */
 } agc_install_state;
 
 extern agc_install_state agc_inst;
@@ -52,7 +50,8 @@ void agc_install_init(void);
  * installed.  0, or -1 with an exception. */
 int agc_install_sync(void);
 
-/* Re-arms the poll after thresholds or the enabled flag changed. */
+/* Re-arms the builtin gc's trigger after thresholds, the enabled flag or
+ * count0 changed. */
 void agc_install_rearm(void);
 
 /* 1 while the builtin gc is collecting on its own account: its

@@ -49,9 +49,10 @@ def test_automatic_collections_in_process(installed):
 
 
 def test_collections_during_one_c_call_in_process(installed):
-    # 3.11: the builtin gc's trigger starts altgc's collections inside
-    # json.loads (install.c, builtin_trigger_fn); from 3.12 none runs
-    # during the call.  Either way nothing is lost and the registry holds.
+    # The builtin gc's trigger starts altgc's collections where it starts
+    # its own (install.c, builtin_trigger_fn): 3.11 inside json.loads; from
+    # 3.12 at the eval breaker after it, so at most one by the time the
+    # figures are read.  Either way nothing is lost and the registry holds.
     import json
     import sys
 
@@ -65,7 +66,7 @@ def test_collections_during_one_c_call_in_process(installed):
     if sys.version_info < (3, 12):
         assert triggers >= 20, triggers
     else:
-        assert triggers == 0
+        assert triggers <= 1, triggers
     assert result[-1] == [2999, {"k": [2999]}]
     assert all(altgc.is_tracked(r) for r in result[::100])
     altgc.collect()

@@ -54,3 +54,36 @@ def test_documented_limit_private_stop_bypasses_the_guard():
         "import _tracemalloc; _tracemalloc.stop(); assert altgc._core._reinstall_hooks()",
     )
     assert out == ["stale", "0", "size", "0"]
+
+
+ALLOCATOR = """
+import ctypes, tracemalloc
+
+
+class Allocator(ctypes.Structure):  # PyMemAllocatorEx
+    _fields_ = [(name, ctypes.c_void_p) for name in ("ctx", "malloc", "calloc", "realloc", "free")]
+
+
+def obj_allocator():
+    a = Allocator()
+    ctypes.pythonapi.PyMem_GetAllocator(2, ctypes.byref(a))  # PYMEM_DOMAIN_OBJ
+    return (a.ctx, a.malloc, a.calloc), (a.realloc, a.free)
+
+
+own = obj_allocator()
+import altgc
+wrapped = obj_allocator()
+tracemalloc.start()
+tracemalloc.stop()
+x = []; altgc.track(x)       # the guard of tracemalloc.stop re-wraps
+again = obj_allocator()
+print(wrapped[0] == own[0], wrapped[1] != own[1], again == wrapped)
+"""
+
+
+def test_allocations_do_not_pass_through_altgc():
+    # Only a free or a realloc can end an object's life: altgc wraps those
+    # two, and the object allocator's context, malloc and calloc stay the
+    # interpreter's own (no call per allocation; an interpreter built to
+    # inline its own allocator when it finds it there keeps doing so).
+    assert run_python(ALLOCATOR).stdout.split() == ["True", "True", "True"]
