@@ -9,8 +9,9 @@ it makes 600 two-list cycles holding 10 KB each (6 MB of garbage waiting
 for a collection), drops them, then calls ``json.loads`` once on a document
 of ``--records`` records (three containers each).  3.11's builtin gc
 collects inside that call (in the allocation that passes threshold0), so
-the 6 MB are freed early in it; from 3.12 the builtin gc, like altgc's
-poll, waits for the eval loop, i.e. the call's end.  Printed per side:
+the 6 MB are freed early in it; from 3.12 the builtin gc waits for the
+eval breaker, i.e. the call's end.  altgc collects where the builtin gc's
+own trigger starts it.  Printed per side:
 collections of generations 0/1/2 during the call, the call's time and
 ``ru_maxrss``, medians over the pairs.
 """
