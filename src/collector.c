@@ -1791,6 +1791,10 @@ pending_collect(void *arg)
     if (!AGC.enabled || agc_is_finalizing()) {
         return 0; /* at exit, pending calls run while modules go away */
     }
+    AGC.pending_runs++;
+    if (AGC.threshold[0] <= 0 || agc_gen_count(0) <= AGC.threshold[0]) {
+        AGC.pending_idle++;
+    }
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
     agc_collect_generations();

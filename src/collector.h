@@ -183,6 +183,8 @@ typedef struct {
     int collecting; /* a collection is under way (set and
                                   cleared by the collector only) */
     int scheduled; /* an automatic collection is pending */
+    Py_ssize_t pending_runs; /* pending_collect calls that ran... */
+    Py_ssize_t pending_idle; /* ...and of them, found nothing due */
     int debug;
     int threshold[AGC_NUM_GENERATIONS];
     Py_ssize_t count[AGC_NUM_GENERATIONS]; /* [1] and [2]; [0] is

@@ -96,23 +96,44 @@ agc_gclists_gen0_due(void)
 #endif
 }
 
+void
+agc_gclists_visit_frozen(agc_gclists_visitor visit, void *arg)
+{
+#ifndef Py_GIL_DISABLED
+    PyGC_Head *head = &PyInterpreterState_Get()->gc.permanent_generation.head;
+    PyGC_Head *gc = _PyGCHead_NEXT(head);
+    while (gc != head) {
+        PyGC_Head *next = _PyGCHead_NEXT(gc);
+        if (!visit((PyObject *)(gc + 1), arg)) {
+            return;
+        }
+        gc = next;
+    }
+#endif
+}
+
+/* agc_gclists_frozen's visitor: arg is a two-pointer array, the object
+ * looked for and where to write 1 when it is found. */
+static int
+is_target(PyObject *op, void *arg)
+{
+    void **ctx = (void **)arg;
+    if (op == (PyObject *)ctx[0]) {
+        *(int *)ctx[1] = 1;
+        return 0;
+    }
+    return 1;
+}
+
 int
 agc_gclists_frozen(PyObject *op)
 {
-#ifndef Py_GIL_DISABLED
-    if (!PyObject_IS_GC(op) || !PyObject_GC_IsTracked(op)) {
-        return 0;
+    int found = 0;
+    if (PyObject_IS_GC(op) && PyObject_GC_IsTracked(op)) {
+        void *ctx[2] = {op, &found};
+        agc_gclists_visit_frozen(is_target, ctx);
     }
-    PyGC_Head *target = (PyGC_Head *)op - 1;
-    PyGC_Head *head = &PyInterpreterState_Get()->gc.permanent_generation.head;
-    for (PyGC_Head *gc = _PyGCHead_NEXT(head); gc != head;
-         gc = _PyGCHead_NEXT(gc)) {
-        if (gc == target) {
-            return 1;
-        }
-    }
-#endif
-    return 0;
+    return found;
 }
 
 int

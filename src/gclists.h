@@ -35,6 +35,11 @@ void agc_gclists_arm_trigger(int threshold0);
  * the builtin collect().  Never fails. */
 int agc_gclists_gen0_due(void);
 
+/* The same as agc_gclists_visit, for the objects on the builtin gc's
+ * permanent generation (gc.freeze()) only; on a free-threaded build,
+ * which keeps no lists, visits nothing. */
+void agc_gclists_visit_frozen(agc_gclists_visitor visit, void *arg);
+
 /* 1 if `op` (borrowed) is on the running interpreter's builtin gc
  * permanent generation -- frozen by gc.freeze() -- else 0.  Walks that
  * list: O(frozen objects).  Runs no Python code; never fails. */

@@ -68,7 +68,6 @@
 agc_install_state agc_inst;
 
 static void after_collect(int generation);
-static void arm_trigger(void);
 
 /* The builtin gc's count0, or -1 with an exception. */
 static Py_ssize_t
@@ -229,8 +228,28 @@ adopt_pending(int bulk)
 
 static int sync_impl(int bulk);
 
+/* For the queries (get_count, get_objects, ...): adopts, then schedules
+ * altgc's automatic collection if the adoption moved count0 past
+ * threshold0.  The builtin gc's trigger, armed now for the rest, needs two
+ * more container allocations to fire, and a program that calls a query
+ * between each pair (CPython's test_gc.test_get_count_does_not_prevent_
+ * collection) would otherwise never collect; the pending call
+ * (agc_maybe_schedule) runs at the next eval breaker. */
 int
 agc_install_sync(void)
+{
+    if (sync_impl(0) < 0) {
+        return -1;
+    }
+    agc_maybe_schedule();
+    return 0;
+}
+
+/* AGC.mode.before, and the trigger's and after_collect's adoption: a
+ * collection follows at once or has just run, so nothing is scheduled (a
+ * pending call would find count0 reset). */
+static int
+sync_no_schedule(void)
 {
     return sync_impl(0);
 }
@@ -254,7 +273,7 @@ sync_impl(int bulk)
     agc_events.count0 += b;
     agc_inst.adopted += added;
     agc_inst.adoptions++;
-    arm_trigger();  /* the builtin count is 0 now, altgc's count0 higher */
+    agc_install_rearm(); /* the builtin count is 0 now, altgc's count0 higher */
     agc_inst.adopt_ns += agc_now_ns() - t0;
     return 0;
 }
@@ -262,13 +281,12 @@ sync_impl(int bulk)
 /* Arms the builtin gc's trigger to fire when the program's count0
  * (altgc's plus the builtin's, which the builtin gc compares with its
  * threshold0) passes altgc's threshold0, or never while altgc's automatic
- * collection is off.  When altgc's count0 alone has passed it already (an
- * adoption by a query such as get_count() moved the builtin count over,
- * or track() raised it), the trigger, which needs two more container
- * allocations, is not waited for: the collection is scheduled as
- * track()'s are (agc_maybe_schedule). */
-static void
-arm_trigger(void)
+ * collection is off.  When altgc's count0 alone has passed it already, the
+ * trigger fires at the second container allocation from now; callers that
+ * must not wait for that schedule a collection themselves
+ * (agc_install_sync, install). */
+void
+agc_install_rearm(void)
 {
     if (!agc_inst.active) {
         return;
@@ -278,9 +296,6 @@ arm_trigger(void)
         Py_ssize_t left = AGC.threshold[0] - agc_gen_count(0);
         /* (0 would mean "never" to the builtin gc) */
         threshold0 = left < 1 ? 1 : left > INT_MAX ? INT_MAX : (int)left;
-        if (left < 0) {
-            agc_maybe_schedule();
-        }
     }
     agc_gclists_arm_trigger(threshold0);
 }
@@ -289,12 +304,6 @@ int
 agc_install_builtin_collecting(void)
 {
     return agc_gclists_collecting() && !agc_inst.routing;
-}
-
-void
-agc_install_rearm(void)
-{
-    arm_trigger();
 }
 
 /* AGC.mode.after: after a collection of `generation` while installed, a
@@ -316,7 +325,7 @@ after_collect(int generation)
     PyObject *r = NULL;
     /* Nor does it call the builtin gc's callbacks: altgc's collection just
      * called them (AGC.mode.callbacks), and this one only empties lists. */
-    if (agc_install_sync() == 0) {
+    if (sync_no_schedule() == 0) {
         /* (an empty list made at install: one made now would be a
          * container allocated and freed after the collection's count) */
         PyObject *cbs = agc_gclists_swap_callbacks(agc_inst.no_callbacks);
@@ -383,7 +392,7 @@ builtin_trigger_fn(PyObject *self, PyObject *args)
     if (generation == -1 && PyErr_Occurred()) {
         return NULL;
     }
-    /* The trigger only ever starts generation 0 (arm_trigger: the older
+    /* The trigger only ever starts generation 0 (agc_install_rearm: the older
      * ones are never due), and only once it is due. */
     if (generation != 0 || !agc_gclists_gen0_due()) {
         if (route_builtin_collect((int)generation) < 0) {
@@ -394,7 +403,7 @@ builtin_trigger_fn(PyObject *self, PyObject *args)
     int64_t t0 = agc_now_ns();
     int64_t adopt0 = agc_inst.adopt_ns;
     agc_inst.polls++;
-    int rc = agc_install_sync();
+    int rc = sync_no_schedule();
     if (rc == 0 && AGC.enabled && AGC.threshold[0] > 0
         && agc_gen_count(0) > AGC.threshold[0]) {
         int64_t t1 = agc_now_ns();
@@ -405,7 +414,7 @@ builtin_trigger_fn(PyObject *self, PyObject *args)
         agc_inst.routing = outer;
         t0 += agc_now_ns() - t1;
     }
-    arm_trigger();
+    agc_install_rearm();
     agc_inst.poll_ns += agc_now_ns() - t0 - (agc_inst.adopt_ns - adopt0);
     if (rc < 0) {
         return NULL;
@@ -558,8 +567,9 @@ install_fn(PyObject *module, PyObject *args)
      * flag and thresholds. */
     agc_inst.saved_callbacks = agc_gclists_swap_callbacks(
         agc_inst.trigger_callbacks);
-    arm_trigger();
+    agc_install_rearm();
     (void)PyGC_Enable();
+    agc_maybe_schedule(); /* count0 may have passed threshold0 already */
     Py_RETURN_TRUE;
 }
 
@@ -638,6 +648,6 @@ PyMethodDef agc_install_methods[] = {
 void
 agc_install_init(void)
 {
-    AGC.mode.before = agc_install_sync;
+    AGC.mode.before = sync_no_schedule;
     AGC.mode.after = after_collect;
 }

@@ -46,12 +46,14 @@ extern agc_install_state agc_inst;
 void agc_install_init(void);
 
 /* Adopts every container the builtin gc tracks in its generations 0-2 and
- * freezes them there, so the builtin gc skips them.  No-op when not
- * installed.  0, or -1 with an exception. */
+ * freezes them there, so the builtin gc skips them; schedules altgc's
+ * automatic collection if count0 passed threshold0.  For the queries that
+ * must see every container.  No-op when not installed.  0, or -1 with an
+ * exception. */
 int agc_install_sync(void);
 
 /* Re-arms the builtin gc's trigger after thresholds, the enabled flag or
- * count0 changed. */
+ * count0 changed.  Schedules nothing.  No-op when not installed. */
 void agc_install_rearm(void);
 
 /* 1 while the builtin gc is collecting on its own account: its

@@ -429,6 +429,26 @@ def test_a_query_that_adopts_between_allocations_does_not_starve_collections():
     assert 900 <= int(out) < 1100, out
 
 
+def test_the_triggers_collections_leave_no_pending_call_behind():
+    # The trigger adopts and collects at once: its adoption schedules no
+    # pending collection of its own, which would run after the collection
+    # and find count0 reset.  Scheduled runs still come from queries.
+    out = run("""
+        altgc.install()
+        info = altgc._core._collector_info
+        runs0, idle0 = info()["pending_runs"], info()["pending_idle"]
+        t0 = altgc.install_info().triggers
+        for i in range(20000):
+            cycle()
+        triggers = altgc.install_info().triggers - t0
+        print(triggers, info()["pending_runs"] - runs0,
+              info()["pending_idle"] - idle0)
+    """).stdout
+    triggers, runs, idle = map(int, out.split())
+    assert triggers >= 10, out
+    assert (runs, idle) == (0, 0), out
+
+
 def test_collections_run_in_the_thread_that_allocates():
     # A program whose main thread waits in join() still collects, in the
     # thread that makes the containers: the builtin gc's trigger starts
