@@ -226,14 +226,13 @@ def test_dead_objects_on_a_free_list_are_never_revived():
     assert out.stdout.split() == ["ok", "21"]
 
 
-def test_a_frozen_heap_is_indexed_like_a_live_one():
-    # What gc.freeze() moved to the builtin gc's permanent generation (a
-    # fork server's preloaded heap) may be reachable from nothing in
-    # generations 0-2: the index takes it from the permanent generation
-    # itself, as tracked nodes, not as untracked containers found late
-    # (16-24 bytes more each).  tools/refleak.py freezes its own heap too.
-    holder = {"items": [[1, 2] for _ in range(50_000)]}
-    target = holder["items"][-1]
+def test_the_builtin_gcs_frozen_objects_are_listed():
+    # _builtin_frozen_objects() walks the builtin gc's permanent generation.
+    # The heap index does not use it yet: with it, explain() lost its
+    # atexit notes in the refleak harness's frozen heap (2026-12-07), so a
+    # heap frozen with gc.freeze() is still found only through what
+    # younger objects and the named roots reach.
+    holder = {"items": [[1, 2] for _ in range(1000)]}
     gc.collect()
     gc.freeze()
     try:
@@ -241,19 +240,16 @@ def test_a_frozen_heap_is_indexed_like_a_live_one():
         assert any(o is holder for o in frozen)
         assert len(frozen) == gc.get_freeze_count()
         del frozen
-        idx = altgc.heap_index()
-        assert idx.nodes >= 50_000
-        assert idx.bytes_per_object <= 18
-        text = str(altgc.explain(target, refresh=False))
-        assert "frozen" in text
-        assert "holder['items']" in text  # the path goes through the frozen holder
     finally:
         gc.unfreeze()
-        _core._hg_clear()
-    del holder, target
+    del holder
 
 
 def test_index_memory_is_accounted_and_small():
+    # Measured on a heap nobody froze (tools/refleak.py freezes its own
+    # between tests): the index takes tracked objects from generations 0-2
+    # only, and frozen ones it reaches become late nodes.
+    gc.unfreeze()
     before = altgc.heap_index().nodes  # what earlier tests left (untracked containers too)
     keep = [[i, None] for i in range(200_000)]
     for i, x in enumerate(keep):
