@@ -50,6 +50,26 @@
 #  endif
 #endif
 
+#ifndef Py_GIL_DISABLED
+/* Calls `visit` for each object on the list at `head` (borrowed, as
+ * agc_gclists_visit's): 1 if it went through, 0 if the visitor stopped. */
+static int
+walk_list(PyGC_Head *head, agc_gclists_visitor visit, void *arg)
+{
+    PyGC_Head *gc = _PyGCHead_NEXT(head);
+    while (gc != head) {
+        /* The next header is read first: nothing may change the list
+         * during the walk, but the visitor need not know that. */
+        PyGC_Head *next = _PyGCHead_NEXT(gc);
+        if (!visit((PyObject *)(gc + 1), arg)) {
+            return 0;
+        }
+        gc = next;
+    }
+    return 1;
+}
+#endif
+
 void
 agc_gclists_visit(agc_gclists_visitor visit, void *arg)
 {
@@ -58,16 +78,8 @@ agc_gclists_visit(agc_gclists_visitor visit, void *arg)
 #else
     struct _gc_runtime_state *st = &PyInterpreterState_Get()->gc;
     for (int g = 0; g < 3; g++) {
-        PyGC_Head *head = &GEN(st, g)->head;
-        PyGC_Head *gc = _PyGCHead_NEXT(head);
-        while (gc != head) {
-            /* The next header is read first: nothing may change the list
-             * during the walk, but the visitor need not know that. */
-            PyGC_Head *next = _PyGCHead_NEXT(gc);
-            if (!visit((PyObject *)(gc + 1), arg)) {
-                return;
-            }
-            gc = next;
+        if (!walk_list(&GEN(st, g)->head, visit, arg)) {
+            return;
         }
     }
 #endif
@@ -100,15 +112,8 @@ void
 agc_gclists_visit_frozen(agc_gclists_visitor visit, void *arg)
 {
 #ifndef Py_GIL_DISABLED
-    PyGC_Head *head = &PyInterpreterState_Get()->gc.permanent_generation.head;
-    PyGC_Head *gc = _PyGCHead_NEXT(head);
-    while (gc != head) {
-        PyGC_Head *next = _PyGCHead_NEXT(gc);
-        if (!visit((PyObject *)(gc + 1), arg)) {
-            return;
-        }
-        gc = next;
-    }
+    (void)walk_list(&PyInterpreterState_Get()->gc.permanent_generation.head,
+                    visit, arg);
 #endif
 }
 

@@ -175,53 +175,6 @@ agc_builtin_frozen(PyObject *module, PyObject *obj)
     return PyBool_FromLong(agc_gclists_frozen(obj));
 }
 
-PyDoc_STRVAR(builtin_frozen_objects_doc,
-"_builtin_frozen_objects()\n--\n\n"
-"A new list of the objects on the builtin gc's permanent generation\n"
-"(what gc.freeze() moved there, and while installed what altgc adopted).");
-
-/* frozen_objects' visitor: counts (list NULL) or fills the list, up to
- * its size.  arg: a frozen_fill; the objects borrowed, stored as new
- * references.  Allocates nothing. */
-typedef struct {
-    PyObject *list;
-    Py_ssize_t n;
-} frozen_fill;
-
-static int
-frozen_visit(PyObject *op, void *arg)
-{
-    frozen_fill *f = (frozen_fill *)arg;
-    if (f->list != NULL) {
-        if (f->n == PyList_GET_SIZE(f->list)) {
-            return 0;
-        }
-        PyList_SET_ITEM(f->list, f->n, Py_NewRef(op));
-    }
-    f->n++;
-    return 1;
-}
-
-static PyObject *
-agc_builtin_frozen_objects(PyObject *module, PyObject *Py_UNUSED(ignored))
-{
-    frozen_fill f = {NULL, 0};
-    agc_gclists_visit_frozen(frozen_visit, &f);
-    /* PyList_New may start a collection (3.11 inside the allocation), and
-     * in install mode the one it starts adopts and freezes: the second
-     * walk fills at most the count of the first and the list is cut to
-     * what it filled. */
-    PyObject *list = PyList_New(f.n);
-    if (list == NULL) {
-        return NULL;
-    }
-    f.list = list;
-    f.n = 0;
-    agc_gclists_visit_frozen(frozen_visit, &f);
-    Py_SET_SIZE(list, f.n);
-    return list;
-}
-
 PyDoc_STRVAR(builtin_collecting_doc,
 "_builtin_collecting()\n--\n\n"
 "True while the builtin gc is collecting on its own account (called from\n"
@@ -898,8 +851,6 @@ static PyMethodDef core_methods[] = {
     {"untrack", agc_untrack, METH_O, untrack_doc},
     {"is_tracked", agc_is_tracked, METH_O, is_tracked_doc},
     {"_builtin_frozen", agc_builtin_frozen, METH_O, builtin_frozen_doc},
-    {"_builtin_frozen_objects", agc_builtin_frozen_objects, METH_NOARGS,
-     builtin_frozen_objects_doc},
     {"_builtin_collecting", agc_builtin_collecting, METH_NOARGS,
      builtin_collecting_doc},
     {"_builtin_swap_callbacks", agc_builtin_swap_callbacks, METH_O,
