@@ -359,9 +359,11 @@ def uninstall(keep_registry: bool = False) -> bool:
     ``keep_registry=True`` (objects you registered with :func:`track`
     always stay registered).  Returns False if altgc was not installed.
 
-    Known limitation: objects frozen with the builtin ``gc.freeze()``
-    before :func:`install` are unfrozen too -- the builtin gc cannot freeze
-    a subset again; call ``gc.freeze()`` afterwards if you need them frozen.
+    Objects frozen with the builtin ``gc.freeze()`` before :func:`install`
+    stay frozen (install mode sets them aside, and neither collector
+    examines them meanwhile).  Known limitation: those frozen while
+    installed (``gc.freeze()`` is altgc's then) are handed back unfrozen,
+    with every adopted object.
 
     >>> import altgc
     >>> altgc.uninstall()           # not installed: nothing to do

@@ -47,8 +47,9 @@ reported as such, not hidden).
 With altgc installed (:func:`altgc.install`), adopted objects sit in the
 builtin gc's permanent generation; compare_heap unfreezes it for the
 builtin gc's look and lets install mode adopt and freeze again afterwards
-(objects frozen before ``install()`` are adopted then).  The builtin gc
-then holds the whole heap in its generation 2: compare generation 2.
+(objects frozen before ``install()`` stay set aside, out of both looks).
+The builtin gc then holds the whole heap in its generation 2: compare
+generation 2.
 """
 
 from __future__ import annotations

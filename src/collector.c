@@ -1436,6 +1436,9 @@ collect_main(int generation, int automatic)
     }
     agc_events_take_settled(); /* pinning settled the death queue */
     agc_events.count0 = 0;
+    if (AGC.mode.count0_reset != NULL) {
+        AGC.mode.count0_reset();
+    }
     for (int i = 1; i <= generation; i++) {
         AGC.count[i] = 0;
     }

@@ -95,6 +95,13 @@ typedef struct {
      * same (phase, info) (strong, or NULL; install mode: the builtin gc
      * module's list, whose entries libraries appended before install()). */
     PyObject *callbacks;
+    /* Generation 0's count kept outside altgc's count0 (install mode: the
+     * builtin gc's, which counts the containers created since the last
+     * adoption and the adopted ones freed), added to it wherever the
+     * collector reads it; and zeroed where the collector zeroes its own.
+     * NULL: none. */
+    Py_ssize_t (*count0_outside)(void);
+    void (*count0_reset)(void);
 } agc_collect_mode;
 
 /* ---- recording a collection (the trace layer, trace.c) -------------
@@ -230,7 +237,11 @@ agc_gen_count(int g)
 {
     if (g == 0) {
         agc_events_settle(); /* the deaths waiting to be counted */
-        return agc_events.count0;
+        Py_ssize_t c = agc_events.count0;
+        if (AGC.mode.count0_outside != NULL) {
+            c += AGC.mode.count0_outside();
+        }
+        return c;
     }
     return AGC.count[g];
 }

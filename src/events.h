@@ -26,9 +26,10 @@
 #include "watch.h"
 
 typedef struct {
-    /* Generation 0's count: registrations (and, in install mode, the
-     * builtin gc's container allocations) minus registered deaths since
-     * the last collection, as CPython's generations[0].count. */
+    /* Generation 0's count: registrations minus the registered objects'
+     * deaths since the last collection, as CPython's generations[0].count
+     * (in install mode, adopted objects are the builtin gc's count's:
+     * install.c, count0_outside). */
     Py_ssize_t count0;
 } agc_events_state;
 
@@ -79,7 +80,7 @@ agc_event_dealloc(PyObject *op, int kind)
     agc_registry *reg = &agc_reg;
     if ((agc_registry_expecting(reg)
          || agc_registry_maybe_obj(reg, (uintptr_t)op))
-        && agc_registry_note_dealloc(reg, op, kind)) {
+        && agc_registry_note_dealloc(reg, op, kind) == AGC_GONE_COUNTED) {
         agc_events_count_death();
     }
 }
@@ -114,7 +115,7 @@ agc_event_block(void *block, int queue)
     else {
         removed = agc_registry_discard_block(reg, block);
     }
-    if (removed) {
+    if (removed == AGC_GONE_COUNTED) {
         agc_events_count_death();
     }
 }

@@ -23,10 +23,13 @@
  * (docs/VERSIONS.md).
  *
  * This file reads that through the interpreter's internal headers
- * (Py_BUILD_CORE), and writes only one field of it: the callbacks list,
- * swapped for the builtin gc's free-list collection
- * (agc_gclists_swap_callbacks).  agc_gclists_check() confirms at
- * install() that the running interpreter is laid out as the headers say.
+ * (Py_BUILD_CORE), and writes: the callbacks list, swapped for install
+ * mode's trigger (agc_gclists_swap_callbacks); generation 0's count and
+ * the thresholds (the trigger, install.c); and the permanent generation,
+ * whose objects install() sets aside on a list of its own and
+ * uninstall() puts back (agc_gclists_set_frozen_aside).
+ * agc_gclists_check() confirms at install() that the running interpreter
+ * is laid out as the headers say.
  *
  * Free-threaded builds keep no such lists (altgc refuses to load there,
  * docs/FREE-THREADED.md): the walk compiles to the public visit.
@@ -96,6 +99,27 @@ agc_gclists_arm_trigger(int threshold0)
 #endif
 }
 
+Py_ssize_t
+agc_gclists_count0(void)
+{
+#ifndef Py_GIL_DISABLED
+    return GEN(&PyInterpreterState_Get()->gc, 0)->count;
+#else
+    return 0;
+#endif
+}
+
+void
+agc_gclists_set_count0(Py_ssize_t count)
+{
+#ifndef Py_GIL_DISABLED
+    GEN(&PyInterpreterState_Get()->gc, 0)->count = count < 0 ? 0
+                                                   : count > INT_MAX
+                                                       ? INT_MAX
+                                                       : (int)count;
+#endif
+}
+
 int
 agc_gclists_gen0_due(void)
 {
@@ -108,12 +132,74 @@ agc_gclists_gen0_due(void)
 #endif
 }
 
+#ifndef Py_GIL_DISABLED
+/* The objects the builtin gc had frozen when install() ran, set aside
+ * from its permanent generation while altgc is installed, so that the
+ * gc.unfreeze() with which uninstall() hands back what install mode froze
+ * leaves them frozen.  A circular list like a generation's (an object's
+ * death unlinks it from whatever list it is on); the head is all zero
+ * until the first install(). */
+static PyGC_Head aside;
+
+/* Empties the list at `head`. */
+static void
+list_init(PyGC_Head *head)
+{
+    head->_gc_next = (uintptr_t)head;
+    head->_gc_prev = (uintptr_t)head;
+}
+
+/* Moves every object on the list at `from` to the end of the list at
+ * `to`, and empties `from` (Python/gc.c's gc_list_merge, through the
+ * version's own header setters, which keep each header's flag bits). */
+static void
+list_merge(PyGC_Head *from, PyGC_Head *to)
+{
+    if (_PyGCHead_NEXT(from) != from) {
+        PyGC_Head *to_tail = _PyGCHead_PREV(to);
+        PyGC_Head *from_head = _PyGCHead_NEXT(from);
+        PyGC_Head *from_tail = _PyGCHead_PREV(from);
+        _PyGCHead_SET_NEXT(to_tail, from_head);
+        _PyGCHead_SET_PREV(from_head, to_tail);
+        _PyGCHead_SET_NEXT(from_tail, to);
+        _PyGCHead_SET_PREV(to, from_tail);
+    }
+    list_init(from);
+}
+#endif
+
+void
+agc_gclists_set_frozen_aside(void)
+{
+#ifndef Py_GIL_DISABLED
+    if (aside._gc_next == 0) {
+        list_init(&aside);
+    }
+    list_merge(&PyInterpreterState_Get()->gc.permanent_generation.head,
+               &aside);
+#endif
+}
+
+void
+agc_gclists_restore_frozen(void)
+{
+#ifndef Py_GIL_DISABLED
+    if (aside._gc_next != 0) {
+        list_merge(&aside,
+                   &PyInterpreterState_Get()->gc.permanent_generation.head);
+    }
+#endif
+}
+
 void
 agc_gclists_visit_frozen(agc_gclists_visitor visit, void *arg)
 {
 #ifndef Py_GIL_DISABLED
-    (void)walk_list(&PyInterpreterState_Get()->gc.permanent_generation.head,
-                    visit, arg);
+    if (walk_list(&PyInterpreterState_Get()->gc.permanent_generation.head,
+                  visit, arg)
+        && aside._gc_next != 0) {
+        (void)walk_list(&aside, visit, arg);
+    }
 #endif
 }
 

@@ -5,7 +5,9 @@
  * adoption (install.c) finds the containers created since its last
  * adoption through agc_gclists_visit only; the other functions check the
  * layout, answer explain's questions (frozen? collecting?), swap the
- * builtin gc's callbacks list and, on 3.11, arm its automatic trigger.
+ * builtin gc's callbacks list, read and write its generation-0 count and
+ * thresholds (install mode's trigger), and set its frozen objects aside
+ * while installed.
  */
 #ifndef ALTGC_GCLISTS_H
 #define ALTGC_GCLISTS_H
@@ -29,15 +31,36 @@ void agc_gclists_visit(agc_gclists_visitor visit, void *arg);
  * thresholds only; the enabled flag is the builtin's own.  Never fails. */
 void agc_gclists_arm_trigger(int threshold0);
 
+/* The builtin gc's generation-0 count: container allocations minus GC
+ * object deallocations (while above 0) since its last collection or
+ * freeze.  Never fails. */
+Py_ssize_t agc_gclists_count0(void);
+
+/* Writes that count (clamped to 0..INT_MAX): install mode keeps it across
+ * the gc.freeze() of an adoption and the builtin gc's empty collection,
+ * which zero it, and zeroes it where altgc's collection zeroes its own.
+ * Never fails. */
+void agc_gclists_set_count0(Py_ssize_t count);
+
 /* 1 if the builtin gc's generation 0 is due by its own test (count above a
  * nonzero threshold, enabled): what its automatic trigger checks, so in a
  * "start" callback, 1 tells an automatic collection from most calls of
  * the builtin collect().  Never fails. */
 int agc_gclists_gen0_due(void);
 
-/* The same as agc_gclists_visit, for the objects on the builtin gc's
- * permanent generation (gc.freeze()) only; on a free-threaded build,
- * which keeps no lists, visits nothing. */
+/* Moves the objects on the builtin gc's permanent generation (frozen by
+ * gc.freeze()) to a list of altgc's, where no collection and no
+ * gc.unfreeze() sees them (install()); agc_gclists_restore_frozen puts
+ * them back at the end of the permanent generation (uninstall(), after
+ * its gc.unfreeze(): what a program froze before install() stays frozen).
+ * Both never fail; on a free-threaded build both do nothing. */
+void agc_gclists_set_frozen_aside(void);
+void agc_gclists_restore_frozen(void);
+
+/* The same as agc_gclists_visit, for the frozen objects only: those on
+ * the builtin gc's permanent generation (gc.freeze()), then those set
+ * aside; on a free-threaded build, which keeps no lists, visits
+ * nothing. */
 void agc_gclists_visit_frozen(agc_gclists_visitor visit, void *arg);
 
 /* 1 if `op` (borrowed) is on the running interpreter's builtin gc

@@ -28,15 +28,23 @@
  *
  * When to adopt and collect: at the builtin gc's own trigger
  * ----------------------------------------------------------------
- * The builtin gc's count0 (container allocations minus deallocations since
- * its last collection or freeze) keeps counting, so the program's count0
- * is altgc's count0 plus the builtin's.  The builtin gc already watches
- * that count at every container allocation (_PyObject_GC_Link) and starts
- * its automatic collection where the version starts it: 3.11 inside the
- * allocation that passes threshold0, so that a single C call building
- * 10^5 containers (json.loads) is collected ~300 times while it runs;
- * 3.12+ at the eval breaker of the thread that allocated.  altgc collects
- * at exactly those points:
+ * The builtin gc's count0 (container allocations minus GC object
+ * deallocations, while above 0, since its last collection or freeze)
+ * stays the program's count of everything adopted: an adoption's
+ * gc.freeze() and the builtin gc's own empty collection zero it, and
+ * install mode writes it back (sync_impl; at the collection's "stop",
+ * agc_inst.carry); altgc's collections zero it with their own count0
+ * (count0_reset).  An adopted object's death is the builtin count's
+ * alone (registry.h, AGC_GONE_ADOPTED), as its allocation was, so it
+ * lowers the count once, and not at all when it goes to a free list, as
+ * in CPython.  altgc's count0 holds only what track() registered; the
+ * program's count0 is the sum (count0_outside).  The builtin gc already
+ * watches that count at every container allocation (_PyObject_GC_Link)
+ * and starts its automatic collection where the version starts it: 3.11
+ * inside the allocation that passes threshold0, so that a single C call
+ * building 10^5 containers (json.loads) is collected ~300 times while it
+ * runs; 3.12+ at the eval breaker of the thread that allocated.  altgc
+ * collects at exactly those points:
  *
  *   - while installed the builtin gc stays enabled, its threshold0 armed
  *     at threshold0 - altgc's count0 after every adoption and re-arm
@@ -69,32 +77,51 @@ agc_install_state agc_inst;
 
 static void after_collect(int generation);
 
-/* The builtin gc's count0, or -1 with an exception. */
+/* AGC.mode.count0_outside: while installed, generation 0's count is
+ * altgc's count0 (what track() registered, less those deaths) plus the
+ * builtin gc's (the containers created since the last adoption and the
+ * adopted ones freed: CPython counts both, and adopted deaths are not
+ * altgc's, registry.h AGC_ENTRY_ADOPTED).  Never fails. */
 static Py_ssize_t
-builtin_count0(void)
+count0_outside(void)
 {
-    PyObject *t = PyObject_CallNoArgs(agc_inst.b_get_count);
-    if (t == NULL) {
-        return -1;
-    }
-    Py_ssize_t c = -1;
-    if (PyTuple_Check(t) && PyTuple_GET_SIZE(t) >= 1) {
-        c = PyLong_AsSsize_t(PyTuple_GET_ITEM(t, 0));
-    }
-    else {
-        PyErr_SetString(PyExc_TypeError,
-                        "gc.get_count() did not return a tuple");
-    }
-    Py_DECREF(t);
-    return c;
+    return agc_inst.active ? agc_gclists_count0() : 0;
 }
 
-/* Calls a builtin gc function that returns None.  0, or -1 with an
- * exception.  `fn`: borrowed. */
+/* AGC.mode.count0_reset: altgc zeroes its count0 (a collection starts,
+ * freeze()); so does the builtin's part.  Never fails. */
+static void
+count0_reset(void)
+{
+    if (agc_inst.active) {
+        agc_gclists_set_count0(0);
+    }
+}
+
+/* Calls a builtin gc function that takes no argument and returns None.
+ * 0, or -1 with an exception.  `fn`: borrowed.  The gc module's own
+ * functions (METH_NOARGS builtins) are called through their C function,
+ * without the call protocol's check of the C stack: the trigger adopts
+ * inside the builtin gc's collection, which starts wherever an allocation
+ * crossed the threshold, the deepest frame of a recursion included, and
+ * gc.freeze() itself recurses nowhere.  A RecursionError there would leave
+ * that adoption's objects registered but not frozen.  Anything else (a
+ * replacement put in the gc module before altgc was imported) is called
+ * as Python calls it. */
 static int
 call_builtin(PyObject *fn)
 {
-    PyObject *r = PyObject_CallNoArgs(fn);
+    PyObject *r;
+    if (PyCFunction_Check(fn)
+        && (PyCFunction_GET_FLAGS(fn)
+            & (METH_VARARGS | METH_KEYWORDS | METH_NOARGS | METH_O
+               | METH_FASTCALL | METH_METHOD))
+               == METH_NOARGS) {
+        r = PyCFunction_GET_FUNCTION(fn)(PyCFunction_GET_SELF(fn), NULL);
+    }
+    else {
+        r = PyObject_CallNoArgs(fn);
+    }
     if (r == NULL) {
         return -1;
     }
@@ -261,19 +288,17 @@ sync_impl(int bulk)
         return 0;
     }
     int64_t t0 = agc_now_ns();
-    Py_ssize_t b = builtin_count0();
-    if (b < 0) {
-        return -1;
-    }
+    /* gc.freeze() zeroes the builtin count, which stays the program's
+     * count of what the adopted containers were (count0_outside). */
+    Py_ssize_t b = agc_gclists_count0();
     Py_ssize_t added = adopt_pending(bulk);
     if (added < 0 || call_builtin(agc_inst.b_freeze) < 0) {
         return -1;
     }
-    agc_events_take_settled();  /* deaths before the count is raised */
-    agc_events.count0 += b;
+    agc_gclists_set_count0(b);
     agc_inst.adopted += added;
     agc_inst.adoptions++;
-    agc_install_rearm(); /* the builtin count is 0 now, altgc's count0 higher */
+    agc_install_rearm();
     agc_inst.adopt_ns += agc_now_ns() - t0;
     return 0;
 }
@@ -293,7 +318,9 @@ agc_install_rearm(void)
     }
     int threshold0 = 0;
     if (AGC.enabled && AGC.threshold[0] > 0) {
-        Py_ssize_t left = AGC.threshold[0] - agc_gen_count(0);
+        agc_events_settle();
+        /* the builtin gc adds its own count before comparing */
+        Py_ssize_t left = AGC.threshold[0] - agc_events.count0;
         /* (0 would mean "never" to the builtin gc) */
         threshold0 = left < 1 ? 1 : left > INT_MAX ? INT_MAX : (int)left;
     }
@@ -383,8 +410,17 @@ builtin_trigger_fn(PyObject *self, PyObject *args)
                           &info)) {
         return NULL;
     }
-    if (!agc_inst.active || agc_inst.in_builtin_collect || agc_collecting()
-        || PyUnicode_CompareWithASCIIString(phase, "start") != 0) {
+    if (!agc_inst.active || agc_inst.in_builtin_collect || agc_collecting()) {
+        Py_RETURN_NONE;
+    }
+    if (PyUnicode_CompareWithASCIIString(phase, "start") != 0) {
+        /* "stop": the builtin gc zeroed its count after the "start"
+         * callbacks, dropping what altgc's collection counted in between
+         * (or the adopted containers' count, if it did not collect). */
+        if (agc_inst.carry >= 0) {
+            agc_gclists_set_count0(agc_inst.carry);
+            agc_inst.carry = -1;
+        }
         Py_RETURN_NONE;
     }
     PyObject *g = PyDict_GetItemString(info, "generation"); /* borrowed */
@@ -398,6 +434,7 @@ builtin_trigger_fn(PyObject *self, PyObject *args)
         if (route_builtin_collect((int)generation) < 0) {
             return NULL;
         }
+        agc_inst.carry = agc_gclists_count0();
         Py_RETURN_NONE;
     }
     int64_t t0 = agc_now_ns();
@@ -415,6 +452,14 @@ builtin_trigger_fn(PyObject *self, PyObject *args)
         t0 += agc_now_ns() - t1;
     }
     agc_install_rearm();
+    if (rc == 0) {
+        /* (Not after a failed adoption: the builtin gc then collects
+         * generation 0 itself and zeroes its count, as it would without
+         * altgc; restoring a count above the threshold would start the
+         * trigger again at the next eval breaker, and the next, for as
+         * long as the adoption keeps failing.) */
+        agc_inst.carry = agc_gclists_count0();
+    }
     agc_inst.poll_ns += agc_now_ns() - t0 - (agc_inst.adopt_ns - adopt0);
     if (rc < 0) {
         return NULL;
@@ -432,7 +477,6 @@ static PyMethodDef trigger_def = {
 static void
 clear_builtins(void)
 {
-    Py_CLEAR(agc_inst.b_get_count);
     Py_CLEAR(agc_inst.b_freeze);
     Py_CLEAR(agc_inst.b_unfreeze);
     Py_CLEAR(agc_inst.b_collect);
@@ -512,7 +556,6 @@ install_fn(PyObject *module, PyObject *args)
     if (check_builtin_state(bgc) < 0) {
         return NULL;
     }
-    agc_inst.b_get_count = PyObject_GetAttrString(bgc, "get_count");
     agc_inst.b_freeze = PyObject_GetAttrString(bgc, "freeze");
     agc_inst.b_unfreeze = PyObject_GetAttrString(bgc, "unfreeze");
     agc_inst.b_collect = PyObject_GetAttrString(bgc, "collect");
@@ -529,38 +572,45 @@ install_fn(PyObject *module, PyObject *args)
         clear_builtins();
         return NULL;
     }
-    if (agc_inst.b_get_count == NULL || agc_inst.b_freeze == NULL
-        || agc_inst.b_unfreeze == NULL || agc_inst.b_collect == NULL
-        || agc_inst.no_callbacks == NULL) {
+    if (agc_inst.b_freeze == NULL || agc_inst.b_unfreeze == NULL
+        || agc_inst.b_collect == NULL || agc_inst.no_callbacks == NULL) {
         clear_builtins();
         return NULL;
     }
     if (callbacks != Py_None) {
         AGC.mode.callbacks = Py_NewRef(callbacks);
     }
+    /* What the program froze stays frozen through uninstall(), whose
+     * gc.unfreeze() hands back what install mode froze. */
+    agc_gclists_set_frozen_aside();
     agc_inst.active = 1;
+    agc_inst.carry = -1;
     if (adopt) {
         /* The heap that exists now is old: it joins generation 2 and
          * counts as long-lived, as if it had survived collections. */
-        Py_ssize_t count0 = agc_gen_count(0);
         Py_ssize_t before = agc_inst.adopted;
         if (sync_impl(1) < 0) {
             agc_inst.active = 0;
             (void)agc_registry_discard_flagged(&agc_reg, AGC_ENTRY_ADOPTED);
+            agc_gclists_restore_frozen();
             clear_builtins();
             return NULL;
         }
-        agc_events_settle();
-        agc_events.count0 = count0;
         agc_registry_promote(&agc_reg, 0, agc_registry_end(&agc_reg));
         agc_registry_promote(&agc_reg, 1, agc_registry_end(&agc_reg));
         AGC.long_lived_total += agc_inst.adopted - before;
     }
-    else if (call_builtin(agc_inst.b_freeze) < 0) {
-        /* What exists now is nobody's while installed (frozen). */
-        agc_inst.active = 0;
-        clear_builtins();
-        return NULL;
+    else {
+        /* What exists now is nobody's while installed (frozen); the
+         * builtin count, which freeze() zeroes, stays the program's. */
+        Py_ssize_t b = agc_gclists_count0();
+        if (call_builtin(agc_inst.b_freeze) < 0) {
+            agc_inst.active = 0;
+            agc_gclists_restore_frozen();
+            clear_builtins();
+            return NULL;
+        }
+        agc_gclists_set_count0(b);
     }
     /* From here nothing fails.  The Python layer disabled the builtin gc;
      * it runs again as the trigger, and uninstall gives it back altgc's
@@ -604,6 +654,7 @@ uninstall_fn(PyObject *module, PyObject *args)
     (void)PyGC_Disable();
     Py_DECREF(agc_gclists_swap_callbacks(agc_inst.saved_callbacks));
     int rc = call_builtin(agc_inst.b_unfreeze);
+    agc_gclists_restore_frozen(); /* frozen before install(): still are */
     clear_builtins();
     if (!keep) {
         Py_ssize_t gone = agc_registry_discard_flagged(&agc_reg,
@@ -649,5 +700,7 @@ void
 agc_install_init(void)
 {
     AGC.mode.before = sync_no_schedule;
+    AGC.mode.count0_outside = count0_outside;
+    AGC.mode.count0_reset = count0_reset;
     AGC.mode.after = after_collect;
 }

@@ -13,7 +13,6 @@
 typedef struct {
     int active;
     /* The builtin gc's functions (strong), set while installed. */
-    PyObject *b_get_count;
     PyObject *b_freeze;
     PyObject *b_unfreeze;
     PyObject *b_collect;
@@ -24,6 +23,9 @@ typedef struct {
      * trigger, or a builtin collect() bound before install): the builtin
      * gc's `collecting` flag is set, but it examines nothing of altgc's. */
     int routing;
+    /* The builtin count at the end of the "start" callback of the builtin
+     * collection under way, written back at its "stop" (-1: none). */
+    Py_ssize_t carry;
     /* Strong, set while installed: the builtin gc's callbacks list while
      * installed ([the trigger's callback]) and the one it had before,
      * given back at uninstall. */

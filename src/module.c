@@ -114,16 +114,22 @@ agc_track(PyObject *module, PyObject *obj)
     if (rc < 0) {
         return PyErr_NoMemory();
     }
-    if (rc > 0) {
-        agc_events_take_settled();      /* deaths before this registration */
-        agc_events.count0++;
-        agc_maybe_schedule();
-    }
-    else {
+    if (rc == 0) {
+        Py_ssize_t i = agc_registry_find(&agc_reg, obj);
+        if (!(agc_registry_entry(&agc_reg, i) & AGC_ENTRY_ADOPTED)) {
+            Py_RETURN_NONE; /* track()ed before */
+        }
         /* Registered by install mode: now the user's too, so it stays
-         * registered after uninstall(). */
-        agc_registry_disown(&agc_reg, agc_registry_find(&agc_reg, obj));
+         * registered after uninstall(), and its death lowers altgc's
+         * count0 (registry.h, AGC_GONE_COUNTED), which it raises now as
+         * any registration does.  (The builtin gc counted the object too
+         * when it was allocated, and counts its death: a container the
+         * user tracks while installed counts twice, at both ends.) */
+        agc_registry_disown(&agc_reg, i);
     }
+    agc_events_take_settled(); /* deaths before this registration */
+    agc_events.count0++;
+    agc_maybe_schedule();
     Py_RETURN_NONE;
 }
 
@@ -133,7 +139,8 @@ PyDoc_STRVAR(untrack_doc,
 static PyObject *
 agc_untrack(PyObject *module, PyObject *obj)
 {
-    return PyBool_FromLong(agc_registry_discard(&agc_reg, obj));
+    return PyBool_FromLong(agc_registry_discard(&agc_reg, obj)
+                           != AGC_GONE_NONE);
 }
 
 PyDoc_STRVAR(is_tracked_doc,
@@ -173,6 +180,98 @@ static PyObject *
 agc_builtin_frozen(PyObject *module, PyObject *obj)
 {
     return PyBool_FromLong(agc_gclists_frozen(obj));
+}
+
+PyDoc_STRVAR(builtin_frozen_objects_doc,
+"_builtin_frozen_objects()\n--\n\n"
+"A new list of the objects on the builtin gc's permanent generation\n"
+"(what gc.freeze() moved there, and while installed what altgc adopted).");
+
+PyDoc_STRVAR(builtin_frozen_referrers_doc,
+"_builtin_frozen_referrers(*objs)\n--\n\n"
+"A new list of the objects on the builtin gc's permanent generation that\n"
+"refer directly to any of objs (gc.get_referrers() does not look there).");
+
+/* frozen_visit's state: `targets` (borrowed tuple, or NULL: every object)
+ * selects the objects whose tp_traverse visits one of them; `list` NULL
+ * counts them in n, otherwise they fill the list (new references), up to
+ * its size. */
+typedef struct {
+    PyObject *targets;
+    PyObject *list;
+    Py_ssize_t n;
+} frozen_fill;
+
+/* tp_traverse visitor: 1 (stop) at a referent that is one of the objects
+ * of the tuple `arg` (borrowed). */
+static int
+refers_to_visit(PyObject *ref, void *arg)
+{
+    PyObject *targets = (PyObject *)arg;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(targets); i++) {
+        if (PyTuple_GET_ITEM(targets, i) == ref) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* agc_gclists_visit_frozen's visitor (`op` borrowed; arg: a frozen_fill).
+ * Allocates nothing and runs no Python code (tp_traverse may not). */
+static int
+frozen_visit(PyObject *op, void *arg)
+{
+    frozen_fill *f = (frozen_fill *)arg;
+    if (f->targets != NULL) {
+        traverseproc traverse = Py_TYPE(op)->tp_traverse;
+        if (op == f->targets || traverse == NULL
+            || !traverse(op, refers_to_visit, f->targets)) {
+            return 1;
+        }
+    }
+    if (f->list != NULL) {
+        if (f->n == PyList_GET_SIZE(f->list)) {
+            return 0;
+        }
+        PyList_SET_ITEM(f->list, f->n, Py_NewRef(op));
+    }
+    f->n++;
+    return 1;
+}
+
+/* The permanent generation's objects that `targets` selects (frozen_fill;
+ * borrowed): a new list, or NULL with an exception.  Two walks, one to
+ * count and one to fill: PyList_New may start a collection (3.11 inside
+ * the allocation), and in install mode the one it starts adopts and
+ * freezes, or frees adopted objects, so the list is filled by a walk
+ * that allocates nothing, up to the count of the first, and cut to what
+ * it filled. */
+static PyObject *
+frozen_list(PyObject *targets)
+{
+    frozen_fill f = {targets, NULL, 0};
+    agc_gclists_visit_frozen(frozen_visit, &f);
+    PyObject *list = PyList_New(f.n);
+    if (list == NULL) {
+        return NULL;
+    }
+    f.list = list;
+    f.n = 0;
+    agc_gclists_visit_frozen(frozen_visit, &f);
+    Py_SET_SIZE(list, f.n);
+    return list;
+}
+
+static PyObject *
+agc_builtin_frozen_objects(PyObject *module, PyObject *Py_UNUSED(ignored))
+{
+    return frozen_list(NULL);
+}
+
+static PyObject *
+agc_builtin_frozen_referrers(PyObject *module, PyObject *objs)
+{
+    return frozen_list(objs);
 }
 
 PyDoc_STRVAR(builtin_collecting_doc,
@@ -448,6 +547,9 @@ agc_freeze(PyObject *module, PyObject *unused)
     }
     agc_events_settle(); /* the deaths before, counted before 0 */
     agc_events.count0 = 0;
+    if (AGC.mode.count0_reset != NULL) {
+        AGC.mode.count0_reset();
+    }
     Py_RETURN_NONE;
 }
 
@@ -851,6 +953,10 @@ static PyMethodDef core_methods[] = {
     {"untrack", agc_untrack, METH_O, untrack_doc},
     {"is_tracked", agc_is_tracked, METH_O, is_tracked_doc},
     {"_builtin_frozen", agc_builtin_frozen, METH_O, builtin_frozen_doc},
+    {"_builtin_frozen_objects", agc_builtin_frozen_objects, METH_NOARGS,
+     builtin_frozen_objects_doc},
+    {"_builtin_frozen_referrers", agc_builtin_frozen_referrers, METH_VARARGS,
+     builtin_frozen_referrers_doc},
     {"_builtin_collecting", agc_builtin_collecting, METH_NOARGS,
      builtin_collecting_doc},
     {"_builtin_swap_callbacks", agc_builtin_swap_callbacks, METH_O,

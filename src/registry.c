@@ -546,6 +546,10 @@ entry_gone(uintptr_t e, int kind)
     }
 }
 
+/* What removing entry `e` returns (AGC_GONE_COUNTED or _ADOPTED). */
+#define GONE(e)                                                               \
+    (((e) & AGC_ENTRY_ADOPTED) ? AGC_GONE_ADOPTED : AGC_GONE_COUNTED)
+
 /* Removes the entry at `idx` whose slot is at `pos`.  `kind`: see
  * KIND_READ. */
 static void
@@ -633,8 +637,9 @@ take_expected(agc_registry *reg)
         }
         AGC_ASSERT(k == idx);
     }
+    int gone = GONE(reg->objs[idx]);
     discard_at(reg, pos, idx, KIND_READ);
-    return 1;
+    return gone;
 }
 
 /* agc_registry_discard once the queue is settled (or while it is being
@@ -660,8 +665,9 @@ discard_now(agc_registry *reg, const PyObject *op, int kind)
     const char *block = (const char *)op
                         - ((reg->objs[idx] & AGC_ENTRY_PRE32) ? 32 : 16);
     reg->absent[agc_absent_slot((uintptr_t)block)] = (uintptr_t)block | 1;
+    int gone = GONE(reg->objs[idx]);
     discard_at(reg, pos, idx, kind);
-    return 1;
+    return gone;
 }
 
 int
@@ -693,8 +699,9 @@ discard_block_now(agc_registry *reg, const void *block, int kind)
         *absent = key;
         return 0;
     }
+    int gone = GONE(reg->objs[idx]);
     discard_at(reg, pos, idx, kind);
-    return 1;
+    return gone;
 }
 
 int
@@ -789,11 +796,13 @@ agc_registry_settle_queue(agc_registry *reg)
         uintptr_t key = reg->dq[k];
         if (key & 1) {
             reg->settled += discard_block_now(reg, (const void *)(key - 1),
-                                              KIND_UNKNOWN);
+                                              KIND_UNKNOWN)
+                            == AGC_GONE_COUNTED;
         }
         else {
             reg->settled += discard_now(reg, (const PyObject *)key,
-                                        reg->dq_kind[k]);
+                                        reg->dq_kind[k])
+                            == AGC_GONE_COUNTED;
         }
     }
 }

@@ -286,17 +286,26 @@ Py_ssize_t agc_registry_find(agc_registry *reg, const PyObject *op);
  * matters: adding still works, growing as it goes). */
 int agc_registry_reserve(agc_registry *reg, Py_ssize_t extra);
 
-/* Removes op: 1 removed, 0 not registered.  While pinned it leaves a hole
- * at the entry's index so other indices stay valid. */
+/* What the removals below return: nothing was registered there; an entry
+ * was removed whose death generation 0's count loses; or an adopted one's
+ * (AGC_ENTRY_ADOPTED), whose allocation and death the builtin gc's own
+ * count holds (install.c, count0_outside). */
+#define AGC_GONE_NONE 0
+#define AGC_GONE_COUNTED 1
+#define AGC_GONE_ADOPTED 2
+
+/* Removes op: an AGC_GONE_* value.  While pinned it leaves a hole at the
+ * entry's index so other indices stay valid. */
 int agc_registry_discard(agc_registry *reg, const PyObject *op);
 
 /* Removes the object whose memory block starts at `block` (the free
- * hook's case): 1 removed, 0 none.  Reads nothing in the block but the
+ * hook's case): an AGC_GONE_* value.  Reads nothing in the block but the
  * removed object's type, and that only for AGC_ENTRY_FREELIST entries. */
 int agc_registry_discard_block(agc_registry *reg, const void *block);
 
 /* Looks up and removes the deaths in the queue (I8), then empties it; the
- * entries removed are added to reg->settled.  Called by
+ * entries removed whose deaths count (AGC_GONE_COUNTED) are added to
+ * reg->settled.  Called by
  * agc_registry_settle, and by the note functions when the queue is full.
  * Reads no object: see "Deaths wait in a queue". */
 void agc_registry_settle_queue(agc_registry *reg);
@@ -319,8 +328,8 @@ agc_registry_queued(const agc_registry *reg)
     return reg->ndq;
 }
 
-/* The number of entries settled since the last call (each one a
- * registered object's death), and zero from now on. */
+/* The number of counted deaths settled since the last call (each one a
+ * registered object's, not adopted), and zero from now on. */
 static inline Py_ssize_t
 agc_registry_take_settled(agc_registry *reg)
 {
@@ -331,7 +340,7 @@ agc_registry_take_settled(agc_registry *reg)
 
 /* A tp_dealloc hook reports op dying (borrowed, refcount 0, its memory
  * still its own; `kind` the hook's free-list kind).  While pinned the
- * entry is removed at once (1 if there was one); otherwise the death is
+ * entry is removed at once (an AGC_GONE_* value); otherwise the death is
  * queued (0: whether op was registered is learnt when the queue is
  * settled). */
 static inline int
@@ -350,7 +359,7 @@ agc_registry_note_dealloc(agc_registry *reg, const PyObject *op, int kind)
 
 /* The free hook reports that the memory block at `block` is being freed,
  * as agc_registry_discard_block would be told.  While pinned the entry is
- * removed at once (1 if there was one); otherwise the death is queued (0),
+ * removed at once (an AGC_GONE_* value); otherwise the death is queued (0),
  * unless the key just queued is the death of the object the block holds
  * (its tp_dealloc hook came first) or the block is known to hold nothing
  * registered (the absent cache). */

@@ -942,6 +942,20 @@ choose_young(int *generation, int asked, Py_ssize_t n, int gmax,
     return 0;
 }
 
+/* Unregisters the tuple of traced objects (borrowed; NULL: none) if it is
+ * registered, keeping in *hid what its removal returned (AGC_GONE_*), so
+ * that agc_trace registers it again as it was. */
+static void
+hide_tuple(PyObject *objects, int *hid)
+{
+    if (objects != NULL) {
+        int gone = agc_registry_discard(&agc_reg, objects);
+        if (gone != AGC_GONE_NONE) {
+            *hid = gone;
+        }
+    }
+}
+
 PyObject *
 agc_trace(PyObject *objects, int generation, int collect, Py_ssize_t limit)
 {
@@ -951,7 +965,8 @@ agc_trace(PyObject *objects, int generation, int collect, Py_ssize_t limit)
     PyObject *reprs = NULL, *explicit_ids = NULL, *result = NULL;
     PyObject *before = NULL;
     char *was_added = NULL;
-    int asked = generation, hid_tuple = 0;
+    int asked = generation;
+    int hid_tuple = AGC_GONE_NONE; /* what hiding the tuple removed */
     tracer t;
     watchset ws;
     memset(&t, 0, sizeof(t));
@@ -1020,9 +1035,7 @@ agc_trace(PyObject *objects, int generation, int collect, Py_ssize_t limit)
      * adopts every new container): examined, its references would be
      * subtracted on top of own_refs and, held by the call, it would make
      * the objects reachable.  It is left out until the trace is done. */
-    if (objects != NULL && agc_registry_discard(&agc_reg, objects) > 0) {
-        hid_tuple = 1;
-    }
+    hide_tuple(objects, &hid_tuple);
     if (choose_young(&generation, asked, n, gmax, limit, &ys, &ye) < 0) {
         goto done;
     }
@@ -1056,9 +1069,7 @@ agc_trace(PyObject *objects, int generation, int collect, Py_ssize_t limit)
     if (register_objects(objects, n, added, &nadded, was_added, &gmax) < 0) {
         goto done;
     }
-    if (objects != NULL && agc_registry_discard(&agc_reg, objects) > 0) {
-        hid_tuple = 1;
-    }
+    hide_tuple(objects, &hid_tuple);
     if (choose_young(&generation, asked, n, gmax, limit, &ys, &ye) < 0) {
         goto done;
     }
@@ -1094,11 +1105,16 @@ done:
     for (Py_ssize_t i = nadded - 1; i >= 0; i--) {
         (void)agc_registry_discard(&agc_reg, added[i]);
     }
-    if (hid_tuple) {
-        /* the tuple is alive (the caller holds it); memory running short
-         * leaves it unregistered, which frees nothing */
-        (void)agc_registry_add(&agc_reg, objects,
-                               agc_has_pre32(Py_TYPE(objects)));
+    if (hid_tuple != AGC_GONE_NONE) {
+        /* the tuple is alive (the caller holds it), and registered again
+         * as it was (adopted: released at uninstall, its death the builtin
+         * count's); memory running short leaves it unregistered, which
+         * frees nothing */
+        uintptr_t flags = agc_has_pre32(Py_TYPE(objects));
+        if (hid_tuple == AGC_GONE_ADOPTED) {
+            flags |= AGC_ENTRY_ADOPTED;
+        }
+        (void)agc_registry_add(&agc_reg, objects, flags);
     }
     watchset_fini(&ws);
     PyMem_RawFree(added);

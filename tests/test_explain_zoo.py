@@ -881,6 +881,35 @@ def test_atexit_closure_names_the_function():
     assert note.endswith(f"if atexit registered it, atexit.unregister({qualname}) releases it")
 
 
+def test_atexit_note_in_a_frozen_heap():
+    # In a heap frozen with gc.freeze() (a fork server's, tools/refleak.py's)
+    # atexit's own list (3.14+) is frozen: gc.get_referrers() does not see
+    # it, the heap index does, and the note is given all the same.
+    out = run_python("""
+        import atexit, functools, gc
+        import altgc
+
+        def save_at_exit(blob):
+            pass
+
+        class Blob:
+            pass
+
+        gc.collect()
+        gc.freeze()
+        blob = Blob()
+        fn = functools.partial(save_at_exit, blob)
+        atexit.register(fn)
+        del fn
+        altgc.watch(blob, "b")
+        del blob
+        e = altgc.explain("b")
+        print(e.cause, sum("atexit.unregister(<that partial of save_at_exit>)" in n
+                           for n in e.notes))
+    """).stdout
+    assert out.split() == ["unknown", "1"], out
+
+
 def test_outside_held_container_gets_no_atexit_note():
     ctypes = pytest.importorskip("ctypes")
     incref, decref = ctypes.pythonapi.Py_IncRef, ctypes.pythonapi.Py_DecRef

@@ -226,6 +226,39 @@ def test_dead_objects_on_a_free_list_are_never_revived():
     assert out.stdout.split() == ["ok", "21"]
 
 
+def test_a_frozen_heap_is_indexed_like_a_live_one():
+    # What gc.freeze() moved to the builtin gc's permanent generation (a
+    # fork server's preloaded heap) may be reachable from nothing in
+    # generations 0-2: the index takes it from the permanent generation
+    # itself, as tracked nodes, not as untracked containers found late
+    # (16-24 bytes more each).  tools/refleak.py freezes its own heap too.
+    holder = {"items": [[1, 2] for _ in range(50_000)]}
+    target = holder["items"][-1]
+    gc.collect()
+    gc.freeze()
+    try:
+        frozen = _core._builtin_frozen_objects()
+        assert any(o is holder for o in frozen)
+        assert len(frozen) == gc.get_freeze_count()
+        del frozen
+        # gc.get_referrers() does not look at the frozen objects
+        assert not any(r is holder for r in gc.get_referrers(holder["items"]))
+        referrers = _core._builtin_frozen_referrers(holder["items"], target)
+        assert sum(r is holder for r in referrers) == 1
+        assert sum(r is holder["items"] for r in referrers) == 1
+        del referrers
+        idx = altgc.heap_index()
+        assert idx.nodes >= 50_000
+        assert idx.bytes_per_object <= 18
+        text = str(altgc.explain(target, refresh=False))
+        assert "frozen" in text
+        assert "holder['items']" in text  # the path goes through the frozen holder
+    finally:
+        gc.unfreeze()
+        _core._hg_clear()
+    del holder, target
+
+
 def test_index_memory_is_accounted_and_small():
     # Measured on a heap nobody froze (tools/refleak.py freezes its own
     # between tests): the index takes tracked objects from generations 0-2

@@ -279,6 +279,32 @@ def test_install_mode_argument_tuple_is_not_examined():
     assert run_python(code).stdout.strip() == "ok"
 
 
+def test_install_mode_argument_tuple_is_registered_again_as_it_was():
+    # The trace hides an adopted argument tuple and registers it again
+    # afterwards as adopted: released at uninstall() like the rest of the
+    # adopted heap, and not the user's (it was the user's, kept registered
+    # after uninstall, before 2026-12-07).
+    code = """
+        import altgc
+
+        class Node:
+            pass
+
+        altgc.install()
+        a, b = Node(), Node()
+        a.b, b.a = b, a
+        args = (a, b)
+        mine = (b, a)
+        altgc.collect()                       # adopts both tuples
+        altgc.track(mine)                     # mine is the user's now
+        altgc._core._trace(args, 0, False, 10**6)
+        altgc._core._trace(mine, 0, False, 10**6)
+        altgc.uninstall()
+        print(altgc.is_tracked(args), altgc.is_tracked(mine))
+    """
+    assert run_python(code).stdout.split() == ["False", "True"]
+
+
 def test_untracked_during_the_collection_is_alive_not_freed():
     """A finalizer that untracks a live object (altgc.untrack) leaves a
     hole in the registry as a death does: the trace said "freed" of an

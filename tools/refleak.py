@@ -31,8 +31,8 @@ the builtin gc's permanent generation, so the collections between
 repetitions examine only what the test made.  Without it, those full
 collections of a whole-suite heap were most of the run (a shard of the suite
 on python3.14-dbg: 2028-2444 s before, 638-865 s after).  A test that thaws
-the heap (gc.unfreeze(), altgc.uninstall()) pays full collections until the
-next test.  The selftest proves both that a cycle a repetition keeps and the
+the heap (gc.unfreeze(); altgc.uninstall() no longer does) pays full
+collections until the next test.  The selftest proves both that a cycle a repetition keeps and the
 next one drops is no leak and that the heap is frozen while tests run.  The
 summary lists the slowest tests, repetitions and measurements included.
 
@@ -144,8 +144,9 @@ def _freeze_survivors():
     the test's last repetition, so a cycle it leaves behind is collected
     (or counted) as before; something the test drops from the frozen heap
     stays uncollected once, a one-off delta that is not a leak.  A test
-    that calls gc.unfreeze() (altgc.uninstall() does) thaws it all; the next
-    test freezes it again.
+    that calls gc.unfreeze() thaws it all (altgc.uninstall() does not: install
+    mode sets the frozen heap aside and puts it back); the next test freezes
+    it again.
     """
     gc.collect()
     gc.freeze()

@@ -407,14 +407,16 @@ def _outside_held_callable(box: list[Any], hops: int, mine: list[Any]) -> tuple[
     """The callable (a function, a ``functools.partial``, a bound method)
     ``hops`` references above ``box[0]`` that nothing in the heap refers
     to, when there is one: how to name it, and how the user would spell it
-    in ``atexit.unregister()``.  Found by ``gc.get_referrers``; ``mine``
+    in ``atexit.unregister()``.  Found by ``gc.get_referrers``, and among
+    the builtin gc's frozen objects (``gc.freeze()``), where it does not
+    look: atexit's own list is one in a frozen heap; ``mine``
     (and this function's own lists, kept until it returns so that no other
     object takes their addresses) are not referrers."""
     kept: list[list[Any]] = []
     own = {id(box), id(kept), *(id(x) for x in mine)}
 
     def referrers(obj: Any) -> list[Any]:
-        refs = gc.get_referrers(obj)
+        refs = gc.get_referrers(obj) + _core._builtin_frozen_referrers(obj)
         kept.append(refs)
         own.add(id(refs))
         out = [r for r in refs if id(r) not in own]

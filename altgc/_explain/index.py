@@ -103,16 +103,20 @@ def build_index(extra: list[Any], exclude: list[Any]) -> HeapIndex:
     l0 = builtin_api.get_objects(0)
     l1 = builtin_api.get_objects(1)
     l2 = builtin_api.get_objects(2)
-    n = len(l0) + len(l1) + len(l2)
+    # and its permanent generation (gc.freeze(); while installed, what altgc
+    # adopted, which the registry below repeats and the build merges): a
+    # frozen heap may be reachable from nothing else the index is given
+    frozen = _core._builtin_frozen_objects()
+    n = len(l0) + len(l1) + len(l2) + len(frozen)
     per = _ns_per_object if _ns_per_object is not None else _DEFAULT_NS_PER_OBJECT
     progress = _Progress(n) if n * per / 1e9 > _PROGRESS_SECONDS else None
     registry = _core.get_objects(None)
-    gens = [l0, l1, l2]
+    gens = [l0, l1, l2, frozen]
     everything = extra + registry
     # Our own lists are no part of the heap being explained.
     exclude = [*exclude, registry, gens, extra, everything]
     r = _core._hg_build(gens, everything, exclude)
-    del l0, l1, l2, gens, registry, everything, exclude
+    del l0, l1, l2, frozen, gens, registry, everything, exclude
     idx = HeapIndex(r[0], r[1], r[2], r[3] / 1e9)
     if n:
         _ns_per_object = r[3] / n
