@@ -359,11 +359,12 @@ def uninstall(keep_registry: bool = False) -> bool:
     ``keep_registry=True`` (objects you registered with :func:`track`
     always stay registered).  Returns False if altgc was not installed.
 
-    Objects frozen with the builtin ``gc.freeze()`` before :func:`install`
-    stay frozen (install mode sets them aside, and neither collector
-    examines them meanwhile).  Known limitation: those frozen while
-    installed (``gc.freeze()`` is altgc's then) are handed back unfrozen,
-    with every adopted object.
+    Frozen objects stay frozen: those frozen with the builtin
+    ``gc.freeze()`` before :func:`install` (install mode sets them aside,
+    and neither collector examines them meanwhile), and those frozen while
+    installed (``gc.freeze()`` is altgc's then), which go to the builtin
+    gc's permanent generation, where the builtin ``gc.freeze()`` would have
+    put them.
 
     >>> import altgc
     >>> altgc.uninstall()           # not installed: nothing to do

@@ -192,6 +192,39 @@ agc_gclists_restore_frozen(void)
 }
 
 void
+agc_gclists_thaw_aside(void)
+{
+#ifndef Py_GIL_DISABLED
+    if (aside._gc_next != 0) {
+        list_merge(&aside, &GEN(&PyInterpreterState_Get()->gc, 2)->head);
+    }
+#endif
+}
+
+void
+agc_gclists_set_aside(PyObject *op)
+{
+#ifndef Py_GIL_DISABLED
+    assert(PyObject_IS_GC(op) && PyObject_GC_IsTracked(op));
+    if (aside._gc_next == 0) {
+        list_init(&aside);
+    }
+    /* Python/gc.c's gc_list_move, through the version's header setters,
+     * which keep each header's flag bits. */
+    PyGC_Head *gc = (PyGC_Head *)op - 1;
+    PyGC_Head *prev = _PyGCHead_PREV(gc);
+    PyGC_Head *next = _PyGCHead_NEXT(gc);
+    _PyGCHead_SET_NEXT(prev, next);
+    _PyGCHead_SET_PREV(next, prev);
+    PyGC_Head *tail = _PyGCHead_PREV(&aside);
+    _PyGCHead_SET_PREV(gc, tail);
+    _PyGCHead_SET_NEXT(tail, gc);
+    _PyGCHead_SET_NEXT(gc, &aside);
+    _PyGCHead_SET_PREV(&aside, gc);
+#endif
+}
+
+void
 agc_gclists_visit_frozen(agc_gclists_visitor visit, void *arg)
 {
 #ifndef Py_GIL_DISABLED

@@ -57,6 +57,19 @@ int agc_gclists_gen0_due(void);
 void agc_gclists_set_frozen_aside(void);
 void agc_gclists_restore_frozen(void);
 
+/* Hands the objects set aside to the builtin gc's generation 2, as
+ * gc.unfreeze() hands back its permanent generation (altgc's unfreeze()
+ * while installed: the next adoption takes them).  Never fails; on a
+ * free-threaded build does nothing. */
+void agc_gclists_thaw_aside(void);
+
+/* Moves `op` (borrowed; a container the interpreter tracks, not dying:
+ * its header links it into a list) from its list to the end of the list
+ * of objects set aside, keeping its header's flag bits
+ * (uninstall(): what altgc froze while installed stays frozen).  Never
+ * fails; on a free-threaded build does nothing. */
+void agc_gclists_set_aside(PyObject *op);
+
 /* The same as agc_gclists_visit, for the frozen objects only: those on
  * the builtin gc's permanent generation (gc.freeze()), then those set
  * aside; on a free-threaded build, which keeps no lists, visits

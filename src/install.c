@@ -585,6 +585,7 @@ install_fn(PyObject *module, PyObject *args)
     agc_gclists_set_frozen_aside();
     agc_inst.active = 1;
     agc_inst.carry = -1;
+    agc_inst.froze = 0;
     if (adopt) {
         /* The heap that exists now is old: it joins generation 2 and
          * counts as long-lived, as if it had survived collections. */
@@ -623,6 +624,44 @@ install_fn(PyObject *module, PyObject *args)
     Py_RETURN_TRUE;
 }
 
+void
+agc_install_note_freeze(int how)
+{
+    if (!agc_inst.active) {
+        return;
+    }
+    if (how > 0) {
+        agc_inst.froze = 1;
+    }
+    else {
+        agc_gclists_thaw_aside();
+    }
+}
+
+/* uninstall(), after its gc.unfreeze(): what altgc's freeze() froze goes
+ * to the builtin gc's permanent generation, where the builtin freeze()
+ * would have put it.  Each object of the registry's permanent partition
+ * that the interpreter tracks is set aside, which
+ * agc_gclists_restore_frozen() then splices back; one being deallocated
+ * is left where it is (from 3.14 the trashcan may chain it through its
+ * header).  Reads only registered, so live, objects (borrowed).  Never
+ * fails. */
+static void
+freeze_in_builtin(void)
+{
+    agc_registry *reg = &agc_reg;
+    agc_events_settle(); /* no dead entry is read (registry.h, I8) */
+    Py_ssize_t end = agc_registry_gen_end(reg, AGC_PERMANENT);
+    for (Py_ssize_t i = agc_registry_gen_start(reg, AGC_PERMANENT); i < end;
+         i++) {
+        uintptr_t e = agc_registry_entry(reg, i);
+        PyObject *op = AGC_ENTRY_OBJ(e);
+        if (e != 0 && !agc_is_dying(op) && PyObject_GC_IsTracked(op)) {
+            agc_gclists_set_aside(op);
+        }
+    }
+}
+
 /* _uninstall(keep_registry): hands every adopted object back to the builtin
  * gc (gc.unfreeze()) and, unless keep_registry, unregisters them.  True if
  * it uninstalled, False if not installed. */
@@ -654,7 +693,11 @@ uninstall_fn(PyObject *module, PyObject *args)
     (void)PyGC_Disable();
     Py_DECREF(agc_gclists_swap_callbacks(agc_inst.saved_callbacks));
     int rc = call_builtin(agc_inst.b_unfreeze);
-    agc_gclists_restore_frozen(); /* frozen before install(): still are */
+    if (agc_inst.froze) {
+        freeze_in_builtin();
+    }
+    /* Frozen before install(), unless unfrozen since: still are. */
+    agc_gclists_restore_frozen();
     clear_builtins();
     if (!keep) {
         Py_ssize_t gone = agc_registry_discard_flagged(&agc_reg,

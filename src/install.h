@@ -26,6 +26,10 @@ typedef struct {
     /* The builtin count at the end of the "start" callback of the builtin
      * collection under way, written back at its "stop" (-1: none). */
     Py_ssize_t carry;
+    /* altgc's freeze() ran while installed: uninstall() hands the
+     * registry's permanent partition to the builtin gc's permanent
+     * generation (the builtin freeze() would have frozen it). */
+    int froze;
     /* Strong, set while installed: the builtin gc's callbacks list while
      * installed ([the trigger's callback]) and the one it had before,
      * given back at uninstall. */
@@ -57,6 +61,14 @@ int agc_install_sync(void);
 /* Re-arms the builtin gc's trigger after thresholds, the enabled flag or
  * count0 changed.  Schedules nothing.  No-op when not installed. */
 void agc_install_rearm(void);
+
+/* altgc's freeze() (how > 0) or unfreeze() (how < 0) ran.  While
+ * installed, a freeze is remembered for uninstall() (agc_inst.froze), and
+ * an unfreeze hands what the program froze before install() to the
+ * builtin gc's generation 2, where the next adoption takes it, as the
+ * builtin gc.unfreeze() would have thawed it.  No-op when not installed.
+ * Never fails. */
+void agc_install_note_freeze(int how);
 
 /* 1 while the builtin gc is collecting on its own account: its
  * `collecting` flag is set and altgc's collection is not running inside

@@ -550,6 +550,7 @@ agc_freeze(PyObject *module, PyObject *unused)
     if (AGC.mode.count0_reset != NULL) {
         AGC.mode.count0_reset();
     }
+    agc_install_note_freeze(1);
     Py_RETURN_NONE;
 }
 
@@ -566,6 +567,7 @@ agc_unfreeze(PyObject *module, PyObject *unused)
     else {
         agc_registry_unfreeze(&agc_reg);
     }
+    agc_install_note_freeze(-1);
     Py_RETURN_NONE;
 }
 

@@ -224,6 +224,95 @@ def test_what_was_frozen_before_install_stays_frozen_after_uninstall(adopt):
     assert (kept, made_thawed, still) == ("True", "True", "True"), out
 
 
+def test_what_is_frozen_while_installed_stays_frozen_after_uninstall():
+    # The routed gc.freeze() while installed is altgc's; uninstall() hands
+    # what it froze to the builtin gc's permanent generation, as the
+    # builtin freeze() would have frozen it: frozen garbage survives the
+    # builtin gc's collection, and the freeze count adds up.
+    out = run("""
+        def pair():
+            a, b = Node(), Node()
+            a.b, b.a = b, a
+            return a
+
+        builtin.collect()
+        n0 = own.get_freeze_count()
+        altgc.install()
+        kept = [pair() for _ in range(200)]
+        ref = weakref.ref(pair())
+        builtin.freeze()                     # routed: altgc's freeze()
+        frozen = altgc.get_freeze_count()
+        # What the builtin gc would hold frozen: the tracked ones among
+        # altgc's (a few it registered the interpreter no longer tracks),
+        # and the n0 it held before.
+        # (held alive: uninstall() drops a few frozen objects of its own)
+        held = altgc._core._builtin_frozen_objects()
+        later = weakref.ref(pair())          # made after the freeze
+        altgc._core._validate()
+        assert altgc.uninstall() is True
+        builtin.collect()
+        now = {id(o) for o in altgc._core._builtin_frozen_objects()}
+        print(n0, frozen, len(held), sum(id(o) not in now for o in held),
+              ref() is not None,
+              later() is None, altgc._core._builtin_frozen(kept[3]),
+              altgc._core._builtin_frozen(kept[3].b))
+    """).stdout
+    n0, frozen, held, thawed, kept, later_gone, f1, f2 = out.split()
+    assert int(frozen) > 600, out
+    assert int(held) == int(n0) + int(frozen), out
+    assert thawed == "0", out
+    assert (kept, later_gone, f1, f2) == ("True",) * 4, out
+
+
+@pytest.mark.parametrize("installed", [False, True])
+def test_a_frozen_cycle_is_not_finalized_at_exit(installed):
+    # The hand-over at exit (uninstall()) keeps what gc.freeze() froze
+    # while installed frozen, so the shutdown collection leaves a frozen
+    # cycle alone, as it does under the builtin gc alone.
+    out = run(f"""
+        if {installed}:
+            altgc.install()
+        class D:
+            def __del__(self):
+                print("finalized", flush=True)
+        a, b = D(), D()
+        a.b, b.a = b, a
+        del a, b
+        gc.freeze()
+        print("end")
+    """).stdout
+    assert out.split() == ["end"], out
+
+
+def test_unfreeze_while_installed_thaws_what_was_frozen_before():
+    # gc.unfreeze() while installed (routed) thaws what the program froze
+    # before install(), as the builtin unfreeze() would: altgc adopts it
+    # and collects its garbage, and uninstall() does not freeze it again.
+    out = run("""
+        def pair():
+            a, b = Node(), Node()
+            a.b, b.a = b, a
+            return a
+
+        builtin.collect()
+        ref = weakref.ref(pair())
+        keep = [pair() for _ in range(50)]
+        builtin.freeze()
+        altgc.install()
+        altgc.collect()
+        alive_installed = ref() is not None
+        builtin.unfreeze()                   # routed: altgc's unfreeze()
+        altgc.collect()
+        gone = ref() is None
+        adopted = altgc.is_tracked(keep[5])
+        altgc._core._validate()
+        assert altgc.uninstall() is True
+        print(alive_installed, gone, adopted, own.get_freeze_count(),
+              altgc._core._builtin_frozen(keep[5]))
+    """).stdout
+    assert out.split() == ["True", "True", "True", "0", "False"], out
+
+
 def test_install_twice_and_uninstall_without_install_are_noops():
     out = run("""
         assert altgc.uninstall() is False
