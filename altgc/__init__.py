@@ -362,6 +362,11 @@ def freeze() -> None:
     :func:`get_freeze_count` reads 0 until then, where the builtin gc's
     counts the objects at once.  :func:`unfreeze` waits the same way.
 
+    While installed (:func:`install`; when ``gc.freeze()`` is this function),
+    what it froze stays frozen after :func:`uninstall`, in the builtin
+    gc's permanent generation, as the builtin ``gc.freeze()`` would have
+    left it.
+
     >>> import altgc
     >>> x = []; altgc.track(x); altgc.freeze()
     >>> altgc.get_freeze_count() >= 1
@@ -374,6 +379,11 @@ def freeze() -> None:
 
 def unfreeze() -> None:
     """Move the permanent generation back into generation 2.
+
+    While installed (:func:`install`), it also thaws what the builtin gc held
+    frozen at :func:`install` and, after ``install(adopt=False)``, the
+    heap left to nobody: altgc adopts both at its next collection, as the
+    builtin ``gc.unfreeze()`` would have made them collectable.
 
     >>> import altgc
     >>> altgc.unfreeze(); altgc.get_freeze_count()

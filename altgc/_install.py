@@ -266,7 +266,8 @@ def install(adopt: bool = True) -> bool:
     taken over too.  With ``adopt=True`` every container the builtin gc
     tracks now is adopted as well (into generation 2), so the whole heap is
     altgc's; with ``adopt=False`` only containers created from now on are,
-    and the existing ones are collected by nobody until :func:`uninstall`.
+    and the existing ones are collected by nobody until :func:`uninstall`
+    (or until :func:`altgc.unfreeze`, which hands them to altgc).
 
     Code that does ``import gc`` after ``sys.modules["gc"] = altgc`` (or
     ``import altgc as gc``) then behaves as with the builtin gc.  Code that

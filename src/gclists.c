@@ -26,8 +26,8 @@
  * (Py_BUILD_CORE), and writes: the callbacks list, swapped for install
  * mode's trigger (agc_gclists_swap_callbacks); generation 0's count and
  * the thresholds (the trigger, install.c); and the permanent generation,
- * whose objects install() sets aside on a list of its own and
- * uninstall() puts back (agc_gclists_set_frozen_aside).
+ * whose objects install() sets aside on lists of its own and
+ * uninstall() puts back (agc_gclists_aside_permanent).
  * agc_gclists_check() confirms at install() that the running interpreter
  * is laid out as the headers say.
  *
@@ -133,13 +133,12 @@ agc_gclists_gen0_due(void)
 }
 
 #ifndef Py_GIL_DISABLED
-/* The objects the builtin gc had frozen when install() ran, set aside
- * from its permanent generation while altgc is installed, so that the
- * gc.unfreeze() with which uninstall() hands back what install mode froze
- * leaves them frozen.  A circular list like a generation's (an object's
- * death unlinks it from whatever list it is on); the head is all zero
- * until the first install(). */
-static PyGC_Head aside;
+/* The lists install mode keeps apart from the builtin gc's generations
+ * (gclists.h, AGC_ASIDE_*): circular lists like a generation's, linked
+ * through the objects' own headers, so that an object's death unlinks it
+ * from whichever it is on.  No collection examines them, and no
+ * gc.unfreeze() reaches them.  A head is all zero until first used. */
+static PyGC_Head aside[AGC_ASIDE_LISTS];
 
 /* Empties the list at `head`. */
 static void
@@ -166,49 +165,45 @@ list_merge(PyGC_Head *from, PyGC_Head *to)
     }
     list_init(from);
 }
+
+/* Aside list `which` (AGC_ASIDE_*), its head initialized. */
+static PyGC_Head *
+aside_list(int which)
+{
+    assert(which >= 0 && which < AGC_ASIDE_LISTS);
+    PyGC_Head *head = &aside[which];
+    if (head->_gc_next == 0) {
+        list_init(head);
+    }
+    return head;
+}
 #endif
 
 void
-agc_gclists_set_frozen_aside(void)
+agc_gclists_aside_permanent(int which)
 {
 #ifndef Py_GIL_DISABLED
-    if (aside._gc_next == 0) {
-        list_init(&aside);
-    }
     list_merge(&PyInterpreterState_Get()->gc.permanent_generation.head,
-               &aside);
+               aside_list(which));
 #endif
 }
 
 void
-agc_gclists_restore_frozen(void)
+agc_gclists_aside_back(int which, int frozen)
 {
 #ifndef Py_GIL_DISABLED
-    if (aside._gc_next != 0) {
-        list_merge(&aside,
-                   &PyInterpreterState_Get()->gc.permanent_generation.head);
-    }
+    struct _gc_runtime_state *st = &PyInterpreterState_Get()->gc;
+    list_merge(aside_list(which),
+               frozen ? &st->permanent_generation.head : &GEN(st, 2)->head);
 #endif
 }
 
 void
-agc_gclists_thaw_aside(void)
-{
-#ifndef Py_GIL_DISABLED
-    if (aside._gc_next != 0) {
-        list_merge(&aside, &GEN(&PyInterpreterState_Get()->gc, 2)->head);
-    }
-#endif
-}
-
-void
-agc_gclists_set_aside(PyObject *op)
+agc_gclists_set_aside(PyObject *op, int which)
 {
 #ifndef Py_GIL_DISABLED
     assert(PyObject_IS_GC(op) && PyObject_GC_IsTracked(op));
-    if (aside._gc_next == 0) {
-        list_init(&aside);
-    }
+    PyGC_Head *to = aside_list(which);
     /* Python/gc.c's gc_list_move, through the version's header setters,
      * which keep each header's flag bits. */
     PyGC_Head *gc = (PyGC_Head *)op - 1;
@@ -216,11 +211,11 @@ agc_gclists_set_aside(PyObject *op)
     PyGC_Head *next = _PyGCHead_NEXT(gc);
     _PyGCHead_SET_NEXT(prev, next);
     _PyGCHead_SET_PREV(next, prev);
-    PyGC_Head *tail = _PyGCHead_PREV(&aside);
+    PyGC_Head *tail = _PyGCHead_PREV(to);
     _PyGCHead_SET_PREV(gc, tail);
     _PyGCHead_SET_NEXT(tail, gc);
-    _PyGCHead_SET_NEXT(gc, &aside);
-    _PyGCHead_SET_PREV(&aside, gc);
+    _PyGCHead_SET_NEXT(gc, to);
+    _PyGCHead_SET_PREV(to, gc);
 #endif
 }
 
@@ -228,10 +223,14 @@ void
 agc_gclists_visit_frozen(agc_gclists_visitor visit, void *arg)
 {
 #ifndef Py_GIL_DISABLED
-    if (walk_list(&PyInterpreterState_Get()->gc.permanent_generation.head,
-                  visit, arg)
-        && aside._gc_next != 0) {
-        (void)walk_list(&aside, visit, arg);
+    if (!walk_list(&PyInterpreterState_Get()->gc.permanent_generation.head,
+                   visit, arg)) {
+        return;
+    }
+    for (int k = 0; k < AGC_ASIDE_LISTS; k++) {
+        if (aside[k]._gc_next != 0 && !walk_list(&aside[k], visit, arg)) {
+            return;
+        }
     }
 #endif
 }

@@ -48,31 +48,43 @@ void agc_gclists_set_count0(Py_ssize_t count);
  * the builtin collect().  Never fails. */
 int agc_gclists_gen0_due(void);
 
-/* Moves the objects on the builtin gc's permanent generation (frozen by
- * gc.freeze()) to a list of altgc's, where no collection and no
- * gc.unfreeze() sees them (install()); agc_gclists_restore_frozen puts
- * them back at the end of the permanent generation (uninstall(), after
- * its gc.unfreeze(): what a program froze before install() stays frozen).
- * Both never fail; on a free-threaded build both do nothing. */
-void agc_gclists_set_frozen_aside(void);
-void agc_gclists_restore_frozen(void);
+/* The lists install mode keeps apart from the builtin gc's generations,
+ * through the objects' own headers, where no collection and no
+ * gc.unfreeze() sees them:
+ *   AGC_ASIDE_FROZEN     what the program froze before install(), and at
+ *                        uninstall() what altgc's freeze() froze while
+ *                        installed: all of it goes back to the builtin
+ *                        gc's permanent generation;
+ *   AGC_ASIDE_UNADOPTED  the heap install(adopt=False) left to nobody:
+ *                        back to the builtin gc's generation 2, or to its
+ *                        permanent generation if altgc's freeze() ran
+ *                        while installed (the builtin freeze() would have
+ *                        frozen it).
+ * altgc's unfreeze() while installed hands both to generation 2, where
+ * the next adoption takes them.  On a free-threaded build, which keeps no
+ * lists, the functions below do nothing.  None fails. */
+enum {
+    AGC_ASIDE_FROZEN,
+    AGC_ASIDE_UNADOPTED,
+    AGC_ASIDE_LISTS
+};
 
-/* Hands the objects set aside to the builtin gc's generation 2, as
- * gc.unfreeze() hands back its permanent generation (altgc's unfreeze()
- * while installed: the next adoption takes them).  Never fails; on a
- * free-threaded build does nothing. */
-void agc_gclists_thaw_aside(void);
+/* Moves the builtin gc's permanent generation to the end of aside list
+ * `which` (install()). */
+void agc_gclists_aside_permanent(int which);
+
+/* Moves aside list `which` to the end of the builtin gc's permanent
+ * generation if `frozen`, else of its generation 2. */
+void agc_gclists_aside_back(int which, int frozen);
 
 /* Moves `op` (borrowed; a container the interpreter tracks, not dying:
- * its header links it into a list) from its list to the end of the list
- * of objects set aside, keeping its header's flag bits
- * (uninstall(): what altgc froze while installed stays frozen).  Never
- * fails; on a free-threaded build does nothing. */
-void agc_gclists_set_aside(PyObject *op);
+ * its header links it into a list) from its list to the end of aside list
+ * `which`, keeping its header's flag bits. */
+void agc_gclists_set_aside(PyObject *op, int which);
 
 /* The same as agc_gclists_visit, for the frozen objects only: those on
- * the builtin gc's permanent generation (gc.freeze()), then those set
- * aside; on a free-threaded build, which keeps no lists, visits
+ * the builtin gc's permanent generation (gc.freeze()), then those on the
+ * aside lists; on a free-threaded build, which keeps no lists, visits
  * nothing. */
 void agc_gclists_visit_frozen(agc_gclists_visitor visit, void *arg);
 

@@ -582,7 +582,7 @@ install_fn(PyObject *module, PyObject *args)
     }
     /* What the program froze stays frozen through uninstall(), whose
      * gc.unfreeze() hands back what install mode froze. */
-    agc_gclists_set_frozen_aside();
+    agc_gclists_aside_permanent(AGC_ASIDE_FROZEN);
     agc_inst.active = 1;
     agc_inst.carry = -1;
     agc_inst.froze = 0;
@@ -593,7 +593,7 @@ install_fn(PyObject *module, PyObject *args)
         if (sync_impl(1) < 0) {
             agc_inst.active = 0;
             (void)agc_registry_discard_flagged(&agc_reg, AGC_ENTRY_ADOPTED);
-            agc_gclists_restore_frozen();
+            agc_gclists_aside_back(AGC_ASIDE_FROZEN, 1);
             clear_builtins();
             return NULL;
         }
@@ -602,15 +602,17 @@ install_fn(PyObject *module, PyObject *args)
         AGC.long_lived_total += agc_inst.adopted - before;
     }
     else {
-        /* What exists now is nobody's while installed (frozen); the
+        /* What exists now is nobody's while installed (frozen, then set
+         * aside: uninstall() thaws it unless altgc's freeze() ran); the
          * builtin count, which freeze() zeroes, stays the program's. */
         Py_ssize_t b = agc_gclists_count0();
         if (call_builtin(agc_inst.b_freeze) < 0) {
             agc_inst.active = 0;
-            agc_gclists_restore_frozen();
+            agc_gclists_aside_back(AGC_ASIDE_FROZEN, 1);
             clear_builtins();
             return NULL;
         }
+        agc_gclists_aside_permanent(AGC_ASIDE_UNADOPTED);
         agc_gclists_set_count0(b);
     }
     /* From here nothing fails.  The Python layer disabled the builtin gc;
@@ -634,15 +636,16 @@ agc_install_note_freeze(int how)
         agc_inst.froze = 1;
     }
     else {
-        agc_gclists_thaw_aside();
+        agc_gclists_aside_back(AGC_ASIDE_FROZEN, 0);
+        agc_gclists_aside_back(AGC_ASIDE_UNADOPTED, 0);
     }
 }
 
 /* uninstall(), after its gc.unfreeze(): what altgc's freeze() froze goes
  * to the builtin gc's permanent generation, where the builtin freeze()
  * would have put it.  Each object of the registry's permanent partition
- * that the interpreter tracks is set aside, which
- * agc_gclists_restore_frozen() then splices back; one being deallocated
+ * that the interpreter tracks is set aside (AGC_ASIDE_FROZEN), which
+ * uninstall() then splices back; one being deallocated
  * is left where it is (from 3.14 the trashcan may chain it through its
  * header).  Reads only registered, so live, objects (borrowed).  Never
  * fails. */
@@ -657,7 +660,7 @@ freeze_in_builtin(void)
         uintptr_t e = agc_registry_entry(reg, i);
         PyObject *op = AGC_ENTRY_OBJ(e);
         if (e != 0 && !agc_is_dying(op) && PyObject_GC_IsTracked(op)) {
-            agc_gclists_set_aside(op);
+            agc_gclists_set_aside(op, AGC_ASIDE_FROZEN);
         }
     }
 }
@@ -696,8 +699,11 @@ uninstall_fn(PyObject *module, PyObject *args)
     if (agc_inst.froze) {
         freeze_in_builtin();
     }
-    /* Frozen before install(), unless unfrozen since: still are. */
-    agc_gclists_restore_frozen();
+    /* Frozen before install(), unless unfrozen since: still are.  The
+     * heap install(adopt=False) left to nobody is thawed, unless altgc's
+     * freeze() ran (gclists.h, AGC_ASIDE_*). */
+    agc_gclists_aside_back(AGC_ASIDE_UNADOPTED, agc_inst.froze);
+    agc_gclists_aside_back(AGC_ASIDE_FROZEN, 1);
     clear_builtins();
     if (!keep) {
         Py_ssize_t gone = agc_registry_discard_flagged(&agc_reg,

@@ -264,6 +264,37 @@ def test_what_is_frozen_while_installed_stays_frozen_after_uninstall():
     assert (kept, later_gone, f1, f2) == ("True",) * 4, out
 
 
+@pytest.mark.parametrize("then", ["uninstall", "freeze", "unfreeze"])
+def test_what_install_adopt_false_left_alone_follows_freeze_and_unfreeze(then):
+    # install(adopt=False) leaves the heap to nobody.  uninstall() hands it
+    # back collectable; after a freeze() while installed, frozen (the
+    # builtin freeze() would have frozen it); unfreeze() while installed
+    # hands it to altgc, as the builtin unfreeze() would have thawed it.
+    out = run(f"""
+        builtin.collect()
+        old = cycle()                        # garbage at install
+        altgc.install(adopt=False)
+        altgc.collect()
+        alive_installed = old() is not None
+        if "{then}" == "freeze":
+            builtin.freeze()                 # routed: altgc's
+        if "{then}" == "unfreeze":
+            builtin.unfreeze()               # routed: altgc's
+            altgc.collect()
+        by_altgc = old() is None
+        altgc._core._validate()
+        assert altgc.uninstall() is True
+        builtin.collect()
+        print(alive_installed, by_altgc, old() is None)
+    """).stdout
+    expected = {
+        "uninstall": "True False True",
+        "freeze": "True False False",
+        "unfreeze": "True True True",
+    }[then]
+    assert out.split() == expected.split(), out
+
+
 @pytest.mark.parametrize("installed", [False, True])
 def test_a_frozen_cycle_is_not_finalized_at_exit(installed):
     # The hand-over at exit (uninstall()) keeps what gc.freeze() froze
