@@ -116,6 +116,27 @@ def hook_installed():
     return out.returncode == 0 and out.stdout.strip() == "True"
 
 
+def run_checked(cmd, extra, script, args, timeout):
+    """Runs cmd, a process of the program `script` (args: its arguments),
+    in the script's directory with child_env(extra); returns the completed
+    process, or raises RuntimeError with its stderr's end if it failed."""
+    proc = subprocess.run(
+        cmd,
+        env=child_env(extra),
+        capture_output=True,
+        text=True,
+        cwd=os.path.dirname(script),
+        timeout=timeout,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(
+            "{} failed ({}): {}".format(
+                " ".join(args) or script, proc.returncode, proc.stderr[-1500:]
+            )
+        )
+    return proc
+
+
 def run_program(script, args, tmp, tag, loops, values, min_time, altgc):
     """One pyperf run; returns (median value in seconds, report lines)."""
     out = os.path.join(tmp, tag + ".json")
@@ -130,20 +151,7 @@ def run_program(script, args, tmp, tag, loops, values, min_time, altgc):
     else:
         cmd += ["-n", str(values), "-w", "1", "--loops", str(loops)]
     extra = {"ALTGC_INSTALL": "1", "ALTGC_INSTALL_REPORT": report} if altgc else {}
-    proc = subprocess.run(
-        cmd,
-        env=child_env(extra),
-        capture_output=True,
-        text=True,
-        cwd=os.path.dirname(script),
-        timeout=900,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(
-            "{} failed ({}): {}".format(
-                " ".join(args) or script, proc.returncode, proc.stderr[-1500:]
-            )
-        )
+    run_checked(cmd, extra, script, args, timeout=900)
     with open(out) as f:
         data = json.load(f)
     lines = []

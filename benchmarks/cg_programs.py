@@ -25,7 +25,6 @@ import argparse
 import json
 import math
 import os
-import subprocess
 import sys
 import tempfile
 
@@ -37,9 +36,9 @@ from bench_programs import (  # noqa: E402 - found through the sys.path entry ab
     MISSING,
     PROGRAMS,
     check_reports,
-    child_env,
     find_programs_dir,
     have_module,
+    run_checked,
 )
 
 #: Runs the program as its own __main__ after the start-up hook's start():
@@ -86,16 +85,7 @@ def run(who, script, args, loops, tmp, valgrind):
         extra["PYTHONPATH"] = ROOT  # else the installed altgc (and its hook)
     if who == "altgc":
         extra.update({"ALTGC_INSTALL": "1", "ALTGC_INSTALL_REPORT": report})
-    proc = subprocess.run(
-        cmd,
-        env=child_env(extra),
-        capture_output=True,
-        text=True,
-        cwd=os.path.dirname(script),
-        timeout=3600,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(args) or script} failed: {proc.stderr[-1500:]}")
+    proc = run_checked(cmd, extra, script, args, timeout=3600)
     with open(out) as f:
         data = json.load(f)
     value = data["benchmarks"][0]["runs"][-1]["values"][0]

@@ -23,6 +23,13 @@ IN_ALLOCATION = sys.version_info < (3, 12)
 """
     + inspect.getsource(Node)
     + inspect.getsource(cycle)
+    + """
+def pair():
+    # two Nodes in a cycle, the first returned (alive while held)
+    a, b = Node(), Node()
+    a.b, b.a = b, a
+    return a
+"""
 )
 
 
@@ -194,11 +201,6 @@ def test_what_was_frozen_before_install_stays_frozen_after_uninstall(adopt):
     # back what install mode froze, puts it back in the permanent
     # generation: still frozen, and no collection examined it meanwhile.
     out = run(f"""
-        def pair():
-            a, b = Node(), Node()
-            a.b, b.a = b, a
-            return a
-
         builtin.collect()
         preloaded = [pair() for _ in range(500)]
         ref = weakref.ref(pair())           # frozen garbage stays, as frozen
@@ -230,11 +232,6 @@ def test_what_is_frozen_while_installed_stays_frozen_after_uninstall():
     # builtin freeze() would have frozen it: frozen garbage survives the
     # builtin gc's collection, and the freeze count adds up.
     out = run("""
-        def pair():
-            a, b = Node(), Node()
-            a.b, b.a = b, a
-            return a
-
         builtin.collect()
         n0 = own.get_freeze_count()
         altgc.install()
@@ -320,11 +317,6 @@ def test_unfreeze_while_installed_thaws_what_was_frozen_before():
     # before install(), as the builtin unfreeze() would: altgc adopts it
     # and collects its garbage, and uninstall() does not freeze it again.
     out = run("""
-        def pair():
-            a, b = Node(), Node()
-            a.b, b.a = b, a
-            return a
-
         builtin.collect()
         ref = weakref.ref(pair())
         keep = [pair() for _ in range(50)]
