@@ -645,10 +645,9 @@ agc_install_note_freeze(int how)
  * to the builtin gc's permanent generation, where the builtin freeze()
  * would have put it.  Each object of the registry's permanent partition
  * that the interpreter tracks is set aside (AGC_ASIDE_FROZEN), which
- * uninstall() then splices back; one being deallocated
- * is left where it is (from 3.14 the trashcan may chain it through its
- * header).  Reads only registered, so live, objects (borrowed).  Never
- * fails. */
+ * uninstall() then splices back; one being deallocated is left where it
+ * is (from 3.14 the trashcan may chain it through its header).  Reads
+ * only registered, so live, objects (borrowed).  Never fails. */
 static void
 freeze_in_builtin(void)
 {
